@@ -1,0 +1,86 @@
+import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { AppError } from '../errors';
+import { userIdSchema } from '../chat/validation';
+
+export interface TokenSettings {
+  issuer: string;
+  audience: string;
+  hs256Keys: string[];
+  jwksUrl?: string;
+  clockToleranceS: number;
+}
+
+export interface Principal {
+  userId: string;
+}
+
+function parseKeys(entries: string[]): Map<string, Uint8Array> {
+  const keys = new Map<string, Uint8Array>();
+  for (const entry of entries) {
+    const at = entry.indexOf(':');
+    keys.set(entry.slice(0, at), new TextEncoder().encode(entry.slice(at + 1)));
+  }
+  return keys;
+}
+
+/**
+ * Verifies bearer tokens. The key is chosen by `kid`; the algorithm is pinned per key type
+ * (HS256 for shared secrets, RS256/ES256 for the identity provider's JWKS), so `alg: none` and
+ * algorithm-confusion tokens fail. `iss`, `aud` and `exp` are always required.
+ */
+export function createTokenVerifier(settings: TokenSettings) {
+  const secrets = parseKeys(settings.hs256Keys);
+  const jwks = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : undefined;
+  const options = {
+    issuer: settings.issuer,
+    audience: settings.audience,
+    clockTolerance: settings.clockToleranceS,
+    requiredClaims: ['exp', 'sub'],
+  };
+
+  return async function verify(token: string | undefined): Promise<Principal> {
+    if (!token) throw new AppError('unauthorized', 'A bearer token is required.');
+    let payload: JWTPayload;
+    try {
+      const header = decodeProtectedHeader(token);
+      const secret = header.kid ? secrets.get(header.kid) : undefined;
+      if (secret) payload = (await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })).payload;
+      else if (jwks) payload = (await jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'ES256'] })).payload;
+      else throw new AppError('unauthorized', 'The token names an unknown signing key.');
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      const reason = error instanceof joseErrors.JWTExpired ? 'The token has expired.' : 'The token is not valid.';
+      throw new AppError('unauthorized', reason);
+    }
+    const userId = userIdSchema.safeParse(payload.sub);
+    if (!userId.success) throw new AppError('unauthorized', 'The token subject is not a valid user id.');
+    return { userId: userId.data };
+  };
+}
+
+export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
+
+/** Signs an HS256 token with the first configured key (local development, tests, load tests). */
+export async function signLocalToken(settings: TokenSettings, userId: string, ttlSeconds = 12 * 3600): Promise<string> {
+  const first = settings.hs256Keys[0];
+  if (!first) throw new Error('no HS256 key configured (JWT_HS256_KEYS)');
+  const at = first.indexOf(':');
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', kid: first.slice(0, at), typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuer(settings.issuer)
+    .setAudience(settings.audience)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .sign(new TextEncoder().encode(first.slice(at + 1)));
+}
+
+export function tokenSettingsFrom(config: { JWT_ISSUER: string; JWT_AUDIENCE: string; JWT_HS256_KEYS: string[]; JWT_JWKS_URL?: string; JWT_CLOCK_TOLERANCE_S: number }): TokenSettings {
+  return {
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    hs256Keys: config.JWT_HS256_KEYS,
+    jwksUrl: config.JWT_JWKS_URL,
+    clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
+  };
+}

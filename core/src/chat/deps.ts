@@ -1,0 +1,24 @@
+import type { ConversationsRepository } from '../store/conversations-repository';
+import type { MembershipsRepository } from '../store/memberships-repository';
+import type { MessagesRepository } from '../store/messages-repository';
+import type { MessageView } from './views';
+
+/** What the chat rules tell the outside world; the realtime gateway turns these into broadcasts. */
+export interface ChatEvents {
+  messageCreated(message: MessageView, acceptedAt: number): void;
+  readMoved(event: { conversationId: string; userId: string; seq: number }): void;
+  membershipChanged(event: { conversationId: string; userId: string; change: 'joined' | 'left' }): void;
+}
+
+export interface ChatDeps {
+  conversations: ConversationsRepository;
+  memberships: MembershipsRepository;
+  messages: MessagesRepository;
+  events: ChatEvents;
+  /** Throws the rate_limited AppError when the user has sent too many messages. */
+  limitMessages(userId: string): Promise<void>;
+  maxMessageChars: number;
+  /** Seconds from accepting a send to its durable write. */
+  observePersist(seconds: number): void;
+  now(): Date;
+}

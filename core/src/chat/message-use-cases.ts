@@ -1,0 +1,90 @@
+import { AppError } from '../errors';
+import { newObjectId } from '../store/ids';
+import type { MessageDoc } from '../store/documents';
+import { conversationIdOrNotFound, requireMembership } from './access';
+import type { ChatDeps } from './deps';
+import { highlight, searchTerms, type Fragment } from './search-terms';
+import { historyQuerySchema, markReadSchema, parseInput, searchQuerySchema, sendMessageSchema } from './validation';
+import { messageView, type MessageView } from './views';
+
+/** A seq clash only happens when the local server hands two senders the same value; a handful of retries settles it. */
+const MAX_SEQ_ATTEMPTS = 8;
+
+export function messageUseCases(deps: ChatDeps) {
+  const sendSchema = sendMessageSchema(deps.maxMessageChars);
+
+  return {
+    /**
+     * Stores a message and returns it once the write is durable. The same clientMsgId from the same
+     * sender returns the original (created: false) at any time; the unique index decides, so
+     * concurrent retries cannot create a second copy.
+     */
+    async send(userId: string, id: string, input: unknown): Promise<{ message: MessageView; created: boolean }> {
+      const acceptedAt = performance.now();
+      const conversationId = conversationIdOrNotFound(id);
+      const body = parseInput(sendSchema, input);
+      await requireMembership(deps, conversationId, userId);
+      await deps.limitMessages(userId);
+      for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
+        const now = deps.now();
+        const seq = await deps.conversations.allocateSeqs(conversationId, 1, now);
+        if (seq === undefined) {
+          const conversation = await deps.conversations.findById(conversationId);
+          if (conversation?.archivedAt) throw new AppError('conflict', 'This conversation is archived; it accepts no new messages.', { reason: 'archived' });
+          throw new AppError('not_found', 'No such conversation.');
+        }
+        const doc: MessageDoc = { _id: newObjectId(), conversationId, seq, senderId: userId, clientMsgId: body.clientMsgId, text: body.text, createdAt: now, terms: searchTerms(body.text) };
+        const outcome = await deps.messages.insert(doc);
+        if (outcome.ok) {
+          deps.observePersist((performance.now() - acceptedAt) / 1000);
+          const message = messageView(doc);
+          deps.events.messageCreated(message, acceptedAt);
+          return { message, created: true };
+        }
+        if (outcome.conflict === 'clientMsgId') {
+          const original = await deps.messages.findByClientMsgId(userId, body.clientMsgId);
+          if (!original) continue;
+          if (!original.conversationId.equals(conversationId)) {
+            throw new AppError('conflict', 'This clientMsgId was already used for another conversation.', { reason: 'client_msg_id_reused' });
+          }
+          return { message: messageView(original), created: false };
+        }
+      }
+      throw new AppError('unavailable', 'Could not allocate a message sequence number; retry with the same clientMsgId.', { retryAfter: 1 });
+    },
+
+    async history(userId: string, id: string, query: unknown): Promise<{ items: MessageView[]; nextCursor: number | null }> {
+      const conversationId = conversationIdOrNotFound(id);
+      const q = parseInput(historyQuerySchema, query);
+      await requireMembership(deps, conversationId, userId);
+      const docs = await deps.messages.page(conversationId, { afterSeq: q.afterSeq, beforeSeq: q.beforeSeq }, q.limit);
+      const items = docs.map(messageView);
+      const full = items.length === q.limit;
+      // Going forward (afterSeq) the cursor is the last seq; going back it is the first.
+      const nextCursor = !full ? null : q.afterSeq !== undefined ? items[items.length - 1]!.seq : items[0]!.seq;
+      return { items, nextCursor };
+    },
+
+    async search(userId: string, id: string, query: unknown): Promise<{ items: (MessageView & { fragments: Fragment[] })[] }> {
+      const conversationId = conversationIdOrNotFound(id);
+      const q = parseInput(searchQuerySchema, query);
+      await requireMembership(deps, conversationId, userId);
+      const terms = searchTerms(q.q);
+      if (!terms.length) return { items: [] };
+      const docs = await deps.messages.search(conversationId, terms, q.limit);
+      return { items: docs.map((doc) => ({ ...messageView(doc), fragments: [highlight(doc.text, terms)] })) };
+    },
+
+    /** Moves the reader's position forward (never back) and tells the other members. */
+    async markRead(userId: string, id: string, input: unknown): Promise<{ conversationId: string; lastReadSeq: number }> {
+      const conversationId = conversationIdOrNotFound(id);
+      const { seq } = parseInput(markReadSchema, input);
+      await requireMembership(deps, conversationId, userId);
+      const conversation = await deps.conversations.findById(conversationId);
+      const bounded = Math.min(seq, conversation?.lastSeq ?? 0);
+      const lastReadSeq = (await deps.memberships.markRead(conversationId, userId, bounded)) ?? bounded;
+      deps.events.readMoved({ conversationId: id, userId, seq: lastReadSeq });
+      return { conversationId: id, lastReadSeq };
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { ConversationDoc, MembershipDoc, MessageDoc } from '../store/documents';
+
+/** The API's shapes: what HTTP responses, socket acks and broadcasts carry. */
+export interface MessageView {
+  id: string;
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  clientMsgId: string;
+  text: string;
+  createdAt: string;
+}
+
+export interface ConversationView {
+  id: string;
+  type: 'direct' | 'group';
+  name: string | null;
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+  lastMessageAt: string | null;
+  archivedAt: string | null;
+  members?: { userId: string; role: string; joinedAt: string }[];
+  unreadCount?: number;
+  lastReadSeq?: number;
+}
+
+export function messageView(doc: MessageDoc): MessageView {
+  return {
+    id: doc._id.toHexString(),
+    conversationId: doc.conversationId.toHexString(),
+    seq: doc.seq,
+    senderId: doc.senderId,
+    clientMsgId: doc.clientMsgId,
+    text: doc.text,
+    createdAt: doc.createdAt.toISOString(),
+  };
+}
+
+export function conversationView(doc: ConversationDoc, extra: { members?: MembershipDoc[]; membership?: MembershipDoc | null } = {}): ConversationView {
+  const view: ConversationView = {
+    id: doc._id.toHexString(),
+    type: doc.type,
+    name: doc.name,
+    createdBy: doc.createdBy,
+    createdAt: doc.createdAt.toISOString(),
+    lastSeq: doc.lastSeq,
+    lastMessageAt: doc.lastMessageAt ? doc.lastMessageAt.toISOString() : null,
+    archivedAt: doc.archivedAt ? doc.archivedAt.toISOString() : null,
+  };
+  if (extra.members) view.members = extra.members.map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt.toISOString() }));
+  if (extra.membership) {
+    view.lastReadSeq = extra.membership.lastReadSeq;
+    view.unreadCount = Math.max(0, doc.lastSeq - extra.membership.lastReadSeq);
+  }
+  return view;
+}

@@ -1,0 +1,85 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Every environment variable the core reads, in one place: name, type, default and a one-line doc.
+ * Validation, `--help` and the README's configuration table all come from this list.
+ */
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+const LOCAL_DEV_KEY = 'local:switchboard-local-development-secret-0123456789';
+
+export const configSpec = {
+  APP_ENV: { schema: z.enum(['development', 'test', 'staging', 'production']), default: 'development', doc: 'Deployment environment; production refuses the built-in development JWT key.' },
+  PORT: { schema: int(0, 65535), default: '3000', doc: 'HTTP and Socket.IO port (0 picks a free one).' },
+  HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Interface to listen on.' },
+  INSTANCE_ID: { schema: z.string().min(1), default: `${os.hostname()}-${process.pid}`, shownDefault: '<hostname>-<pid>', doc: 'Name of this instance in logs, metrics and /health.' },
+  RELEASE_VERSION: { schema: z.string().min(1), default: 'dev', doc: 'Version reported by /health and to Sentry (git sha or image tag).' },
+  MONGODB_URI: { schema: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'), default: undefined, doc: 'MongoDB connection string (Atlas in production). `npm start` starts a local server when unset.' },
+  MONGODB_DB: { schema: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/), default: 'switchboard', doc: 'Database name.' },
+  MONGODB_POOL_SIZE: { schema: int(1, 500), default: '20', doc: 'Driver connection pool size.' },
+  REDIS_URL: { schema: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(), default: undefined, doc: 'Redis for multi-instance fan-out, presence, rate limits and the maintenance flag. Optional for one instance.' },
+  JWT_ISSUER: { schema: z.string().min(1), default: 'switchboard-local', doc: 'Required `iss` claim.' },
+  JWT_AUDIENCE: { schema: z.string().min(1), default: 'switchboard', doc: 'Required `aud` claim.' },
+  JWT_HS256_KEYS: { schema: list.pipe(z.array(z.string().regex(/^[^:]+:.{32,}$/, 'each entry is kid:secret with a secret of at least 32 characters'))), default: LOCAL_DEV_KEY, doc: 'Comma-separated `kid:secret` HS256 keys (local and tests). Empty to accept only JWKS.' },
+  JWT_JWKS_URL: { schema: z.url().optional(), default: undefined, doc: 'JWKS URL of the identity provider (RS256/ES256, production).' },
+  JWT_CLOCK_TOLERANCE_S: { schema: int(0, 300), default: '5', doc: 'Allowed clock skew for `exp`/`nbf`, seconds.' },
+  CORS_ORIGINS: { schema: list, default: '', doc: 'Comma-separated allowed browser origins (empty: same origin only).' },
+  RATE_LIMIT_API_PER_MIN: { schema: int(1, 1_000_000), default: '100', doc: 'API requests per user per minute.' },
+  RATE_LIMIT_MESSAGES_PER_MIN: { schema: int(1, 1_000_000), default: '30', doc: 'Messages sent per user per minute (HTTP and Socket.IO together).' },
+  MESSAGE_MAX_CHARS: { schema: int(1, 100_000), default: '4000', doc: 'Longest message text, in characters.' },
+  HTTP_BODY_LIMIT_BYTES: { schema: int(1_024, 10_000_000), default: '65536', doc: 'Largest JSON request body.' },
+  SOCKET_MAX_BUFFER_BYTES: { schema: int(1_024, 10_000_000), default: '65536', doc: 'Largest Socket.IO packet (maxHttpBufferSize).' },
+  SOCKET_PING_INTERVAL_MS: { schema: int(1_000, 300_000), default: '25000', doc: 'Socket.IO ping interval; proxies must time out later than interval + timeout.' },
+  SOCKET_PING_TIMEOUT_MS: { schema: int(1_000, 300_000), default: '20000', doc: 'Socket.IO ping timeout.' },
+  CONNECTION_STATE_RECOVERY: { schema: bool, default: 'false', doc: 'Socket.IO connection state recovery (uses the Redis Streams adapter when REDIS_URL is set).' },
+  SHUTDOWN_DRAIN_MS: { schema: int(0, 600_000), default: '10000', doc: 'On SIGTERM: longest wait for in-flight requests and acks before exiting.' },
+  MAINTENANCE_MODE: { schema: bool, default: 'false', doc: 'Start in maintenance mode (API and socket handshakes answer 503). Also switchable at run time by `ops maintenance` through Redis.' },
+  MAINTENANCE_RETRY_AFTER_S: { schema: int(1, 86_400), default: '120', doc: 'Retry-After sent during maintenance.' },
+  MAINTENANCE_MESSAGE: { schema: z.string().max(500), default: 'Switchboard is down for maintenance.', doc: 'Message shown during maintenance.' },
+  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
+  SENTRY_DSN: { schema: z.url().optional(), default: undefined, doc: 'Sentry DSN; errors are reported when set (no message text or tokens are sent).' },
+} as const;
+
+type Spec = typeof configSpec;
+export type Config = { [K in keyof Spec]: z.output<Spec[K]['schema']> };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee \`npm start -- --help\` for every variable.`);
+  }
+}
+
+/** Reads and validates every variable at once, listing each bad or missing one. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(configSpec)) {
+    const raw = env[name] === undefined || env[name] === '' ? spec.default : env[name];
+    const parsed = (spec.schema as z.ZodType).safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else if (raw === undefined) problems.push(`${name} is required: ${spec.doc}`);
+    else problems.push(`${name}=${JSON.stringify(name.includes('KEY') || name.includes('DSN') ? '***' : raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const config = out as Config;
+  if (problems.length === 0 && config.APP_ENV === 'production') {
+    if (config.JWT_HS256_KEYS.includes(LOCAL_DEV_KEY)) problems.push('JWT_HS256_KEYS: the built-in development key is refused in production');
+    if (config.JWT_HS256_KEYS.length === 0 && !config.JWT_JWKS_URL) problems.push('JWT_JWKS_URL or JWT_HS256_KEYS is required in production');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** `--help` text and README table rows. */
+export function describeConfig(): string {
+  const shown = (spec: { default?: string; shownDefault?: string }) => {
+    const value = spec.shownDefault ?? spec.default;
+    if (value === undefined) return '—';
+    if (value === '') return '(empty)';
+    return `\`${value.startsWith('local:') ? 'local:… (development key)' : value}\``;
+  };
+  const rows = Object.entries(configSpec).map(([name, spec]) => `| \`${name}\` | ${shown(spec)} | ${spec.doc} |`);
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

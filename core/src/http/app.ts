@@ -1,0 +1,80 @@
+import cors from 'cors';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { TokenVerifier } from '../auth/tokens';
+import type { ChatService } from '../chat/chat-service';
+import { AppError } from '../errors';
+import type { RateLimits } from '../limits/rate-limits';
+import type { Maintenance } from '../maintenance';
+import type { Logger } from '../telemetry/logger';
+import type { Metrics } from '../telemetry/metrics';
+import type { ErrorReporter } from '../telemetry/sentry';
+import { authenticate } from './auth-middleware';
+import { conversationsRouter } from './conversations-router';
+import { errorHandler, notFoundHandler } from './error-handler';
+import { openApiDocument } from './openapi';
+import { requestContext } from './request-context';
+
+export interface HttpDeps {
+  chat: ChatService;
+  verify: TokenVerifier;
+  limits: RateLimits;
+  maintenance: Maintenance;
+  metrics: Metrics;
+  logger: Logger;
+  reporter: ErrorReporter;
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  inFlight: { begin(): void; end(): void };
+  health(): object;
+  readiness(): Promise<{ ready: boolean; body: object }>;
+}
+
+function requireJsonBody(req: Request, _res: Response, next: NextFunction): void {
+  const hasBody = Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
+  if (hasBody && !req.is('application/json')) throw new AppError('unsupported_media_type', 'Send the body as application/json.');
+  next();
+}
+
+export function createHttpApp(deps: HttpDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, uniquelocal');
+  app.use(requestContext(deps.logger, deps.metrics));
+  app.use((_req, res, next) => {
+    deps.inFlight.begin();
+    res.once('close', () => deps.inFlight.end());
+    next();
+  });
+  app.use(helmet());
+
+  app.get('/health', (_req, res) => {
+    res.json(deps.health());
+  });
+  app.get('/ready', async (_req, res) => {
+    const { ready, body } = await deps.readiness();
+    res.status(ready ? 200 : 503).json(body);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  const api = express.Router();
+  api.use(cors({ origin: deps.corsOrigins.length ? deps.corsOrigins : false, maxAge: 600 }));
+  api.use((_req, _res, next) => {
+    deps.maintenance.assertOpen();
+    next();
+  });
+  api.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  api.use(requireJsonBody);
+  api.use(express.json({ limit: deps.bodyLimitBytes, strict: true }));
+  api.use(authenticate(deps.verify, deps.limits));
+  api.use(conversationsRouter(deps.chat, deps.metrics));
+  app.use('/api', api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.reporter));
+  return app;
+}

@@ -1,0 +1,46 @@
+import { Router } from 'express';
+import type { ChatService } from '../chat/chat-service';
+import type { Metrics } from '../telemetry/metrics';
+import { principalOf } from './request-context';
+
+/** Routes only read the request, delegate to the chat service and pick the status code. */
+export function conversationsRouter(chat: ChatService, metrics: Metrics): Router {
+  const router = Router();
+  const userOf = (res: Parameters<typeof principalOf>[0]) => principalOf(res).userId;
+
+  router.post('/conversations', async (req, res) => {
+    const { conversation, created } = await chat.conversations.create(userOf(res), req.body);
+    res.status(created ? 201 : 200).json(conversation);
+  });
+  router.get('/conversations', async (req, res) => {
+    res.json(await chat.conversations.list(userOf(res), req.query));
+  });
+  router.get('/conversations/:id', async (req, res) => {
+    res.json(await chat.conversations.get(userOf(res), req.params.id));
+  });
+  router.post('/conversations/:id/join', async (req, res) => {
+    res.json(await chat.conversations.join(userOf(res), req.params.id));
+  });
+  router.post('/conversations/:id/leave', async (req, res) => {
+    await chat.conversations.leave(userOf(res), req.params.id);
+    res.status(204).end();
+  });
+  router.post('/conversations/:id/archive', async (req, res) => {
+    res.json(await chat.conversations.archive(userOf(res), req.params.id));
+  });
+  router.post('/conversations/:id/messages', async (req, res) => {
+    const { message, created } = await chat.messages.send(userOf(res), req.params.id, req.body);
+    metrics.messages.inc({ transport: 'http', outcome: created ? 'created' : 'duplicate' });
+    res.status(created ? 201 : 200).json(message);
+  });
+  router.get('/conversations/:id/messages', async (req, res) => {
+    res.json(await chat.messages.history(userOf(res), req.params.id, req.query));
+  });
+  router.get('/conversations/:id/search', async (req, res) => {
+    res.json(await chat.messages.search(userOf(res), req.params.id, req.query));
+  });
+  router.post('/conversations/:id/read', async (req, res) => {
+    res.json(await chat.messages.markRead(userOf(res), req.params.id, req.body));
+  });
+  return router;
+}

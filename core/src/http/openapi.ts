@@ -1,0 +1,150 @@
+/**
+ * OpenAPI 3.1 description of the REST API, served at /api/openapi.json. A test compares its paths
+ * with the routes Express really has, and schemathesis checks live responses against it.
+ */
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object) => ({ 'application/json': { schema } });
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 64 }, description: 'Conversation id (24 hex characters).' };
+const common = {
+  '400': problem('Invalid input; `errors` lists each problem.'),
+  '401': problem('Missing, expired or invalid bearer token.'),
+  '429': problem('Rate limited; see Retry-After.'),
+  '503': problem('Maintenance or a dependency is down; see Retry-After.'),
+};
+const member = { ...common, '403': problem('Not a member of this conversation.'), '404': problem('No such conversation (unknown or malformed id).') };
+
+const seq = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: { title: 'Switchboard chat core', version: '1.0.0', description: 'Conversations, membership, messages with keyset history, idempotent sends, read state and search. Real-time events are on Socket.IO at the same origin.' },
+  servers: [{ url: '/' }],
+  security: [{ bearer: [] }],
+  paths: {
+    '/api/conversations': {
+      post: {
+        operationId: 'createConversation',
+        summary: 'Create a group, or get-or-create the direct conversation with one other user.',
+        requestBody: { required: true, content: json(ref('CreateConversation')) },
+        responses: { '201': { description: 'Created.', content: json(ref('Conversation')) }, '200': { description: 'The existing direct conversation.', content: json(ref('Conversation')) }, ...common, '413': problem('Body too large.'), '415': problem('Body is not JSON.') },
+      },
+      get: {
+        operationId: 'listConversations',
+        summary: 'My conversations, most recent activity first, with unread counts.',
+        parameters: [
+          { name: 'cursor', in: 'query', schema: { type: 'string', maxLength: 200 } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+        ],
+        responses: { '200': { description: 'A page.', content: json({ type: 'object', required: ['items', 'nextCursor'], properties: { items: { type: 'array', items: ref('Conversation') }, nextCursor: { type: ['string', 'null'] } } }) }, ...common },
+      },
+    },
+    '/api/conversations/{id}': {
+      get: { operationId: 'getConversation', summary: 'One conversation with its members (members only).', parameters: [idParam], responses: { '200': { description: 'The conversation.', content: json(ref('Conversation')) }, ...member } },
+    },
+    '/api/conversations/{id}/join': {
+      post: { operationId: 'joinConversation', summary: 'Join a group.', parameters: [idParam], responses: { '200': { description: 'Joined.', content: json(ref('Conversation')) }, ...common, '403': problem('Direct conversations cannot be joined.'), '404': member['404'], '409': problem('Already a member, or archived.') } },
+    },
+    '/api/conversations/{id}/leave': {
+      post: { operationId: 'leaveConversation', summary: 'Leave a group.', parameters: [idParam], responses: { '204': { description: 'Left.' }, ...member, '409': problem('Direct conversations cannot be left.') } },
+    },
+    '/api/conversations/{id}/archive': {
+      post: { operationId: 'archiveConversation', summary: 'Archive (owners); archived conversations accept no new messages.', parameters: [idParam], responses: { '200': { description: 'Archived.', content: json(ref('Conversation')) }, ...member } },
+    },
+    '/api/conversations/{id}/messages': {
+      post: {
+        operationId: 'sendMessage',
+        summary: 'Send a message; acknowledged only once durable. The same clientMsgId returns the original.',
+        parameters: [idParam],
+        requestBody: { required: true, content: json(ref('SendMessage')) },
+        responses: { '201': { description: 'Stored.', content: json(ref('Message')) }, '200': { description: 'A retry: the original message.', content: json(ref('Message')) }, ...member, '409': problem('Archived, or clientMsgId used in another conversation.'), '413': problem('Body too large.'), '415': problem('Body is not JSON.') },
+      },
+      get: {
+        operationId: 'listMessages',
+        summary: 'History in seq order by keyset: the newest page, beforeSeq (older) or afterSeq (gap repair).',
+        parameters: [
+          idParam,
+          { name: 'beforeSeq', in: 'query', schema: seq },
+          { name: 'afterSeq', in: 'query', schema: seq },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+        ],
+        responses: { '200': { description: 'A page.', content: json({ type: 'object', required: ['items', 'nextCursor'], properties: { items: { type: 'array', items: ref('Message') }, nextCursor: { type: ['integer', 'null'], description: 'Pass as beforeSeq (or afterSeq when paging forward).' } } }) }, ...member },
+      },
+    },
+    '/api/conversations/{id}/search': {
+      get: {
+        operationId: 'searchMessages',
+        summary: 'Messages containing every word of q, newest first, with highlighted fragments.',
+        parameters: [idParam, { name: 'q', in: 'query', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 50, default: 20 } }],
+        responses: { '200': { description: 'Matches.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('SearchHit') } } }) }, ...member },
+      },
+    },
+    '/api/conversations/{id}/read': {
+      post: {
+        operationId: 'markRead',
+        summary: 'Move my read position forward (never back).',
+        parameters: [idParam],
+        requestBody: { required: true, content: json({ type: 'object', required: ['seq'], additionalProperties: false, properties: { seq } }) },
+        responses: { '200': { description: 'The stored read position.', content: json({ type: 'object', required: ['conversationId', 'lastReadSeq'], properties: { conversationId: { type: 'string' }, lastReadSeq: { type: 'integer' } } }) }, ...member, '413': problem('Body too large.'), '415': problem('Body is not JSON.') },
+      },
+    },
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    schemas: {
+      CreateConversation: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['type'],
+        properties: { type: { enum: ['group', 'direct'] }, name: { type: 'string', minLength: 1, maxLength: 200, description: 'Required for groups.' }, memberIds: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: '^[A-Za-z0-9_.:@-]{1,64}$' } } },
+      },
+      SendMessage: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['clientMsgId', 'text'],
+        properties: { clientMsgId: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' }, text: { type: 'string', minLength: 1, maxLength: 4000 } },
+      },
+      Member: { type: 'object', required: ['userId', 'role', 'joinedAt'], properties: { userId: { type: 'string' }, role: { enum: ['owner', 'member'] }, joinedAt: { type: 'string', format: 'date-time' } } },
+      Conversation: {
+        type: 'object',
+        required: ['id', 'type', 'name', 'createdBy', 'createdAt', 'lastSeq', 'lastMessageAt', 'archivedAt'],
+        properties: {
+          id: { type: 'string' },
+          type: { enum: ['group', 'direct'] },
+          name: { type: ['string', 'null'] },
+          createdBy: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+          lastSeq: { type: 'integer' },
+          lastMessageAt: { type: ['string', 'null'], format: 'date-time' },
+          archivedAt: { type: ['string', 'null'], format: 'date-time' },
+          members: { type: 'array', items: ref('Member') },
+          unreadCount: { type: 'integer', minimum: 0 },
+          lastReadSeq: { type: 'integer', minimum: 0 },
+        },
+      },
+      Message: {
+        type: 'object',
+        required: ['id', 'conversationId', 'seq', 'senderId', 'clientMsgId', 'text', 'createdAt'],
+        properties: { id: { type: 'string' }, conversationId: { type: 'string' }, seq: { type: 'integer', minimum: 1 }, senderId: { type: 'string' }, clientMsgId: { type: 'string' }, text: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } },
+      },
+      SearchHit: {
+        allOf: [ref('Message'), { type: 'object', required: ['fragments'], properties: { fragments: { type: 'array', items: { type: 'object', required: ['text', 'highlights'], properties: { text: { type: 'string' }, highlights: { type: 'array', items: { type: 'object', required: ['start', 'end'], properties: { start: { type: 'integer' }, end: { type: 'integer' } } } } } } } } }],
+      },
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'code', 'detail'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer' },
+          code: { enum: ['validation_failed', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'payload_too_large', 'unsupported_media_type', 'rate_limited', 'internal', 'maintenance', 'unavailable'] },
+          detail: { type: 'string' },
+          errors: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+          retryAfter: { type: 'integer' },
+          reason: { type: 'string' },
+          requestId: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;

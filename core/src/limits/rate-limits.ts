@@ -1,0 +1,35 @@
+import type Redis from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { AppError } from '../errors';
+
+export type RateLimitScope = 'api' | 'message';
+
+export interface RateLimits {
+  consume(scope: RateLimitScope, userId: string): Promise<void>;
+}
+
+/**
+ * Per-user limits shared by every instance through Redis when it is configured, in memory
+ * otherwise. If Redis stops answering, the in-memory limiter takes over rather than failing requests.
+ */
+export function createRateLimits(options: { perMinute: Record<RateLimitScope, number>; redis?: Redis; onReject(scope: RateLimitScope): void }): RateLimits {
+  const limiters = {} as Record<RateLimitScope, RateLimiterAbstract>;
+  for (const scope of ['api', 'message'] as const) {
+    const base = { points: options.perMinute[scope], duration: 60, keyPrefix: `switchboard:rl:${scope}` };
+    limiters[scope] = options.redis
+      ? new RateLimiterRedis({ ...base, storeClient: options.redis, insuranceLimiter: new RateLimiterMemory(base) })
+      : new RateLimiterMemory(base);
+  }
+  return {
+    async consume(scope, userId) {
+      try {
+        await limiters[scope].consume(userId);
+      } catch (error) {
+        if (!(error instanceof RateLimiterRes)) throw error;
+        options.onReject(scope);
+        const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
+        throw new AppError('rate_limited', `Too many ${scope === 'message' ? 'messages' : 'requests'}; retry in ${retryAfter} s.`, { retryAfter });
+      }
+    },
+  };
+}

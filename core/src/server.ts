@@ -1,0 +1,201 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
+import Redis from 'ioredis';
+import { Server } from 'socket.io';
+import { createTokenVerifier, tokenSettingsFrom } from './auth/tokens';
+import { createChatService } from './chat/chat-service';
+import type { ChatEvents } from './chat/deps';
+import type { Config } from './config';
+import { createHttpApp } from './http/app';
+import { createInFlight } from './in-flight';
+import { createRateLimits } from './limits/rate-limits';
+import { createMaintenance } from './maintenance';
+import { attachGateway, type ChatServer } from './realtime/gateway';
+import { memoryPresence, redisPresence } from './realtime/presence';
+import { conversationsRepository } from './store/conversations-repository';
+import { membershipsRepository } from './store/memberships-repository';
+import { messagesRepository } from './store/messages-repository';
+import { openStore } from './store/mongo-store';
+import { createLogger, type Logger } from './telemetry/logger';
+import { createMetrics } from './telemetry/metrics';
+import { createErrorReporter } from './telemetry/sentry';
+
+export interface Core {
+  url: string;
+  port: number;
+  config: Config;
+  logger: Logger;
+  io: ChatServer;
+  httpServer: http.Server;
+  /** Graceful stop: refuse new work, finish in-flight acks, move sockets away, close pools. */
+  stop(): Promise<void>;
+}
+
+const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms).unref())]);
+
+/** Composition root: builds every part from the config and starts listening. */
+export async function startCore(config: Config, options: { logger?: Logger } = {}): Promise<Core> {
+  const version = config.RELEASE_VERSION;
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, instance: config.INSTANCE_ID, version });
+  const metrics = createMetrics({ version, instance: config.INSTANCE_ID });
+  const reporter = createErrorReporter({ dsn: config.SENTRY_DSN, release: version, environment: config.APP_ENV, logger });
+  const inFlight = createInFlight();
+  const startedAt = Date.now();
+
+  const store = await openStore(config.MONGODB_URI, config.MONGODB_DB, {
+    poolSize: config.MONGODB_POOL_SIZE,
+    hooks: {
+      onCommand: (command, seconds, ok) => metrics.mongoOperationDuration.observe({ command, outcome: ok ? 'ok' : 'error' }, seconds),
+      onPoolCheckout: (delta) => metrics.mongoPoolCheckedOut.inc(delta),
+    },
+  });
+
+  const redisOptions = { maxRetriesPerRequest: 2, connectTimeout: 5_000, lazyConnect: true };
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, redisOptions) : undefined;
+  const redisSub = redis?.duplicate();
+  redis?.on('error', (error) => logger.warn({ err: error.message }, 'redis error'));
+  redisSub?.on('error', (error) => logger.warn({ err: error.message }, 'redis subscriber error'));
+  if (redis && redisSub) await Promise.all([redis.connect(), redisSub.connect()]);
+
+  const maintenance = createMaintenance({
+    envOn: config.MAINTENANCE_MODE,
+    message: config.MAINTENANCE_MESSAGE,
+    retryAfter: config.MAINTENANCE_RETRY_AFTER_S,
+    redis,
+    onChange: (state) => {
+      metrics.maintenanceMode.set(state.on ? 1 : 0);
+      logger.info({ maintenance: state }, state.on ? 'maintenance mode on' : 'maintenance mode off');
+    },
+  });
+  await maintenance.start();
+
+  const limits = createRateLimits({
+    perMinute: { api: config.RATE_LIMIT_API_PER_MIN, message: config.RATE_LIMIT_MESSAGES_PER_MIN },
+    redis,
+    onReject: (scope) => metrics.rateLimitRejections.inc({ scope }),
+  });
+  const verify = createTokenVerifier(tokenSettingsFrom(config));
+
+  // The gateway needs the chat service and the chat service reports to the gateway: bind late.
+  const sink: { current?: ChatEvents } = {};
+  const events: ChatEvents = {
+    messageCreated: (message, at) => sink.current?.messageCreated(message, at),
+    readMoved: (event) => sink.current?.readMoved(event),
+    membershipChanged: (event) => sink.current?.membershipChanged(event),
+  };
+  const chat = createChatService({
+    conversations: conversationsRepository(store),
+    memberships: membershipsRepository(store),
+    messages: messagesRepository(store),
+    events,
+    limitMessages: (userId) => limits.consume('message', userId),
+    maxMessageChars: config.MESSAGE_MAX_CHARS,
+    observePersist: (seconds) => metrics.messagePersistDuration.observe(seconds),
+    now: () => new Date(),
+  });
+
+  let draining = false;
+  const checkDependencies = async () => {
+    const checks: Record<string, string> = {};
+    const probe = async (name: string, fn: () => Promise<unknown>) => {
+      try {
+        await withTimeout(fn(), 2_000, name);
+        checks[name] = 'up';
+        metrics.dependencyUp.set({ dependency: name }, 1);
+      } catch (error) {
+        checks[name] = `down: ${(error as Error).message}`;
+        metrics.dependencyUp.set({ dependency: name }, 0);
+      }
+    };
+    await Promise.all([probe('mongodb', () => store.ping()), ...(redis ? [probe('redis', () => redis.ping())] : [])]);
+    return checks;
+  };
+  const dependencyTimer = setInterval(() => void checkDependencies(), 5_000);
+  dependencyTimer.unref();
+  await checkDependencies();
+
+  const app = createHttpApp({
+    chat,
+    verify,
+    limits,
+    maintenance,
+    metrics,
+    logger,
+    reporter,
+    inFlight,
+    corsOrigins: config.CORS_ORIGINS,
+    bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+    health: () => ({ status: 'ok', instance: config.INSTANCE_ID, version, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), draining, maintenance: maintenance.current(), sockets: io.engine.clientsCount }),
+    readiness: async () => {
+      const checks = await checkDependencies();
+      const down = Object.entries(checks).filter(([, v]) => v !== 'up').map(([k]) => k);
+      const ready = !draining && down.length === 0;
+      metrics.ready.set(ready ? 1 : 0);
+      return { ready, body: { ready, instance: config.INSTANCE_ID, version, draining, checks, ...(down.length ? { down } : {}) } };
+    },
+  });
+
+  const httpServer = http.createServer(app);
+  httpServer.keepAliveTimeout = 65_000;
+  const io: ChatServer = new Server(httpServer, {
+    maxHttpBufferSize: config.SOCKET_MAX_BUFFER_BYTES,
+    pingInterval: config.SOCKET_PING_INTERVAL_MS,
+    pingTimeout: config.SOCKET_PING_TIMEOUT_MS,
+    cors: { origin: config.CORS_ORIGINS.length ? config.CORS_ORIGINS : false },
+    ...(config.CONNECTION_STATE_RECOVERY ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: false } } : {}),
+    ...(redis && redisSub ? { adapter: config.CONNECTION_STATE_RECOVERY ? createStreamsAdapter(redis) : createAdapter(redis, redisSub) } : {}),
+  });
+  let refusingEvents = false;
+  sink.current = attachGateway(io, {
+    chat,
+    verify,
+    maintenance,
+    presence: redis ? redisPresence(redis, Math.ceil((config.SOCKET_PING_INTERVAL_MS + config.SOCKET_PING_TIMEOUT_MS) / 1000) * 3) : memoryPresence(),
+    metrics,
+    logger,
+    reporter,
+    inFlight,
+    refusingEvents: () => refusingEvents,
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const url = `http://${host}:${port}`;
+  metrics.ready.set(1);
+  logger.info({ url, mongodb: config.MONGODB_DB, redis: Boolean(redis), maintenance: maintenance.current().on }, 'switchboard core listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      const deadline = Date.now() + config.SHUTDOWN_DRAIN_MS;
+      draining = true;
+      metrics.ready.set(0);
+      logger.info({ inFlight: inFlight.count, sockets: io.engine.clientsCount }, 'draining: refusing new connections');
+      httpServer.close();
+      httpServer.closeIdleConnections();
+      const settled = await inFlight.idle(Math.max(0, deadline - Date.now()));
+      // Sockets are told to reconnect (to another instance) by closing their transport; a
+      // server-side disconnect() would tell the client not to reconnect.
+      refusingEvents = true;
+      io.emit('server_shutdown', { reconnect: true, message: 'This instance is shutting down; reconnecting.' });
+      for (const socket of io.of('/').sockets.values()) socket.conn.close();
+      await inFlight.idle(Math.max(0, deadline - Date.now()));
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      httpServer.closeAllConnections();
+      clearInterval(dependencyTimer);
+      maintenance.stop();
+      await Promise.allSettled([store.close(), redis?.quit(), redisSub?.quit(), reporter.flush(2_000)]);
+      logger.info({ drainedCleanly: settled }, 'stopped');
+    })();
+    return stopping;
+  };
+
+  return { url, port, config, logger, io, httpServer, stop };
+}

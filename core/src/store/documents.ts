@@ -1,0 +1,40 @@
+import type { ObjectId } from 'mongodb';
+
+export type ConversationType = 'direct' | 'group';
+
+export interface ConversationDoc {
+  _id: ObjectId;
+  type: ConversationType;
+  name: string | null;
+  createdBy: string;
+  createdAt: Date;
+  /** Highest seq handed out; `$inc`-ed once per message (seqs may skip, never repeat). */
+  lastSeq: number;
+  lastMessageAt: Date | null;
+  archivedAt?: Date | null;
+}
+
+export interface MembershipDoc {
+  /** `<conversationId>:<userId>`: the unique key doubles as the _id, so checks are _id lookups. */
+  _id: string;
+  conversationId: ObjectId;
+  userId: string;
+  role: 'owner' | 'member';
+  joinedAt: Date;
+  lastReadSeq: number;
+}
+
+export interface MessageDoc {
+  _id: ObjectId;
+  conversationId: ObjectId;
+  seq: number;
+  senderId: string;
+  clientMsgId: string;
+  text: string;
+  createdAt: Date;
+  terms: string[];
+  editedAt?: Date | null;
+  deletedAt?: Date | null;
+}
+
+export const membershipId = (conversationId: ObjectId, userId: string): string => `${conversationId.toHexString()}:${userId}`;

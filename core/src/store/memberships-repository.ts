@@ -1,0 +1,45 @@
+import type { ObjectId } from 'mongodb';
+import { membershipId, type MembershipDoc } from './documents';
+import type { Store } from './mongo-store';
+
+export function membershipsRepository(store: Store) {
+  const m = store.memberships;
+  return {
+    find: (conversationId: ObjectId, userId: string) => m.findOne({ _id: membershipId(conversationId, userId) }),
+    listForUser: (userId: string) => m.find({ userId }).toArray(),
+    listForConversation: (conversationId: ObjectId) => m.find({ conversationId }).sort({ joinedAt: 1 }).toArray(),
+    /** Adds members that are missing; existing ones are left as they are (safe to retry). */
+    async addMany(docs: MembershipDoc[]): Promise<void> {
+      if (!docs.length) return;
+      await m.bulkWrite(
+        docs.map((doc) => ({ updateOne: { filter: { _id: doc._id }, update: { $setOnInsert: doc }, upsert: true } })),
+        { ordered: false },
+      );
+    },
+    /** Inserts one membership; false when it already exists. */
+    async insert(doc: MembershipDoc): Promise<boolean> {
+      try {
+        await m.insertOne(doc);
+        return true;
+      } catch (error) {
+        if ((error as { code?: number }).code === 11000) return false;
+        throw error;
+      }
+    },
+    async remove(conversationId: ObjectId, userId: string): Promise<boolean> {
+      const result = await m.deleteOne({ _id: membershipId(conversationId, userId) });
+      return result.deletedCount === 1;
+    },
+    /** Read state only moves forward. Returns the stored value. */
+    async markRead(conversationId: ObjectId, userId: string, seq: number): Promise<number | undefined> {
+      const updated = await m.findOneAndUpdate(
+        { _id: membershipId(conversationId, userId) },
+        { $max: { lastReadSeq: seq } },
+        { returnDocument: 'after', projection: { lastReadSeq: 1 } },
+      );
+      return updated?.lastReadSeq;
+    },
+  };
+}
+
+export type MembershipsRepository = ReturnType<typeof membershipsRepository>;

@@ -1,0 +1,37 @@
+import type { ObjectId } from 'mongodb';
+import type { MessageDoc } from './documents';
+import { duplicateKeyIndex, indexNames, type Store } from './mongo-store';
+
+export type InsertOutcome = { ok: true } | { ok: false; conflict: 'seq' | 'clientMsgId' };
+
+export function messagesRepository(store: Store) {
+  const m = store.messages;
+  return {
+    findByClientMsgId: (senderId: string, clientMsgId: string) => m.findOne({ senderId, clientMsgId }),
+    /** One durable write (journaled on Atlas by the default write concern). */
+    async insert(doc: MessageDoc): Promise<InsertOutcome> {
+      try {
+        await m.insertOne(doc);
+        return { ok: true };
+      } catch (error) {
+        const index = duplicateKeyIndex(error);
+        if (index === indexNames.messageClientId) return { ok: false, conflict: 'clientMsgId' };
+        if (index === indexNames.messageSeq) return { ok: false, conflict: 'seq' };
+        throw error;
+      }
+    },
+    /** Keyset page in seq order: after a seq (ascending) or before a seq (the newest first, returned ascending). */
+    async page(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<MessageDoc[]> {
+      if (range.afterSeq !== undefined) {
+        return m.find({ conversationId, seq: { $gt: range.afterSeq } }).sort({ seq: 1 }).limit(limit).toArray();
+      }
+      const filter = range.beforeSeq !== undefined ? { conversationId, seq: { $lt: range.beforeSeq } } : { conversationId };
+      const newestFirst = await m.find(filter).sort({ seq: -1 }).limit(limit).toArray();
+      return newestFirst.reverse();
+    },
+    search: (conversationId: ObjectId, terms: string[], limit: number) =>
+      m.find({ conversationId, terms: { $all: terms }, deletedAt: null }).sort({ seq: -1 }).limit(limit).toArray(),
+  };
+}
+
+export type MessagesRepository = ReturnType<typeof messagesRepository>;

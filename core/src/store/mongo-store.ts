@@ -1,0 +1,90 @@
+import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
+import type { ConversationDoc, MembershipDoc, MessageDoc } from './documents';
+
+export interface StoreHooks {
+  onCommand?(command: string, seconds: number, ok: boolean): void;
+  onPoolCheckout?(delta: 1 | -1): void;
+}
+
+export interface Store {
+  client: MongoClient;
+  db: Db;
+  conversations: Collection<ConversationDoc>;
+  memberships: Collection<MembershipDoc>;
+  messages: Collection<MessageDoc>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Index names are stable so duplicate-key errors can say which rule was hit. */
+export const indexNames = {
+  messageSeq: 'conversation_seq_unique',
+  messageClientId: 'sender_clientMsgId_unique',
+  messageTerms: 'conversation_terms',
+  membershipUser: 'user_conversations',
+  membershipConversation: 'conversation_members',
+  conversationActivity: 'activity',
+} as const;
+
+/** The only place that opens a MongoDB connection; the same code talks to Atlas and to the local server. */
+export async function openStore(uri: string, dbName: string, options: { poolSize: number; hooks?: StoreHooks }): Promise<Store> {
+  const hooks = options.hooks ?? {};
+  const client = new MongoClient(uri, {
+    maxPoolSize: options.poolSize,
+    serverSelectionTimeoutMS: 5_000,
+    connectTimeoutMS: 5_000,
+    retryWrites: true,
+    monitorCommands: Boolean(hooks.onCommand),
+    appName: 'switchboard-core',
+  });
+  if (hooks.onCommand) {
+    const started = new Map<number, string>();
+    client.on('commandStarted', (e) => started.set(e.requestId, e.commandName));
+    client.on('commandSucceeded', (e) => { started.delete(e.requestId); hooks.onCommand?.(e.commandName, e.duration / 1000, true); });
+    client.on('commandFailed', (e) => { started.delete(e.requestId); hooks.onCommand?.(e.commandName, e.duration / 1000, false); });
+  }
+  if (hooks.onPoolCheckout) {
+    client.on('connectionCheckedOut', () => hooks.onPoolCheckout?.(1));
+    client.on('connectionCheckedIn', () => hooks.onPoolCheckout?.(-1));
+  }
+  await client.connect();
+  const db = client.db(dbName);
+  const store: Store = {
+    client,
+    db,
+    conversations: db.collection<ConversationDoc>('conversations'),
+    memberships: db.collection<MembershipDoc>('memberships'),
+    messages: db.collection<MessageDoc>('messages'),
+    async ping() {
+      await db.command({ ping: 1 });
+    },
+    async close() {
+      await client.close();
+    },
+  };
+  await ensureIndexes(store);
+  return store;
+}
+
+export async function ensureIndexes(store: Store): Promise<void> {
+  await store.messages.createIndexes([
+    { key: { conversationId: 1, seq: 1 }, name: indexNames.messageSeq, unique: true },
+    { key: { senderId: 1, clientMsgId: 1 }, name: indexNames.messageClientId, unique: true },
+    { key: { conversationId: 1, terms: 1 }, name: indexNames.messageTerms },
+  ]);
+  await store.memberships.createIndexes([
+    { key: { userId: 1, conversationId: 1 }, name: indexNames.membershipUser },
+    { key: { conversationId: 1 }, name: indexNames.membershipConversation },
+  ]);
+  await store.conversations.createIndexes([{ key: { lastMessageAt: -1 }, name: indexNames.conversationActivity }]);
+}
+
+/** Which unique index a duplicate-key error came from, or undefined when it is not one. */
+export function duplicateKeyIndex(error: unknown): string | undefined {
+  if (!(error instanceof MongoServerError) || error.code !== 11000) return undefined;
+  for (const name of Object.values(indexNames)) if (error.message.includes(name)) return name;
+  const pattern = error.keyPattern ? Object.keys(error.keyPattern).join(',') : '';
+  if (pattern === 'conversationId,seq') return indexNames.messageSeq;
+  if (pattern === 'senderId,clientMsgId') return indexNames.messageClientId;
+  return error.message.includes('_id_') ? '_id_' : 'unknown';
+}

@@ -1,0 +1,33 @@
+import { describeConfig } from '../../core/src/config';
+import { runCore } from '../../core/src/main';
+import { startLocalStack } from './local-stack';
+
+/**
+ * `npm start`: the core with its local defaults. Starts a MongoDB-compatible server that keeps its
+ * data in var/mongo (unless MONGODB_URI is set) and stops it when the core stops.
+ */
+async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    console.log(`npm start [-- --help]\n\nStarts the core and, unless MONGODB_URI is set, a local MongoDB-compatible server (data in var/mongo).\nConfiguration (environment variables):\n\n${describeConfig()}`);
+    return;
+  }
+  const stack = await startLocalStack({ mongo: 'h2', redis: false });
+  const stopStack = () => void stack.stop();
+  process.once('exit', stopStack);
+  const core = await runCore({ ...process.env, ...stack.env });
+  core.httpServer.once('close', () => void stack.stop());
+  const port = core.port;
+  console.error(`
+  Switchboard core is up: http://127.0.0.1:${port}
+    health     curl http://127.0.0.1:${port}/health
+    API docs   http://127.0.0.1:${port}/api/openapi.json
+    a token    TOKEN=$(npm run --silent token -- alice)
+    try it     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${port}/api/conversations
+  Stop with Ctrl-C (drains in-flight work, then stops the local database).
+`);
+}
+
+main().catch((error: Error) => {
+  console.error(`npm start failed: ${error.message}`);
+  process.exit(1);
+});
