@@ -40,7 +40,7 @@ describe('JWT verification', () => {
     const res = await raw(await make());
     expect(res.status).toBe(401);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
-    expect((await res.json()).code).toBe('unauthorized');
+    expect(((await res.json()) as { code: string }).code).toBe('unauthorized');
   });
 
   it('refuses a socket handshake with a bad token, with the same code', async () => {
