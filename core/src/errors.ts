@@ -74,9 +74,18 @@ export class AppError extends Error {
   }
 }
 
-/** Anything thrown that is not an AppError is an internal error; its message never reaches clients. */
+/** Driver errors that mean "the database cannot be reached right now" (by name: errors.ts does not import mongodb). */
+const unreachable = /^Mongo(ServerSelection|Network|NetworkTimeout|PoolCleared|NotConnected|Topology\w*)Error$/;
+
+/**
+ * Anything thrown that is not an AppError: an unreachable database is a 503 the client may retry;
+ * everything else is an internal error whose message never reaches clients.
+ */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  if (error instanceof Error && unreachable.test(error.name)) {
+    return new AppError('unavailable', 'The database is unreachable; retry shortly.', { retryAfter: 5 });
+  }
   return new AppError('internal', 'An unexpected error occurred; it has been logged.');
 }
 

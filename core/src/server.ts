@@ -2,7 +2,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
-import Redis from 'ioredis';
 import { Server } from 'socket.io';
 import { createTokenVerifier, tokenSettingsFrom } from './auth/tokens';
 import { createChatService } from './chat/chat-service';
@@ -14,6 +13,7 @@ import { createRateLimits } from './limits/rate-limits';
 import { createMaintenance } from './maintenance';
 import { attachGateway, type ChatServer } from './realtime/gateway';
 import { memoryPresence, redisPresence } from './realtime/presence';
+import { connectRedis } from './realtime/redis-clients';
 import { conversationsRepository } from './store/conversations-repository';
 import { membershipsRepository } from './store/memberships-repository';
 import { messagesRepository } from './store/messages-repository';
@@ -53,12 +53,9 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     },
   });
 
-  const redisOptions = { maxRetriesPerRequest: 2, connectTimeout: 5_000, lazyConnect: true };
-  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, redisOptions) : undefined;
-  const redisSub = redis?.duplicate();
-  redis?.on('error', (error) => logger.warn({ err: error.message }, 'redis error'));
-  redisSub?.on('error', (error) => logger.warn({ err: error.message }, 'redis subscriber error'));
-  if (redis && redisSub) await Promise.all([redis.connect(), redisSub.connect()]);
+  const redisClients = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger) : undefined;
+  const redis = redisClients?.main;
+  const redisSub = redisClients?.sub;
 
   const maintenance = createMaintenance({
     envOn: config.MAINTENANCE_MODE,
@@ -111,6 +108,8 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       }
     };
     await Promise.all([probe('mongodb', () => store.ping()), ...(redis ? [probe('redis', () => redis.ping())] : [])]);
+    // chat_ready follows the periodic check too, so it is current when nothing probes /ready.
+    metrics.ready.set(!draining && Object.values(checks).every((v) => v === 'up') ? 1 : 0);
     return checks;
   };
   const dependencyTimer = setInterval(() => void checkDependencies(), 5_000);
@@ -133,7 +132,6 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       const checks = await checkDependencies();
       const down = Object.entries(checks).filter(([, v]) => v !== 'up').map(([k]) => k);
       const ready = !draining && down.length === 0;
-      metrics.ready.set(ready ? 1 : 0);
       return { ready, body: { ready, instance: config.INSTANCE_ID, version, draining, checks, ...(down.length ? { down } : {}) } };
     },
   });
@@ -191,7 +189,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       httpServer.closeAllConnections();
       clearInterval(dependencyTimer);
       maintenance.stop();
-      await Promise.allSettled([store.close(), redis?.quit(), redisSub?.quit(), reporter.flush(2_000)]);
+      await Promise.allSettled([store.close(), redisClients?.close(), reporter.flush(2_000)]);
       logger.info({ drainedCleanly: settled }, 'stopped');
     })();
     return stopping;

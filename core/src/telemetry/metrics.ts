@@ -19,10 +19,11 @@ export function createMetrics(labels: { version: string; instance: string }) {
     dependencyUp: new Gauge({ name: n.dependencyUp, help: '1 when the dependency answered its last check.', labelNames: ['dependency'] as const, registers: [registry] }),
     mongoOperationDuration: new Histogram({ name: n.mongoOperationDuration, help: 'MongoDB command duration by command name and outcome.', labelNames: ['command', 'outcome'] as const, buckets: latencyBuckets, registers: [registry] }),
     mongoPoolCheckedOut: new Gauge({ name: n.mongoPoolCheckedOut, help: 'MongoDB connections checked out of the pool.', registers: [registry] }),
-    buildInfo: new Gauge({ name: n.buildInfo, help: 'Always 1; labels carry version and instance.', labelNames: ['version', 'instance'] as const, registers: [registry] }),
+    buildInfo: new Gauge({ name: n.buildInfo, help: 'Always 1; labels carry version and instance.', labelNames: ['version', 'instance_id'] as const, registers: [registry] }),
     ready: new Gauge({ name: n.ready, help: '1 while /ready answers 200.', registers: [registry] }),
   };
-  metrics.buildInfo.set({ version: labels.version, instance: labels.instance }, 1);
+  // `instance_id`, not `instance`: Prometheus owns the `instance` target label.
+  metrics.buildInfo.set({ version: labels.version, instance_id: labels.instance }, 1);
   return metrics;
 }
 
