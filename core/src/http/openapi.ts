@@ -16,6 +16,19 @@ const member = { ...common, '403': problem('Not a member of this conversation.')
 
 const seq = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
 
+/** Links from a created conversation to the operations that take its id (used by stateful API testing). */
+const byId = (operationId: string) => ({ operationId, parameters: { id: '$response.body#/id' } });
+const conversationLinks = {
+  GetConversation: byId('getConversation'),
+  JoinConversation: byId('joinConversation'),
+  LeaveConversation: byId('leaveConversation'),
+  ArchiveConversation: byId('archiveConversation'),
+  SendMessage: byId('sendMessage'),
+  ListMessages: byId('listMessages'),
+  SearchMessages: byId('searchMessages'),
+  MarkRead: byId('markRead'),
+};
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: { title: 'Switchboard chat core', version: '1.0.0', description: 'Conversations, membership, messages with keyset history, idempotent sends, read state and search. Real-time events are on Socket.IO at the same origin.' },
@@ -27,7 +40,7 @@ export const openApiDocument = {
         operationId: 'createConversation',
         summary: 'Create a group, or get-or-create the direct conversation with one other user.',
         requestBody: { required: true, content: json(ref('CreateConversation')) },
-        responses: { '201': { description: 'Created.', content: json(ref('Conversation')) }, '200': { description: 'The existing direct conversation.', content: json(ref('Conversation')) }, ...common, '413': problem('Body too large.'), '415': problem('Body is not JSON.') },
+        responses: { '201': { description: 'Created.', content: json(ref('Conversation')), links: conversationLinks }, '200': { description: 'The existing direct conversation.', content: json(ref('Conversation')), links: conversationLinks }, ...common, '413': problem('Body too large.'), '415': problem('Body is not JSON.') },
       },
       get: {
         operationId: 'listConversations',
