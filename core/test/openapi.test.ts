@@ -4,7 +4,7 @@ import { ensurePythonTool } from '../../ops/services/python-tools';
 import { conversationsRouter } from '../src/http/conversations-router';
 import { openApiDocument } from '../src/http/openapi';
 import { createMetrics } from '../src/telemetry/metrics';
-import { startTestCore, type TestCore } from './harness';
+import { startTestCore } from './harness';
 
 const run = promisify(execFile);
 
