@@ -157,6 +157,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     reporter,
     inFlight,
     refusingEvents: () => refusingEvents,
+    clustered: Boolean(redis),
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -185,6 +186,9 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       io.emit('server_shutdown', { reconnect: true, message: 'This instance is shutting down; reconnecting.' });
       for (const socket of io.of('/').sockets.values()) socket.conn.close();
       await inFlight.idle(Math.max(0, deadline - Date.now()));
+      // A transport closes once its write buffer drained (the notice above included); io.close()
+      // would discard what is still buffered, so give them until the deadline.
+      while (io.engine.clientsCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await new Promise<void>((resolve) => io.close(() => resolve()));
       httpServer.closeAllConnections();
       clearInterval(dependencyTimer);

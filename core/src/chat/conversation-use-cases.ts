@@ -3,6 +3,7 @@ import { directConversationId, newObjectId } from '../store/ids';
 import { membershipId, type ConversationDoc, type MembershipDoc } from '../store/documents';
 import { conversationIdOrNotFound, notFound, requireMembership } from './access';
 import type { ChatDeps } from './deps';
+import type { MembershipCache } from './membership-cache';
 import { createConversationSchema, listQuerySchema, parseInput } from './validation';
 import { conversationView, type ConversationView } from './views';
 
@@ -20,7 +21,7 @@ function decodeCursor(raw: string): ListCursor {
   throw new AppError('validation_failed', 'cursor is not valid; pass the nextCursor of a previous page', { errors: [{ path: 'cursor', message: 'invalid cursor' }] });
 }
 
-export function conversationUseCases(deps: ChatDeps) {
+export function conversationUseCases(deps: ChatDeps, membershipCache: MembershipCache) {
   return {
     /** Groups are always new; a direct conversation between the same two users is returned, never duplicated. */
     async create(userId: string, input: unknown): Promise<{ conversation: ConversationView; created: boolean }> {
@@ -93,6 +94,7 @@ export function conversationUseCases(deps: ChatDeps) {
       const doc = await deps.conversations.findById(conversationId);
       if (doc?.type === 'direct') throw new AppError('conflict', 'You cannot leave a direct conversation; archive it instead.', { reason: 'direct_conversation' });
       await deps.memberships.remove(conversationId, membership.userId);
+      membershipCache.forget(conversationId.toHexString(), userId);
       deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
     },
 

@@ -1,56 +1,51 @@
 import { AppError } from '../errors';
 import { newObjectId } from '../store/ids';
-import type { MessageDoc } from '../store/documents';
 import { conversationIdOrNotFound, requireMembership } from './access';
 import type { ChatDeps } from './deps';
+import type { MembershipCache } from './membership-cache';
+import { createSendBatcher } from './send-batcher';
 import { highlight, searchTerms, type Fragment } from './search-terms';
 import { historyQuerySchema, markReadSchema, parseInput, searchQuerySchema, sendMessageSchema } from './validation';
 import { messageView, type MessageView } from './views';
 
-/** A seq clash only happens when the local server hands two senders the same value; a handful of retries settles it. */
-const MAX_SEQ_ATTEMPTS = 8;
-
-export function messageUseCases(deps: ChatDeps) {
+export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache) {
   const sendSchema = sendMessageSchema(deps.maxMessageChars);
+  const batcher = createSendBatcher(deps);
 
   return {
     /**
-     * Stores a message and returns it once the write is durable. The same clientMsgId from the same
-     * sender returns the original (created: false) at any time; the unique index decides, so
-     * concurrent retries cannot create a second copy.
+     * Stores a message and returns it once the write is durable (batched with concurrent sends).
+     * The same clientMsgId from the same sender returns the original (created: false) at any time;
+     * the unique index decides, so concurrent retries cannot create a second copy.
      */
     async send(userId: string, id: string, input: unknown): Promise<{ message: MessageView; created: boolean }> {
       const acceptedAt = performance.now();
       const conversationId = conversationIdOrNotFound(id);
       const body = parseInput(sendSchema, input);
-      await requireMembership(deps, conversationId, userId);
-      await deps.limitMessages(userId);
-      for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
-        const now = deps.now();
-        const seq = await deps.conversations.allocateSeqs(conversationId, 1, now);
-        if (seq === undefined) {
-          const conversation = await deps.conversations.findById(conversationId);
-          if (conversation?.archivedAt) throw new AppError('conflict', 'This conversation is archived; it accepts no new messages.', { reason: 'archived' });
-          throw new AppError('not_found', 'No such conversation.');
-        }
-        const doc: MessageDoc = { _id: newObjectId(), conversationId, seq, senderId: userId, clientMsgId: body.clientMsgId, text: body.text, createdAt: now, terms: searchTerms(body.text) };
-        const outcome = await deps.messages.insert(doc);
-        if (outcome.ok) {
-          deps.observePersist((performance.now() - acceptedAt) / 1000);
-          const message = messageView(doc);
-          deps.events.messageCreated(message, acceptedAt);
-          return { message, created: true };
-        }
-        if (outcome.conflict === 'clientMsgId') {
-          const original = await deps.messages.findByClientMsgId(userId, body.clientMsgId);
-          if (!original) continue;
-          if (!original.conversationId.equals(conversationId)) {
-            throw new AppError('conflict', 'This clientMsgId was already used for another conversation.', { reason: 'client_msg_id_reused' });
-          }
-          return { message: messageView(original), created: false };
-        }
+      const cacheKey = conversationId.toHexString();
+      if (!membershipCache.has(cacheKey, userId)) {
+        await requireMembership(deps, conversationId, userId);
+        membershipCache.remember(cacheKey, userId);
       }
-      throw new AppError('unavailable', 'Could not allocate a message sequence number; retry with the same clientMsgId.', { retryAfter: 1 });
+      await deps.limitMessages(userId);
+      const outcome = await batcher.submit({ _id: newObjectId(), conversationId, senderId: userId, clientMsgId: body.clientMsgId, text: body.text, createdAt: deps.now(), terms: searchTerms(body.text) });
+      if ('stored' in outcome) {
+        deps.observePersist((performance.now() - acceptedAt) / 1000);
+        const message = messageView(outcome.stored);
+        deps.events.messageCreated(message, acceptedAt);
+        return { message, created: true };
+      }
+      if ('closed' in outcome) {
+        const conversation = await deps.conversations.findById(conversationId);
+        if (conversation?.archivedAt) throw new AppError('conflict', 'This conversation is archived; it accepts no new messages.', { reason: 'archived' });
+        throw new AppError('not_found', 'No such conversation.');
+      }
+      const original = await deps.messages.findByClientMsgId(userId, body.clientMsgId);
+      if (!original) throw new AppError('unavailable', 'The original of this retried message is not readable yet; retry.', { retryAfter: 1 });
+      if (!original.conversationId.equals(conversationId)) {
+        throw new AppError('conflict', 'This clientMsgId was already used for another conversation.', { reason: 'client_msg_id_reused' });
+      }
+      return { message: messageView(original), created: false };
     },
 
     async history(userId: string, id: string, query: unknown): Promise<{ items: MessageView[]; nextCursor: number | null }> {

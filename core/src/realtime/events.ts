@@ -23,6 +23,11 @@ export interface ServerToClientEvents {
   server_shutdown(event: { reconnect: true; message: string }): void;
 }
 
+/** Between instances, through the Socket.IO adapter (Redis). */
+export interface InterServerEvents {
+  membership_left(event: { conversationId: string; userId: string }): void;
+}
+
 export interface SocketData {
   userId: string;
   requestId: string;

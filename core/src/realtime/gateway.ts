@@ -9,11 +9,11 @@ import type { Maintenance } from '../maintenance';
 import type { Logger } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
 import type { ErrorReporter } from '../telemetry/sentry';
-import { conversationRoom, userRoom, type ClientToServerEvents, type ServerToClientEvents, type SocketData } from './events';
+import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SocketData } from './events';
 import type { Presence } from './presence';
 
-export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 export interface GatewayDeps {
   chat: ChatService;
@@ -27,6 +27,8 @@ export interface GatewayDeps {
   inFlight: { begin(): void; end(): void };
   /** True once shutdown has started moving sockets away: new events are answered 503. */
   refusingEvents(): boolean;
+  /** True when instances share an adapter (Redis): membership changes are then announced to the others. */
+  clustered: boolean;
 }
 
 const TYPING_MIN_INTERVAL_MS = 500;
@@ -51,6 +53,8 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       next(err);
     }
   });
+
+  io.on('membership_left', (event) => deps.chat.forgetMembership(event.conversationId, event.userId));
 
   io.on('connection', (socket: ChatSocket) => {
     const { userId } = socket.data;
@@ -151,7 +155,9 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       io.to(conversationRoom(event.conversationId)).emit('message_read', event);
     },
     membershipChanged(event) {
-      if (event.change === 'left') io.in(userRoom(event.userId)).socketsLeave(conversationRoom(event.conversationId));
+      if (event.change !== 'left') return;
+      io.in(userRoom(event.userId)).socketsLeave(conversationRoom(event.conversationId));
+      if (deps.clustered) io.serverSideEmit('membership_left', { conversationId: event.conversationId, userId: event.userId });
     },
   };
 }

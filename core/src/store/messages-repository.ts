@@ -1,8 +1,15 @@
-import type { ObjectId } from 'mongodb';
+import { MongoBulkWriteError, type ObjectId } from 'mongodb';
 import type { MessageDoc } from './documents';
 import { duplicateKeyIndex, indexNames, type Store } from './mongo-store';
 
 export type InsertOutcome = { ok: true } | { ok: false; conflict: 'seq' | 'clientMsgId' };
+
+function conflictOf(message: string, code: number | undefined): 'seq' | 'clientMsgId' | undefined {
+  if (code !== 11000) return undefined;
+  if (message.includes(indexNames.messageClientId) || message.includes('clientMsgId')) return 'clientMsgId';
+  if (message.includes(indexNames.messageSeq) || message.includes('seq')) return 'seq';
+  return undefined;
+}
 
 export function messagesRepository(store: Store) {
   const m = store.messages;
@@ -19,6 +26,26 @@ export function messagesRepository(store: Store) {
         if (index === indexNames.messageSeq) return { ok: false, conflict: 'seq' };
         throw error;
       }
+    },
+    /**
+     * One unordered insertMany for a batch of sends: a single durable write acknowledges them all.
+     * Returns each document's outcome; a failure other than a duplicate key fails the whole batch.
+     */
+    async insertMany(docs: MessageDoc[]): Promise<InsertOutcome[]> {
+      const outcomes: InsertOutcome[] = docs.map(() => ({ ok: true }));
+      if (!docs.length) return outcomes;
+      try {
+        await m.insertMany(docs, { ordered: false });
+      } catch (error) {
+        if (!(error instanceof MongoBulkWriteError)) throw error;
+        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+        for (const writeError of writeErrors) {
+          const conflict = conflictOf(writeError.errmsg ?? '', writeError.code);
+          if (!conflict) throw error;
+          outcomes[writeError.index] = { ok: false, conflict };
+        }
+      }
+      return outcomes;
     },
     /** Keyset page in seq order: after a seq (ascending) or before a seq (the newest first, returned ascending). */
     async page(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<MessageDoc[]> {
