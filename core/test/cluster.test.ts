@@ -89,4 +89,14 @@ describe('two instances behind nginx with Redis', () => {
       beta.close();
     }
   });
+
+  it('leaving through one instance stops sends through the other at once (membership cache invalidated across instances)', async () => {
+    const id = (await a.api('owner', 'POST', '/api/conversations', { type: 'group', name: 'leave-x', memberIds: ['quitter'] })).body.id;
+    expect((await b.api('quitter', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'q-1', text: 'warm the cache on B' })).status).toBe(201);
+    expect((await a.api('quitter', 'POST', `/api/conversations/${id}/leave`)).status).toBe(204);
+    await new Promise((r) => setTimeout(r, 200));
+    const after = await b.api('quitter', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'q-2', text: 'should be refused' });
+    expect(after.status).toBe(403);
+  });
 });
+
