@@ -111,6 +111,17 @@ describe('Socket.IO gateway', () => {
     expect(await offline).toEqual({ conversationId: id, userId: 'dee' });
   });
 
+  it('drops a socket that sends a packet over maxHttpBufferSize, stores nothing, and keeps serving others', async () => {
+    const amy = await t.socket('amy');
+    const dropped = new Promise<string>((resolve) => amy.once('disconnect', resolve));
+    amy.emit('send_message', { conversationId: convId, clientMsgId: 'huge-socket', text: 'x'.repeat(t.config.SOCKET_MAX_BUFFER_BYTES + 1) });
+    expect(await dropped).toBe('transport close');
+    const bo = await t.socket('bo');
+    expect(await emit(bo, 'heartbeat')).toHaveProperty('serverTime');
+    const history = await t.api('bo', 'GET', `/api/conversations/${convId}/messages?limit=100`);
+    expect(history.body.items.some((m: { clientMsgId: string }) => m.clientMsgId === 'huge-socket')).toBe(false);
+  });
+
   it('heartbeat acks with the server time', async () => {
     const amy = await t.socket('amy');
     const ack = await emit(amy, 'heartbeat');
