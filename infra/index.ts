@@ -1,0 +1,14 @@
+// Pulumi program of every Switchboard environment: `pulumi preview|up --stack <dev|staging|production>`.
+import { readStackConfig, readStackSecrets } from './src/config';
+import { buildStack } from './src/stack';
+
+const outputs = buildStack(readStackConfig(), readStackSecrets());
+
+export const mongoClusterName = outputs.mongoClusterName;
+export const redisEndpoint = outputs.redisEndpoint;
+export const mediaBucket = outputs.mediaBucket;
+export const backupBucket = outputs.backupBucket;
+export const mediaCdnDomain = outputs.mediaCdnDomain;
+export const coreMediaPolicyArn = outputs.coreMediaPolicyArn;
+export const backupPolicyArn = outputs.backupPolicyArn;
+export const appHost = outputs.appHost;

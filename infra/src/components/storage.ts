@@ -1,0 +1,158 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import type { StackConfig } from '../config';
+
+export interface StorageArgs {
+  environment: StackConfig['environment'];
+  noncurrentVersionDays: number;
+  backupRetentionDays: number;
+  tags: Record<string, string>;
+}
+
+interface PrivateBucketArgs {
+  kmsKeyArn?: pulumi.Input<string>;
+  lifecycleRules: aws.types.input.s3.BucketLifecycleConfigurationRule[];
+  tags: Record<string, string>;
+}
+
+/** Statement every bucket policy carries: refuse plain-HTTP requests (AWS S3 security best practice). */
+export function denyInsecureTransport(bucketArn: string) {
+  return {
+    Sid: 'DenyInsecureTransport',
+    Effect: 'Deny',
+    Principal: '*',
+    Action: 's3:*',
+    Resource: [bucketArn, `${bucketArn}/*`],
+    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+  };
+}
+
+/**
+ * A bucket nobody outside the account reaches: every public-access switch on, ACLs disabled
+ * (BucketOwnerEnforced), default encryption (KMS when a key is given), versioning, lifecycle.
+ */
+export class PrivateBucket extends pulumi.ComponentResource {
+  readonly bucket: aws.s3.Bucket;
+
+  constructor(name: string, args: PrivateBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('switchboard:infra:PrivateBucket', name, {}, opts);
+    const parent = { parent: this };
+    this.bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags: args.tags }, parent);
+    const bucket = this.bucket.id;
+    new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, parent);
+    new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } }, parent);
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-encryption`,
+      {
+        bucket,
+        rules: [
+          args.kmsKeyArn
+            ? { applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: args.kmsKeyArn }, bucketKeyEnabled: true }
+            : { applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } },
+        ],
+      },
+      parent,
+    );
+    const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket, versioningConfiguration: { status: 'Enabled' } }, parent);
+    new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, { bucket, rules: args.lifecycleRules }, { parent: this, dependsOn: [versioning] });
+    this.registerOutputs({ bucket: this.bucket.id });
+  }
+}
+
+/**
+ * Media (attachments, served through the CDN) and backups (`ops backup`, KMS-encrypted), and one
+ * least-privilege IAM policy for each consumer.
+ */
+export class Storage extends pulumi.ComponentResource {
+  readonly mediaBucket: aws.s3.Bucket;
+  readonly backupBucket: aws.s3.Bucket;
+  readonly backupKey: aws.kms.Key;
+  readonly corePolicy: aws.iam.Policy;
+  readonly backupPolicy: aws.iam.Policy;
+
+  constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('switchboard:infra:Storage', name, {}, opts);
+    const parent = { parent: this };
+    const abortUploads = { daysAfterInitiation: 7 };
+
+    const media = new PrivateBucket(
+      `${name}-media`,
+      {
+        tags: { ...args.tags, data: 'media' },
+        lifecycleRules: [
+          { id: 'noncurrent-versions', status: 'Enabled', filter: {}, noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays }, abortIncompleteMultipartUpload: abortUploads },
+        ],
+      },
+      parent,
+    );
+
+    this.backupKey = new aws.kms.Key(
+      `${name}-backup-key`,
+      { description: `switchboard ${args.environment} backups`, enableKeyRotation: true, deletionWindowInDays: 30, tags: args.tags },
+      parent,
+    );
+    new aws.kms.Alias(`${name}-backup-key-alias`, { name: `alias/switchboard-${args.environment}-backups`, targetKeyId: this.backupKey.keyId }, parent);
+
+    const backups = new PrivateBucket(
+      `${name}-backups`,
+      {
+        kmsKeyArn: this.backupKey.arn,
+        tags: { ...args.tags, data: 'backups' },
+        lifecycleRules: [
+          {
+            id: 'expire-old-backups',
+            status: 'Enabled',
+            filter: {},
+            expiration: { days: args.backupRetentionDays },
+            noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
+            abortIncompleteMultipartUpload: abortUploads,
+          },
+        ],
+      },
+      parent,
+    );
+    this.mediaBucket = media.bucket;
+    this.backupBucket = backups.bucket;
+
+    new aws.s3.BucketPolicy(
+      `${name}-backups-policy`,
+      { bucket: backups.bucket.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: [backups.bucket.arn.apply(denyInsecureTransport)] }) },
+      parent,
+    );
+
+    this.corePolicy = new aws.iam.Policy(
+      `${name}-core-media`,
+      {
+        description: 'switchboard core: read and write media objects',
+        policy: pulumi.jsonStringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'MediaObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: pulumi.interpolate`${media.bucket.arn}/*` },
+            { Sid: 'MediaList', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: media.bucket.arn },
+          ],
+        }),
+        tags: args.tags,
+      },
+      parent,
+    );
+
+    // `ops backup` writes, lists, reads (verify, restore). No delete: retention is the lifecycle rule's job.
+    this.backupPolicy = new aws.iam.Policy(
+      `${name}-ops-backup`,
+      {
+        description: 'switchboard ops backup: write, list and read backups',
+        policy: pulumi.jsonStringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'BackupObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${backups.bucket.arn}/*` },
+            { Sid: 'BackupList', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: backups.bucket.arn },
+            { Sid: 'BackupKey', Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: this.backupKey.arn },
+          ],
+        }),
+        tags: args.tags,
+      },
+      parent,
+    );
+    this.registerOutputs({ mediaBucket: this.mediaBucket.id, backupBucket: this.backupBucket.id });
+  }
+}

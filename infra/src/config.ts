@@ -1,0 +1,226 @@
+import * as pulumi from '@pulumi/pulumi';
+import { z } from 'zod';
+
+/**
+ * The typed configuration of one stack (`Pulumi.<env>.yaml`, namespace `switchboard`).
+ * Every key is documented here once (the README's table follows this file).
+ * Production-only guarantees (PITR, termination protection, failover, ≥2 Redis nodes, ≥3 app replicas, image digest, JWKS)
+ * are literal types in the production branch, so a production config without them does not
+ * type-check and does not parse.
+ */
+
+export const environments = ['dev', 'staging', 'production'] as const;
+export type Environment = (typeof environments)[number];
+
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, 'an IPv4 CIDR block such as 203.0.113.0/24')
+  .refine((block) => !block.endsWith('/0'), 'open access lists (x.x.x.x/0) are never allowed');
+const hostname = z.string().regex(/^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a lower-case DNS name');
+const cpu = z.string().regex(/^\d+m$|^\d+(\.\d+)?$/, 'a Kubernetes CPU quantity, e.g. 250m');
+const memory = z.string().regex(/^\d+(Mi|Gi)$/, 'a Kubernetes memory quantity in Mi or Gi');
+
+const atlasBase = z.object({
+  /** Atlas organisation that owns the project. */
+  orgId: z.string().min(1),
+  /** Atlas region name, e.g. US_EAST_1 (same region as the cluster and ElastiCache). */
+  region: z.string().regex(/^[A-Z0-9_]+$/),
+  /** Dedicated tier (M10 and up: backups and TLS settings need a dedicated cluster). */
+  instanceSize: z.string().regex(/^M(10|20|30|40|50|60|80|140|200|300)$/, 'a dedicated tier M10 or larger'),
+  /** MongoDB major version. */
+  mongoVersion: z.string().regex(/^\d+\.\d+$/).default('8.0'),
+  /** CIDR blocks allowed to reach the cluster (the cluster's NAT egress); never 0.0.0.0/0. */
+  accessList: z.array(cidr).default([]),
+  /** Create an AWS PrivateLink endpoint service and use the private connection string. */
+  privateEndpoint: z.boolean().default(false),
+  /** Recovery point objective in hours: the hourly snapshot interval may not exceed it. */
+  rpoHours: z.number().int().min(1).max(24).default(6),
+  /** Daily snapshots kept, days. */
+  dailyRetentionDays: z.number().int().min(1).max(35).default(7),
+  /** Point-in-time restore window, days (used when PITR is on). */
+  restoreWindowDays: z.number().int().min(1).max(7).default(2),
+});
+
+const redisBase = z.object({
+  /** ElastiCache node type. */
+  nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/),
+  /** Valkey/Redis engine version. */
+  engineVersion: z.string().default('7.1'),
+  /** Daily snapshots kept, days (≥1: snapshots on). */
+  snapshotRetentionDays: z.number().int().min(1).max(35).default(1),
+});
+
+const appBase = z.object({
+  /** Container image of the core, pinned by digest in staging and production. */
+  image: z.string().min(1),
+  /** Replicas when the HPA is at its floor (also the HPA minimum). */
+  minReplicas: z.number().int().min(1),
+  /** HPA ceiling. */
+  maxReplicas: z.number().int().min(1).max(50).default(10),
+  /** Container CPU request / limit and memory request / limit. */
+  cpuRequest: cpu.default('250m'),
+  cpuLimit: cpu.default('1'),
+  memoryRequest: memory.default('256Mi'),
+  memoryLimit: memory.default('512Mi'),
+  /** SHUTDOWN_DRAIN_MS of the core (termination grace is derived from it). */
+  shutdownDrainMs: z.number().int().min(0).max(120_000).default(10_000),
+  /** Seconds the preStop hook waits for the endpoints to be removed before SIGTERM. */
+  preStopSleepSeconds: z.number().int().min(1).max(30).default(5),
+  /** LOG_LEVEL of the core. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /** JWT issuer / audience / JWKS URL (production uses JWKS, no shared keys). */
+  jwtIssuer: z.string().min(1),
+  jwtAudience: z.string().min(1).default('switchboard'),
+  jwtJwksUrl: z.url().optional(),
+  /** Allowed browser origins. */
+  corsOrigins: z.array(z.url()).default([]),
+});
+
+const edge = z.object({
+  /** Public host name of the chat API and Socket.IO endpoint. */
+  host: hostname,
+  /** F5 NGINX Ingress Controller Helm chart version (oci://ghcr.io/nginx/charts/nginx-ingress). */
+  controllerChartVersion: z.string().regex(/^\d+\.\d+\.\d+$/),
+  /** Allow Socket.IO's HTTP long-polling transport (then sessions must be sticky). */
+  longPolling: z.boolean().default(true),
+  /** Requests per second per client IP, and the burst above it. */
+  rateLimitPerSecond: z.number().int().min(1).default(20),
+  rateLimitBurst: z.number().int().min(0).default(40),
+  /** Largest request body at the edge (nginx syntax, e.g. 1m). */
+  clientMaxBodySize: z.string().regex(/^\d+[km]$/).default('1m'),
+  /** Edge maintenance: nginx answers 503 itself (used by `ops maintenance --edge`, core down). */
+  maintenance: z.boolean().default(false),
+  /** Let's Encrypt account e-mail and ACME server (staging CA outside production). */
+  acmeEmail: z.email(),
+  acmeSolver: z.enum(['http01', 'dns01-route53']).default('http01'),
+});
+
+const aws = z.object({
+  /** AWS region of ElastiCache and S3. */
+  region: z.string().regex(/^[a-z]{2}-[a-z]+-\d$/),
+  /** Route 53 hosted zone that holds `media.host` and the validation records. */
+  route53ZoneId: z.string().min(1),
+  /** VPC of the Kubernetes cluster (Atlas PrivateLink endpoint). */
+  vpcId: z.string().regex(/^vpc-[a-z0-9]+$/),
+  /** Private subnets of that VPC (ElastiCache subnet group, PrivateLink endpoint). */
+  privateSubnetIds: z.array(z.string().min(1)).min(1),
+  /** Security groups of the data endpoints (ElastiCache, PrivateLink); they admit only the node group. */
+  dataSecurityGroupIds: z.array(z.string().min(1)).min(1),
+  /** CDN host name for media, e.g. media.chat.example.com. */
+  mediaHost: hostname,
+  /** Days noncurrent object versions are kept; days backups are kept. */
+  noncurrentVersionDays: z.number().int().min(1).default(30),
+  backupRetentionDays: z.number().int().min(1).default(35),
+});
+
+const common = {
+  aws,
+  edge,
+  /** Owner and cost-centre tags applied to every taggable resource. */
+  tags: z.object({ owner: z.string().min(1), costCenter: z.string().min(1) }),
+};
+
+const nonProduction = z.object({
+  environment: z.enum(['dev', 'staging']),
+  ...common,
+  atlas: atlasBase.extend({
+    terminationProtection: z.boolean().default(false),
+    pointInTimeRecovery: z.boolean().default(false),
+  }),
+  redis: redisBase.extend({
+    numCacheClusters: z.number().int().min(1).max(6).default(1),
+    automaticFailover: z.boolean().default(false),
+    multiAz: z.boolean().default(false),
+  }),
+  app: appBase,
+});
+
+const production = z.object({
+  environment: z.literal('production'),
+  ...common,
+  atlas: atlasBase.extend({
+    terminationProtection: z.literal(true),
+    pointInTimeRecovery: z.literal(true),
+    privateEndpoint: z.literal(true),
+  }),
+  redis: redisBase.extend({
+    numCacheClusters: z.number().int().min(2).max(6),
+    automaticFailover: z.literal(true),
+    multiAz: z.literal(true),
+    snapshotRetentionDays: z.number().int().min(7).max(35),
+  }),
+  app: appBase.extend({
+    image: z.string().regex(/@sha256:[a-f0-9]{64}$/, 'production images are pinned by digest'),
+    minReplicas: z.number().int().min(3),
+    jwtJwksUrl: z.url(),
+  }),
+});
+
+export const stackConfigSchema = z
+  .discriminatedUnion('environment', [nonProduction, production])
+  .superRefine((config, ctx) => {
+    if (config.app.maxReplicas < config.app.minReplicas) {
+      ctx.addIssue({ code: 'custom', path: ['app', 'maxReplicas'], message: 'must be ≥ app.minReplicas' });
+    }
+    if (config.redis.automaticFailover && config.redis.numCacheClusters < 2) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'numCacheClusters'], message: 'automatic failover needs ≥ 2 nodes' });
+    }
+    if (!config.atlas.privateEndpoint && config.atlas.accessList.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['atlas', 'accessList'], message: 'list the egress CIDRs or enable privateEndpoint' });
+    }
+  });
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type ProductionConfig = Extract<StackConfig, { environment: 'production' }>;
+/** What a stack file holds before defaults are applied. */
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+
+/** The configuration object keys under the `switchboard:` namespace. */
+export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'tags'] as const;
+
+/**
+ * Secrets (`pulumi config set --secret switchboard:<key>`), never in plain text:
+ * atlasDbPassword (core database user), redisAuthToken (ElastiCache AUTH, 16–128 printable
+ * characters), jwtHs256Keys (kid:secret keys; required without app.jwtJwksUrl), sentryDsn (optional).
+ */
+export interface StackSecrets {
+  atlasDbPassword: pulumi.Output<string>;
+  redisAuthToken: pulumi.Output<string>;
+  jwtHs256Keys?: pulumi.Output<string>;
+  sentryDsn?: pulumi.Output<string>;
+}
+
+/** Validates a raw config object; the error lists every problem with its path. */
+export function parseStackConfig(raw: unknown): StackConfig {
+  const result = stackConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  switchboard:${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid stack configuration:\n${problems.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Reads and validates the current stack's configuration (Pulumi.<stack>.yaml). */
+export function readStackConfig(config = new pulumi.Config('switchboard')): StackConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of configKeys) {
+    raw[key] = key === 'environment' ? config.get(key) : config.getObject(key);
+  }
+  return parseStackConfig(raw);
+}
+
+/** Reads the stack's secrets; the two required ones fail with the command to set them. */
+export function readStackSecrets(config = new pulumi.Config('switchboard')): StackSecrets {
+  const optional = (key: string) => (config.get(key) === undefined ? undefined : config.requireSecret(key));
+  return {
+    atlasDbPassword: config.requireSecret('atlasDbPassword'),
+    redisAuthToken: config.requireSecret('redisAuthToken'),
+    jwtHs256Keys: optional('jwtHs256Keys'),
+    sentryDsn: optional('sentryDsn'),
+  };
+}
+
+/** Termination grace: preStop sleep + drain + 5 s margin, so the drain always completes. */
+export function terminationGraceSeconds(app: StackConfig['app']): number {
+  return app.preStopSleepSeconds + Math.ceil(app.shutdownDrainMs / 1000) + 5;
+}

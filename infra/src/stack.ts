@@ -1,0 +1,137 @@
+import * as pulumi from '@pulumi/pulumi';
+import type { StackConfig, StackSecrets } from './config';
+import { AtlasDatabase } from './components/atlas';
+import { SwitchboardApp } from './components/app';
+import { MediaCdn } from './components/cdn';
+import { ClusterCertificates } from './components/certificates';
+import { Edge, ingressClassName } from './components/edge';
+import { RedisCache } from './components/redis';
+import { Storage } from './components/storage';
+import { appManifests, coreEnvironment, type AppSpec } from './k8s/app-manifests';
+import { certManagerManifests, edgeManifests, type CertManagerSpec, type EdgeSpec } from './k8s/edge-manifests';
+import { loadDashboards, loadRuleGroups, type Dashboard, type RuleGroup } from './k8s/observability';
+import type { Manifest, SecretValues } from './k8s/types';
+import { standardTags } from './tags';
+
+export const appNamespace = 'switchboard';
+export const tlsSecretName = 'switchboard-tls';
+export const databaseName = 'switchboard';
+
+export interface Observability {
+  ruleGroups: RuleGroup[];
+  dashboards: Dashboard[];
+}
+
+/** Rules and dashboards as they are in alerts/ and dashboards/ right now. */
+export function loadObservability(): Observability {
+  return { ruleGroups: loadRuleGroups(), dashboards: loadDashboards() };
+}
+
+export interface KubernetesSpecs {
+  app: AppSpec;
+  edge: EdgeSpec;
+  certificates: CertManagerSpec;
+}
+
+/** The specs of every Kubernetes object of a stack: used by the stack and by the YAML rendering. */
+export function kubernetesSpecs(config: StackConfig, secrets: SecretValues, observability: Observability): KubernetesSpecs {
+  return {
+    app: { environment: config.environment, namespace: appNamespace, app: config.app, env: coreEnvironment(config), secrets, ...observability },
+    edge: {
+      environment: config.environment,
+      namespace: appNamespace,
+      edge: config.edge,
+      tlsSecretName,
+      serviceName: 'switchboard-core',
+      servicePort: 80,
+      maintenanceRetryAfterSeconds: 120,
+      maintenanceMessage: 'Switchboard is down for maintenance.',
+    },
+    certificates: {
+      environment: config.environment,
+      namespace: appNamespace,
+      host: config.edge.host,
+      acmeEmail: config.edge.acmeEmail,
+      solver: config.edge.acmeSolver,
+      route53: { region: config.aws.region, hostedZoneID: config.aws.route53ZoneId },
+      secretName: tlsSecretName,
+      ingressClassName,
+    },
+  };
+}
+
+/** Every Kubernetes object of a stack as plain manifests (what `renderYaml` writes). */
+export function kubernetesManifests(specs: KubernetesSpecs): Manifest[] {
+  return [...appManifests(specs.app), ...edgeManifests(specs.edge), ...certManagerManifests(specs.certificates)];
+}
+
+/** Placeholder secret values for rendering (the real ones only exist as Pulumi secrets). */
+export const placeholderSecrets: SecretValues = {
+  MONGODB_URI: 'mongodb+srv://user:REDACTED@cluster.example.mongodb.net/switchboard',
+  REDIS_URL: 'rediss://:REDACTED@redis.example.internal:6379',
+  JWT_HS256_KEYS: '',
+};
+
+export interface StackOutputs {
+  mongoClusterName: pulumi.Output<string>;
+  redisEndpoint: pulumi.Output<string>;
+  mediaBucket: pulumi.Output<string>;
+  backupBucket: pulumi.Output<string>;
+  mediaCdnDomain: pulumi.Output<string>;
+  coreMediaPolicyArn: pulumi.Output<string>;
+  backupPolicyArn: pulumi.Output<string>;
+  appHost: string;
+}
+
+/** The whole program for one environment; `index.ts` calls it with the stack's config. */
+export function buildStack(config: StackConfig, secrets: StackSecrets, observability: Observability = loadObservability()): StackOutputs {
+  if (!config.app.jwtJwksUrl && !secrets.jwtHs256Keys) {
+    throw new Error('switchboard:app.jwtJwksUrl or the secret switchboard:jwtHs256Keys is required (the core would otherwise use its development key)');
+  }
+  const tags = standardTags(config);
+  const atlas = new AtlasDatabase('mongo', {
+    environment: config.environment,
+    atlas: config.atlas,
+    network: config.aws,
+    databaseName,
+    dbPassword: secrets.atlasDbPassword,
+    tags,
+  });
+  const redis = new RedisCache('redis', {
+    environment: config.environment,
+    redis: config.redis,
+    subnetIds: config.aws.privateSubnetIds,
+    securityGroupIds: config.aws.dataSecurityGroupIds,
+    authToken: secrets.redisAuthToken,
+    tags,
+  });
+  const storage = new Storage('storage', {
+    environment: config.environment,
+    noncurrentVersionDays: config.aws.noncurrentVersionDays,
+    backupRetentionDays: config.aws.backupRetentionDays,
+    tags,
+  });
+  const cdn = new MediaCdn('media-cdn', { bucket: storage.mediaBucket, domainName: config.aws.mediaHost, zoneId: config.aws.route53ZoneId, tags });
+
+  const appSecrets: SecretValues = {
+    MONGODB_URI: atlas.connectionString,
+    REDIS_URL: redis.url,
+    JWT_HS256_KEYS: secrets.jwtHs256Keys ?? '',
+    ...(secrets.sentryDsn ? { SENTRY_DSN: secrets.sentryDsn } : {}),
+  };
+  const specs = kubernetesSpecs(config, appSecrets, observability);
+  const app = new SwitchboardApp('app', { spec: specs.app });
+  new ClusterCertificates('certs', { spec: specs.certificates, dependsOn: [app.namespace] });
+  new Edge('edge', { spec: specs.edge, controllerReplicas: config.environment === 'production' ? 2 : 1, dependsOn: [app.namespace] });
+
+  return {
+    mongoClusterName: atlas.clusterName,
+    redisEndpoint: redis.primaryEndpoint,
+    mediaBucket: storage.mediaBucket.id,
+    backupBucket: storage.backupBucket.id,
+    mediaCdnDomain: cdn.domainName,
+    coreMediaPolicyArn: storage.corePolicy.arn,
+    backupPolicyArn: storage.backupPolicy.arn,
+    appHost: config.edge.host,
+  };
+}

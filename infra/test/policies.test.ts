@@ -1,0 +1,160 @@
+import { policyRules, runPolicies, type PolicyContext, type PolicyResource } from '../src/policies/rules';
+import { buildStack } from '../src/stack';
+import { installMocks, settle, shutdownMocks } from './helpers/mocks';
+import { stackConfig, testSecrets } from './helpers/stacks';
+
+afterAll(shutdownMocks);
+
+type Resources = PolicyResource[];
+type Breakage = [string, (resources: Resources) => void];
+
+let compliant: Resources = [];
+const context: PolicyContext = { environment: 'production', longPolling: true, rpoHours: 6 };
+
+beforeAll(async () => {
+  const program = installMocks('policies');
+  buildStack(stackConfig('production'), testSecrets(), { ruleGroups: [], dashboards: [] });
+  await settle();
+  compliant = program.resources;
+});
+
+/** The first resource of a type (optionally matching), to break in a copy. */
+function first(resources: Resources, type: string, match: (r: PolicyResource) => boolean = () => true): PolicyResource {
+  const found = resources.find((r) => (r.type === type || (r.type.startsWith('kubernetes:') && r.inputs.kind === type)) && match(r));
+  if (!found) throw new Error(`no ${type} in the program`);
+  return found;
+}
+const inputs = (resources: Resources, type: string, match?: (r: PolicyResource) => boolean) => first(resources, type, match).inputs;
+const withPolicy = (r: PolicyResource, edit: (doc: any) => void) => {
+  const doc = JSON.parse(r.inputs.policy);
+  edit(doc);
+  r.inputs.policy = JSON.stringify(doc);
+};
+const container = (resources: Resources) => inputs(resources, 'Deployment').spec.template.spec.containers[0];
+const upstream = (resources: Resources) => inputs(resources, 'VirtualServer').spec.upstreams[0];
+const backupBucket = (r: PolicyResource) => r.inputs.bucket === 'storage-backups-id';
+
+/** For every rule, resources that are deliberately wrong in exactly the way the rule forbids. */
+const breakages: Record<string, Breakage[]> = {
+  's3-public-access-blocked': [['one switch off', (rs) => (inputs(rs, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock').restrictPublicBuckets = false)]],
+  's3-owner-enforced': [
+    ['ObjectWriter ownership', (rs) => (inputs(rs, 'aws:s3/bucketOwnershipControls:BucketOwnershipControls').rule.objectOwnership = 'ObjectWriter')],
+    ['an ACL resource', (rs) => rs.push({ type: 'aws:s3/bucketAcl:BucketAcl', name: 'public-read', inputs: { acl: 'public-read' } })],
+  ],
+  's3-encrypted-at-rest': [
+    ['backups on SSE-S3 instead of KMS', (rs) => (inputs(rs, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', backupBucket).rules = [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }])],
+    ['no default encryption', (rs) => rs.splice(rs.indexOf(first(rs, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration')), 1)],
+  ],
+  's3-versioning-and-lifecycle': [
+    ['versioning suspended', (rs) => (inputs(rs, 'aws:s3/bucketVersioning:BucketVersioning').versioningConfiguration.status = 'Suspended')],
+    ['noncurrent versions kept forever', (rs) => inputs(rs, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration').rules.forEach((rule: any) => delete rule.noncurrentVersionExpiration)],
+  ],
+  's3-deny-insecure-transport': [['backup bucket policy removed', (rs) => rs.splice(rs.indexOf(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', backupBucket)), 1)]],
+  's3-no-public-principal': [
+    ['Principal *', (rs) => withPolicy(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', (r) => !backupBucket(r)), (doc) => (doc.Statement[0].Principal = '*'))],
+    ['CloudFront without SourceArn', (rs) => withPolicy(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', (r) => !backupBucket(r)), (doc) => delete doc.Statement[0].Condition)],
+  ],
+  'cloudfront-origin-access-control': [
+    ['legacy OAI', (rs) => {
+      const origin = inputs(rs, 'aws:cloudfront/distribution:Distribution').origins[0];
+      delete origin.originAccessControlId;
+      origin.s3OriginConfig = { originAccessIdentity: 'origin-access-identity/cloudfront/E1' };
+    }],
+    ['unsigned requests', (rs) => (inputs(rs, 'aws:cloudfront/originAccessControl:OriginAccessControl').signingBehavior = 'never')],
+  ],
+  'cloudfront-https-tls12': [
+    ['allow-all viewers', (rs) => (inputs(rs, 'aws:cloudfront/distribution:Distribution').defaultCacheBehavior.viewerProtocolPolicy = 'allow-all')],
+    ['TLSv1 viewers', (rs) => (inputs(rs, 'aws:cloudfront/distribution:Distribution').viewerCertificate.minimumProtocolVersion = 'TLSv1')],
+  ],
+  'acm-dns-validation': [
+    ['e-mail validation', (rs) => (inputs(rs, 'aws:acm/certificate:Certificate').validationMethod = 'EMAIL')],
+    ['CloudFront certificate outside us-east-1', (rs) => (inputs(rs, 'aws:cloudfront/distribution:Distribution').viewerCertificate.acmCertificateArn = 'arn:aws:acm:eu-west-1:123456789012:certificate/x')],
+  ],
+  'redis-encrypted': [
+    ['TLS only preferred', (rs) => (inputs(rs, 'aws:elasticache/replicationGroup:ReplicationGroup').transitEncryptionMode = 'preferred')],
+    ['no AUTH token', (rs) => delete inputs(rs, 'aws:elasticache/replicationGroup:ReplicationGroup').authToken],
+  ],
+  'redis-snapshots': [['no snapshots', (rs) => (inputs(rs, 'aws:elasticache/replicationGroup:ReplicationGroup').snapshotRetentionLimit = 0)]],
+  'redis-failover-in-production': [['single AZ', (rs) => (inputs(rs, 'aws:elasticache/replicationGroup:ReplicationGroup').multiAzEnabled = false)]],
+  'atlas-tls-minimum': [['TLS 1.0 allowed', (rs) => (inputs(rs, 'mongodbatlas:index/advancedCluster:AdvancedCluster').advancedConfiguration.minimumEnabledTlsProtocol = 'TLS1_0')]],
+  'atlas-backups': [
+    ['backups off', (rs) => (inputs(rs, 'mongodbatlas:index/advancedCluster:AdvancedCluster').backupEnabled = false)],
+    ['no schedule', (rs) => rs.splice(rs.indexOf(first(rs, 'mongodbatlas:index/cloudBackupSchedule:CloudBackupSchedule')), 1)],
+    ['snapshots further apart than the RPO', (rs) => (inputs(rs, 'mongodbatlas:index/cloudBackupSchedule:CloudBackupSchedule').policyItemHourly.frequencyInterval = 12)],
+  ],
+  'atlas-pitr-and-protection-in-production': [
+    ['PITR off', (rs) => (inputs(rs, 'mongodbatlas:index/advancedCluster:AdvancedCluster').pitEnabled = false)],
+    ['termination protection off', (rs) => (inputs(rs, 'mongodbatlas:index/advancedCluster:AdvancedCluster').terminationProtectionEnabled = false)],
+  ],
+  'atlas-no-open-access-list': [['0.0.0.0/0', (rs) => rs.push({ type: 'mongodbatlas:index/projectIpAccessList:ProjectIpAccessList', name: 'anyone', inputs: { projectId: 'p', cidrBlock: '0.0.0.0/0' } })]],
+  'atlas-least-privilege-user': [
+    ['atlasAdmin', (rs) => (inputs(rs, 'mongodbatlas:index/databaseUser:DatabaseUser').roles = [{ roleName: 'atlasAdmin', databaseName: 'admin' }])],
+    ['not scoped to the cluster', (rs) => (inputs(rs, 'mongodbatlas:index/databaseUser:DatabaseUser').scopes = [])],
+  ],
+  'iam-least-privilege': [
+    ['s3:* on *', (rs) => withPolicy(first(rs, 'aws:iam/policy:Policy'), (doc) => doc.Statement.push({ Effect: 'Allow', Action: 's3:*', Resource: '*' }))],
+  ],
+  'required-tags': [
+    ['KMS key without owner', (rs) => delete inputs(rs, 'aws:kms/key:Key').tags.owner],
+    ['untagged listed type', (rs) => delete inputs(rs, 'mongodbatlas:index/advancedCluster:AdvancedCluster').tags],
+    ['another AWS resource with partial tags', (rs) => rs.push({ type: 'aws:sns/topic:Topic', name: 'alerts', inputs: { tags: { app: 'switchboard' } } })],
+  ],
+  'k8s-probes': [
+    ['readiness on /health', (rs) => (container(rs).readinessProbe.httpGet.path = '/health')],
+    ['no liveness probe', (rs) => delete container(rs).livenessProbe],
+  ],
+  'k8s-resources': [['no memory limit', (rs) => delete container(rs).resources.limits.memory]],
+  'k8s-restricted-security-context': [
+    ['writable root filesystem', (rs) => (container(rs).securityContext.readOnlyRootFilesystem = false)],
+    ['capabilities kept', (rs) => (container(rs).securityContext.capabilities.drop = [])],
+  ],
+  'k8s-replicas-in-production': [
+    ['one replica', (rs) => (inputs(rs, 'Deployment').spec.replicas = 1)],
+    ['HPA floor of 2', (rs) => (inputs(rs, 'HorizontalPodAutoscaler').spec.minReplicas = 2)],
+  ],
+  'k8s-hpa-seed-targets': [['CPU at 90 %', (rs) => (inputs(rs, 'HorizontalPodAutoscaler').spec.metrics[0].resource.target.averageUtilization = 90)]],
+  'k8s-hpa-above-pdb': [['PDB as high as the HPA floor', (rs) => (inputs(rs, 'PodDisruptionBudget').spec.minAvailable = 3)]],
+  'k8s-graceful-shutdown': [['grace shorter than the drain', (rs) => (inputs(rs, 'Deployment').spec.template.spec.terminationGracePeriodSeconds = 12)]],
+  'k8s-secrets-not-in-configmaps': [['MONGODB_URI in the ConfigMap', (rs) => (inputs(rs, 'ConfigMap', (r) => Boolean(r.inputs.data?.APP_ENV)).data.MONGODB_URI = 'mongodb+srv://u:p@h/db')]],
+  'edge-websocket-timeouts': [['30 s read timeout', (rs) => (upstream(rs)['read-timeout'] = '30s')]],
+  'edge-sticky-long-polling': [['round robin with long-polling', (rs) => (upstream(rs)['lb-method'] = 'round_robin')]],
+  'edge-limits-and-headers': [
+    ['no rate-limit policy', (rs) => (inputs(rs, 'VirtualServer').spec.policies = [])],
+    ['no body size limit', (rs) => delete upstream(rs)['client-max-body-size']],
+    ['no HSTS', (rs) => inputs(rs, 'VirtualServer').spec.routes.forEach((r: any) => r.action.proxy && (r.action.proxy.responseHeaders.add = []))],
+  ],
+  'edge-tls': [
+    ['certificate for another host', (rs) => (inputs(rs, 'Certificate').spec.dnsNames = ['other.example.com'])],
+    ['no HTTP redirect', (rs) => (inputs(rs, 'VirtualServer').spec.tls.redirect.enable = false)],
+  ],
+};
+
+describe('policy rules', () => {
+  test('every rule has a unique name, an anchor and at least one deliberately bad case', () => {
+    const names = policyRules.map((rule) => rule.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(Object.keys(breakages).sort()).toEqual([...names].sort());
+    for (const rule of policyRules) expect(rule.anchor.length).toBeGreaterThan(10);
+  });
+
+  test('the production program is compliant before anything is broken', () => {
+    expect(compliant.length).toBeGreaterThan(40);
+    expect(runPolicies(compliant, context)).toEqual([]);
+  });
+
+  const cases = policyRules.flatMap((rule) => (breakages[rule.name] ?? []).map(([what, breakIt]) => [rule.name, what, breakIt] as const));
+  test.each(cases)('%s fails on a bad resource: %s', (ruleName, _what, breakIt) => {
+    const resources = structuredClone(compliant);
+    breakIt(resources);
+    const violations = runPolicies(resources, context);
+    expect(violations.map((v) => v.rule)).toContain(ruleName);
+  });
+
+  test('environment-specific rules only apply to production', () => {
+    const resources = structuredClone(compliant);
+    inputs(resources, 'aws:elasticache/replicationGroup:ReplicationGroup').multiAzEnabled = false;
+    expect(runPolicies(resources, { ...context, environment: 'staging' })).toEqual([]);
+    upstream(resources)['lb-method'] = 'least_conn';
+    expect(runPolicies(resources, { ...context, environment: 'staging', longPolling: false })).toEqual([]);
+  });
+});

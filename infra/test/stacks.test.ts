@@ -1,0 +1,102 @@
+import { policyContext, runPolicies } from '../src/policies/rules';
+import { buildStack } from '../src/stack';
+import { installMocks, ofType, settle, valueOf, type MockedProgram, shutdownMocks } from './helpers/mocks';
+import { allEnvironments, stackConfig, testSecrets } from './helpers/stacks';
+import type { Environment } from '../src/config';
+
+afterAll(shutdownMocks);
+
+const observability = {
+  ruleGroups: [{ name: 'switchboard-availability', rules: [{ alert: 'SwitchboardDown', expr: 'up == 0', for: '5m' }] }],
+  dashboards: [{ slug: 'overview', file: 'dashboards/overview.json', json: '{"title":"Overview","panels":[]}' }],
+};
+
+const programs = new Map<Environment, { program: MockedProgram; outputs: ReturnType<typeof buildStack> }>();
+
+beforeAll(async () => {
+  for (const environment of allEnvironments) {
+    const program = installMocks(environment);
+    const outputs = buildStack(stackConfig(environment), testSecrets(), observability);
+    await settle();
+    programs.set(environment, { program, outputs });
+  }
+});
+
+function programOf(environment: Environment): MockedProgram {
+  const entry = programs.get(environment);
+  if (!entry) throw new Error(`no program for ${environment}`);
+  return entry.program;
+}
+
+describe.each(allEnvironments)('the %s stack', (environment) => {
+  test('passes every policy rule', () => {
+    expect(runPolicies(programOf(environment).resources, policyContext(stackConfig(environment)))).toEqual([]);
+  });
+
+  test('creates every component once', () => {
+    const types = programOf(environment).resources.map((r) => r.type);
+    for (const component of ['AtlasDatabase', 'RedisCache', 'Storage', 'MediaCdn', 'SwitchboardApp', 'ClusterCertificates', 'Edge']) {
+      expect(types.filter((t) => t === `switchboard:infra:${component}`)).toHaveLength(1);
+    }
+    expect(types.filter((t) => t === 'aws:s3/bucket:Bucket')).toHaveLength(2);
+  });
+
+  test('passes credentials to the app only as secrets', () => {
+    const program = programOf(environment);
+    const [secret] = ofType(program, 'kubernetes:core/v1:Secret');
+    expect(secret?.secretPaths).toContain('stringData');
+    expect(Object.keys(secret?.inputs.stringData ?? {}).sort()).toEqual(['JWT_HS256_KEYS', 'MONGODB_URI', 'REDIS_URL']);
+    expect(secret?.inputs.stringData.MONGODB_URI).toMatch(/^mongodb\+srv:\/\/switchboard-core-[a-z]+:[^@]+@.+\/switchboard\?/);
+    expect(secret?.inputs.stringData.REDIS_URL).toMatch(/^rediss:\/\/:[^@]+@master\./);
+    const [group] = ofType(program, 'aws:elasticache/replicationGroup:ReplicationGroup');
+    expect(group?.secretPaths).toContain('authToken');
+    const [user] = ofType(program, 'mongodbatlas:index/databaseUser:DatabaseUser');
+    expect(user?.secretPaths).toContain('password');
+    const plain = JSON.stringify(ofType(program, 'kubernetes:core/v1:ConfigMap').map((c) => c.inputs));
+    expect(plain).not.toContain('correct-horse');
+    expect(plain).not.toContain('redis-auth-token');
+  });
+
+  test('exports the outputs an operator needs', async () => {
+    const outputs = programs.get(environment)?.outputs;
+    expect(await valueOf(outputs!.mongoClusterName)).toBe(`switchboard-${environment}`);
+    expect(await valueOf(outputs!.redisEndpoint)).toMatch(/cache\.amazonaws\.com$/);
+    expect(await valueOf(outputs!.mediaCdnDomain)).toMatch(/cloudfront\.net$/);
+    expect(outputs!.appHost).toBe(stackConfig(environment).edge.host);
+  });
+});
+
+describe('differences between environments', () => {
+  const deployment = (environment: Environment) => ofType(programOf(environment), 'kubernetes:apps/v1:Deployment')[0]?.inputs;
+  const cluster = (environment: Environment) => ofType(programOf(environment), 'mongodbatlas:index/advancedCluster:AdvancedCluster')[0]?.inputs;
+
+  test('production: PITR, termination protection, private endpoint, 3 Redis nodes, 3 replicas', () => {
+    expect(cluster('production')).toMatchObject({ pitEnabled: true, terminationProtectionEnabled: true, backupEnabled: true });
+    expect(ofType(programOf('production'), 'mongodbatlas:index/privateLinkEndpointService:PrivateLinkEndpointService')).toHaveLength(1);
+    expect(ofType(programOf('production'), 'mongodbatlas:index/projectIpAccessList:ProjectIpAccessList')).toHaveLength(0);
+    expect(ofType(programOf('production'), 'aws:elasticache/replicationGroup:ReplicationGroup')[0]?.inputs).toMatchObject({ numCacheClusters: 3, multiAzEnabled: true });
+    expect(deployment('production')?.spec.replicas).toBe(3);
+    const monthly = ofType(programOf('production'), 'mongodbatlas:index/cloudBackupSchedule:CloudBackupSchedule')[0]?.inputs.policyItemMonthlies;
+    expect(monthly).toHaveLength(1);
+  });
+
+  test('dev: no PITR, one Redis node, an IP access list, JWT keys from the secret', () => {
+    expect(cluster('dev')).toMatchObject({ pitEnabled: false, terminationProtectionEnabled: false, backupEnabled: true });
+    expect(ofType(programOf('dev'), 'mongodbatlas:index/projectIpAccessList:ProjectIpAccessList').map((e) => e.inputs.cidrBlock)).toEqual(['203.0.113.10/32']);
+    expect(ofType(programOf('dev'), 'aws:elasticache/replicationGroup:ReplicationGroup')[0]?.inputs).toMatchObject({ numCacheClusters: 1, automaticFailoverEnabled: false });
+    expect(ofType(programOf('dev'), 'kubernetes:core/v1:ConfigMap').find((c) => c.inputs.data?.APP_ENV)?.inputs.data.APP_ENV).toBe('development');
+  });
+
+  test('the policies catch what the production rules would not allow in dev', () => {
+    const devResources = programOf('dev').resources;
+    const rules = runPolicies(devResources, { ...policyContext(stackConfig('dev')), environment: 'production' }).map((v) => v.rule);
+    expect(new Set(rules)).toEqual(new Set(['redis-failover-in-production', 'atlas-pitr-and-protection-in-production', 'k8s-replicas-in-production']));
+  });
+});
+
+test('a stack without JWKS or HS256 keys is refused (the core would fall back to its development key)', () => {
+  installMocks('no-auth');
+  const secrets = testSecrets();
+  delete secrets.jwtHs256Keys;
+  expect(() => buildStack(stackConfig('dev'), secrets, observability)).toThrow(/jwtJwksUrl or the secret switchboard:jwtHs256Keys/);
+});
