@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { commands } from './registry';
+import { createOutput, OpsError, type Streams } from './output';
+import type { CommandEntry, OptionSpec } from './types';
+
+/** `ops <command...> [options]`: finds the command in the registry, parses its options and runs it. */
+export async function runCli(argv: string[], streams: Streams = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const words = argv.slice(0, firstOptionIndex(argv));
+  if (words.length === 0 || words[0] === 'help') {
+    const topic = words.slice(1);
+    const entry = topic.length ? findEntry(topic) : undefined;
+    streams.stdout.write(entry ? entryHelp(entry) : globalHelp(topic));
+    return argv.length === 0 || argv.includes('--help') || argv.includes('-h') || words[0] === 'help' ? 0 : 2;
+  }
+  const entry = findEntry(words);
+  if (!entry) {
+    const group = commands.filter((c) => c.path[0] === words[0]);
+    if (group.length && words.length === 1 && (argv.includes('--help') || argv.includes('-h'))) {
+      streams.stdout.write(globalHelp([words[0]!]));
+      return 0;
+    }
+    streams.stderr.write(`error: unknown command "ops ${words.join(' ')}"\n${group.length ? globalHelp([words[0]!]) : 'next: ops --help lists every command\n'}`);
+    return 2;
+  }
+  const args = argv.slice(entry.path.length);
+  if (args.includes('--help') || args.includes('-h')) {
+    const spec = entry.options ? undefined : (await entry.load().catch(() => undefined))?.specs?.[entry.path.join(' ')];
+    streams.stdout.write(entryHelp(spec ? { ...entry, usage: spec.usage, options: spec.options } : entry));
+    return 0;
+  }
+  let values: Record<string, string | boolean | string[] | undefined> = {};
+  let positionals: string[] = [];
+  if (entry.options) {
+    try {
+      const parsed = parseArgs({ args, options: toParseArgs(entry.options), strict: true, allowPositionals: true });
+      values = parsed.values as typeof values;
+      positionals = parsed.positionals;
+    } catch (error) {
+      streams.stderr.write(`error: ${(error as Error).message}\nnext: ops ${entry.path.join(' ')} --help\n`);
+      return 2;
+    }
+  }
+  const json = values.json === true || (!entry.options && args.includes('--json'));
+  const out = createOutput(streams, json);
+  const name = `ops ${entry.path.join(' ')}`;
+  try {
+    const module = await entry.load();
+    const handler = module.handlers[entry.path.join(' ')];
+    if (!handler) throw new OpsError(`${name} is not implemented yet in this checkout.`, 'ops --help lists the commands; ask the owner of this command group');
+    const code = await handler({ path: entry.path, args, values, positionals, out, env });
+    return code ?? 0;
+  } catch (error) {
+    const opsError = error instanceof OpsError ? error : undefined;
+    const message = (error as Error).message;
+    streams.stderr.write(`\nerror: ${message}\n`);
+    if (opsError?.next) streams.stderr.write(`next: ${opsError.next}\n`);
+    if (!opsError && env.OPS_DEBUG) streams.stderr.write(`${(error as Error).stack}\n`);
+    if (!opsError) streams.stderr.write(`next: rerun with OPS_DEBUG=1 for the stack trace; \`ops status\` shows what is serving\n`);
+    if (json) streams.stdout.write(`${JSON.stringify({ ok: false, command: name, error: message, next: opsError?.next, steps: out.steps }, null, 2)}\n`);
+    return opsError?.exitCode ?? 1;
+  }
+}
+
+function firstOptionIndex(argv: string[]): number {
+  const index = argv.findIndex((a) => a.startsWith('-'));
+  return index === -1 ? argv.length : index;
+}
+
+/** The longest registered path that the words start with. */
+export function findEntry(words: string[]): CommandEntry | undefined {
+  let best: CommandEntry | undefined;
+  for (const entry of commands) {
+    if (entry.path.length > words.length) continue;
+    if (entry.path.every((p, i) => words[i] === p) && (!best || entry.path.length > best.path.length)) best = entry;
+  }
+  // `ops releases foo` must not silently run `ops releases`: extra words are only allowed as positionals of leaf commands.
+  if (best && words.length > best.path.length && commands.some((c) => c.path.length > best!.path.length && c.path[0] === best!.path[0])) return undefined;
+  return best;
+}
+
+function toParseArgs(options: Record<string, OptionSpec>) {
+  const result: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, spec] of Object.entries(options)) result[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
+  return result;
+}
+
+export function entryHelp(entry: CommandEntry): string {
+  const lines = [`usage: ops ${entry.usage ?? `${entry.path.join(' ')} [options]`}`, '', entry.summary, ''];
+  if (entry.options) {
+    lines.push('options:');
+    const rows = Object.entries(entry.options).map(([name, spec]) => [`  ${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.value ? ` ${spec.value}` : ''}`, spec.help]);
+    rows.push(['  -h, --help', 'show this help']);
+    const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
+    for (const [left, right] of rows) lines.push(`${left!.padEnd(width)}${right}`);
+  } else {
+    lines.push('options: see the command group\'s own documentation (options are parsed by its module).');
+  }
+  if (entry.details) lines.push('', entry.details);
+  return `${lines.join('\n')}\n`;
+}
+
+export function globalHelp(prefix: string[] = []): string {
+  const shown = commands.filter((c) => prefix.every((p, i) => c.path[i] === p));
+  const width = Math.max(...shown.map((c) => c.path.join(' ').length)) + 4;
+  const lines = [
+    'usage: ops <command> [options]     (ops <command> --help for its options)',
+    '',
+    'commands:',
+    ...shown.map((c) => `  ${c.path.join(' ').padEnd(width)}${c.summary}`),
+    '',
+    'Environment: OPS_ENV (default target), OPS_STATE_DIR (default var/ops), OPS_USER (who, for records and locks).',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (error: Error) => { console.error(error); process.exitCode = 1; },
+  );
+}

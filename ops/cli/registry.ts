@@ -1,0 +1,157 @@
+import path from 'node:path';
+import type { CommandEntry, CommandModule, OptionSpec } from './types';
+
+/**
+ * Every command of the `ops` CLI, in one place: the dispatcher (ops/cli/main.ts), `ops --help` and the
+ * runbook cross-check read this list. A command group lives in its own module and is loaded lazily;
+ * a module that does not exist yet makes its commands fail with "not implemented yet".
+ */
+
+const common: Record<string, OptionSpec> = {
+  env: { type: 'string', value: 'local|<stack>', help: 'target environment: `local` (this machine) or a Kubernetes/Pulumi stack name (default: $OPS_ENV or local)' },
+  'state-dir': { type: 'string', value: '<dir>', help: 'where releases, locks and the audit log live (default: $OPS_STATE_DIR or var/ops)' },
+  json: { type: 'boolean', help: 'print the result as JSON on stdout (progress stays on stderr)' },
+};
+
+/**
+ * Loads an optional module contributed by another part of ops (e.g. ops/backup/commands.ts). Only a
+ * missing module file means "not implemented"; any other error (a bug in that module) is raised.
+ */
+export function optionalModule(relativeToOps: string): () => Promise<CommandModule> {
+  return async () => {
+    const file = path.join(__dirname, '..', relativeToOps);
+    let resolved: string;
+    try {
+      resolved = require.resolve(file);
+    } catch {
+      return { handlers: {} };
+    }
+    return require(resolved) as CommandModule;
+  };
+}
+
+/** Loads one of ops' own command modules on first use (keeps `ops --help` fast). */
+const lazy = (load: () => unknown) => async () => load() as CommandModule;
+
+const backup = optionalModule('backup/commands');
+const jobs = optionalModule('jobs/commands');
+
+export const commands: CommandEntry[] = [
+  {
+    path: ['deploy'],
+    summary: 'build a release and switch traffic to it behind a health gate (lock held, release recorded)',
+    usage: 'deploy [--env local|<stack>] [--version <ref>] [--strategy bluegreen|rolling] [-m <description>] [--dry-run] [--yes]',
+    options: {
+      ...common,
+      version: { type: 'string', value: '<ref>', help: 'git ref to build (local; default: the working tree) or image tag (kubernetes)' },
+      strategy: { type: 'string', value: 'bluegreen|rolling', help: 'bluegreen: start every new instance, then switch at once (local, default); rolling: the Deployment replaces pods one by one (kubernetes, default)' },
+      message: { type: 'string', short: 'm', value: '<text>', help: 'why: stored as the release description and the lock message' },
+      instances: { type: 'string', value: '<n>', help: 'local: number of core instances (default: as before, or 2)' },
+      set: { type: 'string', multiple: true, value: 'KEY=VALUE', help: 'local: a core setting baked into this release (repeatable), e.g. --set LOG_LEVEL=debug' },
+      'dry-run': { type: 'boolean', help: 'print the exact plan and change nothing' },
+      yes: { type: 'boolean', short: 'y', help: 'do not ask for confirmation (kubernetes stacks ask otherwise)' },
+    },
+    load: lazy(() => require('../commands/deploy')),
+  },
+  {
+    path: ['rollback'],
+    summary: 'switch back to an earlier release (same health-gated switch; writes its own release record)',
+    usage: 'rollback [--to <release>] [--env local|<stack>] [--dry-run]',
+    options: {
+      ...common,
+      to: { type: 'string', value: '<release>', help: 'release id, e.g. v3 (default: the last release that succeeded before the current one)' },
+      message: { type: 'string', short: 'm', value: '<text>', help: 'why (release description and lock message)' },
+      'dry-run': { type: 'boolean', help: 'print the plan and change nothing' },
+      yes: { type: 'boolean', short: 'y', help: 'do not ask for confirmation' },
+    },
+    load: lazy(() => require('../commands/rollback')),
+  },
+  {
+    path: ['releases'],
+    summary: 'list releases: id, version, who, when, status, duration, description',
+    usage: 'releases [--env local|<stack>] [--json] [--limit <n>]',
+    options: { ...common, limit: { type: 'string', value: '<n>', help: 'show the last n (default 20)' } },
+    load: lazy(() => require('../commands/releases')),
+  },
+  {
+    path: ['releases', 'prune'],
+    summary: 'remove release builds beyond the newest N (never the current or rollback target); reports what it removed',
+    usage: 'releases prune [--keep <n>] [--env local] [--json]',
+    options: { ...common, keep: { type: 'string', value: '<n>', help: 'builds to keep (default: $OPS_KEEP_RELEASES or 5)' } },
+    load: lazy(() => require('../commands/releases')),
+  },
+  {
+    path: ['lock', 'status'],
+    summary: 'show the deploy lock: owner, message, since, expiry',
+    usage: 'lock status [--env local|<stack>] [--json]',
+    options: common,
+    load: lazy(() => require('../commands/lock')),
+  },
+  {
+    path: ['lock', 'acquire'],
+    summary: 'hold the deploy lock (no deploy or rollback can start) until released or expired',
+    usage: 'lock acquire -m <message> [--ttl <duration>] [--env local|<stack>]',
+    options: {
+      ...common,
+      message: { type: 'string', short: 'm', value: '<text>', help: 'why the lock is held (shown to whoever is refused)' },
+      ttl: { type: 'string', value: '<duration>', help: 'expiry, e.g. 30m, 2h, 90s (default 1h); an expired lock is taken over' },
+    },
+    load: lazy(() => require('../commands/lock')),
+  },
+  {
+    path: ['lock', 'release'],
+    summary: 'release the deploy lock',
+    usage: 'lock release [--env local|<stack>]',
+    options: common,
+    load: lazy(() => require('../commands/lock')),
+  },
+  {
+    path: ['maintenance', 'on'],
+    summary: 'answer 503 + Retry-After (HTML page / problem+json) for the API and socket handshakes; /health stays up',
+    usage: 'maintenance on [--message <text>] [--retry-after <seconds>] [--env local|<stack>]',
+    options: {
+      ...common,
+      message: { type: 'string', short: 'm', value: '<text>', help: 'shown to users (default: "Switchboard is down for maintenance.")' },
+      'retry-after': { type: 'string', value: '<seconds>', help: 'Retry-After sent to clients (default 120)' },
+    },
+    load: lazy(() => require('../commands/maintenance')),
+  },
+  { path: ['maintenance', 'off'], summary: 'end maintenance mode', usage: 'maintenance off [--env local|<stack>]', options: common, load: lazy(() => require('../commands/maintenance')) },
+  {
+    path: ['maintenance', 'status'],
+    summary: 'show whether maintenance mode is on (front door and core flag)',
+    usage: 'maintenance status [--env local|<stack>] [--json]',
+    options: common,
+    load: lazy(() => require('../commands/maintenance')),
+  },
+  {
+    path: ['status'],
+    summary: 'public URL, each instance (version, health, readiness, maintenance, sockets), last deploy; non-zero when unhealthy',
+    usage: 'status [--env local|<stack>] [--json] [--watch]',
+    options: { ...common, watch: { type: 'boolean', help: 'refresh every 2 s until Ctrl-C' }, interval: { type: 'string', value: '<seconds>', help: 'refresh interval for --watch (default 2)' } },
+    load: lazy(() => require('../commands/status')),
+  },
+  {
+    path: ['audit'],
+    summary: 'the append-only record of deploys, rollbacks, maintenance changes, locks and backups',
+    usage: 'audit [--env <env>] [--limit <n>] [--json]',
+    options: { ...common, limit: { type: 'string', value: '<n>', help: 'show the last n entries (default 50)' }, all: { type: 'boolean', help: 'every environment (default: only --env when given)' } },
+    load: lazy(() => require('../commands/audit')),
+  },
+  {
+    path: ['stop'],
+    summary: 'local target only: drain and stop every core instance and the nginx front door',
+    usage: 'stop [--env local] [--json]',
+    options: common,
+    load: lazy(() => require('../commands/stop')),
+  },
+  // Contributed by ops/backup/commands.ts (another engineer): they parse their own options.
+  { path: ['backup'], summary: 'take a logical backup (per collection, compressed, manifest with counts and SHA-256)', load: backup },
+  { path: ['backup', 'list'], summary: 'list backups with their manifests', load: backup },
+  { path: ['backup', 'prune'], summary: 'apply the backup retention policy', load: backup },
+  { path: ['backup', 'verify'], summary: 'verify a backup by restoring it into a scratch database', load: backup },
+  { path: ['restore'], summary: 'restore a backup (takes a safety backup first; never overwrites without an explicit flag)', load: backup },
+  // Contributed by ops/jobs/commands.ts (another engineer).
+  { path: ['jobs', 'list'], summary: 'list maintenance jobs (retention, archive, repair) and their last runs', load: jobs },
+  { path: ['jobs', 'run'], summary: 'run a maintenance job now', load: jobs },
+];

@@ -1,0 +1,14 @@
+import type { CommandHandler } from '../cli/types';
+import { readAudit, type AuditEntry } from '../state/audit-log';
+import { positiveInt, stateDirOf } from '../state/context';
+
+export const handlers: Record<string, CommandHandler> = {
+  async audit(ctx) {
+    const env = typeof ctx.values.env === 'string' && !ctx.values.all ? ctx.values.env : undefined;
+    const entries = readAudit(stateDirOf(ctx)).filter((e) => !env || e.env === env).slice(-positiveInt(ctx.values.limit, 'limit', 50));
+    const standard = new Set(['at', 'who', 'env', 'action', 'outcome', 'release', 'detail']);
+    const extra = (e: AuditEntry) => Object.entries(e).filter(([k, v]) => !standard.has(k) && v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
+    const lines = entries.map((e) => [e.at.replace('T', ' ').slice(0, 19), e.env.padEnd(8), e.who.padEnd(18), e.action.padEnd(16), e.outcome.padEnd(9), e.release ?? '', e.detail ?? '', extra(e)].filter(Boolean).join(' ').replace(/^(\S+ \S+)/, '$1 '));
+    ctx.out.result({ entries }, entries.length ? lines.join('\n') : 'the audit log is empty');
+  },
+};

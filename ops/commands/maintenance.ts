@@ -1,0 +1,34 @@
+import { OpsError } from '../cli/output';
+import type { CommandHandler } from '../cli/types';
+import { appendAudit } from '../state/audit-log';
+import { positiveInt, whoOf } from '../state/context';
+import type { MaintenanceStatus } from '../targets/target';
+import { targetFor } from './common';
+
+const describe = (m: MaintenanceStatus) =>
+  m.on ? `maintenance ON since ${m.since ?? '?'}: "${m.message}" (Retry-After ${m.retryAfter} s; front door ${m.frontDoor ? 'on' : 'off'}, core flag ${m.coreFlag ? 'on' : 'off'})` : 'maintenance off';
+
+export const handlers: Record<string, CommandHandler> = {
+  async 'maintenance on'(ctx) {
+    const { target, env, stateDir } = targetFor(ctx);
+    const message = (ctx.values.message as string | undefined) ?? 'Switchboard is down for maintenance.';
+    if (message.length > 500) throw new OpsError('--message is limited to 500 characters', undefined, 2);
+    const retryAfter = positiveInt(ctx.values['retry-after'], 'retry-after', 120);
+    if (retryAfter < 1 || retryAfter > 86_400) throw new OpsError('--retry-after must be 1..86400 seconds', undefined, 2);
+    const state = await target.setMaintenance({ message, retryAfter, since: new Date().toISOString() }, ctx.out);
+    appendAudit(stateDir, { who: whoOf(ctx.env), env, action: 'maintenance.on', outcome: 'succeeded', detail: `${message} (Retry-After ${retryAfter})` });
+    ctx.out.result({ env, maintenance: state }, `${describe(state)}\nEnd it with: ops maintenance off --env ${env}`);
+  },
+  async 'maintenance off'(ctx) {
+    const { target, env, stateDir } = targetFor(ctx);
+    const state = await target.setMaintenance(undefined, ctx.out);
+    appendAudit(stateDir, { who: whoOf(ctx.env), env, action: 'maintenance.off', outcome: state.on ? 'failed' : 'succeeded' });
+    if (state.on) throw new OpsError(`maintenance is still reported on: ${describe(state)}`, `ops maintenance status --env ${env}`);
+    ctx.out.result({ env, maintenance: state }, describe(state));
+  },
+  async 'maintenance status'(ctx) {
+    const { target, env } = targetFor(ctx);
+    const state = await target.maintenance();
+    ctx.out.result({ env, maintenance: state }, describe(state));
+  },
+};

@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { StepRecord } from '../cli/output';
+import { readJson, writeJsonAtomic } from './files';
+
+export type ReleaseStatus = 'pending' | 'succeeded' | 'failed' | 'rolled-back';
+
+export interface ReleaseRecord {
+  /** v1, v2, ... per environment. */
+  id: string;
+  seq: number;
+  env: string;
+  kind: 'deploy' | 'rollback';
+  /** What runs: git sha + build time (local) or the image tag (kubernetes). */
+  version: string;
+  /** The release whose build/image this one runs (itself for a deploy; the target for a rollback). */
+  artifact: string;
+  who: string;
+  description: string;
+  status: ReleaseStatus;
+  strategy?: string;
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  /** Time from switching traffic until the front door answered with the new version only. */
+  cutoverMs?: number;
+  error?: string;
+  steps?: StepRecord[];
+  /** Set when a later rollback replaced this release. */
+  rolledBackBy?: string;
+  /** Local builds: where the immutable copy lives, and whether prune removed it. */
+  build?: { dir: string; gitSha: string; dirty: boolean; ref: string; builtAt: string; pruned?: string };
+  /** Core settings baked into this release (ops deploy --set KEY=VALUE). */
+  settings?: Record<string, string>;
+  /** Kubernetes: the image tag deployed. */
+  image?: string;
+}
+
+export const releasesDir = (stateDir: string, env: string): string => path.join(stateDir, env, 'releases');
+const recordFile = (stateDir: string, env: string, id: string) => path.join(releasesDir(stateDir, env), id, 'release.json');
+
+export function listReleases(stateDir: string, env: string): ReleaseRecord[] {
+  let ids: string[];
+  try {
+    ids = fs.readdirSync(releasesDir(stateDir, env));
+  } catch {
+    return [];
+  }
+  return ids
+    .flatMap((id) => {
+      const record = readJson<ReleaseRecord>(recordFile(stateDir, env, id));
+      return record ? [record] : [];
+    })
+    .sort((a, b) => a.seq - b.seq);
+}
+
+export function getRelease(stateDir: string, env: string, id: string): ReleaseRecord | undefined {
+  if (!/^v\d+$/.test(id)) return undefined;
+  return readJson<ReleaseRecord>(recordFile(stateDir, env, id));
+}
+
+/** Allocates the next id (mkdir is the atomic arbiter) and writes the pending record. */
+export function createRelease(stateDir: string, env: string, fields: Omit<ReleaseRecord, 'id' | 'seq' | 'artifact' | 'env' | 'status' | 'startedAt'> & { artifact?: string }): ReleaseRecord {
+  const dir = releasesDir(stateDir, env);
+  fs.mkdirSync(dir, { recursive: true });
+  let seq = listReleases(stateDir, env).reduce((max, r) => Math.max(max, r.seq), 0) + 1;
+  for (;; seq++) {
+    try {
+      fs.mkdirSync(path.join(dir, `v${seq}`));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  const id = `v${seq}`;
+  const record: ReleaseRecord = { ...fields, id, seq, env, artifact: fields.artifact ?? id, status: 'pending', startedAt: new Date().toISOString() };
+  saveRelease(stateDir, record);
+  return record;
+}
+
+export function saveRelease(stateDir: string, record: ReleaseRecord): void {
+  writeJsonAtomic(recordFile(stateDir, record.env, record.id), record);
+}
+
+export function finishRelease(stateDir: string, record: ReleaseRecord, outcome: { status: ReleaseStatus; error?: string; steps?: StepRecord[]; cutoverMs?: number }): ReleaseRecord {
+  const finishedAt = new Date();
+  const done: ReleaseRecord = { ...record, ...outcome, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - Date.parse(record.startedAt) };
+  saveRelease(stateDir, done);
+  return done;
+}
+
+/**
+ * Default rollback target: the newest succeeded release older than the current one that runs a
+ * different build/image than the current one.
+ */
+export function previousGood(records: ReleaseRecord[], current: ReleaseRecord | undefined): ReleaseRecord | undefined {
+  if (!current) return undefined;
+  return [...records].reverse().find((r) => r.seq < current.seq && r.status === 'succeeded' && r.artifact !== current.artifact);
+}

@@ -1,0 +1,93 @@
+/**
+ * What the runbooks may rely on: the procedure pages (besides one page per alert) and the `ops`
+ * commands they quote, with the flags each accepts. The test checks every `ops` command in a
+ * runbook against this list AND against the CLI's own registry (ops/cli/registry.ts).
+ */
+export const procedures = {
+  'deploy.md': 'Deploy a new version',
+  'rollback.md': 'Roll back to an earlier release',
+  'restore-from-backup.md': 'Restore the database from a backup',
+  'maintenance-window.md': 'Run a maintenance window',
+  'incident-checklist.md': 'Incident checklist (start here when in doubt)',
+  'scaling-out.md': 'Scale out the core',
+} as const;
+
+/** A flag and whether it takes a value (`--to v3`) or is a switch (`--yes`). */
+type Flags = Record<string, 'value' | 'switch'>;
+
+export interface OpsCommandSpec {
+  path: string[];
+  flags: Flags;
+  /** Positional arguments allowed after the path (e.g. the backup id of `ops restore <backup>`). */
+  positionals: number;
+}
+
+export const opsCommands: OpsCommandSpec[] = [
+  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch' }, positionals: 0 },
+  { path: ['rollback'], flags: { '--to': 'value' }, positionals: 0 },
+  { path: ['releases'], flags: { '--json': 'switch' }, positionals: 0 },
+  { path: ['lock', 'status'], flags: {}, positionals: 0 },
+  { path: ['lock', 'acquire'], flags: { '-m': 'value' }, positionals: 0 },
+  { path: ['lock', 'release'], flags: {}, positionals: 0 },
+  { path: ['maintenance', 'on'], flags: { '--message': 'value', '--retry-after': 'value' }, positionals: 0 },
+  { path: ['maintenance', 'off'], flags: {}, positionals: 0 },
+  { path: ['maintenance', 'status'], flags: {}, positionals: 0 },
+  { path: ['status'], flags: { '--json': 'switch', '--watch': 'switch' }, positionals: 0 },
+  { path: ['audit'], flags: {}, positionals: 0 },
+  { path: ['backup'], flags: { '--to': 'value' }, positionals: 0 },
+  { path: ['backup', 'list'], flags: {}, positionals: 0 },
+  { path: ['backup', 'prune'], flags: { '--keep-daily': 'value', '--keep-weekly': 'value', '--dry-run': 'switch' }, positionals: 0 },
+  { path: ['backup', 'verify'], flags: {}, positionals: 0 },
+  { path: ['restore'], flags: { '--into': 'value', '--drop': 'switch', '--yes': 'switch' }, positionals: 1 },
+];
+
+export interface QuotedCommand {
+  file: string;
+  text: string;
+}
+
+/** Every `ops ...` command quoted in markdown: inline code spans and lines of fenced code blocks. */
+export function quotedOpsCommands(file: string, markdown: string): QuotedCommand[] {
+  const found: QuotedCommand[] = [];
+  const fences = /^```[^\n]*\n([\s\S]*?)^```/gm;
+  for (const block of markdown.matchAll(fences)) {
+    for (const line of (block[1] ?? '').split('\n')) {
+      const text = line.replace(/^\s*\$\s+/, '').replace(/\s+#.*$/, '').trim();
+      if (/^ops\s/.test(text) || text === 'ops') found.push({ file, text });
+    }
+  }
+  const outside = markdown.replace(fences, '');
+  for (const span of outside.matchAll(/`([^`\n]+)`/g)) {
+    const text = (span[1] ?? '').trim();
+    if (/^ops\s/.test(text)) found.push({ file, text });
+  }
+  return found;
+}
+
+/** Shell-like split: whitespace-separated, "double" and 'single' quotes kept together. */
+export const shellWords = (text: string) => [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+
+/** Resolves a quoted command to its spec, or explains what is wrong with it. */
+export function resolveOpsCommand(text: string, specs: OpsCommandSpec[] = opsCommands): { spec: OpsCommandSpec } | { error: string } {
+  const words = shellWords(text).slice(1);
+  let spec: OpsCommandSpec | undefined;
+  for (const candidate of specs) {
+    if (candidate.path.every((p, i) => words[i] === p) && (!spec || candidate.path.length > spec.path.length)) spec = candidate;
+  }
+  if (!spec) return { error: `unknown ops command: ${text}` };
+  let positionals = 0;
+  const rest = words.slice(spec.path.length);
+  for (let i = 0; i < rest.length; i++) {
+    const word = rest[i] as string;
+    if (word.startsWith('-')) {
+      const [flag] = word.split('=');
+      const kind = spec.flags[flag as string];
+      if (!kind) return { error: `ops ${spec.path.join(' ')} has no flag ${flag}: ${text}` };
+      if (kind === 'value' && !word.includes('=')) i++;
+    } else {
+      positionals++;
+    }
+  }
+  if (positionals > spec.positionals) return { error: `ops ${spec.path.join(' ')} takes ${spec.positionals} argument(s): ${text}` };
+  return { spec };
+}

@@ -1,0 +1,165 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { alertsConfig } from '../../alerts/config';
+import { externalMetricNames, prometheusSyntheticMetrics } from '../../alerts/external-metrics';
+import { metricRefs } from '../../alerts/promql-refs';
+import { alertNames, buildRuleGroups } from '../../alerts/rules';
+import { metricNames, runtimeMetricNames } from '../../core/src/telemetry/metric-names';
+import { createMetrics } from '../../core/src/telemetry/metrics';
+import { dashboardUids } from '../../dashboards/uids';
+import { commands as registry } from '../../ops/cli/registry';
+import { opsCommands, procedures, quotedOpsCommands, resolveOpsCommand } from '../catalog';
+
+const dir = path.join(__dirname, '..');
+const pages = fs.readdirSync(dir).filter((f) => f.endsWith('.md')).sort();
+const read = (file: string) => fs.readFileSync(path.join(dir, file), 'utf8');
+const alerts = alertNames();
+const alertPages = alerts.map((a) => `${a}.md`);
+
+describe('runbook catalog', () => {
+  it('has one page per alert', () => {
+    expect(alertPages.filter((p) => !pages.includes(p))).toEqual([]);
+  });
+
+  it('has every procedure page', () => {
+    expect(Object.keys(procedures).filter((p) => !pages.includes(p))).toEqual([]);
+  });
+
+  it('has no page that is neither an alert nor a listed procedure (README.md is the index)', () => {
+    expect(pages.filter((p) => p !== 'README.md' && !alertPages.includes(p) && !(p in procedures))).toEqual([]);
+  });
+
+  it('README.md links every page', () => {
+    const readme = read('README.md');
+    expect(pages.filter((p) => p !== 'README.md' && !readme.includes(`](${p})`))).toEqual([]);
+  });
+});
+
+describe.each(alertPages)('%s', (page) => {
+  const text = read(page);
+
+  it('starts with the alert name and has Meaning, Impact, Diagnosis, Mitigation in that order', () => {
+    expect(text.split('\n')[0]).toBe(`# ${page.replace(/\.md$/, '')}`);
+    const headings = [...text.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+    const wanted = ['Meaning', 'Impact', 'Diagnosis', 'Mitigation'];
+    expect(headings.filter((h) => wanted.includes(h as string))).toEqual(wanted);
+  });
+
+  it('gives PromQL to run, a dashboard link and at least one ops command', () => {
+    expect(text).toMatch(/```promql\n/);
+    expect(text).toMatch(new RegExp(`${alertsConfig.links.grafanaUrl.replace(/[.:/]/g, '\\$&')}/d/switchboard-`));
+    expect(quotedOpsCommands(page, text).length).toBeGreaterThan(0);
+  });
+});
+
+describe('numbers in runbooks match alerts/config.ts', () => {
+  const { slo, symptoms: s } = alertsConfig;
+  const pct = (ratio: number) => `${Number((ratio * 100).toPrecision(6))}%`;
+  const ms = (seconds: number) => `${seconds * 1000} ms`;
+  const minutes = (d: string) => (d === '1m' ? 'a minute' : `${d.replace(/m$/, '')} minutes`);
+  const wanted: Record<string, string[]> = {
+    SwitchboardApiErrorBudgetBurn: [pct(slo.apiAvailability.objective)],
+    SwitchboardApiLatencyBudgetBurn: [pct(slo.apiLatency.objective), ms(slo.apiLatency.thresholdSeconds)],
+    SwitchboardMessageDeliveryBudgetBurn: [pct(slo.messageDelivery.objective), ms(slo.messageDelivery.thresholdSeconds)],
+    SwitchboardCoreInstanceDown: [minutes(s.coreInstanceDown.for)],
+    SwitchboardCoreNotReady: [minutes(s.coreNotReady.for)],
+    SwitchboardMongoDBUnreachable: [minutes(s.mongodbUnreachable.for)],
+    SwitchboardRedisUnreachable: [minutes(s.redisUnreachable.for)],
+    SwitchboardEventLoopLagHigh: [ms(s.eventLoopLag.p99Seconds), minutes(s.eventLoopLag.for)],
+    SwitchboardMemoryGrowth: [`${s.memoryGrowth.limitBytes / 1024 / 1024} MiB`, `${s.memoryGrowth.horizonHours} hours`],
+    SwitchboardSocketDisconnectStorm: [`${s.socketDisconnectStorm.minDisconnectsPer5m} Socket.IO connections`, pct(s.socketDisconnectStorm.shareOfConnectionsPer5m), ...s.socketDisconnectStorm.plannedReasons],
+    SwitchboardRateLimitRejectionsSpike: [`${s.rateLimitSpike.rejectionsPerSecond} request per second`, minutes(s.rateLimitSpike.for)],
+    SwitchboardBackupTooOld: [`${s.backupRpo.maxAgeHours} hours`],
+    SwitchboardCertificateExpiring: [`${s.certificate.ticketDays} days`, `${s.certificate.pageDays} days`],
+    'README.md': [pct(slo.apiAvailability.objective), ms(slo.apiLatency.thresholdSeconds), `${s.backupRpo.maxAgeHours} h`],
+  };
+
+  it.each(Object.entries(wanted))('%s states the thresholds the rules use', (name, phrases) => {
+    const text = read(name.endsWith('.md') ? name : `${name}.md`).replace(/\s+/g, ' ');
+    expect(phrases.filter((p) => !text.includes(p))).toEqual([]);
+  });
+});
+
+describe('links', () => {
+  const uids: string[] = Object.values(dashboardUids);
+
+  it.each(pages)('%s links only dashboards that exist', (page) => {
+    const linked = [...read(page).matchAll(/\/d\/([A-Za-z0-9_-]+)/g)].map((m) => m[1]);
+    expect(linked.filter((uid) => !uids.includes(uid as string))).toEqual([]);
+  });
+
+  it.each(pages)('%s links only runbook pages that exist', (page) => {
+    const linked = [...read(page).matchAll(/\]\(([A-Za-z0-9_.-]+\.md)(#[^)]*)?\)/g)].map((m) => m[1]);
+    expect(linked.filter((p) => !pages.includes(p as string))).toEqual([]);
+  });
+
+  it('restore-from-backup.md keeps the RTO line for the measured value', () => {
+    expect(read('restore-from-backup.md')).toContain('RTO: measured by `npm run bench:backup`, see closing note');
+  });
+});
+
+describe('ops commands quoted in runbooks', () => {
+  const quoted = pages.flatMap((p) => quotedOpsCommands(p, read(p)));
+
+  it('are many (the extractor works)', () => {
+    expect(quoted.length).toBeGreaterThan(40);
+    expect(quotedOpsCommands('x.md', 'run `ops status --json` then\n```sh\n$ ops lock acquire -m "restore"  # hold\n```\n')).toEqual([
+      { file: 'x.md', text: 'ops lock acquire -m "restore"' },
+      { file: 'x.md', text: 'ops status --json' },
+    ]);
+  });
+
+  it('each exist, with their flags, in the checked-in list runbooks/catalog.ts', () => {
+    expect(resolveOpsCommand('ops deploy --force')).toEqual({ error: 'ops deploy has no flag --force: ops deploy --force' });
+    expect(resolveOpsCommand('ops restart')).toEqual({ error: 'unknown ops command: ops restart' });
+    expect(resolveOpsCommand('ops rollback v3')).toEqual({ error: 'ops rollback takes 0 argument(s): ops rollback v3' });
+    const errors = quoted.map((q) => ({ q, r: resolveOpsCommand(q.text) })).flatMap(({ q, r }) => ('error' in r ? [`${q.file}: ${r.error}`] : []));
+    expect(errors).toEqual([]);
+  });
+
+  it('each exist in the CLI registry (ops/cli/registry.ts), with the flags the registry or the command module declares', async () => {
+    const problems: string[] = [];
+    for (const spec of opsCommands) {
+      const entry = registry.find((c) => c.path.join(' ') === spec.path.join(' '));
+      if (!entry) {
+        problems.push(`ops ${spec.path.join(' ')} is not in the registry`);
+        continue;
+      }
+      // Commands whose module parses its own options (ops backup, ops restore) publish them as `specs`.
+      const options = entry.options ?? (await entry.load()).specs?.[spec.path.join(' ')]?.options;
+      if (!options) {
+        problems.push(`ops ${spec.path.join(' ')} declares no options (registry or module specs)`);
+        continue;
+      }
+      const declared = new Set(Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]));
+      for (const flag of Object.keys(spec.flags)) if (!declared.has(flag)) problems.push(`ops ${spec.path.join(' ')} does not declare ${flag}`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('PromQL in runbooks', () => {
+  const registry = createMetrics({ version: 'test', instance: 'test' }).registry;
+  let types: Map<string, string>;
+  beforeAll(async () => {
+    types = new Map((await registry.getMetricsAsJSON()).map((m) => [m.name, String(m.type)]));
+  });
+  const recorded = new Set(buildRuleGroups().flatMap((g) => g.rules.flatMap((r) => ('record' in r ? [r.record] : []))));
+  const known = new Set<string>([...Object.values(metricNames), ...runtimeMetricNames, ...externalMetricNames, ...prometheusSyntheticMetrics, 'ALERTS']);
+
+  it.each(pages)('%s reads only metrics that exist, counters through rate()/increase()', (page) => {
+    const problems: string[] = [];
+    for (const block of read(page).matchAll(/```promql\n([\s\S]*?)```/g)) {
+      for (const ref of metricRefs(block[1] ?? '')) {
+        const base = ref.name.replace(/_(bucket|sum|count)$/, '');
+        const histogramSeries = base !== ref.name && types.get(base) === 'histogram';
+        if (ref.name.includes(':')) {
+          if (!recorded.has(ref.name)) problems.push(`${ref.name} is not a recording rule`);
+        } else if (!known.has(histogramSeries ? base : ref.name)) problems.push(`${ref.name} is not exported (not in metric-names.ts or external-metrics.ts)`);
+        if ((histogramSeries || types.get(ref.name) === 'counter') && !(['rate', 'increase', 'irate'].includes(ref.enclosing) && ref.range)) problems.push(`counter ${ref.name} read without rate()/increase()`);
+        if (types.get(ref.name) === 'histogram') problems.push(`bare histogram ${ref.name} (use _bucket)`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
