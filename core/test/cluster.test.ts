@@ -7,96 +7,100 @@ import { nextEvent, startTestCore, uniqueDbName, type ClientSocket, type TestCor
  * Two core instances sharing MongoDB and Redis behind a real nginx. `?node=a|b` pins a request to
  * one instance (test-only routing), so the test knows the message crossed instances.
  */
-let a: TestCore;
-let b: TestCore;
-let nginx: NginxInstance;
-let front: string;
+describe.each([
+  ['the Redis pub/sub adapter', 'false'],
+  ['the Redis Streams adapter (connection state recovery on)', 'true'],
+])('with %s', (_adapter, recovery) => {
+  let a: TestCore;
+  let b: TestCore;
+  let nginx: NginxInstance;
+  let front: string;
 
-beforeAll(async () => {
-  const db = uniqueDbName();
-  a = await startTestCore({ INSTANCE_ID: 'core-a' }, { redis: true, db });
-  b = await startTestCore({ INSTANCE_ID: 'core-b' }, { redis: true, db });
-  const port = await freePort();
-  nginx = await startNginx({
-    port,
-    config: (dir) => `${nginxPrefixDirectives(dir)}
-events { worker_connections 1024; }
-http {
-  ${nginxHttpTempDirectives(dir)}
-  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
-  upstream core_a { server 127.0.0.1:${a.core.port}; }
-  upstream core_b { server 127.0.0.1:${b.core.port}; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://core_$arg_node;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $host;
-      proxy_read_timeout 60s;
+  beforeAll(async () => {
+    const db = uniqueDbName();
+    a = await startTestCore({ INSTANCE_ID: 'core-a', CONNECTION_STATE_RECOVERY: recovery }, { redis: true, db });
+    b = await startTestCore({ INSTANCE_ID: 'core-b', CONNECTION_STATE_RECOVERY: recovery }, { redis: true, db });
+    const port = await freePort();
+    nginx = await startNginx({
+      port,
+      config: (dir) => `${nginxPrefixDirectives(dir)}
+  events { worker_connections 1024; }
+  http {
+    ${nginxHttpTempDirectives(dir)}
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    upstream core_a { server 127.0.0.1:${a.core.port}; }
+    upstream core_b { server 127.0.0.1:${b.core.port}; }
+    server {
+      listen 127.0.0.1:${port};
+      location / {
+        proxy_pass http://core_$arg_node;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+        proxy_set_header Host $host;
+        proxy_read_timeout 60s;
+      }
     }
   }
-}
-`,
-  });
-  front = nginx.address;
-});
-
-afterAll(async () => {
-  await nginx?.stop();
-  await Promise.all([a?.stop(), b?.stop()]);
-});
-
-describe('two instances behind nginx with Redis', () => {
-  it('routes to each instance', async () => {
-    const viaA = (await (await fetch(`${front}/health?node=a`)).json()) as { instance: string };
-    const viaB = (await (await fetch(`${front}/health?node=b`)).json()) as { instance: string };
-    expect([viaA.instance, viaB.instance]).toEqual(['core-a', 'core-b']);
+  `,
+    });
+    front = nginx.address;
   });
 
-  it('a message sent through instance A reaches a client connected to instance B', async () => {
-    const token = await a.token('alpha');
-    const conversation = await fetch(`${front}/api/conversations?node=a`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'group', name: 'cross', memberIds: ['beta'] }),
-    }).then((r) => r.json() as Promise<{ id: string }>);
+  afterAll(async () => {
+    await nginx?.stop();
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
 
-    const beta: ClientSocket = connect(front, { query: { node: 'b' }, auth: { token: await b.token('beta') }, transports: ['websocket'], reconnection: false, forceNew: true });
-    const alpha: ClientSocket = connect(front, { query: { node: 'a' }, auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
-    try {
-      await Promise.all([beta, alpha].map((s) => new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('connect_error', reject); })));
-      expect((await (beta as any).emitWithAck('join_conversation', { conversationId: conversation.id })).error).toBeUndefined();
-      expect(b.core.io.engine.clientsCount).toBe(1);
-      expect(a.core.io.engine.clientsCount).toBe(1);
+  describe('two instances behind nginx with Redis', () => {
+    it('routes to each instance', async () => {
+      const viaA = (await (await fetch(`${front}/health?node=a`)).json()) as { instance: string };
+      const viaB = (await (await fetch(`${front}/health?node=b`)).json()) as { instance: string };
+      expect([viaA.instance, viaB.instance]).toEqual(['core-a', 'core-b']);
+    });
 
-      const overSocket = nextEvent<{ text: string; senderId: string }>(beta, 'message_received');
-      const ack = await (alpha as any).emitWithAck('send_message', { conversationId: conversation.id, clientMsgId: 'x-1', text: 'from A over a socket' });
-      expect(ack.error).toBeUndefined();
-      expect(await overSocket).toMatchObject({ text: 'from A over a socket', senderId: 'alpha' });
-
-      const overHttp = nextEvent<{ text: string }>(beta, 'message_received');
-      const sent = await fetch(`${front}/api/conversations/${conversation.id}/messages?node=a`, {
+    it('a message sent through instance A reaches a client connected to instance B', async () => {
+      const token = await a.token('alpha');
+      const conversation = await fetch(`${front}/api/conversations?node=a`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ clientMsgId: 'x-2', text: 'from A over HTTP' }),
-      });
-      expect(sent.status).toBe(201);
-      expect((await overHttp).text).toBe('from A over HTTP');
-    } finally {
-      alpha.close();
-      beta.close();
-    }
-  });
+        body: JSON.stringify({ type: 'group', name: 'cross', memberIds: ['beta'] }),
+      }).then((r) => r.json() as Promise<{ id: string }>);
 
-  it('leaving through one instance stops sends through the other at once (membership cache invalidated across instances)', async () => {
-    const id = (await a.api('owner', 'POST', '/api/conversations', { type: 'group', name: 'leave-x', memberIds: ['quitter'] })).body.id;
-    expect((await b.api('quitter', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'q-1', text: 'warm the cache on B' })).status).toBe(201);
-    expect((await a.api('quitter', 'POST', `/api/conversations/${id}/leave`)).status).toBe(204);
-    await new Promise((r) => setTimeout(r, 200));
-    const after = await b.api('quitter', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'q-2', text: 'should be refused' });
-    expect(after.status).toBe(403);
+      const beta: ClientSocket = connect(front, { query: { node: 'b' }, auth: { token: await b.token('beta') }, transports: ['websocket'], reconnection: false, forceNew: true });
+      const alpha: ClientSocket = connect(front, { query: { node: 'a' }, auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+      try {
+        await Promise.all([beta, alpha].map((s) => new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('connect_error', reject); })));
+        expect((await (beta as any).emitWithAck('join_conversation', { conversationId: conversation.id })).error).toBeUndefined();
+        expect(b.core.io.engine.clientsCount).toBe(1);
+        expect(a.core.io.engine.clientsCount).toBe(1);
+
+        const overSocket = nextEvent<{ text: string; senderId: string }>(beta, 'message_received');
+        const ack = await (alpha as any).emitWithAck('send_message', { conversationId: conversation.id, clientMsgId: 'x-1', text: 'from A over a socket' });
+        expect(ack.error).toBeUndefined();
+        expect(await overSocket).toMatchObject({ text: 'from A over a socket', senderId: 'alpha' });
+
+        const overHttp = nextEvent<{ text: string }>(beta, 'message_received');
+        const sent = await fetch(`${front}/api/conversations/${conversation.id}/messages?node=a`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ clientMsgId: 'x-2', text: 'from A over HTTP' }),
+        });
+        expect(sent.status).toBe(201);
+        expect((await overHttp).text).toBe('from A over HTTP');
+      } finally {
+        alpha.close();
+        beta.close();
+      }
+    });
+
+    it('leaving through one instance stops sends through the other at once (membership cache invalidated across instances)', async () => {
+      const id = (await a.api('owner', 'POST', '/api/conversations', { type: 'group', name: 'leave-x', memberIds: ['quitter'] })).body.id;
+      expect((await b.api('quitter', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'q-1', text: 'warm the cache on B' })).status).toBe(201);
+      expect((await a.api('quitter', 'POST', `/api/conversations/${id}/leave`)).status).toBe(204);
+      await new Promise((r) => setTimeout(r, 200));
+      const after = await b.api('quitter', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'q-2', text: 'should be refused' });
+      expect(after.status).toBe(403);
+    });
   });
 });
-
