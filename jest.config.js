@@ -1,10 +1,10 @@
-// One test runner for the whole tree. TypeScript is transformed by SWC (CommonJS);
-// type checking is `npm run build`, so tests stay fast. ESM-only packages are not used
-// (jose@5 is dual-format) - see README "Development".
+// One test runner for the whole tree. TypeScript is transformed by esbuild (CommonJS, see
+// jest.transform.js); type checking is `npm run build`, so tests stay fast. ESM-only packages
+// are not used (jose@5 is dual-format) - see README "Development".
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
+  transform: { '^.+\\.ts$': '<rootDir>/jest.transform.js' },
   testMatch: ['**/?(*.)test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/.cache/', '/var/'],
   globalSetup: '<rootDir>/ops/services/jest-global-setup.ts',
