@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { cronExpressionSchema as cron } from './jobs/cron';
 
 /**
  * Every environment variable the core reads, in one place: name, type, default and a one-line doc.
@@ -41,6 +42,30 @@ export const configSpec = {
   MAINTENANCE_MESSAGE: { schema: z.string().max(500), default: 'Switchboard is down for maintenance.', doc: 'Message shown during maintenance.' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
   SENTRY_DSN: { schema: z.url().optional(), default: undefined, doc: 'Sentry DSN; errors are reported when set (no message text or tokens are sent).' },
+  JOBS_SCHEDULER_ENABLED: { schema: bool, default: 'true', doc: 'Run jobs on their cron schedules here (each slot runs once across instances via a MongoDB lease); false: only `ops jobs run`.' },
+  MESSAGE_RETENTION_DAYS: { schema: int(0, 36_500), default: '0', doc: 'Messages older than this are deleted/archived by the retention job; 0 keeps messages forever.' },
+  MESSAGE_RETENTION_MODE: { schema: z.enum(['delete', 'archive']), default: 'delete', doc: '`archive` copies expired messages to `messages_archive` before deleting them.' },
+  MESSAGE_RETENTION_BATCH_SIZE: { schema: int(100, 100_000), default: '5000', doc: 'Messages per retention batch.' },
+  RETENTION_SCHEDULE: { schema: cron, default: '0 2 * * *', doc: 'Cron (5 fields, UTC) for message retention.' },
+  CONVERSATION_ARCHIVE_AFTER_DAYS: { schema: int(0, 36_500), default: '0', doc: 'Conversations with no message for this many days are archived (then refuse messages); 0 never.' },
+  CONVERSATION_ARCHIVE_SCHEDULE: { schema: cron, default: '30 2 * * *', doc: 'Cron (UTC) for conversation archival.' },
+  ORPHAN_UPLOAD_TTL_HOURS: { schema: int(1, 8_760), default: '24', doc: 'Uploads no message referenced within this many hours are deleted (object and record).' },
+  ORPHAN_CLEANUP_SCHEDULE: { schema: cron, default: '0 3 * * *', doc: 'Cron (UTC) for orphaned-upload cleanup.' },
+  NOTIFICATION_WEBHOOK_URL: { schema: z.url().optional(), default: undefined, doc: 'Webhook called (signed POST) for members with no connected socket when a message arrives; unset disables.' },
+  NOTIFICATION_WEBHOOK_SECRET: { schema: z.string().min(16).optional(), default: undefined, doc: 'HMAC-SHA256 key for X-Switchboard-Signature (required with NOTIFICATION_WEBHOOK_URL).' },
+  NOTIFICATION_PREVIEW_CHARS: { schema: int(0, 500), default: '0', doc: 'Characters of message text sent as `preview`; 0 sends no text.' },
+  NOTIFICATION_MAX_ATTEMPTS: { schema: int(1, 20), default: '6', doc: 'Webhook delivery attempts (exponential backoff with jitter; 4xx other than 408/429 is final).' },
+  S3_BUCKET: { schema: z.string().min(3).optional(), default: undefined, doc: 'Bucket for attachments; unset disables attachments (503).' },
+  S3_REGION: { schema: z.string().min(1), default: 'us-east-1', doc: 'S3 region.' },
+  S3_ENDPOINT: { schema: z.url().optional(), default: undefined, doc: 'Custom S3 endpoint (MinIO locally); unset for AWS.' },
+  S3_FORCE_PATH_STYLE: { schema: bool.optional(), default: undefined, doc: 'Path-style S3 URLs; default true when S3_ENDPOINT is set.' },
+  S3_ACCESS_KEY_ID: { schema: z.string().optional(), default: undefined, doc: 'Static S3 key (local); unset uses the AWS default credential chain (IRSA).' },
+  S3_SECRET_ACCESS_KEY: { schema: z.string().optional(), default: undefined, doc: 'Static S3 secret (local).' },
+  ATTACHMENT_CDN_BASE_URL: { schema: z.url().optional(), default: undefined, doc: 'Attachments are served from <this>/<key>; unset: the S3 URL.' },
+  ATTACHMENT_MAX_BYTES: { schema: int(1, 5_368_709_120), default: '104857600', doc: 'Largest attachment (413 above).' },
+  ATTACHMENT_ALLOWED_TYPES: { schema: list, default: 'image/*,application/pdf,video/mp4', doc: 'Accepted content types; type/* allows a family (415 otherwise).' },
+  ATTACHMENT_UPLOAD_URL_TTL_S: { schema: int(1, 3_600), default: '300', doc: 'Lifetime of a presigned upload URL, seconds.' },
+  ATTACHMENTS_PER_MESSAGE: { schema: int(1, 50), default: '10', doc: 'Most attachments on one message.' },
 } as const;
 
 type Spec = typeof configSpec;
@@ -61,9 +86,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const parsed = (spec.schema as z.ZodType).safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
     else if (raw === undefined) problems.push(`${name} is required: ${spec.doc}`);
-    else problems.push(`${name}=${JSON.stringify(name.includes('KEY') || name.includes('DSN') ? '***' : raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    else problems.push(`${name}=${JSON.stringify(/KEY|DSN|SECRET/.test(name) ? '***' : raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
   const config = out as Config;
+  if (problems.length === 0 && config.NOTIFICATION_WEBHOOK_URL && !config.NOTIFICATION_WEBHOOK_SECRET) {
+    problems.push('NOTIFICATION_WEBHOOK_SECRET is required with NOTIFICATION_WEBHOOK_URL (receivers verify the signature)');
+  }
   if (problems.length === 0 && config.APP_ENV === 'production') {
     if (config.JWT_HS256_KEYS.includes(LOCAL_DEV_KEY)) problems.push('JWT_HS256_KEYS: the built-in development key is refused in production');
     if (config.JWT_HS256_KEYS.length === 0 && !config.JWT_JWKS_URL) problems.push('JWT_JWKS_URL or JWT_HS256_KEYS is required in production');

@@ -10,6 +10,7 @@ import type { Config } from './config';
 import { createHttpApp } from './http/app';
 import { createInFlight } from './in-flight';
 import { createRateLimits } from './limits/rate-limits';
+import { startOptionalServices } from './optional-services';
 import { createMaintenance } from './maintenance';
 import { attachGateway, type ChatServer } from './realtime/gateway';
 import { memoryPresence, redisPresence } from './realtime/presence';
@@ -79,11 +80,17 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   // The gateway needs the chat service and the chat service reports to the gateway: bind late.
   const sink: { current?: ChatEvents } = {};
   const events: ChatEvents = {
-    messageCreated: (message, at) => sink.current?.messageCreated(message, at),
+    messageCreated: (message, at) => {
+      sink.current?.messageCreated(message, at);
+      optional.notifier.notifyMessage(message);
+    },
     readMoved: (event) => sink.current?.readMoved(event),
     membershipChanged: (event) => sink.current?.membershipChanged(event),
   };
+  const presence = redis ? redisPresence(redis, Math.ceil((config.SOCKET_PING_INTERVAL_MS + config.SOCKET_PING_TIMEOUT_MS) / 1000) * 3) : memoryPresence();
+  const optional = await startOptionalServices({ config, store, metrics, logger, presence });
   const chat = createChatService({
+    attachments: optional.attachments,
     conversations: conversationsRepository(store),
     memberships: membershipsRepository(store),
     messages: messagesRepository(store),
@@ -118,6 +125,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
 
   const app = createHttpApp({
     chat,
+    attachments: optional.attachments,
     verify,
     limits,
     maintenance,
@@ -151,7 +159,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     chat,
     verify,
     maintenance,
-    presence: redis ? redisPresence(redis, Math.ceil((config.SOCKET_PING_INTERVAL_MS + config.SOCKET_PING_TIMEOUT_MS) / 1000) * 3) : memoryPresence(),
+    presence,
     metrics,
     logger,
     reporter,
@@ -193,6 +201,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       httpServer.closeAllConnections();
       clearInterval(dependencyTimer);
       maintenance.stop();
+      await optional.stop();
       await Promise.allSettled([store.close(), redisClients?.close(), reporter.flush(2_000)]);
       logger.info({ drainedCleanly: settled }, 'stopped');
     })();

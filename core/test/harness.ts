@@ -103,4 +103,9 @@ export function collect<T>(socket: ClientSocket, event: keyof ServerToClientEven
   return seen;
 }
 
+/** Core settings that point attachments at a local MinIO bucket. */
+export function s3Env(m: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string }, bucket: string): Record<string, string> {
+  return { S3_BUCKET: bucket, S3_ENDPOINT: m.endpoint, S3_REGION: m.region, S3_ACCESS_KEY_ID: m.accessKeyId, S3_SECRET_ACCESS_KEY: m.secretAccessKey };
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { startMinio } from '../../ops/services/minio';
 import { ensurePythonTool } from '../../ops/services/python-tools';
+import { createS3Client, ensureBucket } from '../src/media/s3';
+import { s3Env } from './harness';
 import { conversationsRouter } from '../src/http/conversations-router';
 import { openApiDocument } from '../src/http/openapi';
 import { createMetrics } from '../src/telemetry/metrics';
@@ -41,7 +44,11 @@ describe('OpenAPI document', () => {
 
   it('schemathesis finds no 5xx and no response that breaks the schema', async () => {
     const schemathesis = ensurePythonTool('schemathesis');
-    const t = await startTestCore();
+    const minio = await startMinio();
+    const s3 = createS3Client({ bucket: 'media', endpoint: minio.endpoint, region: minio.region, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey });
+    await ensureBucket(s3, 'media');
+    s3.destroy();
+    const t = await startTestCore(s3Env(minio, 'media'));
     try {
       const token = await t.token('schemathesis-user');
       const args = [
@@ -65,6 +72,7 @@ describe('OpenAPI document', () => {
       expect((await fetch(`${t.url}/health`)).status).toBe(200);
     } finally {
       await t.stop();
+      await minio.stop();
     }
   }, 300_000);
 });

@@ -1,4 +1,5 @@
 import { SignJWT, UnsecuredJWT } from 'jose';
+import { io } from 'socket.io-client';
 import { startTestCore, type TestCore } from './harness';
 
 let t: TestCore;
@@ -44,7 +45,6 @@ describe('JWT verification', () => {
   });
 
   it('refuses a socket handshake with a bad token, with the same code', async () => {
-    const { io } = await import('socket.io-client');
     const socket = io(t.url, { auth: { token: await claims({ aud: 'nope' }) }, transports: ['websocket'], reconnection: false, forceNew: true });
     const error = await new Promise<Error & { data?: { code: string } }>((resolve) => socket.once('connect_error', resolve));
     socket.close();

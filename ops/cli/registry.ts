@@ -151,7 +151,7 @@ export const commands: CommandEntry[] = [
   { path: ['backup', 'prune'], summary: 'apply the backup retention policy', load: backup },
   { path: ['backup', 'verify'], summary: 'verify a backup by restoring it into a scratch database', load: backup },
   { path: ['restore'], summary: 'restore a backup (takes a safety backup first; never overwrites without an explicit flag)', load: backup },
-  // Contributed by ops/jobs/commands.ts (another engineer).
-  { path: ['jobs', 'list'], summary: 'list maintenance jobs (retention, archive, repair) and their last runs', load: jobs },
+  // Contributed by ops/jobs/commands.ts: the core's scheduled jobs, run by hand.
+  { path: ['jobs', 'list'], summary: 'list the scheduled jobs (retention, conversation-archive, orphan-uploads), next and last runs', load: jobs },
   { path: ['jobs', 'run'], summary: 'run a maintenance job now', load: jobs },
 ];

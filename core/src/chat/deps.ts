@@ -1,6 +1,7 @@
 import type { ConversationsRepository } from '../store/conversations-repository';
 import type { MembershipsRepository } from '../store/memberships-repository';
 import type { MessagesRepository } from '../store/messages-repository';
+import type { AttachmentRef } from '../media/attachment-service';
 import type { MessageView } from './views';
 
 /** What the chat rules tell the outside world; the realtime gateway turns these into broadcasts. */
@@ -18,6 +19,11 @@ export interface ChatDeps {
   /** Throws the rate_limited AppError when the user has sent too many messages. */
   limitMessages(userId: string): Promise<void>;
   maxMessageChars: number;
+  /** Object-storage attachments; undefined when no bucket is configured. */
+  attachments?: {
+    resolveAttachments(userId: string, conversationId: string, attachmentIds: unknown): Promise<AttachmentRef[]>;
+    markAttached(ids: string[], messageId: string): Promise<void>;
+  };
   /** Seconds from accepting a send to its durable write. */
   observePersist(seconds: number): void;
   now(): Date;

@@ -1,4 +1,6 @@
 import { AppError } from '../errors';
+import type { AttachmentRef } from '../media/attachment-service';
+import type { MessageDoc } from '../store/documents';
 import { newObjectId } from '../store/ids';
 import { conversationIdOrNotFound, requireMembership } from './access';
 import type { ChatDeps } from './deps';
@@ -11,6 +13,17 @@ import { messageView, type MessageView } from './views';
 export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache) {
   const sendSchema = sendMessageSchema(deps.maxMessageChars);
   const batcher = createSendBatcher(deps);
+
+  async function resolveAttachments(userId: string, conversationId: string, ids: string[] | undefined): Promise<AttachmentRef[]> {
+    if (!ids?.length) return [];
+    if (!deps.attachments) throw new AppError('unavailable', 'Attachments are not configured on this server.');
+    return deps.attachments.resolveAttachments(userId, conversationId, ids);
+  }
+
+  /** Once the message is durable its uploads are no longer orphans; repeating this is harmless. */
+  async function markAttached(doc: MessageDoc): Promise<void> {
+    if (doc.attachments?.length && deps.attachments) await deps.attachments.markAttached(doc.attachments.map((a) => a.id), doc._id.toHexString());
+  }
 
   return {
     /**
@@ -28,9 +41,12 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
         membershipCache.remember(cacheKey, userId);
       }
       await deps.limitMessages(userId);
-      const outcome = await batcher.submit({ _id: newObjectId(), conversationId, senderId: userId, clientMsgId: body.clientMsgId, text: body.text, createdAt: deps.now(), terms: searchTerms(body.text) });
+      const attachments = await resolveAttachments(userId, cacheKey, body.attachmentIds);
+      const draft = { _id: newObjectId(), conversationId, senderId: userId, clientMsgId: body.clientMsgId, text: body.text, createdAt: deps.now(), terms: searchTerms(body.text) };
+      const outcome = await batcher.submit(attachments.length ? { ...draft, attachments } : draft);
       if ('stored' in outcome) {
         deps.observePersist((performance.now() - acceptedAt) / 1000);
+        await markAttached(outcome.stored);
         const message = messageView(outcome.stored);
         deps.events.messageCreated(message, acceptedAt);
         return { message, created: true };
@@ -45,6 +61,7 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
       if (!original.conversationId.equals(conversationId)) {
         throw new AppError('conflict', 'This clientMsgId was already used for another conversation.', { reason: 'client_msg_id_reused' });
       }
+      await markAttached(original);
       return { message: messageView(original), created: false };
     },
 

@@ -22,7 +22,17 @@ export const createConversationSchema = z
   });
 
 export const sendMessageSchema = (maxChars: number) =>
-  z.object({ clientMsgId: clientMsgIdSchema, text: z.string().min(1, 'text must not be empty').max(maxChars, `text is longer than ${maxChars} characters`) }).strict();
+  z
+    .object({
+      clientMsgId: clientMsgIdSchema,
+      text: z.string().max(maxChars, `text is longer than ${maxChars} characters`).default(''),
+      // Checked in full (format, ownership, upload) by the attachment service.
+      attachmentIds: z.array(z.string().max(64)).max(50).optional(),
+    })
+    .strict()
+    .superRefine((value, ctx) => {
+      if (!value.text && !value.attachmentIds?.length) ctx.addIssue({ code: 'custom', path: ['text'], message: 'text must not be empty' });
+    });
 
 export const historyQuerySchema = z
   .object({ beforeSeq: seqSchema.optional(), afterSeq: seqSchema.optional(), limit: z.coerce.number().int().min(1).max(100).default(50) })
@@ -36,7 +46,6 @@ export const searchQuerySchema = z.object({ q: z.string().trim().min(1, 'q is re
 export const markReadSchema = z.object({ seq: seqSchema }).strict();
 
 export const conversationRefSchema = z.object({ conversationId: conversationIdSchema }).strict();
-export const socketSendSchema = (maxChars: number) => sendMessageSchema(maxChars).extend({ conversationId: conversationIdSchema });
 export const socketMarkReadSchema = markReadSchema.extend({ conversationId: conversationIdSchema });
 
 /** Parses or throws the one 400 error shape, listing every problem with its path. */

@@ -1,3 +1,4 @@
+import type { AttachmentRef } from '../media/attachment-service';
 import type { ConversationDoc, MembershipDoc, MessageDoc } from '../store/documents';
 
 /** The API's shapes: what HTTP responses, socket acks and broadcasts carry. */
@@ -9,6 +10,7 @@ export interface MessageView {
   clientMsgId: string;
   text: string;
   createdAt: string;
+  attachments?: AttachmentRef[];
 }
 
 export interface ConversationView {
@@ -26,7 +28,7 @@ export interface ConversationView {
 }
 
 export function messageView(doc: MessageDoc): MessageView {
-  return {
+  const view: MessageView = {
     id: doc._id.toHexString(),
     conversationId: doc.conversationId.toHexString(),
     seq: doc.seq,
@@ -35,6 +37,8 @@ export function messageView(doc: MessageDoc): MessageView {
     text: doc.text,
     createdAt: doc.createdAt.toISOString(),
   };
+  if (doc.attachments?.length) view.attachments = doc.attachments;
+  return view;
 }
 
 export function conversationView(doc: ConversationDoc, extra: { members?: MembershipDoc[]; membership?: MembershipDoc | null } = {}): ConversationView {

@@ -3,6 +3,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import helmet from 'helmet';
 import type { TokenVerifier } from '../auth/tokens';
 import type { ChatService } from '../chat/chat-service';
+import type { AttachmentService } from '../media/attachment-service';
 import { AppError } from '../errors';
 import type { RateLimits } from '../limits/rate-limits';
 import type { Maintenance } from '../maintenance';
@@ -17,6 +18,7 @@ import { requestContext } from './request-context';
 
 export interface HttpDeps {
   chat: ChatService;
+  attachments?: Pick<AttachmentService, 'createUpload'>;
   verify: TokenVerifier;
   limits: RateLimits;
   maintenance: Maintenance;
@@ -71,7 +73,7 @@ export function createHttpApp(deps: HttpDeps): Express {
   api.use(requireJsonBody);
   api.use(express.json({ limit: deps.bodyLimitBytes, strict: true }));
   api.use(authenticate(deps.verify, deps.limits));
-  api.use(conversationsRouter(deps.chat, deps.metrics));
+  api.use(conversationsRouter(deps.chat, deps.metrics, deps.attachments));
   app.use('/api', api);
 
   app.use(notFoundHandler);

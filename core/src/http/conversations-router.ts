@@ -1,10 +1,12 @@
 import { Router } from 'express';
 import type { ChatService } from '../chat/chat-service';
+import { AppError } from '../errors';
+import type { AttachmentService } from '../media/attachment-service';
 import type { Metrics } from '../telemetry/metrics';
 import { principalOf } from './request-context';
 
 /** Routes only read the request, delegate to the chat service and pick the status code. */
-export function conversationsRouter(chat: ChatService, metrics: Metrics): Router {
+export function conversationsRouter(chat: ChatService, metrics: Metrics, attachments?: Pick<AttachmentService, 'createUpload'>): Router {
   const router = Router();
   const userOf = (res: Parameters<typeof principalOf>[0]) => principalOf(res).userId;
 
@@ -38,6 +40,10 @@ export function conversationsRouter(chat: ChatService, metrics: Metrics): Router
   });
   router.get('/conversations/:id/search', async (req, res) => {
     res.json(await chat.messages.search(userOf(res), req.params.id, req.query));
+  });
+  router.post('/conversations/:id/attachments', async (req, res) => {
+    if (!attachments) throw new AppError('unavailable', 'Attachments are not configured on this server (S3_BUCKET).');
+    res.status(201).json(await attachments.createUpload(userOf(res), req.params.id, req.body));
   });
   router.post('/conversations/:id/read', async (req, res) => {
     res.json(await chat.messages.markRead(userOf(res), req.params.id, req.body));

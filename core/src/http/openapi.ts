@@ -26,6 +26,7 @@ const conversationLinks = {
   SendMessage: byId('sendMessage'),
   ListMessages: byId('listMessages'),
   SearchMessages: byId('searchMessages'),
+  CreateUpload: byId('createUpload'),
   MarkRead: byId('markRead'),
 };
 
@@ -92,6 +93,20 @@ export const openApiDocument = {
         responses: { '200': { description: 'Matches.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('SearchHit') } } }) }, ...member },
       },
     },
+    '/api/conversations/{id}/attachments': {
+      post: {
+        operationId: 'createUpload',
+        summary: 'A presigned S3 PUT for one file (members only); reference the returned attachmentId in a message.',
+        parameters: [idParam],
+        requestBody: { required: true, content: json(ref('CreateUpload')) },
+        responses: {
+          '201': { description: 'Upload ticket: PUT the file to uploadUrl with exactly these headers before expiresAt.', content: json(ref('UploadTicket')) },
+          ...member,
+          '413': problem('File larger than ATTACHMENT_MAX_BYTES, or body too large.'),
+          '415': problem('Content type not accepted, or body is not JSON.'),
+        },
+      },
+    },
     '/api/conversations/{id}/read': {
       post: {
         operationId: 'markRead',
@@ -115,7 +130,35 @@ export const openApiDocument = {
         type: 'object',
         additionalProperties: false,
         required: ['clientMsgId', 'text'],
-        properties: { clientMsgId: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' }, text: { type: 'string', minLength: 1, maxLength: 4000 } },
+        properties: {
+          clientMsgId: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+          text: { type: 'string', minLength: 1, maxLength: 4000, description: 'May be empty only when attachmentIds is not.' },
+          attachmentIds: { type: 'array', maxItems: 50, items: { type: 'string', maxLength: 64 } },
+        },
+      },
+      CreateUpload: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['filename', 'contentType', 'size'],
+        properties: { filename: { type: 'string', minLength: 1, maxLength: 255 }, contentType: { type: 'string', maxLength: 255 }, size: { type: 'integer', minimum: 1 } },
+      },
+      UploadTicket: {
+        type: 'object',
+        required: ['attachmentId', 'key', 'method', 'uploadUrl', 'headers', 'expiresAt', 'url'],
+        properties: {
+          attachmentId: { type: 'string' },
+          key: { type: 'string' },
+          method: { const: 'PUT' },
+          uploadUrl: { type: 'string' },
+          headers: { type: 'object', required: ['content-type', 'content-length'], properties: { 'content-type': { type: 'string' }, 'content-length': { type: 'string' } } },
+          expiresAt: { type: 'string', format: 'date-time' },
+          url: { type: 'string' },
+        },
+      },
+      Attachment: {
+        type: 'object',
+        required: ['id', 'filename', 'contentType', 'size', 'url'],
+        properties: { id: { type: 'string' }, filename: { type: 'string' }, contentType: { type: 'string' }, size: { type: 'integer' }, url: { type: 'string' } },
       },
       Member: { type: 'object', required: ['userId', 'role', 'joinedAt'], properties: { userId: { type: 'string' }, role: { enum: ['owner', 'member'] }, joinedAt: { type: 'string', format: 'date-time' } } },
       Conversation: {
@@ -138,7 +181,7 @@ export const openApiDocument = {
       Message: {
         type: 'object',
         required: ['id', 'conversationId', 'seq', 'senderId', 'clientMsgId', 'text', 'createdAt'],
-        properties: { id: { type: 'string' }, conversationId: { type: 'string' }, seq: { type: 'integer', minimum: 1 }, senderId: { type: 'string' }, clientMsgId: { type: 'string' }, text: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } },
+        properties: { id: { type: 'string' }, conversationId: { type: 'string' }, seq: { type: 'integer', minimum: 1 }, senderId: { type: 'string' }, clientMsgId: { type: 'string' }, text: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, attachments: { type: 'array', items: ref('Attachment') } },
       },
       SearchHit: {
         allOf: [ref('Message'), { type: 'object', required: ['fragments'], properties: { fragments: { type: 'array', items: { type: 'object', required: ['text', 'highlights'], properties: { text: { type: 'string' }, highlights: { type: 'array', items: { type: 'object', required: ['start', 'end'], properties: { start: { type: 'integer' }, end: { type: 'integer' } } } } } } } } }],

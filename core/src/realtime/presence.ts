@@ -10,6 +10,8 @@ export interface Presence {
   /** True when the user has no open socket left. */
   disconnected(userId: string): Promise<boolean>;
   refresh(userId: string): Promise<void>;
+  /** Whether the user has a socket open anywhere (offline members get notifications). */
+  isOnline(userId: string): Promise<boolean>;
 }
 
 export function memoryPresence(): Presence {
@@ -27,6 +29,9 @@ export function memoryPresence(): Presence {
       return n <= 0;
     },
     async refresh() {},
+    async isOnline(userId) {
+      return counts.has(userId);
+    },
   };
 }
 
@@ -44,6 +49,9 @@ export function redisPresence(redis: Redis, ttlSeconds: number): Presence {
     },
     async refresh(userId) {
       await redis.expire(key(userId), ttlSeconds);
+    },
+    async isOnline(userId) {
+      return (await redis.exists(key(userId))) === 1;
     },
   };
 }

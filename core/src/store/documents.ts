@@ -1,4 +1,5 @@
 import type { ObjectId } from 'mongodb';
+import type { AttachmentRef } from '../media/attachment-service';
 
 export type ConversationType = 'direct' | 'group';
 
@@ -35,6 +36,8 @@ export interface MessageDoc {
   terms: string[];
   editedAt?: Date | null;
   deletedAt?: Date | null;
+  /** Files in object storage this message carries (see core/src/media). */
+  attachments?: AttachmentRef[];
 }
 
 export const membershipId = (conversationId: ObjectId, userId: string): string => `${conversationId.toHexString()}:${userId}`;

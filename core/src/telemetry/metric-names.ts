@@ -17,6 +17,14 @@ export const metricNames = {
   mongoPoolCheckedOut: 'chat_mongodb_pool_checked_out_connections',
   buildInfo: 'chat_build_info',
   ready: 'chat_ready',
+  jobLastSuccess: 'chat_job_last_success_timestamp_seconds',
+  jobDuration: 'chat_job_duration_seconds',
+  jobItems: 'chat_job_items_processed_total',
+  jobRuns: 'chat_job_runs_total',
+  notifications: 'chat_notifications_total',
+  notificationAttempts: 'chat_notification_attempts_total',
+  notificationQueueDepth: 'chat_notification_queue_depth',
+  attachments: 'chat_attachments_total',
 } as const;
 
 /** Default Node.js metrics from prom-client that dashboards and alerts use. */

@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createJobMetrics } from '../jobs/job-metrics';
+import { createNotifierMetrics } from '../notifications/notifier-metrics';
 import { latencyBuckets, metricNames as n } from './metric-names';
 
 /** One registry per core instance (tests run several in one process). */
@@ -21,6 +23,9 @@ export function createMetrics(labels: { version: string; instance: string }) {
     mongoPoolCheckedOut: new Gauge({ name: n.mongoPoolCheckedOut, help: 'MongoDB connections checked out of the pool.', registers: [registry] }),
     buildInfo: new Gauge({ name: n.buildInfo, help: 'Always 1; labels carry version and instance.', labelNames: ['version', 'instance_id'] as const, registers: [registry] }),
     ready: new Gauge({ name: n.ready, help: '1 while /ready answers 200.', registers: [registry] }),
+    attachments: new Counter({ name: n.attachments, help: 'Attachment uploads by outcome: presigned, attached, rejected.', labelNames: ['outcome'] as const, registers: [registry] }),
+    jobs: createJobMetrics(registry),
+    notifier: createNotifierMetrics(registry),
   };
   // `instance_id`, not `instance`: Prometheus owns the `instance` target label.
   metrics.buildInfo.set({ version: labels.version, instance_id: labels.instance }, 1);

@@ -1,0 +1,29 @@
+import type { Db, ObjectId } from 'mongodb';
+
+export type AttachmentStatus = 'pending' | 'attached' | 'deleting';
+
+export interface AttachmentDoc {
+  /** Random, unguessable id (base64url of 16 bytes). */
+  _id: string;
+  conversationId: ObjectId;
+  uploaderId: string;
+  key: string;
+  filename: string;
+  contentType: string;
+  /** Declared size, replaced by the stored object's size once HEAD confirmed it. */
+  size: number;
+  status: AttachmentStatus;
+  createdAt: Date;
+  uploadedAt?: Date | null;
+  messageId?: string | null;
+  attachedAt?: Date | null;
+}
+
+export const attachmentsCollection = 'attachments';
+
+export const attachmentCollection = (db: Db) => db.collection<AttachmentDoc>(attachmentsCollection);
+
+/** Index for the orphan cleanup scan; lookups by id use the unique _id. */
+export async function ensureAttachmentIndexes(db: Db): Promise<void> {
+  await attachmentCollection(db).createIndexes([{ key: { status: 1, createdAt: 1 }, name: 'status_created' }]);
+}

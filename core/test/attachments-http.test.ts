@@ -1,0 +1,61 @@
+import { startMinio, type RunningMinio } from '../../ops/services/minio';
+import { createS3Client, ensureBucket } from '../src/media/s3';
+import { nextEvent, s3Env, startTestCore, type TestCore } from './harness';
+
+/** Attachments end to end through the real HTTP API, against MinIO on loopback. */
+let minio: RunningMinio;
+let t: TestCore;
+let convId: string;
+const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+
+beforeAll(async () => {
+  minio = await startMinio();
+  const s3 = createS3Client({ bucket: 'media', endpoint: minio.endpoint, region: minio.region, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey });
+  await ensureBucket(s3, 'media');
+  s3.destroy();
+  t = await startTestCore({ ...s3Env(minio, 'media'), ATTACHMENT_MAX_BYTES: '1000', ATTACHMENT_CDN_BASE_URL: 'https://cdn.example.test' });
+  convId = (await t.api('uma', 'POST', '/api/conversations', { type: 'group', name: 'files', memberIds: ['vic'] })).body.id;
+}, 120_000);
+
+afterAll(async () => {
+  await t?.stop();
+  await minio?.stop();
+});
+
+describe('POST /api/conversations/:id/attachments', () => {
+  it('presigns an upload that a plain HTTP PUT completes, and a message can then carry it', async () => {
+    const ticket = await t.api('uma', 'POST', `/api/conversations/${convId}/attachments`, { filename: 'dot.png', contentType: 'image/png', size: png.length });
+    expect(ticket.status).toBe(201);
+    expect(ticket.body.key).toMatch(new RegExp(`^conversations/${convId}/[0-9a-f]{32}/dot\\.png$`));
+    expect(ticket.body.url).toBe(`https://cdn.example.test/${ticket.body.key}`);
+    const put = await fetch(ticket.body.uploadUrl, { method: 'PUT', headers: ticket.body.headers, body: png });
+    expect(put.status).toBe(200);
+
+    const vic = await t.socket('vic');
+    await (vic as any).emitWithAck('join_conversation', { conversationId: convId });
+    const received = nextEvent<any>(vic, 'message_received');
+    const sent = await t.api('uma', 'POST', `/api/conversations/${convId}/messages`, { clientMsgId: 'with-file', text: '', attachmentIds: [ticket.body.attachmentId] });
+    expect(sent.status).toBe(201);
+    expect(sent.body.attachments).toEqual([{ id: ticket.body.attachmentId, filename: 'dot.png', contentType: 'image/png', size: png.length, url: ticket.body.url }]);
+    expect((await received).attachments).toHaveLength(1);
+    const history = await t.api('vic', 'GET', `/api/conversations/${convId}/messages?limit=1`);
+    expect(history.body.items[0].attachments[0].id).toBe(ticket.body.attachmentId);
+  });
+
+  it('refuses a message whose attachment was never uploaded (400), and stores nothing', async () => {
+    const ticket = await t.api('uma', 'POST', `/api/conversations/${convId}/attachments`, { filename: 'ghost.png', contentType: 'image/png', size: 10 });
+    const sent = await t.api('uma', 'POST', `/api/conversations/${convId}/messages`, { clientMsgId: 'ghost', text: 'see file', attachmentIds: [ticket.body.attachmentId] });
+    expect(sent.status).toBe(400);
+    const history = await t.api('uma', 'GET', `/api/conversations/${convId}/messages?limit=100`);
+    expect(history.body.items.some((m: { clientMsgId: string }) => m.clientMsgId === 'ghost')).toBe(false);
+  });
+
+  it('refuses oversize (413), unaccepted types (415), non-members (403) and unknown conversations (404)', async () => {
+    expect((await t.api('uma', 'POST', `/api/conversations/${convId}/attachments`, { filename: 'big.png', contentType: 'image/png', size: 1001 })).status).toBe(413);
+    const exe = await t.api('uma', 'POST', `/api/conversations/${convId}/attachments`, { filename: 'x.exe', contentType: 'application/x-msdownload', size: 10 });
+    expect(exe.status).toBe(415);
+    expect(exe.body.code).toBe('unsupported_media_type');
+    expect((await t.api('wes', 'POST', `/api/conversations/${convId}/attachments`, { filename: 'a.png', contentType: 'image/png', size: 10 })).status).toBe(403);
+    expect((await t.api('uma', 'POST', '/api/conversations/0123456789abcdef01234567/attachments', { filename: 'a.png', contentType: 'image/png', size: 10 })).status).toBe(404);
+  });
+});
