@@ -58,4 +58,12 @@ describe('POST /api/conversations/:id/attachments', () => {
     expect((await t.api('wes', 'POST', `/api/conversations/${convId}/attachments`, { filename: 'a.png', contentType: 'image/png', size: 10 })).status).toBe(403);
     expect((await t.api('uma', 'POST', '/api/conversations/0123456789abcdef01234567/attachments', { filename: 'a.png', contentType: 'image/png', size: 10 })).status).toBe(404);
   });
+
+  it('refuses uploads into an archived conversation (409)', async () => {
+    const id = (await t.api('uma', 'POST', '/api/conversations', { type: 'group', name: 'closed' })).body.id;
+    await t.api('uma', 'POST', `/api/conversations/${id}/archive`);
+    const res = await t.api('uma', 'POST', `/api/conversations/${id}/attachments`, { filename: 'a.png', contentType: 'image/png', size: 10 });
+    expect(res.status).toBe(409);
+    expect(res.body.reason).toBe('archived');
+  });
 });

@@ -102,6 +102,7 @@ export const openApiDocument = {
         responses: {
           '201': { description: 'Upload ticket: PUT the file to uploadUrl with exactly these headers before expiresAt.', content: json(ref('UploadTicket')) },
           ...member,
+          '409': problem('The conversation is archived.'),
           '413': problem('File larger than ATTACHMENT_MAX_BYTES, or body too large.'),
           '415': problem('Content type not accepted, or body is not JSON.'),
         },

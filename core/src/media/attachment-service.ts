@@ -108,6 +108,8 @@ export function createAttachmentService(deps: {
     async createUpload(userId: string, conversationId: string, body: unknown): Promise<UploadTicket> {
       const input = parseInput(createUploadSchema, body);
       const convId = await requireMember(userId, conversationId);
+      const conversation = await store.conversations.findOne({ _id: convId }, { projection: { archivedAt: 1 } });
+      if (conversation?.archivedAt) throw new AppError('conflict', 'This conversation is archived; it accepts no new attachments.', { reason: 'archived' });
       if (input.size > options.maxBytes) {
         count('rejected');
         throw new AppError('payload_too_large', `The file is ${input.size} bytes; the largest attachment is ${options.maxBytes} bytes.`);
