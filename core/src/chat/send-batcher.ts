@@ -20,19 +20,28 @@ const MAX_SEQ_ATTEMPTS = 8;
  * Groups the sends that arrive in the same event-loop turn into one write. Per conversation in a
  * batch, one `$inc` reserves as many seqs as it has messages; then one unordered insertMany stores
  * the whole batch, and its acknowledgement makes every message in it durable. Under load batches
- * grow by themselves (more sends per turn); when idle a batch holds one message and adds no delay.
+ * grow by themselves (what arrives during one write forms the next batch); when idle a batch holds
+ * one message and adds no delay.
  */
 export function createSendBatcher(deps: { conversations: ConversationsRepository; messages: MessagesRepository; now(): Date; maxBatch?: number }) {
   const maxBatch = deps.maxBatch ?? 500;
   const queue: Pending[] = [];
   let scheduled = false;
+  let flushing = false;
 
+  // One batch in flight at a time: what arrives meanwhile forms the next batch, and seqs are
+  // stored and acknowledged (and so broadcast) in the order they were allocated.
   function schedule(): void {
-    if (scheduled) return;
+    if (scheduled || flushing) return;
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
-      while (queue.length) void flush(queue.splice(0, maxBatch));
+      if (!queue.length) return;
+      flushing = true;
+      void flush(queue.splice(0, maxBatch)).finally(() => {
+        flushing = false;
+        if (queue.length) schedule();
+      });
     });
   }
 
@@ -68,10 +77,8 @@ export function createSendBatcher(deps: { conversations: ConversationsRepository
         const item = ready[i]!;
         if (outcome.ok) item.resolve({ stored: item.draft as MessageDoc });
         else if (outcome.conflict === 'clientMsgId') item.resolve({ duplicateOf: 'clientMsgId' });
-        else if (++item.attempts < MAX_SEQ_ATTEMPTS) {
-          queue.push(item);
-          schedule();
-        } else item.reject(new AppError('unavailable', 'Could not allocate a message sequence number; retry with the same clientMsgId.', { retryAfter: 1 }));
+        else if (++item.attempts < MAX_SEQ_ATTEMPTS) queue.push(item);
+        else item.reject(new AppError('unavailable', 'Could not allocate a message sequence number; retry with the same clientMsgId.', { retryAfter: 1 }));
       });
     } catch (error) {
       for (const item of batch) item.reject(error);

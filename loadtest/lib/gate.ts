@@ -1,0 +1,103 @@
+/**
+ * The gate: compares scenario metrics with the rules of the targets file and decides the exit code.
+ * Pure functions, unit-tested (loadtest/test/gate.test.ts).
+ */
+
+export const EXIT = { pass: 0, fault: 2, breach: 3, invalid: 4 } as const;
+
+export interface Rule {
+  /** Scenario id, e.g. `api.list` or `rt.core`. */
+  scenario: string;
+  /** Metric key in that scenario's flat metrics, e.g. `p95`, `lost`, `p95RatioToBaseline`. */
+  metric: string;
+  max?: number;
+  min?: number;
+  /** Why this number (shown in the report). */
+  why?: string;
+}
+
+export interface DriftRule {
+  /** Metrics (ratios to the same-run baselines) compared with the stored baseline report. */
+  metrics: string[];
+  /** A ratio may grow to at most this multiple of the stored value... */
+  maxGrowth: number;
+  /** ...plus this absolute slack (ratios of tiny numbers are noisy). */
+  slack: number;
+}
+
+export interface ScenarioOutcome {
+  /** False when the load generator itself was the bottleneck: its lines are invalid, not passed or failed. */
+  valid: boolean;
+  invalidReason?: string;
+  metrics: Record<string, number>;
+}
+
+export type LineStatus = 'pass' | 'breach' | 'invalid' | 'missing';
+
+export interface GateLine {
+  line: string;
+  scenario: string;
+  metric: string;
+  actual: number | null;
+  limit: string;
+  status: LineStatus;
+  note?: string;
+}
+
+export interface GateVerdict {
+  verdict: 'pass' | 'breach' | 'invalid' | 'fault';
+  exitCode: number;
+  lines: GateLine[];
+  breached: GateLine[];
+}
+
+export type Baseline = Record<string, Record<string, number>>;
+
+const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+export function ruleLabel(rule: Rule): string {
+  const parts = [rule.min !== undefined ? `≥ ${rule.min}` : '', rule.max !== undefined ? `≤ ${rule.max}` : ''].filter(Boolean);
+  return `${rule.scenario} ${rule.metric} ${parts.join(' and ')}`;
+}
+
+export function evaluateRule(rule: Rule, outcome: ScenarioOutcome | undefined): GateLine {
+  const base = { line: ruleLabel(rule), scenario: rule.scenario, metric: rule.metric, limit: [rule.min !== undefined ? `≥ ${rule.min}` : '', rule.max !== undefined ? `≤ ${rule.max}` : ''].filter(Boolean).join(' '), note: rule.why };
+  if (!outcome) return { ...base, actual: null, status: 'missing', note: 'scenario did not run' };
+  const value = outcome.metrics[rule.metric];
+  if (!outcome.valid) return { ...base, actual: value ?? null, status: 'invalid', note: outcome.invalidReason };
+  // A metric that could not be computed (no samples, NaN) is a breach: the system produced nothing to judge.
+  if (value === undefined || !Number.isFinite(value)) return { ...base, actual: value ?? null, status: 'breach', note: 'no value (no samples?)' };
+  const ok = (rule.max === undefined || value <= rule.max) && (rule.min === undefined || value >= rule.min);
+  return { ...base, actual: value, status: ok ? 'pass' : 'breach' };
+}
+
+export function evaluateDrift(drift: DriftRule | undefined, baseline: Baseline | undefined, outcomes: Record<string, ScenarioOutcome>): GateLine[] {
+  if (!drift || !baseline) return [];
+  const lines: GateLine[] = [];
+  for (const [scenario, stored] of Object.entries(baseline)) {
+    const outcome = outcomes[scenario];
+    if (!outcome) continue;
+    for (const metric of drift.metrics) {
+      const was = stored[metric];
+      if (was === undefined || !Number.isFinite(was)) continue;
+      const limit = was * drift.maxGrowth + drift.slack;
+      const value = outcome.metrics[metric];
+      const line = `drift ${scenario} ${metric} ≤ ${fmt(limit)} (baseline ${fmt(was)} × ${drift.maxGrowth} + ${drift.slack})`;
+      const common = { line, scenario, metric, limit: `≤ ${fmt(limit)}` };
+      if (!outcome.valid) lines.push({ ...common, actual: value ?? null, status: 'invalid', note: outcome.invalidReason });
+      else if (value === undefined || !Number.isFinite(value)) lines.push({ ...common, actual: null, status: 'breach', note: 'no value' });
+      else lines.push({ ...common, actual: value, status: value <= limit ? 'pass' : 'breach' });
+    }
+  }
+  return lines;
+}
+
+/** Any breach on a valid scenario fails; otherwise an invalid scenario makes the run invalid; a missing one is a harness fault. */
+export function decide(rules: Rule[], outcomes: Record<string, ScenarioOutcome>, drift?: DriftRule, baseline?: Baseline): GateVerdict {
+  const lines = [...rules.map((r) => evaluateRule(r, outcomes[r.scenario])), ...evaluateDrift(drift, baseline, outcomes)];
+  const breached = lines.filter((l) => l.status === 'breach');
+  if (breached.length) return { verdict: 'breach', exitCode: EXIT.breach, lines, breached };
+  if (lines.some((l) => l.status === 'missing')) return { verdict: 'fault', exitCode: EXIT.fault, lines, breached };
+  if (lines.some((l) => l.status === 'invalid')) return { verdict: 'invalid', exitCode: EXIT.invalid, lines, breached };
+  return { verdict: 'pass', exitCode: EXIT.pass, lines, breached };
+}

@@ -1,0 +1,94 @@
+/**
+ * Preloaded (`node --import tsx --import loadtest/servers/probe.ts <entry>`) into every process under
+ * test - the core and both bare baselines - so they are measured the same way without touching core/:
+ *  - answers IPC requests for memory (after a forced GC when --expose-gc), CPU time, event-loop
+ *    utilisation and delay;
+ *  - starts/stops a V8 CPU profile on request (where the time goes);
+ *  - LOADTEST_INJECT_DELAY_MS > 0 slows the process on purpose: every HTTP request and every inbound
+ *    WebSocket message is handled that many ms late (the "deliberately slowed core" of the gate test).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import { Session } from 'node:inspector';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+
+const delayMs = Number(process.env.LOADTEST_INJECT_DELAY_MS ?? 0);
+if (delayMs > 0) {
+  const emitRequest = http.Server.prototype.emit;
+  http.Server.prototype.emit = function patched(this: http.Server, event: string, ...args: unknown[]) {
+    if (event === 'request') {
+      setTimeout(() => emitRequest.apply(this, [event, ...args] as unknown as Parameters<typeof emitRequest>), delayMs);
+      return true;
+    }
+    return emitRequest.apply(this, [event, ...args] as unknown as Parameters<typeof emitRequest>);
+  } as typeof emitRequest;
+  // engine.io's WebSocket transport reads frames from `ws` (one copy in node_modules).
+  const { WebSocket } = require('ws') as typeof import('ws');
+  const emitWs = WebSocket.prototype.emit;
+  WebSocket.prototype.emit = function patched(this: InstanceType<typeof WebSocket>, event: string, ...args: unknown[]) {
+    if (event === 'message') {
+      setTimeout(() => emitWs.apply(this, [event, ...args] as unknown as Parameters<typeof emitWs>), delayMs);
+      return true;
+    }
+    return emitWs.apply(this, [event, ...args] as unknown as Parameters<typeof emitWs>);
+  } as typeof emitWs;
+  console.error(`[probe] injected delay: ${delayMs} ms on every HTTP request and inbound WebSocket message`);
+}
+
+interface ProbeRequest {
+  id: number;
+  type: 'stats' | 'profile-start' | 'profile-stop';
+  gc?: boolean;
+  file?: string;
+}
+
+if (process.send) {
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  let session: Session | undefined;
+  const post = <T>(method: string, params?: object) =>
+    new Promise<T>((resolve, reject) => session!.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as T))));
+  const gc = (globalThis as { gc?: () => void }).gc;
+
+  process.on('message', (raw: unknown) => {
+    const req = raw as ProbeRequest;
+    if (!req || typeof req !== 'object' || typeof req.id !== 'number') return;
+    const reply = (body: object) => process.send?.({ id: req.id, ...body });
+    void (async () => {
+      try {
+        if (req.type === 'stats') {
+          if (req.gc && gc) { gc(); gc(); }
+          const body = {
+            memory: process.memoryUsage(),
+            cpu: process.cpuUsage(),
+            elu: performance.eventLoopUtilization(),
+            // The histogram holds whole 10 ms sampling intervals; the delay is the excess.
+            eld: { p50: Math.max(0, eld.percentile(50) / 1e6 - 10), p99: Math.max(0, eld.percentile(99) / 1e6 - 10), max: Math.max(0, eld.max / 1e6 - 10) },
+            uptimeMs: performance.now(),
+          };
+          eld.reset();
+          reply(body);
+        } else if (req.type === 'profile-start') {
+          session = new Session();
+          session.connect();
+          await post('Profiler.enable');
+          await post('Profiler.setSamplingInterval', { interval: 500 });
+          await post('Profiler.start');
+          reply({ ok: true });
+        } else if (req.type === 'profile-stop' && session && req.file) {
+          const { profile } = await post<{ profile: object }>('Profiler.stop');
+          fs.writeFileSync(req.file, JSON.stringify(profile));
+          session.disconnect();
+          session = undefined;
+          reply({ ok: true, file: req.file });
+        } else {
+          reply({ error: `unknown request ${req.type}` });
+        }
+      } catch (error) {
+        reply({ error: (error as Error).message });
+      }
+    })();
+  });
+  // The IPC channel must not keep the process alive on its own.
+  (process.channel as { unref?: () => void } | undefined)?.unref?.();
+}

@@ -1,0 +1,89 @@
+import type { DriftRule, Rule } from './lib/gate';
+
+/**
+ * THE targets file: every line the gate enforces, per profile. Latencies in ms; ratios are the core's
+ * value divided by the bare baseline's from the same run (bare Express route / bare Socket.IO relay).
+ *
+ * Seeds from issue 8 (never looser): API p95 < 500 ms; delivery p95 < 2 s at 100 msg/s with 1,000
+ * sockets; 0 lost; 0 duplicated. The short-profile numbers below are tightened to what the core
+ * sustains on the 2-core box with headroom (see loadtest/README.md for the measurements behind them).
+ */
+
+const api = (scenario: string, p50: number, p95: number, p99: number, ratio: number): Rule[] => [
+  { scenario, metric: 'p50', max: p50 },
+  { scenario, metric: 'p95', max: p95, why: 'seed: API p95 < 500 ms' },
+  { scenario, metric: 'p99', max: p99 },
+  { scenario, metric: 'errorRate', max: 0 },
+  { scenario, metric: 'throughputRatio', min: 0.95, why: 'throughput floor: the offered rate was served' },
+  { scenario, metric: 'p95RatioToBaseline', max: ratio, why: 'same-run ratio to the bare Express route' },
+];
+
+const realtime = (scenario: string, t: { p50: number; p95: number; p99: number; ackP95: number; connectP95: number; ratio: number; heapRatio?: number }): Rule[] => [
+  { scenario, metric: 'deliveryP50', max: t.p50 },
+  { scenario, metric: 'deliveryP95', max: t.p95, why: 'seed: delivery p95 < 2 s at 100 msg/s, 1,000 sockets' },
+  { scenario, metric: 'deliveryP99', max: t.p99 },
+  { scenario, metric: 'ackP95', max: t.ackP95 },
+  { scenario, metric: 'connectP95', max: t.connectP95 },
+  { scenario, metric: 'lost', max: 0, why: 'every delivery to every member arrives' },
+  { scenario, metric: 'duplicated', max: 0 },
+  { scenario, metric: 'sendErrors', max: 0 },
+  { scenario, metric: 'connectErrors', max: 0 },
+  { scenario, metric: 'throughputRatio', min: 0.95, why: 'throughput floor: acks kept up with the offered msg/s' },
+  { scenario, metric: 'deliveryP95RatioToBaseline', max: t.ratio, why: 'same-run ratio to the bare Socket.IO relay' },
+  ...(t.heapRatio ? [{ scenario, metric: 'heapPerSocketRatio', max: t.heapRatio }] : []),
+];
+
+/** Baseline sanity: if the bare processes themselves are slow the machine is too noisy to judge. */
+const baselines: Rule[] = [
+  { scenario: 'api.bare', metric: 'errorRate', max: 0 },
+  { scenario: 'rt.1k.relay', metric: 'lost', max: 0 },
+  { scenario: 'rt.1k.relay', metric: 'duplicated', max: 0 },
+];
+
+/**
+ * Short profile (CI gate). Measured on the shared 2-core box (generator, MongoDB-compatible server,
+ * core and neighbours' test suites on the same cores), 200 req/s per endpoint, 1,000 sockets at 100 msg/s:
+ *   quiet:  API p95 4-35 ms (ratio to bare 2-12), delivery p95 6-12 ms (ratio 3-7), heap/socket ratio ~1
+ *   noisy (load average 8-14): API p95 160-350 ms (ratio 2-10), delivery p95 100-350 ms (ratio 3-18)
+ * So the absolute lines sit below the seeds (API p95 300 ms vs 500; delivery p95 500 ms vs 2 s) with
+ * 10-40× headroom on a quiet runner, the same-run ratios carry the tighter judgement (~3× headroom over
+ * the noisy case), and a breach is re-measured once before it fails the gate (cli.ts, --confirm).
+ */
+const shortRules: Rule[] = [
+  ...baselines,
+  ...api('api.list', 50, 300, 1_000, 40),
+  ...api('api.history', 50, 300, 1_000, 40),
+  ...api('api.send', 50, 300, 1_000, 40),
+  ...api('api.mixed', 50, 300, 1_000, 40),
+  { scenario: 'api.max.list', metric: 'errorRate', max: 0 },
+  { scenario: 'api.max.list', metric: 'reqPerSRatioToBaseline', min: 0.02, why: 'closed-model max req/s vs the bare route (today 0.04-0.05; the issue wants 0.4)' },
+  ...realtime('rt.1k.core', { p50: 50, p95: 500, p99: 1_500, ackP95: 500, connectP95: 2_000, ratio: 60, heapRatio: 3 }),
+];
+
+export interface Targets {
+  rules: Rule[];
+  drift?: DriftRule;
+}
+
+export const targets: Record<string, Targets> = {
+  short: {
+    rules: shortRules,
+    drift: { metrics: ['p95RatioToBaseline', 'deliveryP95RatioToBaseline'], maxGrowth: 5, slack: 10 },
+  },
+  /** The smoke profile (gate test) is judged by the short profile's lines for the scenarios it runs. */
+  smoke: { rules: shortRules },
+  /** What the issue asks the core to reach (reported by the full profile; a release candidate must pass). */
+  full: {
+    rules: [
+      ...baselines,
+      ...api('api.list', 10, 25, 100, 10),
+      ...api('api.history', 10, 25, 100, 10),
+      ...api('api.send', 10, 25, 100, 10),
+      ...api('api.mixed', 10, 25, 100, 10),
+      { scenario: 'api.max.list', metric: 'reqPerSRatioToBaseline', min: 0.4, why: 'issue: ≥ 40 % of the bare route max req/s' },
+      ...realtime('rt.1k.core', { p50: 10, p95: 25, p99: 100, ackP95: 25, connectP95: 1_000, ratio: 5, heapRatio: 1.5 }),
+      ...realtime('rt.10k.core', { p50: 10, p95: 25, p99: 100, ackP95: 25, connectP95: 2_000, ratio: 5, heapRatio: 1.5 }),
+      { scenario: 'sat.core', metric: 'sustainedRatioToBaseline', min: 0.5, why: 'issue: saturation ≥ 50 % of the bare relay msg/s' },
+    ],
+  },
+};

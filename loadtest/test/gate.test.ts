@@ -1,0 +1,115 @@
+import { EXIT, decide, evaluateDrift, type Rule, type ScenarioOutcome } from '../lib/gate';
+import { LatencyHistogram } from '../lib/histogram';
+import { judgeGenerator } from '../lib/health';
+
+const rules: Rule[] = [
+  { scenario: 'api.list', metric: 'p95', max: 500 },
+  { scenario: 'rt.core', metric: 'lost', max: 0 },
+  { scenario: 'rt.core', metric: 'throughputRatio', min: 0.95 },
+];
+const ok = (metrics: Record<string, number>): ScenarioOutcome => ({ valid: true, metrics });
+
+describe('gate decision', () => {
+  it('passes when every line is within its target', () => {
+    const verdict = decide(rules, { 'api.list': ok({ p95: 120 }), 'rt.core': ok({ lost: 0, throughputRatio: 1 }) });
+    expect(verdict.verdict).toBe('pass');
+    expect(verdict.exitCode).toBe(EXIT.pass);
+    expect(verdict.lines.every((l) => l.status === 'pass')).toBe(true);
+  });
+
+  it('fails with the breach exit code and names the breached line', () => {
+    const verdict = decide(rules, { 'api.list': ok({ p95: 501 }), 'rt.core': ok({ lost: 0, throughputRatio: 1 }) });
+    expect(verdict.verdict).toBe('breach');
+    expect(verdict.exitCode).toBe(EXIT.breach);
+    expect(verdict.breached.map((l) => l.line)).toEqual(['api.list p95 ≤ 500']);
+  });
+
+  it('treats a single lost delivery and a throughput below the floor as breaches', () => {
+    const verdict = decide(rules, { 'api.list': ok({ p95: 1 }), 'rt.core': ok({ lost: 1, throughputRatio: 0.5 }) });
+    expect(verdict.breached.map((l) => l.metric)).toEqual(['lost', 'throughputRatio']);
+  });
+
+  it('treats a metric that could not be computed (no samples) as a breach, not a pass', () => {
+    const verdict = decide(rules, { 'api.list': ok({ p95: Number.NaN }), 'rt.core': ok({ lost: 0, throughputRatio: 1 }) });
+    expect(verdict.exitCode).toBe(EXIT.breach);
+  });
+
+  it('marks lines of a scenario whose generator was the bottleneck invalid, neither passed nor failed', () => {
+    const invalid: ScenarioOutcome = { valid: false, invalidReason: 'generator CPU 99 %', metrics: { lost: 0, throughputRatio: 0.2 } };
+    const verdict = decide(rules, { 'api.list': ok({ p95: 1 }), 'rt.core': invalid });
+    expect(verdict.verdict).toBe('invalid');
+    expect(verdict.exitCode).toBe(EXIT.invalid);
+    expect(verdict.lines.filter((l) => l.scenario === 'rt.core').every((l) => l.status === 'invalid')).toBe(true);
+  });
+
+  it('still fails on a breach in a valid scenario when another one is invalid', () => {
+    const verdict = decide(rules, { 'api.list': ok({ p95: 900 }), 'rt.core': { valid: false, metrics: {} } });
+    expect(verdict.exitCode).toBe(EXIT.breach);
+  });
+
+  it('is a harness fault when a scenario did not run at all', () => {
+    const verdict = decide(rules, { 'api.list': ok({ p95: 1 }) });
+    expect(verdict.verdict).toBe('fault');
+    expect(verdict.exitCode).toBe(EXIT.fault);
+  });
+
+  it('compares ratios with the stored baseline within the drift limit', () => {
+    const drift = { metrics: ['p95RatioToBaseline'], maxGrowth: 2, slack: 1 };
+    const baseline = { 'api.list': { p95RatioToBaseline: 4 } };
+    expect(evaluateDrift(drift, baseline, { 'api.list': ok({ p95RatioToBaseline: 8.9 }) })[0]!.status).toBe('pass');
+    const drifted = decide([], { 'api.list': ok({ p95RatioToBaseline: 9.5 }) }, drift, baseline);
+    expect(drifted.exitCode).toBe(EXIT.breach);
+    expect(drifted.breached[0]!.line).toMatch(/^drift api\.list p95RatioToBaseline/);
+  });
+
+  it('exit codes are distinct', () => {
+    expect(new Set(Object.values(EXIT)).size).toBe(4);
+  });
+});
+
+describe('percentiles over all samples', () => {
+  it('merges per-client histograms; the merged p95 is not the average of per-client p95s', () => {
+    // 19 fast clients (1 ms) and one slow client (1,000 ms), 100 samples each.
+    const clients = Array.from({ length: 20 }, (_, c) => {
+      const h = new LatencyHistogram();
+      for (let i = 0; i < 100; i++) h.recordMs(c === 19 ? 1_000 : 1);
+      return h;
+    });
+    const merged = LatencyHistogram.mergeAll(clients);
+    const averagedP95 = clients.reduce((s, h) => s + h.pMs(95), 0) / clients.length;
+    expect(merged.count).toBe(2_000);
+    // 5 % of all samples are slow: the merged p95 sits at the fast edge, p99 at the slow one.
+    expect(merged.pMs(95)).toBeCloseTo(1, 1);
+    expect(merged.pMs(99)).toBeGreaterThan(990);
+    expect(averagedP95).toBeGreaterThan(50); // what averaging per client would wrongly report
+  });
+
+  it('records every sample exactly (count) and keeps 3 significant digits', () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 10_000; i++) h.recordMs(i / 100); // 0.01 .. 100 ms
+    expect(h.count).toBe(10_000);
+    expect(h.pMs(50)).toBeCloseTo(50, 0);
+    expect(h.pMs(95)).toBeCloseTo(95, 0);
+    expect(h.pMs(99)).toBeCloseTo(99, 0);
+  });
+
+  it('round-trips through the encoded form kept in reports', () => {
+    const h = new LatencyHistogram();
+    for (let i = 0; i < 1_000; i++) h.recordMs(i % 37);
+    const back = LatencyHistogram.decode(h.encode());
+    expect(back.count).toBe(h.count);
+    expect(back.pMs(95)).toBe(h.pMs(95));
+  });
+});
+
+describe('generator health', () => {
+  const limits = { eventLoopDelayP99MaxMs: 40, cpuShareMax: 0.9 };
+  const base = { eventLoopDelayP50Ms: 0.1, eventLoopDelayP99Ms: 2, eventLoopDelayMaxMs: 10, cpuShare: 0.3, valid: true };
+  it('accepts a healthy generator', () => {
+    expect(judgeGenerator(base, limits).valid).toBe(true);
+  });
+  it('invalidates a run with a saturated event loop or CPU', () => {
+    expect(judgeGenerator({ ...base, eventLoopDelayP99Ms: 80 }, limits)).toMatchObject({ valid: false, reason: expect.stringMatching(/event-loop delay/) });
+    expect(judgeGenerator({ ...base, cpuShare: 0.97 }, limits)).toMatchObject({ valid: false, reason: expect.stringMatching(/CPU/) });
+  });
+});

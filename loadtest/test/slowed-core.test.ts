@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EXIT } from '../lib/gate';
+
+/**
+ * The gate against a deliberately slowed core: the probe preload (loadtest/servers/probe.ts) delays
+ * every HTTP request and every inbound WebSocket message of the core by 1 s, without touching core/.
+ * The smoke profile is judged by the short profile's targets; the gate must exit with the breach code
+ * and name API and delivery lines.
+ */
+describe('gate against a deliberately slowed core', () => {
+  const mongo = process.env.TEST_MONGODB_URI;
+  (mongo ? it : it.skip)('fails with the breach exit code and names the breached lines', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'loadtest-slowed-'));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'loadtest/cli.ts', '--profile', 'smoke', '--inject-delay-ms', '1000', '--confirm', '0', '--out', out], {
+      cwd: path.resolve(__dirname, '..', '..'),
+      env: { ...process.env, MONGODB_URI: mongo },
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
+    const stderr = run.stderr ?? '';
+    expect({ status: run.status, tail: stderr.split('\n').slice(-15).join('\n') }).toMatchObject({ status: EXIT.breach });
+    expect(stderr).toMatch(/GATE FAIL: breached/);
+    const json = fs.readdirSync(out).find((f) => f.endsWith('-smoke.json'))!;
+    const report = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8'));
+    const breached: string[] = report.gate.breached.map((l: { line: string }) => l.line);
+    expect(breached).toEqual(expect.arrayContaining(['api.list p95 ≤ ' + lineMax(report, 'api.list', 'p95'), 'rt.1k.core deliveryP95 ≤ ' + lineMax(report, 'rt.1k.core', 'deliveryP95')]));
+    expect(fs.existsSync(path.join(out, json.replace('.json', '.md')))).toBe(true);
+    expect(fs.existsSync(path.join(out, json.replace('.json', '.svg')))).toBe(true);
+    fs.rmSync(out, { recursive: true, force: true });
+  }, 180_000);
+});
+
+function lineMax(report: any, scenario: string, metric: string): string {
+  const line = report.gate.lines.find((l: any) => l.scenario === scenario && l.metric === metric);
+  return line.limit.replace('≤ ', '');
+}

@@ -1,0 +1,28 @@
+import { targets } from '../targets';
+import { profiles } from '../profiles';
+
+const line = (profile: string, scenario: string, metric: string) => targets[profile]!.rules.find((r) => r.scenario === scenario && r.metric === metric);
+
+describe('targets file', () => {
+  it('is at least as strict as the seeds of issue 8 in every profile', () => {
+    for (const profile of ['short', 'full']) {
+      for (const ep of ['list', 'history', 'send', 'mixed']) expect(line(profile, `api.${ep}`, 'p95')!.max).toBeLessThan(500);
+      const rt = `rt.1k.core`;
+      expect(line(profile, rt, 'deliveryP95')!.max).toBeLessThan(2_000);
+      expect(line(profile, rt, 'lost')!.max).toBe(0);
+      expect(line(profile, rt, 'duplicated')!.max).toBe(0);
+    }
+  });
+
+  it('the short profile runs the seed load: 1,000 sockets at 100 msg/s', () => {
+    const run = profiles.short!.realtime.runs.find((r) => r.id === '1k')!;
+    expect(run).toMatchObject({ sockets: 1_000, rate: 100 });
+  });
+
+  it('every profile with targets exists and every rule names a metric', () => {
+    for (const [name, t] of Object.entries(targets)) {
+      expect(profiles[name]).toBeDefined();
+      for (const r of t.rules) expect(r.max !== undefined || r.min !== undefined).toBe(true);
+    }
+  });
+});
