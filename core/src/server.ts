@@ -15,6 +15,7 @@ import { createMaintenance } from './maintenance';
 import { attachGateway, type ChatServer } from './realtime/gateway';
 import { memoryPresence, redisPresence } from './realtime/presence';
 import { connectRedis } from './realtime/redis-clients';
+import { memoryTyping, redisTyping } from './realtime/typing';
 import { conversationsRepository } from './store/conversations-repository';
 import { membershipsRepository } from './store/memberships-repository';
 import { messagesRepository } from './store/messages-repository';
@@ -33,6 +34,9 @@ export interface Core {
   /** Graceful stop: refuse new work, finish in-flight acks, move sockets away, close pools. */
   stop(): Promise<void>;
 }
+
+/** How long "typing" lasts without a new typing_start (clients send one every few seconds while typing). */
+const TYPING_TTL_MS = 6_000;
 
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms).unref())]);
@@ -160,6 +164,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     verify,
     maintenance,
     presence,
+    typing: redis ? redisTyping(redis, TYPING_TTL_MS) : memoryTyping(TYPING_TTL_MS),
     metrics,
     logger,
     reporter,

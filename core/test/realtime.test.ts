@@ -23,7 +23,7 @@ async function joined(userId: string, id = convId): Promise<ClientSocket> {
 describe('Socket.IO gateway', () => {
   it('join_conversation acks members with the conversation position, and refuses others (403/404)', async () => {
     const amy = await t.socket('amy');
-    expect(await emit(amy, 'join_conversation', { conversationId: convId })).toEqual({ conversationId: convId, lastSeq: expect.any(Number), lastReadSeq: 0 });
+    expect(await emit(amy, 'join_conversation', { conversationId: convId })).toEqual({ conversationId: convId, lastSeq: expect.any(Number), lastReadSeq: 0, typing: [] });
     const eve = await t.socket('eve');
     expect((await emit(eve, 'join_conversation', { conversationId: convId })).error.code).toBe('forbidden');
     expect((await emit(eve, 'join_conversation', { conversationId: '0123456789abcdef01234567' })).error.code).toBe('not_found');
@@ -86,6 +86,8 @@ describe('Socket.IO gateway', () => {
     const typing = nextEvent<any>(bo, 'user_typing');
     expect(await emit(amy, 'typing_start', { conversationId: convId })).toEqual({ ok: true });
     expect(await typing).toEqual({ conversationId: convId, userId: 'amy', typing: true });
+    const late = await t.socket('cy');
+    expect((await emit(late, 'join_conversation', { conversationId: convId })).typing).toEqual(['amy']);
     const stopped = nextEvent<any>(bo, 'user_typing');
     await emit(amy, 'typing_stop', { conversationId: convId });
     expect((await stopped).typing).toBe(false);

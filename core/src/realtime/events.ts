@@ -5,7 +5,8 @@ import type { MessageView } from '../chat/views';
 export type Ack<T> = (response: T | { error: Problem }) => void;
 
 export interface ClientToServerEvents {
-  join_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: string; lastSeq: number; lastReadSeq: number }>): void;
+  /** The ack says where the conversation stands and who is typing in it right now. */
+  join_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: string; lastSeq: number; lastReadSeq: number; typing: string[] }>): void;
   leave_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: string }>): void;
   send_message(payload: { conversationId: string; clientMsgId: string; text: string }, ack?: Ack<MessageView & { duplicate: boolean }>): void;
   mark_read(payload: { conversationId: string; seq: number }, ack?: Ack<{ conversationId: string; lastReadSeq: number }>): void;

@@ -11,6 +11,7 @@ import type { Metrics } from '../telemetry/metrics';
 import type { ErrorReporter } from '../telemetry/sentry';
 import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SocketData } from './events';
 import type { Presence } from './presence';
+import type { TypingState } from './typing';
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -20,6 +21,7 @@ export interface GatewayDeps {
   verify: TokenVerifier;
   maintenance: Maintenance;
   presence: Presence;
+  typing: TypingState;
   metrics: Metrics;
   logger: Logger;
   reporter: ErrorReporter;
@@ -91,7 +93,8 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       const conversation = await deps.chat.conversations.get(userId, conversationId);
       await socket.join(conversationRoom(conversationId));
       socket.to(conversationRoom(conversationId)).emit('user_online', { conversationId, userId });
-      return { conversationId, lastSeq: conversation.lastSeq, lastReadSeq: conversation.lastReadSeq ?? 0 };
+      const typing = await deps.typing.list(conversationId).catch(() => []);
+      return { conversationId, lastSeq: conversation.lastSeq, lastReadSeq: conversation.lastReadSeq ?? 0, typing: typing.filter((u) => u !== userId) };
     }));
 
     socket.on('leave_conversation', handle('leave_conversation', async (payload) => {
@@ -122,6 +125,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       if (!typingNow || Date.now() - last >= TYPING_MIN_INTERVAL_MS) {
         lastTyping.set(conversationId, Date.now());
         socket.to(room).emit('user_typing', { conversationId, userId, typing: typingNow });
+        await (typingNow ? deps.typing.start(conversationId, userId) : deps.typing.stop(conversationId, userId)).catch(() => undefined);
       }
       return { ok: true as const };
     });
