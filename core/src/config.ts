@@ -24,7 +24,7 @@ export const configSpec = {
   REDIS_URL: { schema: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(), default: undefined, doc: 'Redis for multi-instance fan-out, presence, rate limits and the maintenance flag. Optional for one instance.' },
   JWT_ISSUER: { schema: z.string().min(1), default: 'switchboard-local', doc: 'Required `iss` claim.' },
   JWT_AUDIENCE: { schema: z.string().min(1), default: 'switchboard', doc: 'Required `aud` claim.' },
-  JWT_HS256_KEYS: { schema: list.pipe(z.array(z.string().regex(/^[^:]+:.{32,}$/, 'each entry is kid:secret with a secret of at least 32 characters'))), default: LOCAL_DEV_KEY, doc: 'Comma-separated `kid:secret` HS256 keys (local and tests). Empty to accept only JWKS.' },
+  JWT_HS256_KEYS: { schema: list.pipe(z.array(z.string().regex(/^[^:]+:.{32,}$/, 'each entry is kid:secret with a secret of at least 32 characters'))), default: LOCAL_DEV_KEY, emptyMeansEmpty: true, doc: 'Comma-separated `kid:secret` HS256 keys (local and tests). Set to empty to accept only JWKS.' },
   JWT_JWKS_URL: { schema: z.url().optional(), default: undefined, doc: 'JWKS URL of the identity provider (RS256/ES256, production).' },
   JWT_CLOCK_TOLERANCE_S: { schema: int(0, 300), default: '5', doc: 'Allowed clock skew for `exp`/`nbf`, seconds.' },
   CORS_ORIGINS: { schema: list, default: '', doc: 'Comma-separated allowed browser origins (empty: same origin only).' },
@@ -82,7 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(configSpec)) {
-    const raw = env[name] === undefined || env[name] === '' ? spec.default : env[name];
+    const given = env[name];
+    const raw = given === undefined || (given === '' && !('emptyMeansEmpty' in spec)) ? spec.default : given;
     const parsed = (spec.schema as z.ZodType).safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
     else if (raw === undefined) problems.push(`${name} is required: ${spec.doc}`);
