@@ -59,6 +59,20 @@ export const alertsConfig = {
     backupRpo: { maxAgeHours: 26, for: '15m' },
     backupVerify: { for: '5m' },
     certificate: { ticketDays: 14, pageDays: 3, for: '1h' },
+    /**
+     * Scheduled jobs (retention 02:00, conversation-archive 02:30, orphan-uploads 03:00 UTC, daily).
+     * Stale: the last successful run is older than maxAgeHours (two missed nights); the `for:` gives
+     * the third night's run time to finish before anyone is asked to look.
+     */
+    jobStale: { maxAgeHours: 48, for: '1h' },
+    /** At least minFailures failed (non-skipped) runs of one job within `window`. */
+    jobFailing: { window: '1d', minFailures: 1, for: '5m' },
+    /**
+     * Offline-notification webhook: share of notifications that end failed (gave up / refused) or
+     * dropped (queue full, shutdown) among those that ended at all, over `window`, when at least
+     * minLostPerWindow were lost (a few lost out of a handful do not page anyone).
+     */
+    notificationsFailing: { window: '15m', failureRatio: 0.1, minLostPerWindow: 10, for: '15m' },
   },
 } as const;
 

@@ -8,3 +8,19 @@ export const anyOf = (values: readonly string[]) => values.map((v) => v.replace(
 
 /** A float without exponent noise, as PromQL reads it. */
 export const num = (value: number) => String(Number(value.toPrecision(12)));
+
+/**
+ * `(x unless x offset <window>)`: the current value of the counter series that did not exist
+ * `window` ago. A labelled counter appears only at its first increment, already at 1, and
+ * increase() cannot see that first step (it has no earlier sample), so an alert on rare events
+ * (one failed job run a day) adds this guard with `or`. The metric cross-check allows exactly
+ * this raw counter read.
+ */
+export const bornWithin = (series: string, window: string) => `(${series} unless ${series} offset ${window})`;
+
+/**
+ * The core labels job metrics with `job` (the job's name). Prometheus keeps `job` for the scrape
+ * job and renames the scraped label to `exported_job` (honor_labels: false, the default), so rules
+ * and panels read the job's name from `exported_job`.
+ */
+export const jobNameLabel = 'exported_job';

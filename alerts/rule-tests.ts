@@ -40,6 +40,9 @@ const deliveries = (fastPerMin: number, totalPerMin: number) => [
   { series: delivery('bucket', `,le="${num(c.slo.messageDelivery.thresholdSeconds)}"`), values: `0+${fastPerMin}x130` },
   { series: delivery('count'), values: `0+${totalPerMin}x130` },
 ];
+/** Job metrics as Prometheus stores them: the core's `job` label (the job name) becomes exported_job. */
+const jobSeries = (metric: string, jobName: string, extra = '', instance = 'core-1') => `${metric}{${j},instance="${instance}",exported_job="${jobName}"${extra}}`;
+const notificationSeries = (outcome: string, instance = 'core-1') => `${m.notifications}{${j},instance="${instance}",outcome="${outcome}"}`;
 const page = { ...base, severity: 'page' };
 const ticket = { ...base, severity: 'ticket' };
 const mib = 1024 * 1024;
@@ -175,6 +178,110 @@ export const alertTests: AlertTest[] = [
       { name: 'expires in 2 days: page and ticket', interval: '5m', series: [{ series: `${x.certificateExpiry}{name="switchboard-tls",namespace="chat"}`, values: `${2 * 86400}x30` }], evalTime: '2h', expect: [{ name: 'switchboard-tls', namespace: 'chat', severity: 'page' }, { name: 'switchboard-tls', namespace: 'chat', severity: 'ticket' }] },
       { name: 'expires in 10 days: ticket', interval: '5m', series: [{ series: `${x.certificateExpiry}{name="switchboard-tls",namespace="chat"}`, values: `${10 * 86400}x30` }], evalTime: '2h', expect: [{ name: 'switchboard-tls', namespace: 'chat', severity: 'ticket' }] },
       { name: 'expires in 60 days: silent', interval: '5m', series: [{ series: `${x.certificateExpiry}{name="switchboard-tls",namespace="chat"}`, values: `${60 * 86400}x30` }], evalTime: '2h', expect: [] },
+    ],
+  },
+  {
+    alert: 'SwitchboardJobStale',
+    scenarios: [
+      {
+        name: 'retention last succeeded at t=10m, now 52h later',
+        interval: '5m',
+        series: [{ series: jobSeries(m.jobLastSuccess, 'retention'), values: '600x700' }],
+        evalTime: '52h',
+        expect: [{ ...base, exported_job: 'retention', severity: 'ticket' }],
+      },
+      {
+        name: 'last success 30h ago (one missed night): silent',
+        interval: '5m',
+        series: [{ series: jobSeries(m.jobLastSuccess, 'retention'), values: '600x700' }],
+        evalTime: '30h',
+        expect: [],
+      },
+      {
+        name: 'core-1 still shows an old success but core-2 ran the job since: silent',
+        interval: '5m',
+        series: [
+          { series: jobSeries(m.jobLastSuccess, 'retention', '', 'core-1'), values: '600x700' },
+          { series: jobSeries(m.jobLastSuccess, 'retention', '', 'core-2'), values: `600x300 ${25 * 3600}x400` },
+        ],
+        evalTime: '52h',
+        expect: [],
+      },
+      {
+        name: 'a job that never succeeded (not configured, no gauge; only skipped runs): silent',
+        interval: '5m',
+        series: [
+          { series: jobSeries(m.jobRuns, 'orphan-uploads', ',outcome="skipped"'), values: '1x700' },
+          { series: `up{${j},instance="core-1"}`, values: '1x700' },
+        ],
+        evalTime: '52h',
+        expect: [],
+      },
+    ],
+  },
+  {
+    alert: 'SwitchboardJobFailing',
+    scenarios: [
+      {
+        name: 'first failure since the instance started (the series appears at 1)',
+        series: [{ series: jobSeries(m.jobRuns, 'retention', ',outcome="failed"'), values: '_x600 1x400' }],
+        evalTime: '15h',
+        expect: [{ ...base, exported_job: 'retention', severity: 'ticket' }],
+      },
+      {
+        name: 'a second failure on a long-running instance (1 -> 2)',
+        series: [{ series: jobSeries(m.jobRuns, 'conversation-archive', ',outcome="failed"'), values: '1x2000 2x600' }],
+        evalTime: '40h',
+        expect: [{ ...base, exported_job: 'conversation-archive', severity: 'ticket' }],
+      },
+      {
+        name: 'the only failure was 2 days ago: silent',
+        series: [{ series: jobSeries(m.jobRuns, 'retention', ',outcome="failed"'), values: '1x4000' }],
+        evalTime: '60h',
+        expect: [],
+      },
+      {
+        name: 'succeeded and skipped runs only: silent',
+        series: [
+          { series: jobSeries(m.jobRuns, 'retention', ',outcome="succeeded"'), values: '_x600 1x400' },
+          { series: jobSeries(m.jobRuns, 'retention', ',outcome="skipped"'), values: '_x600 1x400' },
+        ],
+        evalTime: '15h',
+        expect: [],
+      },
+    ],
+  },
+  {
+    alert: 'SwitchboardNotificationsFailing',
+    scenarios: [
+      {
+        name: 'webhook refuses 20% of notifications for 40m',
+        series: [{ series: notificationSeries('delivered'), values: '0+8x40' }, { series: notificationSeries('failed'), values: '0+2x40' }],
+        evalTime: '35m',
+        expect: [{ ...base, severity: 'ticket' }],
+      },
+      {
+        name: 'send queue full: 5 of 25 a minute dropped on core-2',
+        series: [
+          { series: notificationSeries('delivered', 'core-1'), values: '0+10x40' },
+          { series: notificationSeries('delivered', 'core-2'), values: '0+10x40' },
+          { series: notificationSeries('dropped', 'core-2'), values: '0+5x40' },
+        ],
+        evalTime: '35m',
+        expect: [{ ...base, severity: 'ticket' }],
+      },
+      {
+        name: '1% failed: silent',
+        series: [{ series: notificationSeries('delivered'), values: '0+99x40' }, { series: notificationSeries('failed'), values: '0+1x40' }],
+        evalTime: '35m',
+        expect: [],
+      },
+      {
+        name: 'a third fail but only a handful of notifications (fewer than the minimum lost): silent',
+        series: [{ series: notificationSeries('delivered'), values: '0+1x40' }, { series: notificationSeries('failed'), values: '0+0.5x40' }, { series: notificationSeries('no_recipients'), values: '0+50x40' }],
+        evalTime: '35m',
+        expect: [],
+      },
     ],
   },
 ];

@@ -1,17 +1,22 @@
 import { metricNames as m } from '../core/src/telemetry/metric-names';
 import { alertsConfig as c } from './config';
 import { externalMetrics as x } from './external-metrics';
-import { anyOf, num, selector } from './promql';
+import { anyOf, bornWithin, jobNameLabel, num, selector } from './promql';
 import type { AlertDefinition } from './types';
 
 const job = `job="${c.job}"`;
 const s = c.symptoms;
 const day = 86_400;
 
-/** Symptom alerts: instances, readiness, dependencies, saturation, sockets, limits, backups, TLS. */
+/** Symptom alerts: instances, readiness, dependencies, saturation, sockets, limits, backups, TLS, jobs, notifications. */
 export function symptomAlerts(): AlertDefinition[] {
   const planned = `reason!~"${anyOf(s.socketDisconnectStorm.plannedReasons)}"`;
   const disconnects5m = `sum by (job) (increase(${m.socketDisconnects}${selector(job, planned)}[5m]))`;
+  const byJob = `by (job, ${jobNameLabel})`;
+  const failedRuns = `${m.jobRuns}${selector(job, 'outcome="failed"')}`;
+  const notificationsWindow = s.notificationsFailing.window;
+  const lost = `sum by (job) (increase(${m.notifications}${selector(job, 'outcome=~"failed|dropped"')}[${notificationsWindow}]))`;
+  const ended = `sum by (job) (increase(${m.notifications}${selector(job, 'outcome=~"delivered|failed|dropped"')}[${notificationsWindow}]))`;
   return [
     {
       alert: 'SwitchboardCoreAbsent',
@@ -128,5 +133,37 @@ export function symptomAlerts(): AlertDefinition[] {
         description: `The certificate {{ $labels.namespace }}/{{ $labels.name }} expires in less than ${days} days; cert-manager should have renewed it 30 days ahead. When it expires, browsers and socket clients refuse to connect.`,
       };
     }),
+    {
+      // The gauge exists only for a job that has succeeded at least once (the core sets it from the
+      // job_runs records at start and after each success), so a job that was never configured or
+      // never ran (orphan-uploads without S3_BUCKET, a fresh environment) has no series: silent.
+      alert: 'SwitchboardJobStale',
+      expr: `time() - max ${byJob} (${m.jobLastSuccess}{${job}} > 0) > ${s.jobStale.maxAgeHours * 3600}`,
+      for: s.jobStale.for,
+      severity: 'ticket',
+      dashboard: 'operations',
+      summary: 'Job {{ $labels.exported_job }} has not succeeded for {{ $value | humanizeDuration }}.',
+      description: `The last successful run of the scheduled job {{ $labels.exported_job }} ended {{ $value | humanizeDuration }} ago (threshold ${s.jobStale.maxAgeHours} h: it runs every night, so at least two nights were missed or failed). Retention, archival or upload cleanup is falling behind.`,
+    },
+    {
+      alert: 'SwitchboardJobFailing',
+      expr:
+        `sum ${byJob} (increase(${failedRuns}[${s.jobFailing.window}])) >= ${s.jobFailing.minFailures}\n` +
+        `or\nsum ${byJob} (${bornWithin(failedRuns, s.jobFailing.window)}) >= ${s.jobFailing.minFailures}`,
+      for: s.jobFailing.for,
+      severity: 'ticket',
+      dashboard: 'operations',
+      summary: `Job {{ $labels.exported_job }} failed {{ $value | humanize }} time(s) in the last ${s.jobFailing.window}.`,
+      description: `The scheduled job {{ $labels.exported_job }} had failed runs (chat_job_runs_total{outcome="failed"}) within the last ${s.jobFailing.window}. Skipped runs (another instance held the slot) do not count. The error is in the job_runs record (\`ops jobs list\`) and the core's "job failed" log line.`,
+    },
+    {
+      alert: 'SwitchboardNotificationsFailing',
+      expr: `${lost} / clamp_min(${ended}, 1) > ${num(s.notificationsFailing.failureRatio)}\nand\n${lost} >= ${s.notificationsFailing.minLostPerWindow}`,
+      for: s.notificationsFailing.for,
+      severity: 'ticket',
+      dashboard: 'operations',
+      summary: '{{ $value | humanizePercentage }} of offline notifications are failed or dropped.',
+      description: `Over the last ${notificationsWindow}, more than ${num(s.notificationsFailing.failureRatio * 100)}% of offline notifications ended failed (the webhook refused them or every retry failed) or dropped (the send queue was full or the instance stopped), at least ${s.notificationsFailing.minLostPerWindow} of them (job {{ $labels.job }}). Offline members do not get push notifications for new messages; chat itself works.`,
+    },
   ];
 }

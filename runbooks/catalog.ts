@@ -39,6 +39,8 @@ export const opsCommands: OpsCommandSpec[] = [
   { path: ['backup', 'prune'], flags: { '--keep-daily': 'value', '--keep-weekly': 'value', '--dry-run': 'switch' }, positionals: 0 },
   { path: ['backup', 'verify'], flags: {}, positionals: 0 },
   { path: ['restore'], flags: { '--into': 'value', '--drop': 'switch', '--yes': 'switch' }, positionals: 1 },
+  { path: ['jobs', 'list'], flags: { '--json': 'switch' }, positionals: 0 },
+  { path: ['jobs', 'run'], flags: { '--dry-run': 'switch', '--json': 'switch' }, positionals: 1 },
 ];
 
 export interface QuotedCommand {

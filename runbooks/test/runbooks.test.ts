@@ -71,6 +71,9 @@ describe('numbers in runbooks match alerts/config.ts', () => {
     SwitchboardRateLimitRejectionsSpike: [`${s.rateLimitSpike.rejectionsPerSecond} request per second`, minutes(s.rateLimitSpike.for)],
     SwitchboardBackupTooOld: [`${s.backupRpo.maxAgeHours} hours`],
     SwitchboardCertificateExpiring: [`${s.certificate.ticketDays} days`, `${s.certificate.pageDays} days`],
+    SwitchboardJobStale: [`${s.jobStale.maxAgeHours} hours`, `${s.jobStale.for.replace(/h$/, '')} hour`],
+    SwitchboardJobFailing: [`at least ${s.jobFailing.minFailures} failed run`, s.jobFailing.window === '1d' ? 'the last day' : s.jobFailing.window],
+    SwitchboardNotificationsFailing: [pct(s.notificationsFailing.failureRatio), `at least ${s.notificationsFailing.minLostPerWindow} notifications`, minutes(s.notificationsFailing.window), minutes(s.notificationsFailing.for)],
     'README.md': [pct(slo.apiAvailability.objective), ms(slo.apiLatency.thresholdSeconds), `${s.backupRpo.maxAgeHours} h`],
   };
 
@@ -109,6 +112,13 @@ describe('ops commands quoted in runbooks', () => {
       { file: 'x.md', text: 'ops lock acquire -m "restore"' },
       { file: 'x.md', text: 'ops status --json' },
     ]);
+  });
+
+  it('include the scheduled-job commands with their job names', () => {
+    const texts = quoted.map((q) => q.text);
+    for (const job of ['retention', 'conversation-archive', 'orphan-uploads']) expect(texts).toContain(`ops jobs run ${job}`);
+    expect(texts).toContain('ops jobs run retention --dry-run');
+    expect(resolveOpsCommand('ops jobs run retention orphan-uploads')).toEqual({ error: 'ops jobs run takes 1 argument(s): ops jobs run retention orphan-uploads' });
   });
 
   it('each exist, with their flags, in the checked-in list runbooks/catalog.ts', () => {
