@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ensureDebianCommand } from '../ops/services/system-packages';
 import { generatedDir, renderTests, rulesFile } from './generate';
+import { evaluationIntervals } from './rule-tests';
 import { isAlertingRule, type RuleGroup } from './types';
 
 export interface PromtoolResult {
@@ -33,8 +34,12 @@ export function testRules(rulesPath = path.join(generatedDir, rulesFile)): Promt
     const { groups } = parse(fs.readFileSync(rulesPath, 'utf8')) as { groups: RuleGroup[] };
     const stripped = groups.map((g) => ({ ...g, rules: g.rules.map((r) => (isAlertingRule(r) ? { ...r, annotations: undefined } : r)) }));
     fs.writeFileSync(path.join(dir, 'rules.yml'), stringify({ groups: stripped }, { lineWidth: 0 }));
-    fs.writeFileSync(path.join(dir, 'tests.yml'), renderTests('rules.yml'));
-    return promtool(['test', 'rules', 'tests.yml'], dir);
+    const files = evaluationIntervals.map((interval) => {
+      const file = `tests-${interval}.yml`;
+      fs.writeFileSync(path.join(dir, file), renderTests('rules.yml', interval));
+      return file;
+    });
+    return promtool(['test', 'rules', ...files], dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

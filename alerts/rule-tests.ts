@@ -15,7 +15,14 @@ export interface Scenario {
   evalTime: string;
   /** Label sets of the expected alerts besides alertname and service; [] means: stays silent. */
   expect: Record<string, string>[];
+  /**
+   * Rule evaluation step (default 1m). Scenarios that span days (job staleness) use 5m: promtool
+   * evaluates every rule at every step up to evalTime, so 50 h at 1m costs tens of seconds.
+   */
+  evaluationInterval?: EvaluationInterval;
 }
+export type EvaluationInterval = '1m' | '5m';
+export const evaluationIntervals: EvaluationInterval[] = ['1m', '5m'];
 export interface AlertTest {
   alert: string;
   scenarios: Scenario[];
@@ -160,9 +167,9 @@ export const alertTests: AlertTest[] = [
   {
     alert: 'SwitchboardBackupTooOld',
     scenarios: [
-      { name: 'last backup at t=0, now 28h later', interval: '5m', series: [{ series: x.backupLastSuccess, values: '0x340' }], evalTime: '28h', expect: [{ severity: 'ticket' }] },
+      { name: 'last backup at t=0, now 28h later', interval: '5m', evaluationInterval: '5m', series: [{ series: x.backupLastSuccess, values: '0x340' }], evalTime: '28h', expect: [{ severity: 'ticket' }] },
       { name: 'no backup metric at all', series: [{ series: `up{${j},instance="core-1"}`, values: '1x30' }], evalTime: '20m', expect: [{ severity: 'ticket' }] },
-      { name: 'a backup every 5 minutes: silent', interval: '5m', series: [{ series: x.backupLastSuccess, values: '0+300x340' }], evalTime: '28h', expect: [] },
+      { name: 'a backup every 5 minutes: silent', interval: '5m', evaluationInterval: '5m', series: [{ series: x.backupLastSuccess, values: '0+300x340' }], evalTime: '28h', expect: [] },
     ],
   },
   {
@@ -187,6 +194,7 @@ export const alertTests: AlertTest[] = [
         name: 'retention last succeeded at t=10m, now 52h later',
         interval: '5m',
         series: [{ series: jobSeries(m.jobLastSuccess, 'retention'), values: '600x700' }],
+        evaluationInterval: '5m',
         evalTime: '52h',
         expect: [{ ...base, exported_job: 'retention', severity: 'ticket' }],
       },
@@ -194,6 +202,7 @@ export const alertTests: AlertTest[] = [
         name: 'last success 30h ago (one missed night): silent',
         interval: '5m',
         series: [{ series: jobSeries(m.jobLastSuccess, 'retention'), values: '600x700' }],
+        evaluationInterval: '5m',
         evalTime: '30h',
         expect: [],
       },
@@ -204,6 +213,7 @@ export const alertTests: AlertTest[] = [
           { series: jobSeries(m.jobLastSuccess, 'retention', '', 'core-1'), values: '600x700' },
           { series: jobSeries(m.jobLastSuccess, 'retention', '', 'core-2'), values: `600x300 ${25 * 3600}x400` },
         ],
+        evaluationInterval: '5m',
         evalTime: '52h',
         expect: [],
       },
@@ -214,6 +224,7 @@ export const alertTests: AlertTest[] = [
           { series: jobSeries(m.jobRuns, 'orphan-uploads', ',outcome="skipped"'), values: '1x700' },
           { series: `up{${j},instance="core-1"}`, values: '1x700' },
         ],
+        evaluationInterval: '5m',
         evalTime: '52h',
         expect: [],
       },
@@ -225,18 +236,21 @@ export const alertTests: AlertTest[] = [
       {
         name: 'first failure since the instance started (the series appears at 1)',
         series: [{ series: jobSeries(m.jobRuns, 'retention', ',outcome="failed"'), values: '_x600 1x400' }],
+        evaluationInterval: '5m',
         evalTime: '15h',
         expect: [{ ...base, exported_job: 'retention', severity: 'ticket' }],
       },
       {
         name: 'a second failure on a long-running instance (1 -> 2)',
         series: [{ series: jobSeries(m.jobRuns, 'conversation-archive', ',outcome="failed"'), values: '1x2000 2x600' }],
+        evaluationInterval: '5m',
         evalTime: '40h',
         expect: [{ ...base, exported_job: 'conversation-archive', severity: 'ticket' }],
       },
       {
         name: 'the only failure was 2 days ago: silent',
         series: [{ series: jobSeries(m.jobRuns, 'retention', ',outcome="failed"'), values: '1x4000' }],
+        evaluationInterval: '5m',
         evalTime: '60h',
         expect: [],
       },
@@ -246,6 +260,7 @@ export const alertTests: AlertTest[] = [
           { series: jobSeries(m.jobRuns, 'retention', ',outcome="succeeded"'), values: '_x600 1x400' },
           { series: jobSeries(m.jobRuns, 'retention', ',outcome="skipped"'), values: '_x600 1x400' },
         ],
+        evaluationInterval: '5m',
         evalTime: '15h',
         expect: [],
       },
@@ -286,13 +301,16 @@ export const alertTests: AlertTest[] = [
   },
 ];
 
-/** The promtool test file for a rule file (promtool resolves rule_files relative to the test file). */
-export function promtoolTests(ruleFile: string) {
+/**
+ * The promtool test file for a rule file (promtool resolves rule_files relative to the test file),
+ * with the scenarios of one evaluation interval (one file per interval: it is a per-file setting).
+ */
+export function promtoolTests(ruleFile: string, evaluationInterval: EvaluationInterval = '1m') {
   return {
     rule_files: [ruleFile],
-    evaluation_interval: '1m',
+    evaluation_interval: evaluationInterval,
     tests: alertTests.flatMap((t) =>
-      t.scenarios.map((s) => ({
+      t.scenarios.filter((s) => (s.evaluationInterval ?? '1m') === evaluationInterval).map((s) => ({
         name: `${t.alert}: ${s.name}`,
         interval: s.interval ?? '1m',
         input_series: s.series,

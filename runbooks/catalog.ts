@@ -51,7 +51,8 @@ export interface QuotedCommand {
 /** Every `ops ...` command quoted in markdown: inline code spans and lines of fenced code blocks. */
 export function quotedOpsCommands(file: string, markdown: string): QuotedCommand[] {
   const found: QuotedCommand[] = [];
-  const fences = /^```[^\n]*\n([\s\S]*?)^```/gm;
+  // Fences may be indented (code blocks inside numbered steps).
+  const fences = /^[ \t]*```[^\n]*\n([\s\S]*?)^[ \t]*```/gm;
   for (const block of markdown.matchAll(fences)) {
     for (const line of (block[1] ?? '').split('\n')) {
       const text = line.replace(/^\s*\$\s+/, '').replace(/\s+#.*$/, '').trim();

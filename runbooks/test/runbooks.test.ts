@@ -118,6 +118,8 @@ describe('ops commands quoted in runbooks', () => {
     const texts = quoted.map((q) => q.text);
     for (const job of ['retention', 'conversation-archive', 'orphan-uploads']) expect(texts).toContain(`ops jobs run ${job}`);
     expect(texts).toContain('ops jobs run retention --dry-run');
+    // Fences indented inside numbered steps count too.
+    expect(quotedOpsCommands('x.md', '1. Run:\n   ```sh\n   ops jobs list\n   ```\n')).toEqual([{ file: 'x.md', text: 'ops jobs list' }]);
     expect(resolveOpsCommand('ops jobs run retention orphan-uploads')).toEqual({ error: 'ops jobs run takes 1 argument(s): ops jobs run retention orphan-uploads' });
   });
 
