@@ -18,9 +18,5 @@ export const num = (value: number) => String(Number(value.toPrecision(12)));
  */
 export const bornWithin = (series: string, window: string) => `(${series} unless ${series} offset ${window})`;
 
-/**
- * The core labels job metrics with `job` (the job's name). Prometheus keeps `job` for the scrape
- * job and renames the scraped label to `exported_job` (honor_labels: false, the default), so rules
- * and panels read the job's name from `exported_job`.
- */
-export const jobNameLabel = 'exported_job';
+/** The core labels job metrics with `job_name` (the job's own name); `job` stays the scrape job. */
+export const jobNameLabel = 'job_name';

@@ -47,8 +47,8 @@ const deliveries = (fastPerMin: number, totalPerMin: number) => [
   { series: delivery('bucket', `,le="${num(c.slo.messageDelivery.thresholdSeconds)}"`), values: `0+${fastPerMin}x130` },
   { series: delivery('count'), values: `0+${totalPerMin}x130` },
 ];
-/** Job metrics as Prometheus stores them: the core's `job` label (the job name) becomes exported_job. */
-const jobSeries = (metric: string, jobName: string, extra = '', instance = 'core-1') => `${metric}{${j},instance="${instance}",exported_job="${jobName}"${extra}}`;
+/** Job metrics as Prometheus stores them: the scrape job in `job`, the job's own name in `job_name`. */
+const jobSeries = (metric: string, jobName: string, extra = '', instance = 'core-1') => `${metric}{${j},instance="${instance}",job_name="${jobName}"${extra}}`;
 const notificationSeries = (outcome: string, instance = 'core-1') => `${m.notifications}{${j},instance="${instance}",outcome="${outcome}"}`;
 const page = { ...base, severity: 'page' };
 const ticket = { ...base, severity: 'ticket' };
@@ -196,7 +196,7 @@ export const alertTests: AlertTest[] = [
         series: [{ series: jobSeries(m.jobLastSuccess, 'retention'), values: '600x700' }],
         evaluationInterval: '5m',
         evalTime: '52h',
-        expect: [{ ...base, exported_job: 'retention', severity: 'ticket' }],
+        expect: [{ ...base, job_name: 'retention', severity: 'ticket' }],
       },
       {
         name: 'last success 30h ago (one missed night): silent',
@@ -238,14 +238,14 @@ export const alertTests: AlertTest[] = [
         series: [{ series: jobSeries(m.jobRuns, 'retention', ',outcome="failed"'), values: '_x600 1x400' }],
         evaluationInterval: '5m',
         evalTime: '15h',
-        expect: [{ ...base, exported_job: 'retention', severity: 'ticket' }],
+        expect: [{ ...base, job_name: 'retention', severity: 'ticket' }],
       },
       {
         name: 'a second failure on a long-running instance (1 -> 2)',
         series: [{ series: jobSeries(m.jobRuns, 'conversation-archive', ',outcome="failed"'), values: '1x2000 2x600' }],
         evaluationInterval: '5m',
         evalTime: '40h',
-        expect: [{ ...base, exported_job: 'conversation-archive', severity: 'ticket' }],
+        expect: [{ ...base, job_name: 'conversation-archive', severity: 'ticket' }],
       },
       {
         name: 'the only failure was 2 days ago: silent',

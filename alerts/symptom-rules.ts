@@ -142,8 +142,8 @@ export function symptomAlerts(): AlertDefinition[] {
       for: s.jobStale.for,
       severity: 'ticket',
       dashboard: 'operations',
-      summary: 'Job {{ $labels.exported_job }} has not succeeded for {{ $value | humanizeDuration }}.',
-      description: `The last successful run of the scheduled job {{ $labels.exported_job }} ended {{ $value | humanizeDuration }} ago (threshold ${s.jobStale.maxAgeHours} h: it runs every night, so at least two nights were missed or failed). Retention, archival or upload cleanup is falling behind.`,
+      summary: 'Job {{ $labels.job_name }} has not succeeded for {{ $value | humanizeDuration }}.',
+      description: `The last successful run of the scheduled job {{ $labels.job_name }} ended {{ $value | humanizeDuration }} ago (threshold ${s.jobStale.maxAgeHours} h: it runs every night, so at least two nights were missed or failed). Retention, archival or upload cleanup is falling behind.`,
     },
     {
       alert: 'SwitchboardJobFailing',
@@ -153,8 +153,8 @@ export function symptomAlerts(): AlertDefinition[] {
       for: s.jobFailing.for,
       severity: 'ticket',
       dashboard: 'operations',
-      summary: `Job {{ $labels.exported_job }} failed {{ $value | humanize }} time(s) in the last ${s.jobFailing.window}.`,
-      description: `The scheduled job {{ $labels.exported_job }} had failed runs (chat_job_runs_total{outcome="failed"}) within the last ${s.jobFailing.window}. Skipped runs (another instance held the slot) do not count. The error is in the job_runs record (\`ops jobs list\`) and the core's "job failed" log line.`,
+      summary: `Job {{ $labels.job_name }} failed {{ $value | humanize }} time(s) in the last ${s.jobFailing.window}.`,
+      description: `The scheduled job {{ $labels.job_name }} had failed runs (chat_job_runs_total{outcome="failed"}) within the last ${s.jobFailing.window}. Skipped runs (another instance held the slot) do not count. The error is in the job_runs record (\`ops jobs list\`) and the core's "job failed" log line.`,
     },
     {
       alert: 'SwitchboardNotificationsFailing',

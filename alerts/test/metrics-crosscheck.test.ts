@@ -98,7 +98,7 @@ beforeAll(async () => {
   // ops-bob was offline when the messages arrived: the webhook hears about them.
   await until('notification delivery', 10_000, async () => webhookCalls > 0 && /^chat_notifications_total\{[^}]*outcome="delivered"/m.test(await scrape()));
   // The next minute's retention slot (at most ~60 s away).
-  await until('scheduled retention run', 75_000, async () => /^chat_job_runs_total\{[^}]*job="retention"/m.test(await scrape()));
+  await until('scheduled retention run', 75_000, async () => /^chat_job_runs_total\{[^}]*job_name="retention"/m.test(await scrape()));
   await new Promise((r) => setTimeout(r, 200));
   exposition = parseExposition(await scrape());
 }, 120_000);

@@ -112,11 +112,11 @@ describe('scheduler across two instances', () => {
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ status: 'succeeded', trigger: 'schedule', dryRun: false, itemsProcessed: 3 });
     expect(new Date(records[0]!.slot).getTime() % 60_000).toBe(0);
-    const succeeded = await Promise.all(registries.map((reg) => metricValue(reg, 'chat_job_runs_total', { job: 'tick', outcome: 'succeeded' })));
-    const skipped = await Promise.all(registries.map((reg) => metricValue(reg, 'chat_job_runs_total', { job: 'tick', outcome: 'skipped' })));
+    const succeeded = await Promise.all(registries.map((reg) => metricValue(reg, 'chat_job_runs_total', { job_name: 'tick', outcome: 'succeeded' })));
+    const skipped = await Promise.all(registries.map((reg) => metricValue(reg, 'chat_job_runs_total', { job_name: 'tick', outcome: 'skipped' })));
     expect(succeeded.filter((v) => v === 1)).toHaveLength(1);
     expect(skipped.filter((v) => v === 1)).toHaveLength(1);
-    const lastSuccess = await Promise.all(registries.map((reg) => metricValue(reg, 'chat_job_last_success_timestamp_seconds', { job: 'tick' })));
+    const lastSuccess = await Promise.all(registries.map((reg) => metricValue(reg, 'chat_job_last_success_timestamp_seconds', { job_name: 'tick' })));
     expect(lastSuccess.some((v) => typeof v === 'number' && Math.abs(v - now().getTime() / 1000) < 10)).toBe(true);
   });
 
@@ -129,8 +129,8 @@ describe('scheduler across two instances', () => {
     const result = await runner.runJob('boom');
     expect(result).toMatchObject({ status: 'failed', trigger: 'manual', errors: ['disk on fire'] });
     expect((await runner.recentRuns('boom'))[0]).toMatchObject({ status: 'failed', errors: ['disk on fire'] });
-    expect(await metricValue(registry, 'chat_job_last_success_timestamp_seconds', { job: 'boom' })).toBeUndefined();
-    expect(await metricValue(registry, 'chat_job_runs_total', { job: 'boom', outcome: 'failed' })).toBe(1);
+    expect(await metricValue(registry, 'chat_job_last_success_timestamp_seconds', { job_name: 'boom' })).toBeUndefined();
+    expect(await metricValue(registry, 'chat_job_runs_total', { job_name: 'boom', outcome: 'failed' })).toBe(1);
     await expect(runner.runJob('nope')).rejects.toThrow(/unknown job "nope"; jobs: boom/);
   });
 });
@@ -151,21 +151,21 @@ describe('retention and conversation archival', () => {
     const dry = await jobs.runJob('retention', { dryRun: true });
     expect(dry).toMatchObject({ status: 'succeeded', dryRun: true, itemsProcessed: 23, details: { wouldProcess: 23, mode: 'delete' } });
     expect(await store.messages.countDocuments({})).toBe(28);
-    expect(await metricValue(registry, 'chat_job_last_success_timestamp_seconds', { job: 'retention' })).toBeUndefined();
+    expect(await metricValue(registry, 'chat_job_last_success_timestamp_seconds', { job_name: 'retention' })).toBeUndefined();
 
     const real = await jobs.runJob('retention');
     expect(real).toMatchObject({ status: 'succeeded', dryRun: false, trigger: 'manual', itemsProcessed: 23, details: { batches: 4 } });
     expect(await store.messages.countDocuments({})).toBe(5);
     expect(await store.messages.countDocuments({ seq: { $gte: 100 } })).toBe(5);
-    expect(await metricValue(registry, 'chat_job_items_processed_total', { job: 'retention' })).toBe(23);
-    expect(await metricValue(registry, 'chat_job_last_success_timestamp_seconds', { job: 'retention' })).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(await metricValue(registry, 'chat_job_items_processed_total', { job_name: 'retention' })).toBe(23);
+    expect(await metricValue(registry, 'chat_job_last_success_timestamp_seconds', { job_name: 'retention' })).toBeGreaterThan(Date.now() / 1000 - 60);
 
     // A restarted (or other) instance reports the last success from job_runs.
     const fresh = new Registry();
     const other = await createJobs({ db, instanceId: 'i2', metrics: createJobMetrics(fresh), settings: { ...defaultJobsSettings, retentionDays: 30 } });
     await other.refreshMetrics();
-    expect(await metricValue(fresh, 'chat_job_last_success_timestamp_seconds', { job: 'retention' })).toBe(new Date(real.endedAt!).getTime() / 1000);
-    expect(await metricValue(fresh, 'chat_job_last_success_timestamp_seconds', { job: 'conversation-archive' })).toBeUndefined();
+    expect(await metricValue(fresh, 'chat_job_last_success_timestamp_seconds', { job_name: 'retention' })).toBe(new Date(real.endedAt!).getTime() / 1000);
+    expect(await metricValue(fresh, 'chat_job_last_success_timestamp_seconds', { job_name: 'conversation-archive' })).toBeUndefined();
 
     const listed = await jobs.listJobs();
     expect(listed.map((j) => j.name)).toEqual(['retention', 'conversation-archive']);

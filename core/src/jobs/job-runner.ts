@@ -6,13 +6,13 @@ import { jobStore, type JobRunDoc, type JobTrigger } from './job-store';
 /** The metrics the runner updates; prom-client Gauge/Histogram/Counter fit as they are. */
 export interface JobMetrics {
   /** chat_job_last_success_timestamp_seconds{job} */
-  lastSuccess: { set(labels: { job: string }, value: number): void };
+  lastSuccess: { set(labels: { job_name: string }, value: number): void };
   /** chat_job_duration_seconds{job,outcome} */
-  duration: { observe(labels: { job: string; outcome: string }, value: number): void };
+  duration: { observe(labels: { job_name: string; outcome: string }, value: number): void };
   /** chat_job_items_processed_total{job} (real runs only, not dry runs) */
-  items: { inc(labels: { job: string }, value?: number): void };
+  items: { inc(labels: { job_name: string }, value?: number): void };
   /** chat_job_runs_total{job,outcome}: succeeded | failed | skipped (lease held elsewhere) */
-  runs: { inc(labels: { job: string; outcome: string }, value?: number): void };
+  runs: { inc(labels: { job_name: string; outcome: string }, value?: number): void };
 }
 
 export interface JobLogger {
@@ -89,7 +89,7 @@ export function createJobRunner(options: JobRunnerOptions) {
   async function runSlot(def: JobDefinition, slot: string, trigger: JobTrigger, dryRun: boolean): Promise<JobRunSummary> {
     const lease = await store.acquire(def.name, slot, options.instanceId, leaseTtlMs);
     if (!lease) {
-      options.metrics?.runs.inc({ job: def.name, outcome: 'skipped' });
+      options.metrics?.runs.inc({ job_name: def.name, outcome: 'skipped' });
       options.logger?.info({ job: def.name, slot }, 'job slot already taken by another instance');
       return { job: def.name, status: 'skipped', trigger, dryRun, slot, runId: null, startedAt: null, endedAt: null, durationMs: null, itemsProcessed: 0, errors: [], details: { reason: 'lease held by another instance' } };
     }
@@ -121,12 +121,12 @@ export function createJobRunner(options: JobRunnerOptions) {
       options.logger?.error({ job: def.name, err: error }, 'could not record the job run');
     }
     const outcome = run.status === 'succeeded' ? 'succeeded' : 'failed';
-    options.metrics?.runs.inc({ job: def.name, outcome });
+    options.metrics?.runs.inc({ job_name: def.name, outcome });
     if (!dryRun) {
-      options.metrics?.duration.observe({ job: def.name, outcome }, seconds);
+      options.metrics?.duration.observe({ job_name: def.name, outcome }, seconds);
       if (outcome === 'succeeded') {
-        options.metrics?.lastSuccess.set({ job: def.name }, run.endedAt.getTime() / 1000);
-        options.metrics?.items.inc({ job: def.name }, run.itemsProcessed);
+        options.metrics?.lastSuccess.set({ job_name: def.name }, run.endedAt.getTime() / 1000);
+        options.metrics?.items.inc({ job_name: def.name }, run.itemsProcessed);
       }
     }
     const log = { job: def.name, slot, trigger, dryRun, status: run.status, items: run.itemsProcessed, errors: run.errors.length, durationMs: run.durationMs };
@@ -163,13 +163,13 @@ export function createJobRunner(options: JobRunnerOptions) {
 
   /**
    * Sets the last-success gauge from `job_runs` (runs by any instance), so a restarted instance
-   * reports it too; alert on `time() - max by (job) (chat_job_last_success_timestamp_seconds)`.
+   * reports it too; alert on `time() - max by (job_name) (chat_job_last_success_timestamp_seconds)`.
    */
   async function refreshMetrics(): Promise<void> {
     if (!options.metrics) return;
     for (const name of jobs.keys()) {
       const last = await store.lastSuccess(name);
-      if (last?.endedAt) options.metrics.lastSuccess.set({ job: name }, last.endedAt.getTime() / 1000);
+      if (last?.endedAt) options.metrics.lastSuccess.set({ job_name: name }, last.endedAt.getTime() / 1000);
     }
   }
 
