@@ -76,6 +76,19 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       return conversationView(doc, { members, membership });
     },
 
+    /**
+     * Where a member stands in a conversation (for a socket joining its room): two _id lookups and
+     * no member list, since thousands of sockets join at once after a deploy.
+     */
+    async position(userId: string, id: string): Promise<{ lastSeq: number; lastReadSeq: number }> {
+      const conversationId = conversationIdOrNotFound(id);
+      const membership = await requireMembership(deps, conversationId, userId);
+      membershipCache.remember(conversationId.toHexString(), userId);
+      const doc = await deps.conversations.findById(conversationId);
+      if (!doc) throw notFound();
+      return { lastSeq: doc.lastSeq, lastReadSeq: membership.lastReadSeq };
+    },
+
     async join(userId: string, id: string): Promise<ConversationView> {
       const conversationId = conversationIdOrNotFound(id);
       const doc = await deps.conversations.findById(conversationId);

@@ -90,11 +90,11 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
 
     socket.on('join_conversation', handle('join_conversation', async (payload) => {
       const { conversationId } = parseInput(conversationRefSchema, payload);
-      const conversation = await deps.chat.conversations.get(userId, conversationId);
+      const position = await deps.chat.conversations.position(userId, conversationId);
       await socket.join(conversationRoom(conversationId));
       socket.to(conversationRoom(conversationId)).emit('user_online', { conversationId, userId });
       const typing = await deps.typing.list(conversationId).catch(() => []);
-      return { conversationId, lastSeq: conversation.lastSeq, lastReadSeq: conversation.lastReadSeq ?? 0, typing: typing.filter((u) => u !== userId) };
+      return { conversationId, ...position, typing: typing.filter((u) => u !== userId) };
     }));
 
     socket.on('leave_conversation', handle('leave_conversation', async (payload) => {
