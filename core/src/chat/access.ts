@@ -17,7 +17,7 @@ export const notFound = () => new AppError('not_found', 'No such conversation.')
  * The membership of a user, or the right error: 404 when the conversation does not exist,
  * 403 when it exists and the user is not a member. The common case is one _id lookup.
  */
-export async function requireMembership(deps: ChatDeps, conversationId: ObjectId, userId: string): Promise<MembershipDoc> {
+export async function requireMembership(deps: Pick<ChatDeps, 'conversations' | 'memberships'>, conversationId: ObjectId, userId: string): Promise<MembershipDoc> {
   const membership = await deps.memberships.find(conversationId, userId);
   if (membership) return membership;
   const conversation = await deps.conversations.findById(conversationId);

@@ -5,8 +5,10 @@ import type { ObjectId } from 'mongodb';
 import { z } from 'zod';
 import { AppError } from '../errors';
 import { parseInput } from '../chat/validation';
-import { parseObjectId } from '../store/ids';
 import type { Store } from '../store/mongo-store';
+import { conversationIdOrNotFound, requireMembership } from '../chat/access';
+import { conversationsRepository } from '../store/conversations-repository';
+import { membershipsRepository } from '../store/memberships-repository';
 import { attachmentCollection, type AttachmentDoc } from './attachment-store';
 
 export interface AttachmentOptions {
@@ -73,8 +75,6 @@ export function typeAllowed(contentType: string, allowed: string[]): boolean {
   return allowed.some((a) => (a.endsWith('/*') ? contentType.startsWith(a.slice(0, -1)) : contentType === a));
 }
 
-const notFound = () => new AppError('not_found', 'No such conversation.');
-
 export function createAttachmentService(deps: {
   store: Pick<Store, 'db' | 'conversations' | 'memberships'>;
   s3: S3Client;
@@ -88,15 +88,12 @@ export function createAttachmentService(deps: {
   const count = (outcome: string, n = 1) => deps.metrics?.attachments.inc({ outcome }, n);
   const publicUrl = (key: string) => `${(options.cdnBaseUrl ?? options.objectBaseUrl).replace(/\/+$/, '')}/${key.split('/').map(encodeURIComponent).join('/')}`;
 
+  const repositories = { conversations: conversationsRepository(store), memberships: membershipsRepository(store) };
   /** 404 when the conversation does not exist (or the id is malformed), 403 when the user is not a member. */
   async function requireMember(userId: string, conversationId: string): Promise<ObjectId> {
-    const id = parseObjectId(conversationId);
-    if (!id) throw notFound();
-    const membership = await store.memberships.findOne({ _id: `${id.toHexString()}:${userId}` });
-    if (membership) return id;
-    const conversation = await store.conversations.findOne({ _id: id }, { projection: { _id: 1 } });
-    if (!conversation) throw notFound();
-    throw new AppError('forbidden', 'You are not a member of this conversation.');
+    const id = conversationIdOrNotFound(conversationId);
+    await requireMembership(repositories, id, userId);
+    return id;
   }
 
   const refOf = (doc: AttachmentDoc): AttachmentRef => ({ id: doc._id, filename: doc.filename, contentType: doc.contentType, size: doc.size, url: publicUrl(doc.key) });
@@ -152,8 +149,7 @@ export function createAttachmentService(deps: {
       const ids = [...new Set(parseInput(attachmentIdsSchema, attachmentIds ?? []))];
       if (ids.length === 0) return [];
       if (ids.length > options.maxPerMessage) throw new AppError('validation_failed', `A message carries at most ${options.maxPerMessage} attachments.`);
-      const convId = parseObjectId(conversationId);
-      if (!convId) throw notFound();
+      const convId = conversationIdOrNotFound(conversationId);
       return Promise.all(ids.map(async (id) => {
         const doc = await attachments.findOne({ _id: id });
         if (!doc || !doc.conversationId.equals(convId) || doc.uploaderId !== userId || doc.status === 'deleting') {

@@ -2,7 +2,7 @@ import type { ObjectId } from 'mongodb';
 import type { ConversationDoc } from './documents';
 import type { Store } from './mongo-store';
 
-export function conversationsRepository(store: Store) {
+export function conversationsRepository(store: Pick<Store, 'conversations'>) {
   const c = store.conversations;
   return {
     findById: (id: ObjectId) => c.findOne({ _id: id }),

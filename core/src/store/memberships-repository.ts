@@ -2,7 +2,7 @@ import type { ObjectId } from 'mongodb';
 import { membershipId, type MembershipDoc } from './documents';
 import type { Store } from './mongo-store';
 
-export function membershipsRepository(store: Store) {
+export function membershipsRepository(store: Pick<Store, 'memberships'>) {
   const m = store.memberships;
   return {
     find: (conversationId: ObjectId, userId: string) => m.findOne({ _id: membershipId(conversationId, userId) }),
