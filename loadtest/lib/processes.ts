@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, waitForPort } from '../../ops/services/ports';
+import { terminate } from '../../ops/services/service-process';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 const probePath = path.join(repoRoot, 'loadtest', 'servers', 'probe.ts');
@@ -90,11 +91,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
     profileStart: async () => { await ask({ type: 'profile-start' }); },
     profileStop: async (file) => { await ask({ type: 'profile-stop', file }, 60_000); },
     async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
-      await exitPromise;
-      clearTimeout(timer);
+      if (!exited) await terminate(child, exitPromise, 8_000);
     },
   };
 }

@@ -52,13 +52,17 @@ export async function spawnService(options: SpawnOptions): Promise<RunningServic
     name: options.name,
     address: options.address,
     async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exitPromise;
-      clearTimeout(timer);
+      if (!exited) await terminate(child, exitPromise, 5_000);
     },
   };
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within graceMs; resolves once it has exited. */
+export async function terminate(child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 function safeTail(file: string): string {

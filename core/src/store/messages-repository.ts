@@ -1,9 +1,10 @@
 import { MongoBulkWriteError, type ObjectId } from 'mongodb';
 import type { MessageDoc } from './documents';
-import { duplicateKeyIndex, indexNames, type Store } from './mongo-store';
+import { indexNames, type Store } from './mongo-store';
 
 export type InsertOutcome = { ok: true } | { ok: false; conflict: 'seq' | 'clientMsgId' };
 
+/** Which unique rule a duplicate-key write error broke; undefined for any other error. */
 function conflictOf(message: string, code: number | undefined): 'seq' | 'clientMsgId' | undefined {
   if (code !== 11000) return undefined;
   if (message.includes(indexNames.messageClientId) || message.includes('clientMsgId')) return 'clientMsgId';
@@ -15,18 +16,6 @@ export function messagesRepository(store: Store) {
   const m = store.messages;
   return {
     findByClientMsgId: (senderId: string, clientMsgId: string) => m.findOne({ senderId, clientMsgId }),
-    /** One durable write (journaled on Atlas by the default write concern). */
-    async insert(doc: MessageDoc): Promise<InsertOutcome> {
-      try {
-        await m.insertOne(doc);
-        return { ok: true };
-      } catch (error) {
-        const index = duplicateKeyIndex(error);
-        if (index === indexNames.messageClientId) return { ok: false, conflict: 'clientMsgId' };
-        if (index === indexNames.messageSeq) return { ok: false, conflict: 'seq' };
-        throw error;
-      }
-    },
     /**
      * One unordered insertMany for a batch of sends: a single durable write acknowledges them all.
      * Returns each document's outcome; a failure other than a duplicate key fails the whole batch.

@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { ConversationDoc, MembershipDoc, MessageDoc } from './documents';
 
 export interface StoreHooks {
@@ -16,7 +16,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** Index names are stable so duplicate-key errors can say which rule was hit. */
+/** Index names are stable so duplicate-key errors can say which rule was hit (see messages-repository). */
 export const indexNames = {
   messageSeq: 'conversation_seq_unique',
   messageClientId: 'sender_clientMsgId_unique',
@@ -77,14 +77,4 @@ export async function ensureIndexes(store: Store): Promise<void> {
     { key: { conversationId: 1 }, name: indexNames.membershipConversation },
   ]);
   await store.conversations.createIndexes([{ key: { lastMessageAt: -1 }, name: indexNames.conversationActivity }]);
-}
-
-/** Which unique index a duplicate-key error came from, or undefined when it is not one. */
-export function duplicateKeyIndex(error: unknown): string | undefined {
-  if (!(error instanceof MongoServerError) || error.code !== 11000) return undefined;
-  for (const name of Object.values(indexNames)) if (error.message.includes(name)) return name;
-  const pattern = error.keyPattern ? Object.keys(error.keyPattern).join(',') : '';
-  if (pattern === 'conversationId,seq') return indexNames.messageSeq;
-  if (pattern === 'senderId,clientMsgId') return indexNames.messageClientId;
-  return error.message.includes('_id_') ? '_id_' : 'unknown';
 }
