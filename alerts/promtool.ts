@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ensureDebianCommand } from '../ops/services/system-packages';
+import { requireCommand } from '../ops/services/system-packages';
 import { generatedDir, renderTests, rulesFile } from './generate';
 import { evaluationIntervals } from './rule-tests';
 import { isAlertingRule, type RuleGroup } from './types';
@@ -14,7 +14,7 @@ export interface PromtoolResult {
 }
 
 function promtool(args: string[], cwd: string): PromtoolResult {
-  const bin = ensureDebianCommand('promtool', 'prometheus');
+  const bin = requireCommand('promtool');
   const run = spawnSync(bin, args, { cwd, encoding: 'utf8' });
   return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }

@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { startTestCore, type TestCore } from '../../core/test/harness';
-import { ensureMongoJars } from '../../ops/services/mongo';
+import { requireMongoJars } from '../../ops/services/mongo';
 import { freePort, waitForPort } from '../../ops/services/ports';
 import { spawnService, type RunningService } from '../../ops/services/service-process';
-import { ensureDebianCommand } from '../../ops/services/system-packages';
+import { requireCommand } from '../../ops/services/system-packages';
 import { alertsConfig } from '../config';
 import { buildRuleGroups } from '../rules';
 import { shippedExpressions } from './expressions';
@@ -37,7 +37,7 @@ const log = (what: string) => console.log(`[drill +${((Date.now() - started) / 1
 
 /** mongo-java-server (memory) on a fixed port, so it can be stopped and started again at the same address. */
 async function startMongo(): Promise<RunningService> {
-  const jars = ensureMongoJars();
+  const jars = requireMongoJars();
   return spawnService({
     name: `drill mongo-java-server :${mongoPort}`,
     command: 'java',
@@ -82,7 +82,7 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
 const alertIn = (name: string, states: PromAlert['state'][]) => async () => (await alerts()).find((a) => a.labels.alertname === name && states.includes(a.state));
 
 beforeAll(async () => {
-  const prometheusBin = ensureDebianCommand('prometheus', 'prometheus');
+  const prometheusBin = requireCommand('prometheus');
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-drill-'));
   mongoPort = await freePort();
   mongo = await startMongo();

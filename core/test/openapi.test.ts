@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startMinio } from '../../ops/services/minio';
-import { ensurePythonTool } from '../../ops/services/python-tools';
+import { requirePythonTool } from '../../ops/services/python-tools';
 import { createS3Client, ensureBucket } from '../src/media/s3';
 import { s3Env } from './harness';
 import { conversationsRouter } from '../src/http/conversations-router';
@@ -43,7 +43,7 @@ describe('OpenAPI document', () => {
   });
 
   it('schemathesis finds no 5xx and no response that breaks the schema', async () => {
-    const schemathesis = ensurePythonTool('schemathesis');
+    const schemathesis = requirePythonTool('schemathesis');
     const minio = await startMinio();
     const s3 = createS3Client({ bucket: 'media', endpoint: minio.endpoint, region: minio.region, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey });
     await ensureBucket(s3, 'media');

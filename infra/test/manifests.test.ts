@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ensurePythonTool } from '../../ops/services/python-tools';
+import { requirePythonTool } from '../../ops/services/python-tools';
 import { describeConfig } from '../../core/src/config';
 import { stackManifests } from '../render';
 import { renderYaml } from '../src/k8s/render';
@@ -38,8 +38,8 @@ let kubernetesValidate = '';
 let checkov = '';
 beforeAll(() => {
   // Installed once per machine into .venv/ (pinned); a first install can take minutes.
-  kubernetesValidate = ensurePythonTool('kubernetes-validate');
-  checkov = ensurePythonTool('checkov');
+  kubernetesValidate = requirePythonTool('kubernetes-validate');
+  checkov = requirePythonTool('checkov');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-infra-'));
   for (const [environment, manifests] of rendered) fs.writeFileSync(path.join(dir, `${environment}.yaml`), renderYaml(manifests));
   fs.writeFileSync(path.join(dir, 'bad.yaml'), badDeployment);

@@ -5,12 +5,12 @@
  * then backs it up and restores it, each phase in its own child process so its peak memory
  * (maxRSS) is its own. Reports docs/s, MB/s, peak memory and the restore time (RTO). Not a test.
  */
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { forkModule } from '../process';
 import { startMongo } from '../services/mongo';
 import { startMinio } from '../services/minio';
 import type { RunningService } from '../services/service-process';
@@ -68,7 +68,7 @@ async function runPhase(req: PhaseRequest): Promise<PhaseResult> {
 
 function inChild(req: PhaseRequest): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--phase-child'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = forkModule(__filename, ['--phase-child'], { execArgv: ['--import', 'tsx'] });
     let result: PhaseResult | undefined;
     child.on('message', (m: { result?: PhaseResult; error?: string }) => {
       if (m.error) reject(new Error(m.error));

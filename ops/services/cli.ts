@@ -1,12 +1,26 @@
 import { startLocalStack } from './local-stack';
+import { localStackSteps, provision, testRunSteps } from './provision';
 
-// `npm run services -- up [--h2]`: starts the local services alone (for manual runs) until Ctrl-C.
+const usage = `usage: npm run services -- <command>
+  provision   fetch and build everything the tests need (Debian packages, mongo-java-server jars,
+              pinned Go-built servers, Python checkers), printing each step and its duration.
+              The tests run it first themselves (jest global setup); this runs it alone.
+  up [--h2]   start a MongoDB-compatible server (memory, or H2 in var/mongo with --h2) and Redis on
+              free loopback ports, print their addresses as environment variables, stop them on Ctrl-C.`;
+
+// `npm run services -- provision | up [--h2]`
 async function main(): Promise<void> {
   const [command] = process.argv.slice(2);
-  if (command !== 'up') {
-    console.log('usage: npm run services -- up [--h2]\n  Starts a MongoDB-compatible server (memory, or H2 in var/mongo with --h2) and Redis on free loopback ports,\n  prints their addresses as environment variables, and stops them on Ctrl-C.');
-    process.exit(command ? 2 : 0);
+  if (command === 'provision') {
+    const reports = await provision(testRunSteps());
+    for (const r of reports) console.log(`${r.outcome === 'present' ? 'present    ' : 'provisioned'}  ${(r.ms / 1000).toFixed(1).padStart(7)} s  ${r.name}`);
+    return;
   }
+  if (command !== 'up') {
+    console.log(usage);
+    process.exit(command && command !== '--help' ? 2 : 0);
+  }
+  await provision(localStackSteps({ redis: true }));
   const stack = await startLocalStack({ mongo: process.argv.includes('--h2') ? 'h2' : 'memory', redis: true });
   for (const [key, value] of Object.entries(stack.env)) console.log(`export ${key}=${value}`);
   const stop = () => void stack.stop().then(() => process.exit(0));

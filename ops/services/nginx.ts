@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { CommandError, runSync } from '../process';
 import { waitForPort } from './ports';
 import { spawnService, type RunningService } from './service-process';
-import { ensureDebianCommand } from './system-packages';
+import { requireCommand } from './system-packages';
 
 export interface NginxInstance extends RunningService {
   /** Directory holding nginx.conf; rewrite files there and call reload(). */
@@ -12,16 +12,16 @@ export interface NginxInstance extends RunningService {
   reload(): void;
 }
 
-/** Absolute path of the nginx binary, installed from Debian when missing (as root). */
-export const ensureNginx = (): string => ensureDebianCommand('nginx', 'nginx');
+/** Absolute path of the provisioned nginx binary. */
+export const requireNginx = (): string => requireCommand('nginx');
 
 /** `nginx -t` on a config file; throws with nginx's own message when the config is wrong. */
 export function testNginxConfig(configFile: string): void {
-  const nginx = ensureNginx();
+  const nginx = requireNginx();
   try {
-    execFileSync(nginx, ['-t', '-q', '-p', path.dirname(configFile), '-c', configFile], { stdio: 'pipe' });
+    runSync(nginx, ['-t', '-q', '-p', path.dirname(configFile), '-c', configFile], { timeoutMs: 30_000 });
   } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
+    const stderr = error instanceof CommandError ? error.stderrTail : (error as Error).message;
     throw new Error(`nginx -t rejected ${configFile}:\n${stderr}`, { cause: error });
   }
 }
@@ -31,7 +31,7 @@ export function testNginxConfig(configFile: string): void {
  * listening on `port`. The config must use `daemon off;` and paths inside `dir` (see {@link nginxPrefixDirectives}).
  */
 export async function startNginx(options: { port: number; config: (dir: string) => string; dir?: string }): Promise<NginxInstance> {
-  const nginx = ensureNginx();
+  const nginx = requireNginx();
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-nginx-'));
   fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
@@ -51,7 +51,7 @@ export async function startNginx(options: { port: number; config: (dir: string) 
     dir,
     reload() {
       testNginxConfig(configFile);
-      execFileSync(nginx, ['-p', dir, '-c', configFile, '-s', 'reload'], { stdio: 'pipe' });
+      runSync(nginx, ['-p', dir, '-c', configFile, '-s', 'reload'], { timeoutMs: 30_000, next: `see ${dir}/logs/error.log` });
     },
   };
 }

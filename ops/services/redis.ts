@@ -4,13 +4,13 @@ import path from 'node:path';
 import { varDir } from './paths';
 import { freePort, waitForPort } from './ports';
 import { spawnService, type RunningService } from './service-process';
-import { ensureDebianCommand } from './system-packages';
+import { requireCommand } from './system-packages';
 
 /** A Redis endpoint: REDIS_URL when set, otherwise a throwaway redis-server on a free loopback port. */
 export async function startRedis(options: { logDir?: string } = {}): Promise<RunningService> {
   const external = process.env.REDIS_URL;
   if (external) return { name: 'redis (external, REDIS_URL)', address: external, stop: async () => undefined };
-  const redisServer = ensureDebianCommand('redis-server', 'redis-server');
+  const redisServer = requireCommand('redis-server');
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-redis-'));
   const service = await spawnService({

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
+import { startChild } from '../process';
 
 export interface RunningService {
   name: string;
@@ -25,25 +24,16 @@ export interface SpawnOptions {
 /**
  * Starts a long-running local service, waits until it answers and returns a handle that stops it.
  * Its output goes to logFile; a failure names that file so the reader knows where to look next.
+ * The process layer runs it in its own process group, tied to our life (see ops/process/daemon.ts):
+ * a killed test run leaves nothing behind.
  */
 export async function spawnService(options: SpawnOptions): Promise<RunningService> {
-  fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
-  const log = fs.openSync(options.logFile, 'a');
-  const child: ChildProcess = spawn(options.command, options.args, {
-    stdio: [options.stdinPipe ? 'pipe' : 'ignore', log, log],
-    env: { ...process.env, ...options.env },
-  });
-  fs.closeSync(log);
-  let exited: string | undefined;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => { exited = `exited with ${signal ?? code}`; resolve(); });
-    child.once('error', (error) => { exited = `failed to start: ${error.message}`; resolve(); });
-  });
-  const failure = exitPromise.then(() => { throw new Error(`${options.name} ${exited}`); });
+  const child = startChild({ name: options.name, command: options.command, args: options.args, logFile: options.logFile, env: options.env, stdinPipe: options.stdinPipe });
+  const failure = child.exited.then((how) => { throw new Error(`${options.name} ${how}`); });
   try {
     await Promise.race([options.waitReady(), failure]);
   } catch (error) {
-    child.kill('SIGKILL');
+    await child.stop(0);
     const tail = safeTail(options.logFile);
     throw new Error(`${options.name} did not start: ${(error as Error).message}\n  log: ${options.logFile}\n${tail}`, { cause: error });
   }
@@ -51,19 +41,12 @@ export async function spawnService(options: SpawnOptions): Promise<RunningServic
   return {
     name: options.name,
     address: options.address,
-    async stop() {
-      if (!exited) await terminate(child, exitPromise, 5_000);
-    },
+    stop: () => child.stop(5_000),
   };
 }
 
-/** SIGTERM, then SIGKILL if the process has not exited within graceMs; resolves once it has exited. */
-export async function terminate(child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
+/** Kept here for loadtest/: stopping a child process is the process layer's job. */
+export { terminate } from '../process';
 
 function safeTail(file: string): string {
   try {

@@ -1,6 +1,7 @@
 import { describeConfig } from '../../core/src/config';
 import { runCore } from '../../core/src/main';
 import { startLocalStack } from './local-stack';
+import { localStackSteps, provision } from './provision';
 
 /**
  * `npm start`: the core with its local defaults. Starts a MongoDB-compatible server that keeps its
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
     console.log(`npm start [-- --help]\n\nStarts the core and, unless MONGODB_URI is set, a local MongoDB-compatible server (data in var/mongo).\nConfiguration (environment variables):\n\n${describeConfig()}`);
     return;
   }
+  if (!process.env.MONGODB_URI) await provision(localStackSteps({ redis: false }));
   const stack = await startLocalStack({ mongo: 'h2', redis: false });
   const stopStack = () => void stack.stop();
   process.once('exit', stopStack);

@@ -1,34 +1,54 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { findCommand, run } from '../process';
 
-let aptUpdated = false;
-
-/**
- * Makes sure a Debian package's command is present: installs it with apt-get when we are root,
- * otherwise stops with the exact command a person should run.
- */
-export function ensureDebianCommand(command: string, debianPackage: string): string {
-  const found = resolveCommand(command);
-  if (found) return found;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`${command} is not installed. Install it with: sudo apt-get install -y ${debianPackage}`);
-  }
-  console.error(`[services] ${command} missing: installing Debian package ${debianPackage} ...`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (!aptUpdated) {
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    aptUpdated = true;
-  }
-  execFileSync('apt-get', ['install', '-y', '-qq', debianPackage], { stdio: 'inherit', env });
-  const installed = resolveCommand(command);
-  if (!installed) throw new Error(`installed ${debianPackage} but ${command} is still not found; check apt-get's output above`);
-  return installed;
+/** A command the tests or the local services run, and the Debian package that provides it. */
+export interface DebianCommand {
+  command: string;
+  package: string;
 }
 
-function resolveCommand(command: string): string | undefined {
-  // Debian puts nginx and redis-server in /usr/sbin, which is not on every PATH.
-  for (const candidate of [command, `/usr/sbin/${command}`, `/usr/bin/${command}`]) {
-    const result = spawnSync('sh', ['-c', `command -v ${candidate}`], { encoding: 'utf8' });
-    if (result.status === 0 && result.stdout.trim()) return result.stdout.trim();
-  }
-  return undefined;
+/**
+ * Every Debian package the provisioning step installs (as root) before the first test: one line
+ * each. A command missing here is reported with the install line below, never installed mid-test.
+ */
+export const debianCommands: DebianCommand[] = [
+  { command: 'java', package: 'openjdk-17-jdk-headless' }, // mongo-java-server (Launcher.java runs in source mode, needs the JDK)
+  { command: 'mvn', package: 'maven' }, // fetches mongo-java-server's jars
+  { command: 'redis-server', package: 'redis-server' },
+  { command: 'nginx', package: 'nginx' },
+  { command: 'prometheus', package: 'prometheus' }, // the alert drill
+  { command: 'promtool', package: 'prometheus' }, // alert rule unit tests
+  { command: 'python3', package: 'python3-venv' }, // the pinned Python checkers' virtualenvs
+  { command: 'setpriv', package: 'util-linux' }, // ties service processes to the test run's life
+  { command: 'flock', package: 'util-linux' }, // one build at a time when runs share the cache
+];
+
+export const aptInstallLine = (packages: string[]) => `sudo apt-get install -y ${[...new Set(packages)].join(' ')}`;
+
+/**
+ * Absolute path of a provisioned command. Never installs: a missing command is a provisioning
+ * error, reported with the command that installs it.
+ */
+export function requireCommand(command: string, debianPackage = debianCommands.find((c) => c.command === command)?.package): string {
+  const found = findCommand(command);
+  if (found) return found;
+  throw new Error(`${command} is not installed. Install it with \`npm run services -- provision\` (as root), or: ${aptInstallLine([debianPackage ?? command])}`);
+}
+
+/** @deprecated the name of {@link requireCommand} before provisioning moved ahead of the tests. */
+export const ensureDebianCommand = requireCommand;
+
+/** The listed packages whose command is missing. */
+export const missingDebianPackages = (list: DebianCommand[] = debianCommands): string[] =>
+  [...new Set(list.filter((c) => !findCommand(c.command)).map((c) => c.package))];
+
+/** Installs packages with apt-get (root only; otherwise fails naming the line to run). */
+export async function installDebianPackages(packages: string[]): Promise<void> {
+  if (packages.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`not root, so cannot install ${packages.join(', ')}. Run: ${aptInstallLine(packages)}`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  // Wait for another apt-get (a parallel run) instead of failing on dpkg's lock.
+  const lockWait = ['-o', 'DPkg::Lock::Timeout=600'];
+  const next = `check the Debian mirror is reachable, then run: ${aptInstallLine(packages)}`;
+  await run('apt-get', [...lockWait, 'update', '-qq'], { env, timeoutMs: 10 * 60_000, next });
+  await run('apt-get', [...lockWait, 'install', '-y', '-qq', '--no-install-recommends', ...packages], { env, timeoutMs: 20 * 60_000, stream: true, next });
 }

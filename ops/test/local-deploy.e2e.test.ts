@@ -7,7 +7,7 @@ import { signLocalToken, tokenSettingsFrom } from '../../core/src/auth/tokens';
 import { loadConfig } from '../../core/src/config';
 import { testNginxConfig } from '../services/nginx';
 import { freePort } from '../services/ports';
-import { ensurePythonTool } from '../services/python-tools';
+import { requirePythonTool } from '../services/python-tools';
 import { startRedis } from '../services/redis';
 import type { RunningService } from '../services/service-process';
 import { readAudit } from '../state/audit-log';
@@ -91,7 +91,7 @@ test('deploy v1: builds a release, starts instances, puts nginx in front; the ge
 
   const conf = path.join(stateDir, 'local', 'nginx', 'nginx.conf');
   expect(() => testNginxConfig(conf)).not.toThrow();
-  const gixy = execFileSync(ensurePythonTool('gixy'), [conf], { encoding: 'utf8' });
+  const gixy = execFileSync(requirePythonTool('gixy'), [conf], { encoding: 'utf8' });
   expect(gixy).toMatch(/High: 0/);
   expect(gixy).toMatch(/Medium: 0/);
 

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { configSpec } from '../../../core/src/config';
-import { ensureNginx, testNginxConfig } from '../../services/nginx';
+import { run } from '../../process';
+import { requireNginx, testNginxConfig } from '../../services/nginx';
 import { waitForPort } from '../../services/ports';
 import { renderNginxConfig, type MaintenanceSwitch } from './nginx-config';
 import { isOurs, spawnDaemon, tail, type DaemonInfo } from './processes';
@@ -50,9 +50,9 @@ export function frontDoor(options: { nginxDir: string; maintenance: () => Mainte
       fs.writeFileSync(candidate, render(state, ports));
       testNginxConfig(candidate);
       fs.renameSync(candidate, conf);
-      const nginx = ensureNginx();
+      const nginx = requireNginx();
       if (state.nginx && isOurs(state.nginx)) {
-        execFileSync(nginx, ['-p', nginxDir, '-c', conf, '-s', 'reload'], { stdio: 'pipe' });
+        await run(nginx, ['-p', nginxDir, '-c', conf, '-s', 'reload'], { timeoutMs: 30_000, next: `see ${path.join(nginxDir, 'logs', 'error.log')}` });
         return;
       }
       state.nginx = { ...spawnDaemon(nginx, ['-p', nginxDir, '-c', conf], { cwd: nginxDir, env: { PATH: process.env.PATH }, log: path.join(nginxDir, 'logs', 'stderr.log'), marker: conf }), dir: nginxDir };

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
+import { spawnDetached } from '../../process';
 import { pidAlive } from '../../state/lock';
 
 export interface DaemonInfo {
@@ -15,16 +14,8 @@ export interface DaemonInfo {
  * and the marker used to recognise it later.
  */
 export function spawnDaemon(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; log: string; marker: string }): DaemonInfo {
-  fs.mkdirSync(path.dirname(options.log), { recursive: true });
-  const fd = fs.openSync(options.log, 'a');
-  try {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', fd, fd] });
-    if (child.pid === undefined) throw new Error(`could not start ${command}`);
-    child.unref();
-    return { pid: child.pid, marker: options.marker, log: options.log };
-  } finally {
-    fs.closeSync(fd);
-  }
+  const pid = spawnDetached(command, args, { cwd: options.cwd, env: options.env, log: options.log });
+  return { pid, marker: options.marker, log: options.log };
 }
 
 /** True when the pid is alive and still the process we started (its command line has the marker). */

@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { runSync } from '../../process';
 import { repoRoot } from '../../services/paths';
 import { OpsError } from '../../cli/output';
 
@@ -13,7 +14,7 @@ export interface BuildInfo {
   version: string;
 }
 
-const git = (args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const git = (args: string[]) => runSync('git', args, { cwd: repoRoot, timeoutMs: 60_000 }).stdout.trim();
 
 /** What is inside a build: the core's sources, and the package files that pin its dependencies. */
 const buildPaths = ['core/src', 'package.json', 'package-lock.json', 'tsconfig.json'];
@@ -46,8 +47,14 @@ export function buildRelease(dir: string, ref: string | undefined, now = new Dat
   const version = `${source.gitSha}${source.dirty ? '-dirty' : ''}-${stamp}`;
   fs.mkdirSync(dir, { recursive: true });
   if (ref) {
-    const archive = execFileSync('git', ['archive', '--format=tar', source.gitSha, '--', ...buildPaths.filter((p) => p !== 'package-lock.json' || git(['ls-tree', '--name-only', source.gitSha, p]) !== '')], { cwd: repoRoot, maxBuffer: 256 * 1024 * 1024 });
-    execFileSync('tar', ['-x', '-C', dir], { input: archive });
+    const paths = buildPaths.filter((p) => p !== 'package-lock.json' || git(['ls-tree', '--name-only', source.gitSha, p]) !== '');
+    const archive = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-build-')), 'source.tar');
+    try {
+      git(['archive', '--format=tar', '-o', archive, source.gitSha, '--', ...paths]);
+      runSync('tar', ['-x', '-f', archive, '-C', dir], { timeoutMs: 5 * 60_000 });
+    } finally {
+      fs.rmSync(path.dirname(archive), { recursive: true, force: true });
+    }
   } else {
     for (const p of buildPaths) {
       const from = path.join(repoRoot, p);

@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CommandError, commandLine, findCommand, groupMembers, run, runSync, startChild } from '..';
+
+test('run passes arguments unquoted by any shell and captures output', async () => {
+  const result = await run('printf', ['%s|', 'a b', '$HOME', "it's"]);
+  expect(result.stdout).toBe("a b|$HOME|it's|");
+  expect(runSync('printf', ['%s', '; echo no']).stdout).toBe('; echo no');
+});
+
+test('a failure names what ran, the exit code, the last stderr lines and the next step', async () => {
+  const error = await run('sh', ['-c', 'echo one >&2; echo two >&2; exit 3'], { next: 'fix it' }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(CommandError);
+  expect((error as CommandError).exitCode).toBe(3);
+  expect((error as Error).message).toBe("`sh -c $'echo one >&2; echo two >&2; exit 3'` exited with code 3\n  last stderr lines:\n    one\n    two\n  next: fix it");
+  expect(() => runSync('false', [])).toThrow(/`false` exited with code 1/);
+  expect((await run('false', [], { nothrow: true })).exitCode).toBe(1);
+});
+
+test('a command that runs past its timeout is killed and reported as timed out', async () => {
+  const error = (await run('sleep', ['30'], { timeoutMs: 300 }).catch((e: unknown) => e)) as CommandError;
+  expect(error).toBeInstanceOf(CommandError);
+  expect(error.timedOut).toBe(true);
+  expect(error.message).toMatch(/^`sleep 30` timed out/);
+});
+
+test('commandLine quotes only what needs it; findCommand finds Debian daemons outside PATH', () => {
+  expect(commandLine('go', ['install', 'a/b@v1.2.3', 'x y'])).toBe("go install a/b@v1.2.3 $'x y'");
+  expect(findCommand('sh')).toMatch(/\/sh$/);
+  expect(findCommand('no-such-command-here')).toBeUndefined();
+});
+
+test('a child service runs in its own process group and stop() ends the whole group', async () => {
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'proc-test-')), 'child.log');
+  const child = startChild({ name: 'sleeper', command: 'sh', args: ['-c', 'sleep 60 & echo started; wait'], logFile: log });
+  for (let i = 0; i < 50 && !fs.readFileSync(log, 'utf8').includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
+  const group = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2];
+  expect(Number(group)).toBe(child.pid);
+  await child.stop(2_000);
+  expect(child.exitStatus()).toMatch(/exited/);
+  expect(groupMembers(child.pid)).toEqual([]); // no process of the group is left (zombies aside)
+});

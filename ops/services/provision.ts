@@ -1,0 +1,124 @@
+import { buildGoBinary, goBinaries, goBinaryPath, isGoBinaryProvisioned, type GoBinary } from './go-binaries';
+import { areMongoJarsProvisioned, fetchMongoJars } from './mongo';
+import { installPythonTool, isPythonToolProvisioned, pythonTools, type PythonTool } from './python-tools';
+import { aptInstallLine, debianCommands, installDebianPackages, missingDebianPackages, type DebianCommand } from './system-packages';
+import { versions } from './versions';
+
+/**
+ * Provisioning: everything the tests (and `npm start`) need, fetched or built BEFORE anything
+ * starts, each step printed with what it does and how long it took. Tests only look things up
+ * (requireCommand, requireGoBinary, requirePythonTool, requireMongoJars) and never install.
+ *
+ * To add something: a Debian package is one line in `debianCommands` (system-packages.ts), a Go
+ * server one line in `goBinaries` (go-binaries.ts), a Python checker one line in `pythonTools`
+ * (python-tools.ts) plus its requirements file; anything else is one entry in `testRunSteps` below.
+ */
+export interface ProvisionStep {
+  name: string;
+  /** What is fetched or built (shown before it runs). */
+  what: string;
+  isDone(): boolean;
+  run(): Promise<void>;
+  /** How a person provides it by hand, named when the step fails. */
+  fix: string;
+}
+
+export const steps = {
+  debian(list: DebianCommand[] = debianCommands): ProvisionStep {
+    return {
+      name: 'Debian packages',
+      get what() { return `apt-get install ${missingDebianPackages(list).join(' ')}`; },
+      isDone: () => missingDebianPackages(list).length === 0,
+      run: () => installDebianPackages(missingDebianPackages(list)),
+      get fix() { return aptInstallLine(missingDebianPackages(list)); },
+    };
+  },
+  mongoJars(): ProvisionStep {
+    return {
+      name: `mongo-java-server ${versions.mongoJavaServer} jars`,
+      what: 'mvn dependency:copy-dependencies (Maven Central)',
+      isDone: areMongoJarsProvisioned,
+      run: fetchMongoJars,
+      fix: 'npm run services -- provision (needs mvn: sudo apt-get install -y maven)',
+    };
+  },
+  go(binary: GoBinary): ProvisionStep {
+    return {
+      name: `${binary.name} ${binary.version}`,
+      what: `go install ${binary.package}@${binary.version} (cold build ${binary.coldBuild}) → ${goBinaryPath(binary)}`,
+      isDone: () => isGoBinaryProvisioned(binary),
+      run: () => buildGoBinary(binary),
+      fix: `GOBIN=<dir> go install ${binary.package}@${binary.version}, then copy <dir>/${binary.builds ?? binary.name} to ${goBinaryPath(binary)}`,
+    };
+  },
+  python(tool: PythonTool): ProvisionStep {
+    return {
+      name: `${tool} (Python)`,
+      what: `python3 -m venv .venv/${tool} && pip install -r ops/services/python/requirements-${tool}.txt`,
+      isDone: () => isPythonToolProvisioned(tool),
+      run: () => installPythonTool(tool),
+      fix: `rm -rf .venv/${tool} && npm run services -- provision (needs python3-venv)`,
+    };
+  },
+};
+
+/** Everything a full test run needs, in order (Debian first: the later steps use mvn, python3, flock). */
+export const testRunSteps = (): ProvisionStep[] => [
+  steps.debian(),
+  steps.mongoJars(),
+  ...Object.values(goBinaries).map((binary) => steps.go(binary)),
+  ...(Object.keys(pythonTools) as PythonTool[]).map((tool) => steps.python(tool)),
+];
+
+/** What `npm start` and `npm run services -- up` need: the MongoDB-compatible server (and Redis). */
+export const localStackSteps = (options: { redis: boolean }): ProvisionStep[] => [
+  steps.debian(debianCommands.filter((c) => ['java', 'mvn', 'setpriv', ...(options.redis ? ['redis-server'] : [])].includes(c.command))),
+  steps.mongoJars(),
+];
+
+export class ProvisionError extends Error {
+  constructor(readonly step: string, readonly fix: string, cause: unknown) {
+    super(`provisioning failed at "${step}": ${(cause as Error).message}\n  install it by hand: ${fix}\n  then run the tests again (or just this step: npm run services -- provision)`, { cause });
+    this.name = 'ProvisionError';
+  }
+}
+
+export interface StepReport {
+  name: string;
+  outcome: 'present' | 'provisioned';
+  ms: number;
+}
+
+const print = (line: string) => process.stderr.write(`[provision] ${line}\n`);
+
+/**
+ * Runs the steps in order, skipping what is already there; stops at the first failure with one
+ * message naming what is missing and how to install it.
+ */
+export async function provision(list: ProvisionStep[], log: (line: string) => void = print): Promise<StepReport[]> {
+  const reports: StepReport[] = [];
+  const started = performance.now();
+  for (const step of list) {
+    const t0 = performance.now();
+    if (step.isDone()) {
+      reports.push({ name: step.name, outcome: 'present', ms: performance.now() - t0 });
+      continue;
+    }
+    log(`▸ ${step.name}: ${step.what} ...`);
+    try {
+      await step.run();
+      if (!step.isDone()) throw new Error('the step finished but what it provides is still not found');
+    } catch (error) {
+      log(`✗ ${step.name} (${seconds(performance.now() - t0)})`);
+      throw new ProvisionError(step.name, step.fix, error);
+    }
+    const ms = performance.now() - t0;
+    reports.push({ name: step.name, outcome: 'provisioned', ms });
+    log(`✓ ${step.name} (${seconds(ms)})`);
+  }
+  const present = reports.filter((r) => r.outcome === 'present').map((r) => r.name);
+  if (present.length) log(`already provisioned: ${present.join(', ')} (checked in ${seconds(performance.now() - started)})`);
+  return reports;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
