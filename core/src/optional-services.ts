@@ -1,5 +1,5 @@
 import type { Config } from './config';
-import { createJobs } from './jobs/jobs-module';
+import { createJobs, jobsSettingsFrom } from './jobs/jobs-module';
 import { createAttachmentService, type AttachmentService } from './media/attachment-service';
 import { ensureAttachmentIndexes } from './media/attachment-store';
 import { createS3Client, s3ObjectBaseUrl } from './media/s3';
@@ -68,17 +68,7 @@ export async function startOptionalServices(deps: { config: Config; store: Store
     attachments,
     metrics: metrics.jobs,
     logger,
-    settings: {
-      retentionDays: config.MESSAGE_RETENTION_DAYS,
-      retentionMode: config.MESSAGE_RETENTION_MODE,
-      retentionBatchSize: config.MESSAGE_RETENTION_BATCH_SIZE,
-      retentionSchedule: config.RETENTION_SCHEDULE,
-      archiveInactiveDays: config.CONVERSATION_ARCHIVE_AFTER_DAYS,
-      archiveSchedule: config.CONVERSATION_ARCHIVE_SCHEDULE,
-      orphanUploadHours: config.ORPHAN_UPLOAD_TTL_HOURS,
-      cleanupSchedule: config.ORPHAN_CLEANUP_SCHEDULE,
-      schedulerEnabled: config.JOBS_SCHEDULER_ENABLED,
-    },
+    settings: jobsSettingsFrom(config),
   });
   jobs.start();
 

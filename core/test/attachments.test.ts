@@ -3,6 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { ObjectId } from 'mongodb';
 import { Counter, Registry } from 'prom-client';
 import { startMinio, type RunningMinio } from '../../ops/services/minio';
+import { testNow } from '../../ops/services/test-clock';
 import { AppError } from '../src/errors';
 import { createJobMetrics } from '../src/jobs/job-metrics';
 import { createJobs, defaultJobsSettings } from '../src/jobs/jobs-module';
@@ -183,7 +184,7 @@ describe('attachments on messages', () => {
 
 describe('orphan-upload cleanup job', () => {
   it('deletes uploads no message referenced in time (object and record); keeps attached and recent ones; dry run only lists', async () => {
-    const svc = service();
+    const svc = service({}, testNow);
     const c = convId.toHexString();
     const upload = async (name: string) => {
       const t = await svc.createUpload('alice', c, { filename: name, contentType: 'image/png', size: png.length });
@@ -196,7 +197,7 @@ describe('orphan-upload cleanup job', () => {
     await svc.resolveAttachments('alice', c, [used.attachmentId]);
     await svc.markAttached([used.attachmentId], '65f00000000000000000000a');
     // The job sees the world 25 hours later; one more upload is fresh at that time.
-    const later = () => new Date(Date.now() + 25 * 3_600_000);
+    const later = () => new Date(testNow().getTime() + 25 * 3_600_000);
     const fresh = await createAttachmentService({ store, s3, options: baseOptions(), now: later }).createUpload('alice', c, { filename: 'fresh.png', contentType: 'image/png', size: 5 });
 
     const registry = new Registry();

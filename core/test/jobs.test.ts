@@ -10,6 +10,7 @@ import { createJobs, defaultJobsSettings } from '../src/jobs/jobs-module';
 import { archiveCollection, retentionJob } from '../src/jobs/retention-job';
 import type { ConversationDoc, MessageDoc } from '../src/store/documents';
 import { openStore, type Store } from '../src/store/mongo-store';
+import { testNow } from '../../ops/services/test-clock';
 
 const day = 86_400_000;
 let store: Store;
@@ -94,9 +95,9 @@ describe('leases', () => {
 describe('scheduler across two instances', () => {
   it('runs a scheduled slot once, records it, and the other instance counts a skip', async () => {
     // Shift the clock so the next whole minute is ~400 ms away: real timers, no waiting a minute.
-    const real = Date.now();
+    const real = testNow().getTime();
     const offset = 60_000 - (real % 60_000) - 400;
-    const now = () => new Date(Date.now() + offset);
+    const now = () => new Date(testNow().getTime() + offset);
     let runs = 0;
     const job: JobDefinition = {
       name: 'tick', description: 'counts', schedule: '* * * * *',
@@ -138,7 +139,7 @@ describe('scheduler across two instances', () => {
 describe('retention and conversation archival', () => {
   const conversationId = new ObjectId();
   const message = (seq: number, ageDays: number): MessageDoc => ({
-    _id: new ObjectId(), conversationId, seq, senderId: 'alice', clientMsgId: `c${seq}`, text: `hello ${seq}`, createdAt: new Date(Date.now() - ageDays * day), terms: ['hello'],
+    _id: new ObjectId(), conversationId, seq, senderId: 'alice', clientMsgId: `c${seq}`, text: `hello ${seq}`, createdAt: new Date(testNow().getTime() - ageDays * day), terms: ['hello'],
   });
 
   it('dry run reports what would go, real run deletes old messages in batches, records and measures it', async () => {
@@ -146,7 +147,7 @@ describe('retention and conversation archival', () => {
     await store.messages.deleteMany({});
     await store.messages.insertMany([...Array.from({ length: 23 }, (_, i) => message(i + 1, 40)), ...Array.from({ length: 5 }, (_, i) => message(100 + i, 2))]);
     const registry = new Registry();
-    const jobs = await createJobs({ db, instanceId: 'i1', metrics: createJobMetrics(registry), settings: { ...defaultJobsSettings, retentionDays: 30, retentionBatchSize: 7 } });
+    const jobs = await createJobs({ db, instanceId: 'i1', metrics: createJobMetrics(registry), settings: { ...defaultJobsSettings, retentionDays: 30, retentionBatchSize: 7 }, now: testNow });
 
     const dry = await jobs.runJob('retention', { dryRun: true });
     expect(dry).toMatchObject({ status: 'succeeded', dryRun: true, itemsProcessed: 23, details: { wouldProcess: 23, mode: 'delete' } });
@@ -158,11 +159,11 @@ describe('retention and conversation archival', () => {
     expect(await store.messages.countDocuments({})).toBe(5);
     expect(await store.messages.countDocuments({ seq: { $gte: 100 } })).toBe(5);
     expect(await metricValue(registry, 'chat_job_items_processed_total', { job_name: 'retention' })).toBe(23);
-    expect(await metricValue(registry, 'chat_job_last_success_timestamp_seconds', { job_name: 'retention' })).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(await metricValue(registry, 'chat_job_last_success_timestamp_seconds', { job_name: 'retention' })).toBeGreaterThan(testNow().getTime() / 1000 - 60);
 
     // A restarted (or other) instance reports the last success from job_runs.
     const fresh = new Registry();
-    const other = await createJobs({ db, instanceId: 'i2', metrics: createJobMetrics(fresh), settings: { ...defaultJobsSettings, retentionDays: 30 } });
+    const other = await createJobs({ db, instanceId: 'i2', metrics: createJobMetrics(fresh), settings: { ...defaultJobsSettings, retentionDays: 30 }, now: testNow });
     await other.refreshMetrics();
     expect(await metricValue(fresh, 'chat_job_last_success_timestamp_seconds', { job_name: 'retention' })).toBe(new Date(real.endedAt!).getTime() / 1000);
     expect(await metricValue(fresh, 'chat_job_last_success_timestamp_seconds', { job_name: 'conversation-archive' })).toBeUndefined();
@@ -180,7 +181,7 @@ describe('retention and conversation archival', () => {
     await store.messages.insertMany([...old, message(50, 1)]);
     // Simulate a run that crashed after copying three of them.
     await store.db.collection(archiveCollection).insertMany(old.slice(0, 3));
-    const jobs = await createJobs({ db: store.db, instanceId: 'i1', settings: { ...defaultJobsSettings, retentionDays: 365, retentionMode: 'archive', retentionBatchSize: 4 } });
+    const jobs = await createJobs({ db: store.db, instanceId: 'i1', settings: { ...defaultJobsSettings, retentionDays: 365, retentionMode: 'archive', retentionBatchSize: 4 }, now: testNow });
     const run = await jobs.runJob('retention');
     expect(run).toMatchObject({ status: 'succeeded', itemsProcessed: 10, details: { mode: 'archive' } });
     expect(await store.messages.countDocuments({})).toBe(1);
@@ -207,12 +208,12 @@ describe('retention and conversation archival', () => {
 
   it('archives conversations inactive for N days (never-used ones from createdAt), leaves the rest', async () => {
     const conv = (name: string, createdDaysAgo: number, lastMessageDaysAgo: number | null, archived = false): ConversationDoc => ({
-      _id: new ObjectId(), type: 'group', name, createdBy: 'alice', createdAt: new Date(Date.now() - createdDaysAgo * day), lastSeq: 0,
-      lastMessageAt: lastMessageDaysAgo === null ? null : new Date(Date.now() - lastMessageDaysAgo * day), archivedAt: archived ? new Date(Date.now() - 5 * day) : null,
+      _id: new ObjectId(), type: 'group', name, createdBy: 'alice', createdAt: new Date(testNow().getTime() - createdDaysAgo * day), lastSeq: 0,
+      lastMessageAt: lastMessageDaysAgo === null ? null : new Date(testNow().getTime() - lastMessageDaysAgo * day), archivedAt: archived ? new Date(testNow().getTime() - 5 * day) : null,
     });
     const docs = [conv('stale', 200, 100), conv('never-used', 120, null), conv('active', 200, 1), conv('new-empty', 1, null), conv('already', 300, 200, true)];
     await store.conversations.insertMany(docs);
-    const jobs = await createJobs({ db: store.db, instanceId: 'i1', settings: { ...defaultJobsSettings, archiveInactiveDays: 90 } });
+    const jobs = await createJobs({ db: store.db, instanceId: 'i1', settings: { ...defaultJobsSettings, archiveInactiveDays: 90 }, now: testNow });
 
     const dry = await jobs.runJob('conversation-archive', { dryRun: true });
     expect(dry).toMatchObject({ status: 'succeeded', itemsProcessed: 2 });

@@ -24,6 +24,8 @@ export interface BackupOptions {
   progress?: ProgressSink;
   /** Test hook: called after each collection's archive is stored, before the manifest is written. */
   afterCollection?: (name: string) => Promise<void> | void;
+  /** The clock the backup's id, start and finish times come from (tests inject theirs). */
+  now?: () => Date;
 }
 
 /** `20261122T210332123Z-<db>-<4 hex>`: sorts by time, unique per run. */
@@ -42,7 +44,8 @@ const LINE_BATCH_BYTES = 256 * 1024;
 export async function runBackup(options: BackupOptions): Promise<Manifest> {
   const compression = options.compression ?? 'gzip';
   const db = options.client.db(options.database);
-  const startedAt = new Date();
+  const now = options.now ?? (() => new Date());
+  const startedAt = now();
   const id = newBackupId(options.database, startedAt);
   const target = { backupId: id, location: options.store.description, database: options.database };
   try {
@@ -60,7 +63,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       id,
       reason: options.reason ?? 'manual',
       startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
+      finishedAt: now().toISOString(),
       source: { database: options.database, host: hostsOf(options.client) },
       compression,
       collections: entries,

@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
+import { MongoClient } from 'mongodb';
 import { ConfigError, loadConfig } from '../../core/src/config';
+import { parseCron } from '../../core/src/jobs/cron';
+import { jobDefinitions, jobsSettingsFrom } from '../../core/src/jobs/jobs-module';
 import { startOptionalServices } from '../../core/src/optional-services';
 import { memoryPresence } from '../../core/src/realtime/presence';
 import { openStore } from '../../core/src/store/mongo-store';
@@ -54,6 +57,26 @@ async function withJobs<T>(ctx: CommandContext, fn: (jobs: Awaited<ReturnType<ty
   }
 }
 
+/** The jobs the core's settings define, from the config alone (no database is contacted). */
+function offlineCatalog(env: NodeJS.ProcessEnv) {
+  let config;
+  try {
+    config = loadConfig({ ...env, MONGODB_URI: 'mongodb://127.0.0.1:1/unused', JOBS_SCHEDULER_ENABLED: 'false', NOTIFICATION_WEBHOOK_URL: '' });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new OpsError(error.message, 'fix the variable named above and retry');
+    throw error;
+  }
+  // Never connected: building the definitions only names collections.
+  const db = new MongoClient('mongodb://127.0.0.1:1/unused').db(config.MONGODB_DB);
+  const orphanUploads = config.S3_BUCKET ? { deleteOrphans: () => Promise.reject(new Error('not connected')) } : undefined;
+  const now = new Date();
+  return jobDefinitions(db, jobsSettingsFrom(config), orphanUploads).map((j) => ({
+    name: j.name, description: j.description, schedule: j.schedule,
+    nextRunAt: j.schedule ? parseCron(j.schedule).next(now).toISOString() : null,
+    lastRun: null,
+  }));
+}
+
 const summaryLine = (r: JobRunSummary) =>
   `${r.job}: ${r.status}${r.dryRun ? ' (dry run)' : ''}, ${r.itemsProcessed} item(s)${r.durationMs !== null ? ` in ${formatMs(r.durationMs)}` : ''}${r.errors.length ? `, ${r.errors.length} error(s): ${r.errors.slice(0, 3).join('; ')}` : ''}`;
 
@@ -64,9 +87,12 @@ function parse(ctx: CommandContext, path: string) {
 export const handlers: Record<string, CommandHandler> = {
   'jobs list': async (ctx) => {
     parse(ctx, 'jobs list');
-    const jobs = await withJobs(ctx, (j) => j.listJobs());
-    const lines = jobs.map((j) => `  ${j.name.padEnd(22)} ${(j.schedule ?? 'manual only').padEnd(12)} next ${j.nextRunAt ?? '—'}  last ${j.lastRun ? `${j.lastRun.status} ${j.lastRun.endedAt ?? ''} (${j.lastRun.itemsProcessed} items)` : 'never'}\n      ${j.description}`);
-    ctx.out.result({ jobs }, `${lines.join('\n')}\nrun one: ops jobs run <name> --dry-run`);
+    // The catalog needs no database: without MONGODB_URI it is listed with "last run: unknown".
+    const offline = !ctx.env.MONGODB_URI;
+    const jobs = offline ? offlineCatalog(ctx.env) : await withJobs(ctx, (j) => j.listJobs());
+    const last = (j: (typeof jobs)[number]) => (offline ? 'unknown (set MONGODB_URI to read the job runs)' : j.lastRun ? `${j.lastRun.status} ${j.lastRun.endedAt ?? ''} (${j.lastRun.itemsProcessed} items)` : 'never');
+    const lines = jobs.map((j) => `  ${j.name.padEnd(22)} ${(j.schedule ?? 'manual only').padEnd(12)} next ${j.nextRunAt ?? '—'}  last run: ${last(j)}\n      ${j.description}`);
+    ctx.out.result({ jobs, lastRunKnown: !offline }, `${lines.join('\n')}\nrun one: ops jobs run <name> --dry-run`);
   },
   'jobs run': async (ctx) => {
     const { values, positionals } = parse(ctx, 'jobs run');

@@ -1,5 +1,7 @@
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { $, ProcessOutput, quote } from 'zx';
 
 /**
@@ -70,26 +72,33 @@ export function tail(text: string, lines = 12): string {
   return text.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-lines).join('\n');
 }
 
-/** zx options shared by both forms: our environment plus the caller's, quiet, never throwing (we do). */
+/**
+ * zx options shared by both forms: our environment plus the caller's, quiet, never throwing (we
+ * do, with a better message). `exec` makes the command replace zx's shell, so the pid zx holds is
+ * the command's own and a timeout signals exactly it (zx's own timeout walks the process tree with
+ * `ps` instead, slower and noisy on Node 24).
+ */
 const zxOptions = (options: RunOptions) => ({
   cwd: options.cwd,
   env: { ...process.env, ...options.env },
   input: options.input,
-  timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   nothrow: true,
   quiet: true,
   verbose: false,
+  prefix: 'exec ',
+  postfix: '',
 });
+
+const KILL_GRACE_MS = 5_000;
 
 function echo(line: string): void {
   if (verbose) process.stderr.write(`$ ${line}\n`);
 }
 
-function toResult(line: string, output: ProcessOutput, options: RunOptions, timeoutMs: number): RunResult {
-  const result: RunResult = { stdout: output.stdout, stderr: output.stderr, exitCode: output.exitCode, signal: output.signal, ok: output.exitCode === 0 };
+function toResult(line: string, output: ProcessOutput, options: RunOptions, timedOut: boolean): RunResult {
+  const result: RunResult = { stdout: stripVTControlCharacters(output.stdout), stderr: stripVTControlCharacters(output.stderr), exitCode: output.exitCode, signal: output.signal, ok: output.exitCode === 0 && !timedOut };
   if (result.ok || options.nothrow) return result;
-  const timedOut = output.signal === 'SIGTERM' && output.duration >= timeoutMs - 50;
-  throw new CommandError(line, output.exitCode, output.signal, tail(output.stderr || output.stdout), options.next, timedOut);
+  throw new CommandError(line, output.exitCode, output.signal, tail(result.stderr || result.stdout), options.next, timedOut);
 }
 
 /** Runs `command args...` (arguments are quoted, never interpreted by a shell) and resolves with its output. */
@@ -98,19 +107,43 @@ export async function run(command: string, args: readonly string[] = [], options
   echo(line);
   const process$ = $(zxOptions(options))`${command} ${args}`;
   if (options.stream) {
-    process$.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    process$.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+    // Without colour codes: some tools (Maven 3.8 with -q) print ANSI resets even with colour off and no TTY.
+    const copy = (chunk: Buffer) => process.stderr.write(stripVTControlCharacters(chunk.toString()));
+    process$.stdout.on('data', copy);
+    process$.stderr.on('data', copy);
   }
-  const output = await process$;
-  return toResult(line, output, options, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  let timedOut = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    process$.child?.kill('SIGTERM');
+    killTimer = setTimeout(() => process$.child?.kill('SIGKILL'), KILL_GRACE_MS);
+  }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  try {
+    return toResult(line, await process$, options, timedOut);
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(killTimer);
+  }
 }
 
 /** The synchronous form of {@link run}, for the few callers that cannot await (config checks, reloads). */
 export function runSync(command: string, args: readonly string[] = [], options: Omit<RunOptions, 'stream'> = {}): RunResult {
   const line = commandLine(command, args);
   echo(line);
-  const output = $({ ...zxOptions(options), sync: true })`${command} ${args}`;
-  return toResult(line, output, options, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let timedOut = false;
+  const output = $({
+    ...zxOptions(options),
+    sync: true,
+    // zx has no timeout in sync mode: spawnSync's own kills the command.
+    spawnSync: ((file: string, argv: readonly string[], opts: SpawnSyncOptions) => {
+      const result = spawnSync(file, argv, { ...opts, timeout, killSignal: 'SIGTERM' });
+      timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+      return result;
+    }) as typeof spawnSync,
+  })`${command} ${args}`;
+  return toResult(line, output, options, timedOut);
 }
 
 /** Absolute path of a command on PATH (or in /usr/sbin, /usr/bin, where Debian puts daemons), or undefined. */

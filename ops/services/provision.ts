@@ -117,7 +117,9 @@ export async function provision(list: ProvisionStep[], log: (line: string) => vo
     log(`✓ ${step.name} (${seconds(ms)})`);
   }
   const present = reports.filter((r) => r.outcome === 'present').map((r) => r.name);
-  if (present.length) log(`already provisioned: ${present.join(', ')} (checked in ${seconds(performance.now() - started)})`);
+  const done = reports.length - present.length;
+  if (done) log(`provisioned ${done} step(s) in ${seconds(performance.now() - started)}${present.length ? `; already there: ${present.join(', ')}` : ''}`);
+  else log(`all ${reports.length} steps already provisioned (checked in ${seconds(performance.now() - started)})`);
   return reports;
 }
 

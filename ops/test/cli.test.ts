@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { runSync } from '../process';
 import { runCli } from '../cli/main';
 import { commands, optionalModule } from '../cli/registry';
 import { runOps } from './helpers';
@@ -66,6 +66,6 @@ test('failures print the next command and exit non-zero', async () => {
 });
 
 test('the ops executable runs the same CLI', () => {
-  const out = execFileSync(path.join(__dirname, '..', 'bin', 'ops'), ['--help'], { encoding: 'utf8' });
+  const out = runSync(path.join(__dirname, '..', 'bin', 'ops'), ['--help'], { timeoutMs: 60_000 }).stdout;
   expect(out).toContain('usage: ops <command>');
 });

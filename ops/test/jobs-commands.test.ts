@@ -37,6 +37,17 @@ describe('ops jobs', () => {
     expect(names).toEqual(expect.arrayContaining(['retention', 'conversation-archive']));
   });
 
+  it('lists the catalog without a database (MONGODB_URI unset): schedules, next run, last run unknown', async () => {
+    const run = await runOps(['jobs', 'list', '--json'], { OPS_STATE_DIR: stateDir, MESSAGE_RETENTION_DAYS: '30', S3_BUCKET: 'media-bucket' });
+    expect(run.code).toBe(0);
+    const listed = JSON.parse(run.stdout) as { lastRunKnown: boolean; jobs: { name: string; schedule: string; nextRunAt: string; lastRun: null }[] };
+    expect(listed.lastRunKnown).toBe(false);
+    expect(listed.jobs.map((j) => [j.name, j.schedule])).toEqual([['retention', '0 2 * * *'], ['conversation-archive', '30 2 * * *'], ['orphan-uploads', '0 3 * * *']]);
+    expect(listed.jobs.every((j) => j.lastRun === null && new Date(j.nextRunAt).getUTCMinutes() % 30 === 0)).toBe(true);
+    const text = await runOps(['jobs', 'list'], { OPS_STATE_DIR: stateDir });
+    expect(text.stdout).toContain('last run: unknown');
+  });
+
   it('a dry run reports what retention would delete and deletes nothing; a real run deletes exactly that and is audited', async () => {
     const dry = await runOps(['jobs', 'run', 'retention', '--dry-run', '--json'], env);
     expect(dry.code).toBe(0);

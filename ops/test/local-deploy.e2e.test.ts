@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
+// spawn, not the process layer: this test sends SIGINT to the real `ops` executable and reads its exit code.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import { signLocalToken, tokenSettingsFrom } from '../../core/src/auth/tokens';
 import { loadConfig } from '../../core/src/config';
 import { testNginxConfig } from '../services/nginx';
 import { freePort } from '../services/ports';
+import { runSync } from '../process';
 import { requirePythonTool } from '../services/python-tools';
 import { startRedis } from '../services/redis';
 import type { RunningService } from '../services/service-process';
@@ -91,7 +93,7 @@ test('deploy v1: builds a release, starts instances, puts nginx in front; the ge
 
   const conf = path.join(stateDir, 'local', 'nginx', 'nginx.conf');
   expect(() => testNginxConfig(conf)).not.toThrow();
-  const gixy = execFileSync(requirePythonTool('gixy'), [conf], { encoding: 'utf8' });
+  const gixy = runSync(requirePythonTool('gixy'), [conf], { timeoutMs: 60_000 }).stdout;
   expect(gixy).toMatch(/High: 0/);
   expect(gixy).toMatch(/Medium: 0/);
 
@@ -272,7 +274,8 @@ test('Ctrl-C during a deploy (the real ops executable) releases the lock, stops 
   const child = spawn(path.join(__dirname, '..', 'bin', 'ops'), ['deploy', '-m', 'interrupted one'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': only then has all of its stderr been read (its last lines arrive after 'exit' on a busy machine).
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   for (let i = 0; i < 200 && !stderr.includes('▸ health gate'); i++) await sleep(25);
   expect(stderr).toContain('▸ health gate');
   const startedPids = [...stderr.matchAll(/pid (\d+) on/g)].map((m) => Number(m[1]));

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { forkModule } from '../process';
 import { acquireLock, forceRelease, LockHeldError, lockFile, readLock, removeIfSame } from '../state/lock';
 
 const request = { owner: 'alice', message: 'deploy v7', ttlMs: 60_000, kind: 'command' as const, command: 'ops deploy' };
@@ -51,14 +52,13 @@ test('release removes only our own lock; force release removes any', () => {
 
 test('of many simultaneous takeovers of an expired lock, exactly one wins', async () => {
   acquireLock(dir, 'local', { ...request, ttlMs: -1, kind: 'manual' });
-  const { fork } = await import('node:child_process');
   const script = path.join(dir, 'take.js');
   fs.writeFileSync(script, `require(${JSON.stringify(require.resolve('tsx/cjs'))});
 const { acquireLock } = require(${JSON.stringify(path.join(__dirname, '..', 'state', 'lock.ts'))});
 try { acquireLock(process.argv[2], 'local', { owner: 'p' + process.pid, message: 'race', ttlMs: 60000, kind: 'manual', command: 'test' }); process.send('won'); }
 catch (e) { process.send(e.constructor.name); }`);
   const results = await Promise.all(Array.from({ length: 6 }, () => new Promise<string>((resolve) => {
-    const child = fork(script, [dir]);
+    const child = forkModule(script, [dir]);
     child.once('message', (m) => resolve(String(m)));
   })));
   expect(results.filter((r) => r === 'won')).toHaveLength(1);

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testNginxConfig } from '../services/nginx';
+import { runSync } from '../process';
 import { requirePythonTool } from '../services/python-tools';
 import { renderNginxConfig, type FrontDoorConfig } from '../targets/local/nginx-config';
 
@@ -34,7 +34,7 @@ test.each([
 ])('the %s config passes nginx -t and gixy-ng with no findings', (name, on) => {
   const file = write({ ...base(), maintenance: { on, message: 'We\'ll be back at 10:00 $now; {x} "q" \\ é <b>', retryAfter: 90 } }, `${name}.conf`);
   expect(() => testNginxConfig(file)).not.toThrow();
-  const report = execFileSync(requirePythonTool('gixy'), [file], { encoding: 'utf8' });
+  const report = runSync(requirePythonTool('gixy'), [file], { timeoutMs: 60_000 }).stdout;
   for (const level of ['Unspecified', 'Low', 'Medium', 'High']) expect(report).toMatch(new RegExp(`${level}: 0`));
 });
 

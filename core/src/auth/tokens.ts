@@ -28,7 +28,7 @@ function parseKeys(entries: string[]): Map<string, Uint8Array> {
  * (HS256 for shared secrets, RS256/ES256 for the identity provider's JWKS), so `alg: none` and
  * algorithm-confusion tokens fail. `iss`, `aud` and `exp` are always required.
  */
-export function createTokenVerifier(settings: TokenSettings) {
+export function createTokenVerifier(settings: TokenSettings, now: () => Date = () => new Date()) {
   const secrets = parseKeys(settings.hs256Keys);
   const jwks = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : undefined;
   const options = {
@@ -44,8 +44,9 @@ export function createTokenVerifier(settings: TokenSettings) {
     try {
       const header = decodeProtectedHeader(token);
       const secret = header.kid ? secrets.get(header.kid) : undefined;
-      if (secret) payload = (await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })).payload;
-      else if (jwks) payload = (await jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'ES256'] })).payload;
+      // `now` is the clock exp/nbf are checked against (tests inject theirs).
+      if (secret) payload = (await jwtVerify(token, secret, { ...options, currentDate: now(), algorithms: ['HS256'] })).payload;
+      else if (jwks) payload = (await jwtVerify(token, jwks, { ...options, currentDate: now(), algorithms: ['RS256', 'ES256'] })).payload;
       else throw new AppError('unauthorized', 'The token names an unknown signing key.');
     } catch (error) {
       if (error instanceof AppError) throw error;
@@ -61,7 +62,7 @@ export function createTokenVerifier(settings: TokenSettings) {
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
 /** Signs an HS256 token with the first configured key (local development, tests, load tests). */
-export async function signLocalToken(settings: TokenSettings, userId: string, ttlSeconds = 12 * 3600): Promise<string> {
+export async function signLocalToken(settings: TokenSettings, userId: string, ttlSeconds = 12 * 3600, now: Date = new Date()): Promise<string> {
   const first = settings.hs256Keys[0];
   if (!first) throw new Error('no HS256 key configured (JWT_HS256_KEYS)');
   const at = first.indexOf(':');
@@ -70,8 +71,8 @@ export async function signLocalToken(settings: TokenSettings, userId: string, tt
     .setSubject(userId)
     .setIssuer(settings.issuer)
     .setAudience(settings.audience)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .setIssuedAt(Math.floor(now.getTime() / 1000))
+    .setExpirationTime(Math.floor(now.getTime() / 1000) + ttlSeconds)
     .sign(new TextEncoder().encode(first.slice(at + 1)));
 }
 

@@ -32,6 +32,38 @@ export const defaultJobsSettings: JobsSettings = {
   schedulerEnabled: true,
 };
 
+/** The jobs' settings from the core's config (one config key per field). */
+export function jobsSettingsFrom(config: {
+  MESSAGE_RETENTION_DAYS: number; MESSAGE_RETENTION_MODE: 'delete' | 'archive'; MESSAGE_RETENTION_BATCH_SIZE: number; RETENTION_SCHEDULE: string;
+  CONVERSATION_ARCHIVE_AFTER_DAYS: number; CONVERSATION_ARCHIVE_SCHEDULE: string; ORPHAN_UPLOAD_TTL_HOURS: number; ORPHAN_CLEANUP_SCHEDULE: string;
+  JOBS_SCHEDULER_ENABLED: boolean;
+}): JobsSettings {
+  return {
+    retentionDays: config.MESSAGE_RETENTION_DAYS,
+    retentionMode: config.MESSAGE_RETENTION_MODE,
+    retentionBatchSize: config.MESSAGE_RETENTION_BATCH_SIZE,
+    retentionSchedule: config.RETENTION_SCHEDULE,
+    archiveInactiveDays: config.CONVERSATION_ARCHIVE_AFTER_DAYS,
+    archiveSchedule: config.CONVERSATION_ARCHIVE_SCHEDULE,
+    orphanUploadHours: config.ORPHAN_UPLOAD_TTL_HOURS,
+    cleanupSchedule: config.ORPHAN_CLEANUP_SCHEDULE,
+    schedulerEnabled: config.JOBS_SCHEDULER_ENABLED,
+  };
+}
+
+/**
+ * The job definitions for these settings. Building them touches no database (the driver's
+ * collections are lazy), so `ops jobs list` can show the catalog without one.
+ */
+export function jobDefinitions(db: Db, s: JobsSettings, attachments?: OrphanDeleter): JobDefinition[] {
+  const jobs: JobDefinition[] = [
+    retentionJob(db, { retentionDays: s.retentionDays, mode: s.retentionMode, batchSize: s.retentionBatchSize, schedule: s.retentionSchedule }),
+    conversationArchiveJob(db, { inactiveDays: s.archiveInactiveDays, schedule: s.archiveSchedule }),
+  ];
+  if (attachments) jobs.push(orphanCleanupJob(attachments, { olderThanHours: s.orphanUploadHours, limit: 10_000, schedule: s.cleanupSchedule }));
+  return jobs;
+}
+
 /**
  * Builds the three jobs and their runner. `attachments` is the attachment service (or anything
  * with deleteOrphans); without it the orphan-uploads job is left out.
@@ -48,11 +80,7 @@ export async function createJobs(deps: {
 }) {
   await ensureJobIndexes(deps.db);
   const s = deps.settings;
-  const jobs: JobDefinition[] = [
-    retentionJob(deps.db, { retentionDays: s.retentionDays, mode: s.retentionMode, batchSize: s.retentionBatchSize, schedule: s.retentionSchedule }),
-    conversationArchiveJob(deps.db, { inactiveDays: s.archiveInactiveDays, schedule: s.archiveSchedule }),
-  ];
-  if (deps.attachments) jobs.push(orphanCleanupJob(deps.attachments, { olderThanHours: s.orphanUploadHours, limit: 10_000, schedule: s.cleanupSchedule }));
+  const jobs = jobDefinitions(deps.db, s, deps.attachments);
   const runner = createJobRunner({ db: deps.db, jobs, instanceId: deps.instanceId, metrics: deps.metrics, logger: deps.logger, leaseTtlMs: deps.leaseTtlMs, now: deps.now });
   return {
     ...runner,

@@ -13,6 +13,7 @@ import { runRestore } from '../restore';
 import { seedChatDatabase } from '../seed';
 import { S3Store, type S3StoreOptions } from '../storage-s3';
 import { runVerify } from '../verify';
+import { lastSundayNoon, testNow } from '../../services/test-clock';
 import { connectTestMongo, quiet, runCommand, snapshot, tempDir, uniqueDb } from './helpers';
 
 let minio: RunningMinio;
@@ -34,7 +35,7 @@ let stateDir: string;
 beforeAll(async () => {
   stateDir = tempDir('state-s3');
   process.env.OPS_STATE_DIR = stateDir;
-  minio = await startMinio(); // builds MinIO once (~3 min) when the cache is empty
+  minio = await startMinio(); // the pinned build, provisioned by the jest global setup
   const credentials = { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey };
   s3Options = { client: { endpoint: minio.endpoint, region: minio.region, credentials }, partSize: 5 * 1024 * 1024 };
   s3 = new S3Client({ endpoint: minio.endpoint, region: minio.region, credentials, forcePathStyle: true });
@@ -162,26 +163,33 @@ test('an interrupted upload never shows up as a complete backup', async () => {
 test('prune --dry-run lists exactly what a real prune deletes, and never the newest verified backup', async () => {
   const bucket = await newBucket();
   const store = new S3Store(bucket, 'retention', s3Options);
-  const real = await runBackup({ client, database: source, store, collections: ['conversations'], progress: quiet });
+  // The fixtures keep the calendar layout of one week (Sunday `anchor`, ISO weeks start on Monday)
+  // on any date: everything is placed relative to the test clock, never to fixed dates.
+  const anchor = lastSundayNoon();
+  const at = (days: number, hours: number) => new Date(anchor.getTime() - (days * 24 + hours) * 3_600_000);
+  const real = await runBackup({ client, database: source, store, collections: ['conversations'], progress: quiet, now: () => at(0, 9) });
   const template = await readManifest(store, real.id);
-  // Backups on earlier dates: same content, manifests with past start times.
-  const days = ['2026-11-21T03:00:00Z', '2026-11-21T01:00:00Z', '2026-11-20T03:00:00Z', '2026-11-16T03:00:00Z', '2026-11-10T03:00:00Z', '2026-11-02T03:00:00Z', '2026-10-01T03:00:00Z'];
+  // Backups on earlier days (Sat, Sat, Fri, Mon of the same week; Tue of the week before; Mon two
+  // weeks before; ~7 weeks before): same content, manifests with past start times.
+  const days = [at(1, 9), at(1, 11), at(2, 9), at(6, 9), at(12, 9), at(20, 9), at(52, 9)];
   const ids: string[] = [];
-  for (const at of days) {
-    const id = `${at.replace(/[-:]/g, '').replace('Z', '000Z')}-${source}-f00d`;
+  for (const date of days) {
+    const id = `${date.toISOString().replace(/[-:.]/g, '')}-${source}-f00d`;
     ids.push(id);
     await store.putText(`${id}/conversations.ejson.gz`, 'x');
-    await store.putText(`${id}/${MANIFEST_NAME}`, JSON.stringify({ ...template, id, startedAt: new Date(at).toISOString(), finishedAt: new Date(at).toISOString() }));
+    await store.putText(`${id}/${MANIFEST_NAME}`, JSON.stringify({ ...template, id, startedAt: date.toISOString(), finishedAt: date.toISOString() }));
   }
   // The oldest one is the only verified backup: it must survive any policy.
-  await store.putText(`${ids[6]}/verification.json`, JSON.stringify({ backupId: ids[6], ok: true, verifiedAt: '2026-10-01T04:00:00Z' }));
+  await store.putText(`${ids[6]}/verification.json`, JSON.stringify({ backupId: ids[6], ok: true, verifiedAt: at(52, 8).toISOString() }));
   // A stale interrupted backup (no manifest).
-  const stale = `20261001T050000000Z-${source}-dead`;
+  const stale = `${at(52, 7).toISOString().replace(/[-:.]/g, '')}-${source}-dead`;
   await store.putText(`${stale}/messages.ejson.gz`, 'partial');
 
-  const now = new Date(Date.now() + 1000);
+  // Only the incomplete backup's grace period looks at `now`, against the S3 server's own
+  // LastModified (its clock is the real one); a year-ahead test clock is also past it.
+  const now = new Date(Math.max(testNow().getTime(), Date.now()) + 1000);
   const dry = await runPrune(store, { keepDaily: 2, keepWeekly: 2, incompleteGraceMs: 0 }, { dryRun: true, now });
-  // Nov 16-22 is one ISO week (real backup, ids 0-3), Nov 9-15 the previous one (id 4).
+  // The anchor's week holds the real backup and ids 0-3, the week before id 4.
   const expectedDeleted = [ids[1]!, ids[2]!, ids[3]!, ids[5]!, stale].sort();
   expect(dry.delete.map((d) => d.id).sort()).toEqual(expectedDeleted);
   expect(dry.keep.map((k) => k.id).sort()).toEqual([real.id, ids[0]!, ids[4]!, ids[6]!].sort());

@@ -41,3 +41,9 @@ test('a child service runs in its own process group and stop() ends the whole gr
   expect(child.exitStatus()).toMatch(/exited/);
   expect(groupMembers(child.pid)).toEqual([]); // no process of the group is left (zombies aside)
 });
+
+test('runSync also enforces its timeout', () => {
+  const started = Date.now();
+  expect(() => runSync('sleep', ['30'], { timeoutMs: 300 })).toThrow(/^`sleep 30` timed out/);
+  expect(Date.now() - started).toBeLessThan(10_000);
+});
