@@ -49,7 +49,8 @@ const baseOptions = (): AttachmentOptions => ({
   bucket: s3Options.bucket, objectBaseUrl: s3ObjectBaseUrl(s3Options), uploadUrlExpiresS: 300,
   maxBytes: 100 * 1024 * 1024, allowedTypes: ['image/*', 'application/pdf', 'video/mp4'], maxPerMessage: 10,
 });
-const service = (over: Partial<AttachmentOptions> = {}, now?: () => Date) => createAttachmentService({ store, s3, options: { ...baseOptions(), ...over }, ...(now ? { now } : {}) });
+// Every upload record is stamped by the test clock, the one the cleanup job judges them by.
+const service = (over: Partial<AttachmentOptions> = {}, now: () => Date = testNow) => createAttachmentService({ store, s3, options: { ...baseOptions(), ...over }, now });
 
 const put = (ticket: UploadTicket, body: Buffer, headers: Record<string, string> = ticket.headers) =>
   fetch(ticket.uploadUrl, { method: 'PUT', body, headers });
@@ -77,13 +78,13 @@ describe('presigned uploads against MinIO', () => {
   it('gives a member a presigned PUT that a plain HTTP PUT can use; the key is unguessable and scoped', async () => {
     const registry = new Registry();
     const attachments = new Counter({ name: 'chat_attachments_total', help: 'x', labelNames: ['outcome'], registers: [registry] });
-    const svc = createAttachmentService({ store, s3, options: baseOptions(), metrics: { attachments } });
+    const svc = createAttachmentService({ store, s3, options: baseOptions(), metrics: { attachments }, now: testNow });
     const ticket = await svc.createUpload('bob', convId.toHexString(), { filename: 'holiday photo (1).png', contentType: 'image/png', size: png.length });
     expect(ticket.method).toBe('PUT');
     expect(ticket.key).toMatch(new RegExp(`^conversations/${convId.toHexString()}/[0-9a-f]{32}/holiday_photo_1_.png$`));
     expect(ticket.url).toBe(`${minio.endpoint}/switchboard-media/${ticket.key}`);
     expect(ticket.attachmentId).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(new Date(ticket.expiresAt).getTime() - Date.now()).toBeGreaterThan(290_000);
+    expect(new Date(ticket.expiresAt).getTime() - testNow().getTime()).toBeGreaterThan(290_000);
     const url = new URL(ticket.uploadUrl);
     expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
     expect(url.searchParams.get('X-Amz-SignedHeaders')!.split(';').sort()).toEqual(['content-length', 'content-type', 'host']);
@@ -184,7 +185,7 @@ describe('attachments on messages', () => {
 
 describe('orphan-upload cleanup job', () => {
   it('deletes uploads no message referenced in time (object and record); keeps attached and recent ones; dry run only lists', async () => {
-    const svc = service({}, testNow);
+    const svc = service();
     const c = convId.toHexString();
     const upload = async (name: string) => {
       const t = await svc.createUpload('alice', c, { filename: name, contentType: 'image/png', size: png.length });

@@ -65,7 +65,34 @@ export function groupMembers(pgid: number): number[] {
 
 const groupAlive = (pgid: number) => groupMembers(pgid).length > 0;
 
+/** Process groups of the children started here that are still running. */
+const liveGroups = new Set<number>();
+
+/**
+ * In a jest worker: jest's workers outlive a jest killed by SIGKILL (busy in a hook, or idle), and
+ * so would the services they started, whose parent-death signal waits for the worker. So each
+ * worker watches its own parent; once that is gone, it stops its services and exits.
+ */
+function watchParentInJestWorker(): void {
+  const key = Symbol.for('switchboard.parentWatchdog');
+  const real = process as unknown as Record<symbol, unknown>;
+  if (process.env.JEST_WORKER_ID === undefined || real[key]) return;
+  // From /proc: inside a test file `process` is jest's copy, whose ppid need not follow the real one.
+  const ppid = () => Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[1]);
+  const parent = ppid();
+  const timer = setInterval(() => {
+    if (ppid() === parent) return;
+    for (const pgid of liveGroups) {
+      try { process.kill(-pgid, 'SIGTERM'); } catch { /* gone */ }
+    }
+    process.exit(1);
+  }, 500);
+  timer.unref();
+  real[key] = timer;
+}
+
 export function startChild(options: ChildOptions): Child {
+  watchParentInJestWorker();
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');
   const guard = setpriv();
@@ -89,7 +116,8 @@ export function startChild(options: ChildOptions): Child {
   const pid = child.pid ?? -1;
   if (pid > 0) {
     register({ pid, name: options.name, command: `${options.command} ${options.args.join(' ')}` });
-    void exited.then(() => forget(pid));
+    liveGroups.add(pid);
+    void exited.then(() => { forget(pid); liveGroups.delete(pid); });
   }
   const signalGroup = (signal: NodeJS.Signals) => {
     try {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CommandError, commandLine, findCommand, groupMembers, run, runSync, startChild } from '..';
+import { CommandError, commandLine, findCommand, groupMembers, registryDir, run, runSync, startChild, sweepOrphans } from '..';
 
 test('run passes arguments unquoted by any shell and captures output', async () => {
   const result = await run('printf', ['%s|', 'a b', '$HOME', "it's"]);
@@ -46,4 +46,24 @@ test('runSync also enforces its timeout', () => {
   const started = Date.now();
   expect(() => runSync('sleep', ['30'], { timeoutMs: 300 })).toThrow(/^`sleep 30` timed out/);
   expect(Date.now() - started).toBeLessThan(10_000);
+});
+
+test('sweepOrphans stops a registered service whose owner died, and leaves a live owner\'s alone', async () => {
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'proc-test-')), 'orphan.log');
+  const orphan = startChild({ name: 'orphan-sleeper', command: 'sleep', args: ['60'], logFile: log });
+  const kept = startChild({ name: 'kept-sleeper', command: 'sleep', args: ['60'], logFile: log });
+  try {
+    // Pretend the orphan's owner was a process that has since died.
+    const file = path.join(registryDir, `${orphan.pid}.json`);
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), owner: 2 ** 22 + 4321, ownerStartTime: '1' }));
+    const swept = sweepOrphans();
+    expect(swept.filter((l) => l.startsWith('orphan-sleeper'))).toEqual([expect.stringContaining(`pid ${orphan.pid}, started by dead pid ${2 ** 22 + 4321}`)]);
+    expect(swept.some((l) => l.startsWith('kept-sleeper'))).toBe(false);
+    await orphan.exited;
+    expect(orphan.exitStatus()).toBe('exited with SIGKILL');
+    expect(kept.exitStatus()).toBeUndefined();
+  } finally {
+    await kept.stop(1_000);
+  }
+  expect(fs.existsSync(path.join(registryDir, `${kept.pid}.json`))).toBe(false);
 });
