@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util';
+import { setVerbose } from '../process';
 import { commands } from './registry';
 import { createOutput, OpsError, type Streams } from './output';
 import type { CommandEntry, OptionSpec } from './types';
 
 /** `ops <command...> [options]`: finds the command in the registry, parses its options and runs it. */
 export async function runCli(argv: string[], streams: Streams = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // --verbose (any command, or OPS_VERBOSE=1): the process layer echoes every external command line.
+  if (argv.includes('--verbose') || env.OPS_VERBOSE === '1') setVerbose(true);
+  argv = argv.filter((a) => a !== '--verbose');
   const words = argv.slice(0, firstOptionIndex(argv));
   if (words.length === 0 || words[0] === 'help') {
     const topic = words.slice(1);
@@ -108,7 +112,8 @@ export function globalHelp(prefix: string[] = []): string {
     'commands:',
     ...shown.map((c) => `  ${c.path.join(' ').padEnd(width)}${c.summary}`),
     '',
-    'Environment: OPS_ENV (default target), OPS_STATE_DIR (default var/ops), OPS_USER (who, for records and locks).',
+    'Every command takes --verbose: print each external command line (git, nginx, tar, ...) before it runs.',
+    'Environment: OPS_ENV (default target), OPS_STATE_DIR (default var/ops), OPS_USER (who, for records and locks), OPS_VERBOSE=1.',
   ];
   return `${lines.join('\n')}\n`;
 }
