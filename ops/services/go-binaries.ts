@@ -50,21 +50,23 @@ function findGo(): string {
   return go;
 }
 
-/** `go install <package>@<version>` into the cache; a parallel run waits on the lock and reuses the result. */
+/**
+ * `go install <package>@<version>` into the cache. flock: a parallel run waits for the build in
+ * progress, then builds again from Go's warm build cache (seconds) and replaces it atomically.
+ */
 export async function buildGoBinary(binary: GoBinary): Promise<void> {
   const target = goBinaryPath(binary);
   const dir = path.dirname(target);
   fs.mkdirSync(dir, { recursive: true });
   const gobin = fs.mkdtempSync(path.join(dir, 'build-'));
-  // flock + re-test inside: the second of two parallel runs waits for the first build, then skips its own.
-  const script = 'test -x "$TARGET" || { "$GO" install "$PKG@$VERSION" && mv "$GOBIN/$BUILDS" "$TARGET"; }';
   try {
-    await run('flock', [path.join(dir, 'build.lock'), 'sh', '-c', script], {
-      env: { GO: findGo(), GOBIN: gobin, PKG: binary.package, VERSION: binary.version, BUILDS: binary.builds ?? binary.name, TARGET: target, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+    await run('flock', [path.join(dir, 'build.lock'), findGo(), 'install', `${binary.package}@${binary.version}`], {
+      env: { GOBIN: gobin, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
       timeoutMs: 30 * 60_000,
       stream: true,
-      next: `check the Go module proxy is reachable (go env GOPROXY) and that ${binary.package}@${binary.version} exists (go list -m -versions), then: ${installHint(binary)}`,
+      next: `check the Go module proxy is reachable (go env GOPROXY) and serves ${binary.package}@${binary.version} (go list -m -versions), then: ${installHint(binary)}`,
     });
+    fs.renameSync(path.join(gobin, binary.builds ?? binary.name), target);
   } finally {
     fs.rmSync(gobin, { recursive: true, force: true });
   }
