@@ -23,7 +23,7 @@ test('a failed step stops the run with one message naming what is missing and ho
   const failing = step('toolx 1.2', { done: false }, async () => { throw new Error('download refused'); });
   const error = await provision([failing, step('c', c, async () => { later = true; })], () => undefined).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ProvisionError);
-  expect((error as Error).message).toMatch(/^provisioning failed at "toolx 1.2": download refused\n  install it by hand: install toolx 1.2 by hand\n/);
+  expect((error as Error).message).toMatch(/^provisioning failed at "toolx 1.2": download refused\n {2}install it by hand: install toolx 1.2 by hand\n/);
   expect(later).toBe(false);
 });
 
