@@ -20,7 +20,7 @@ export interface GoBinary {
 /** Every Go-built server: one line each. */
 export const goBinaries = {
   minio: { name: 'minio', package: 'github.com/minio/minio', version: versions.minio, coldBuild: '~3 min' },
-  toxiproxy: { name: 'toxiproxy-server', package: 'github.com/Shopify/toxiproxy/v2/cmd/server', version: versions.toxiproxy, builds: 'server', coldBuild: '~40 s' },
+  toxiproxy: { name: 'toxiproxy-server', package: 'github.com/Shopify/toxiproxy/v2/cmd/server', version: versions.toxiproxy, builds: 'server', coldBuild: '~3 min' },
 } satisfies Record<string, GoBinary>;
 
 export type GoBinaryName = keyof typeof goBinaries;
