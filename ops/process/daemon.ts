@@ -145,15 +145,40 @@ export function startChild(options: ChildOptions): Child {
   };
 }
 
-/** Starts a process in its own session that outlives us; output goes to `log`. Returns its pid. */
+/** True inside jest itself (a worker, or jest running in band), not in a process a test started. */
+function inJest(): boolean {
+  if (process.env.JEST_WORKER_ID === undefined) return false;
+  try {
+    return /jest/.test(fs.readFileSync('/proc/self/cmdline', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a process in its own session that outlives us; output goes to `log`. Returns its pid.
+ * Started by a test (ops deploy run in-process), it is also registered like a service child, so a
+ * killed jest does not leave the local target's nginx and core instances behind.
+ */
 export function spawnDetached(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; log: string }): number {
   fs.mkdirSync(path.dirname(options.log), { recursive: true });
   const fd = fs.openSync(options.log, 'a');
   try {
-    const child = spawn(command, [...args], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', fd, fd] });
+    // Under jest, tied to the test run's life as well (see startChild); otherwise free-standing.
+    const test = inJest();
+    const guard = test ? setpriv() : undefined;
+    const [file, argv] = guard ? [guard, ['--pdeathsig', 'SIGTERM', '--', command, ...args]] : [command, [...args]];
+    const child = spawn(file, argv, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', fd, fd] });
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     child.unref();
-    return child.pid;
+    const pid = child.pid;
+    if (test) {
+      watchParentInJestWorker();
+      register({ pid, name: `${path.basename(command)} (detached, started by a test)`, command: `${command} ${args.join(' ')}` });
+      liveGroups.add(pid);
+      child.once('exit', () => { forget(pid); liveGroups.delete(pid); });
+    }
+    return pid;
   } finally {
     fs.closeSync(fd);
   }

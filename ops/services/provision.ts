@@ -80,6 +80,8 @@ export class ProvisionError extends Error {
   constructor(readonly step: string, readonly fix: string, cause: unknown) {
     super(`provisioning failed at "${step}": ${(cause as Error).message}\n  install it by hand: ${fix}\n  then run the tests again (or just this step: npm run services -- provision)`, { cause });
     this.name = 'ProvisionError';
+    // The message says everything; a stack trace into jest's internals would only bury it.
+    this.stack = `${this.name}: ${this.message}`;
   }
 }
 
