@@ -46,7 +46,7 @@ export const isGoBinaryProvisioned = (binary: GoBinary) => fs.existsSync(goBinar
 
 function findGo(): string {
   const go = findCommand('go') ?? ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find((p) => fs.existsSync(p));
-  if (!go) throw new Error('Go is not installed (needed to build the pinned test servers). Install Go from https://go.dev/dl/ into /usr/local/go, or: sudo apt-get install -y golang-go');
+  if (!go) throw new Error('Go is not installed (needed to build the pinned test servers). Install Go >= 1.24 from https://go.dev/dl/ into /usr/local/go (the golang-go Debian package is too old for MinIO)');
   return go;
 }
 
