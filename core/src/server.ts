@@ -75,7 +75,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   await maintenance.start();
 
   const limits = createRateLimits({
-    perMinute: { api: config.RATE_LIMIT_API_PER_MIN, message: config.RATE_LIMIT_MESSAGES_PER_MIN },
+    perMinute: { api: config.RATE_LIMIT_API_PER_MIN, message: config.RATE_LIMIT_MESSAGES_PER_MIN, socket: config.RATE_LIMIT_SOCKET_EVENTS_PER_MIN },
     redis,
     onReject: (scope) => metrics.rateLimitRejections.inc({ scope }),
   });
@@ -90,6 +90,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     },
     readMoved: (event) => sink.current?.readMoved(event),
     membershipChanged: (event) => sink.current?.membershipChanged(event),
+    endSessions: (userId, reason) => sink.current?.endSessions(userId, reason),
   };
   const presence = redis ? redisPresence(redis, Math.ceil((config.SOCKET_PING_INTERVAL_MS + config.SOCKET_PING_TIMEOUT_MS) / 1000) * 3) : memoryPresence();
   const optional = await startOptionalServices({ config, store, metrics, logger, presence });
@@ -162,6 +163,8 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   sink.current = attachGateway(io, {
     chat,
     verify,
+    clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
+    limits,
     maintenance,
     presence,
     typing: redis ? redisTyping(redis, TYPING_TTL_MS) : memoryTyping(TYPING_TTL_MS),

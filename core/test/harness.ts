@@ -41,6 +41,7 @@ export async function startTestCore(env: Record<string, string> = {}, options: {
     MONGODB_DB: options.db ?? uniqueDbName(),
     RATE_LIMIT_API_PER_MIN: '100000',
     RATE_LIMIT_MESSAGES_PER_MIN: '100000',
+    RATE_LIMIT_SOCKET_EVENTS_PER_MIN: '100000',
     SHUTDOWN_DRAIN_MS: '3000',
     ...(options.redis ? { REDIS_URL: services.REDIS_URL } : {}),
     ...env,

@@ -40,6 +40,7 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
       MONGODB_DB: `loadtest_${randomBytes(4).toString('hex')}`,
       RATE_LIMIT_API_PER_MIN: '1000000',
       RATE_LIMIT_MESSAGES_PER_MIN: '1000000',
+      RATE_LIMIT_SOCKET_EVENTS_PER_MIN: '1000000',
       SHUTDOWN_DRAIN_MS: '2000',
       ...(options.injectDelayMs ? { LOADTEST_INJECT_DELAY_MS: String(options.injectDelayMs) } : {}),
       ...options.coreEnv,

@@ -57,6 +57,7 @@ beforeAll(async () => {
     SHUTDOWN_DRAIN_MS: '2000',
     RATE_LIMIT_API_PER_MIN: '1000000',
     RATE_LIMIT_MESSAGES_PER_MIN: '1000000',
+    RATE_LIMIT_SOCKET_EVENTS_PER_MIN: '1000000',
     LOG_LEVEL: 'warn',
   };
   const settings = tokenSettingsFrom(loadConfig({ MONGODB_URI: mongo }));
