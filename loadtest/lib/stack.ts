@@ -36,6 +36,7 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
   try {
     const coreEnv: Record<string, string> = {
       APP_ENV: 'test',
+      METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
       MONGODB_DB: `loadtest_${randomBytes(4).toString('hex')}`,
       RATE_LIMIT_API_PER_MIN: '1000000',

@@ -14,7 +14,8 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({ mongo: 'h2', redis: false });
   const stopStack = () => void stack.stop();
   process.once('exit', stopStack);
-  const core = await runCore({ ...process.env, ...stack.env });
+  // Local defaults: APP_ENV=development is what lets the built-in development key sign and verify tokens.
+  const core = await runCore({ APP_ENV: 'development', ...process.env, ...stack.env });
   core.httpServer.once('close', () => void stack.stop());
   const port = core.port;
   console.error(`

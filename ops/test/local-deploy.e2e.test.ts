@@ -60,7 +60,7 @@ beforeAll(async () => {
     RATE_LIMIT_SOCKET_EVENTS_PER_MIN: '1000000',
     LOG_LEVEL: 'warn',
   };
-  const settings = tokenSettingsFrom(loadConfig({ MONGODB_URI: mongo }));
+  const settings = tokenSettingsFrom(loadConfig({ APP_ENV: 'test', MONGODB_URI: mongo }));
   token = (user) => signLocalToken(settings, user, 600);
 });
 

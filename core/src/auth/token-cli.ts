@@ -10,7 +10,8 @@ async function main(): Promise<void> {
     console.error('usage: npm run --silent token -- <userId> [ttlSeconds]\n  userId: 1-64 characters of A-Z a-z 0-9 _ . : @ -');
     process.exit(2);
   }
-  const config = loadConfig({ ...process.env, MONGODB_URI: process.env.MONGODB_URI ?? 'mongodb://unused' });
+  // A local tool that signs with the local key: it runs as development unless APP_ENV says otherwise.
+  const config = loadConfig({ APP_ENV: 'development', ...process.env, MONGODB_URI: process.env.MONGODB_URI ?? 'mongodb://unused' });
   console.log(await signLocalToken(tokenSettingsFrom(config), parsed.data, ttl ? Number(ttl) : undefined));
 }
 

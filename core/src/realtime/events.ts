@@ -31,8 +31,11 @@ export interface ServerToClientEvents {
   user_online(event: { conversationId: ConversationId; userId: string }): void;
   user_offline(event: { conversationId: ConversationId; userId: string }): void;
   server_shutdown(event: { reconnect: true; message: string }): void;
-  /** Sent just before the server disconnects the socket (the client must not auto-reconnect with the same token). */
-  session_ended(event: { reason: SessionEndReason; message: string }): void;
+  /**
+   * The session is over: nothing more is delivered, and the server disconnects once the client acks
+   * (or after a second). Do not reconnect with the same token.
+   */
+  session_ended(event: { reason: SessionEndReason; message: string }, ack: () => void): void;
 }
 
 /** Between instances, through the Socket.IO adapter (Redis). Payloads are JSON: ids are parsed again on arrival. */
@@ -46,6 +49,10 @@ export interface SocketData {
   requestId: string;
   /** Epoch ms after which the session's token is no longer accepted (exp + clock tolerance). */
   sessionEndsAt: number;
+  /** Set once the session has been ended (the disconnect follows shortly). */
+  endedBy?: SessionEndReason;
+  /** The conversation rooms it was in when ended (for the offline notice on disconnect). */
+  conversationsAtEnd?: string[];
 }
 
 /** Room names take only canonical ids, so a client's spelling can never name a room of its own. */

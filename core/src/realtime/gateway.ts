@@ -52,11 +52,21 @@ const sessionEndMessages: Record<SessionEndReason, string> = {
   no_conversations: 'You left your last conversation; reconnect when you join another.',
 };
 
-/** Tells the client why (before anything else it might miss), then disconnects it for good. */
+/** How long a client gets to acknowledge session_ended before the disconnect. */
+const SESSION_END_NOTICE_MS = 1_000;
+
+/**
+ * Ends a session now: it receives nothing more (leaves its conversation rooms) and every further
+ * event is refused; the client is told why and then disconnected for good. With connection state
+ * recovery an emit travels through the adapter first (to get an offset), so a disconnect right
+ * after it would overtake it: the disconnect waits for the client's ack, or a second.
+ */
 function endSession(socket: ChatSocket, reason: SessionEndReason): void {
-  if (!socket.connected) return;
-  socket.emit('session_ended', { reason, message: sessionEndMessages[reason] });
-  socket.disconnect(true);
+  if (!socket.connected || socket.data.endedBy) return;
+  socket.data.endedBy = reason;
+  socket.data.conversationsAtEnd = [...socket.rooms].filter((r) => r.startsWith('conv:'));
+  for (const room of socket.data.conversationsAtEnd) void socket.leave(room);
+  socket.timeout(SESSION_END_NOTICE_MS).emit('session_ended', { reason, message: sessionEndMessages[reason] }, () => socket.disconnect(true));
 }
 
 /**
@@ -127,6 +137,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
         deps.inFlight.begin();
         try {
           if (deps.refusingEvents()) throw new AppError('unavailable', 'This instance is shutting down; retry after reconnecting.', { retryAfter: 1 });
+          if (socket.data.endedBy) throw new AppError('unauthorized', sessionEndMessages[socket.data.endedBy], { reason: socket.data.endedBy });
           // A late timer must not let one more event through on an expired token.
           if (now() >= socket.data.sessionEndsAt) {
             setImmediate(armExpiry);
@@ -210,7 +221,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     }));
 
     socket.on('disconnecting', () => {
-      const conversations = [...socket.rooms].filter((r) => r.startsWith('conv:')).map((r) => parseConversationId(r.slice(5))).filter((id) => id !== undefined);
+      const conversations = [...socket.rooms, ...(socket.data.conversationsAtEnd ?? [])].filter((r) => r.startsWith('conv:')).map((r) => parseConversationId(r.slice(5))).filter((id) => id !== undefined);
       void deps.presence.disconnected(userId).then((offline) => {
         if (!offline) return;
         for (const conversationId of conversations) io.to(conversationRoom(conversationId)).emit('user_offline', { conversationId, userId });
