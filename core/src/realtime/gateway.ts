@@ -108,7 +108,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     if (conversationId && typeof event.userId === 'string') deps.chat.forgetMembership(conversationId, event.userId);
   });
   io.on('end_sessions', (event) => {
-    if (userIdSchema.safeParse(event?.userId).success && event.reason in sessionEndMessages) endLocalSessions(event.userId, event.reason);
+    if (userIdSchema.safeParse(event?.userId).success && Object.hasOwn(sessionEndMessages, event.reason)) endLocalSessions(event.userId, event.reason);
   });
 
   io.on('connection', (socket: ChatSocket) => {

@@ -45,7 +45,8 @@ export async function waitReady(instance: InstanceInfo, deadline: number, timeou
   while (Date.now() < deadline) {
     if (!isOurs(instance)) throw new Error(`instance ${instance.id} exited before it was ready (last: ${last})\n  log: ${instance.log}\n${tail(instance.log)}`);
     try {
-      const response = await fetch(`http://127.0.0.1:${instance.port}/ready`, { signal: AbortSignal.timeout(2_000) });
+      // The internal listener's /ready names each dependency's error; the public one only what is down.
+      const response = await fetch(`http://127.0.0.1:${instance.metricsPort || instance.port}/ready`, { signal: AbortSignal.timeout(2_000) });
       if (response.status === 200) return;
       last = `/ready ${response.status} ${await response.text()}`;
     } catch (error) {
