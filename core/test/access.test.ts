@@ -189,6 +189,25 @@ describe('group privacy and ownership', () => {
     expect((await t.api('pv-friend', 'GET', `/api/conversations/${id}/messages`)).status).toBe(200);
   });
 
+  it('an owner removes a member: their open socket stops receiving and they lose access; others cannot remove', async () => {
+    const id = await group('rm-owner', ['rm-gone', 'rm-stay']);
+    await group('rm-other', ['rm-gone']); // keep rm-gone's session (not their last conversation)
+    const [gone, stay] = [await t.socket('rm-gone'), await t.socket('rm-stay')];
+    for (const s of [gone, stay]) await emit(s, 'join_conversation', { conversationId: id });
+    expect((await t.api('rm-stay', 'DELETE', `/api/conversations/${id}/members/rm-gone`)).status).toBe(403);
+    expect((await t.api('rm-owner', 'DELETE', `/api/conversations/${id}/members/rm-nobody`)).status).toBe(404);
+    expect((await t.api('rm-owner', 'DELETE', `/api/conversations/${id}/members/${encodeURIComponent('bad id')}`)).status).toBe(400);
+    const toGone = collect(gone, 'message_received');
+    expect((await t.api('rm-owner', 'DELETE', `/api/conversations/${id.toUpperCase()}/members/rm-gone`)).status).toBe(204);
+    const control = nextEvent<{ text: string }>(stay, 'message_received');
+    expect((await t.api('rm-owner', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'rm-1', text: 'after removal' })).status).toBe(201);
+    expect((await control).text).toBe('after removal');
+    await sleep(100);
+    expect(toGone).toEqual([]);
+    expect((await t.api('rm-gone', 'GET', `/api/conversations/${id}/messages`)).status).toBe(403);
+    expect((await emit(gone, 'send_message', { conversationId: id, clientMsgId: 'rm-x', text: 'x' })).error).toMatchObject({ code: 'forbidden' });
+  });
+
   it('open groups keep join by id (a second join is 409); visibility is for groups only', async () => {
     const id = await group('op-owner', [], { visibility: 'open' });
     expect((await t.api('op-guest', 'POST', `/api/conversations/${id}/join`)).status).toBe(200);

@@ -4,7 +4,7 @@ import { membershipId, type ConversationDoc, type MembershipDoc } from '../store
 import { notFound, requireMembership } from './access';
 import type { ChatDeps } from './deps';
 import type { MembershipCache } from './membership-cache';
-import { addMembersSchema, createConversationSchema, listQuerySchema, parseInput } from './validation';
+import { addMembersSchema, createConversationSchema, listQuerySchema, parseInput, userIdSchema } from './validation';
 import { conversationView, type ConversationView } from './views';
 
 function member(conversation: ConversationDoc, userId: string, role: MembershipDoc['role'], at: Date): MembershipDoc {
@@ -25,6 +25,24 @@ function decodeCursor(raw: string): ListCursor {
 const bySeniority = (a: MembershipDoc, b: MembershipDoc) => a.joinedAt.getTime() - b.joinedAt.getTime() || a.userId.localeCompare(b.userId);
 
 export function conversationUseCases(deps: ChatDeps, membershipCache: MembershipCache) {
+  /**
+   * A member is gone, whether they left or were removed: everywhere at once (sockets leave the room
+   * and caches forget, on every instance). The last owner hands ownership to the longest-standing
+   * member; the last member archives the group; a user left with no conversation has their sockets closed.
+   */
+  async function depart(id: ConversationId, membership: MembershipDoc): Promise<void> {
+    const conversationId = toObjectId(id);
+    const { userId } = membership;
+    await deps.memberships.remove(conversationId, userId);
+    membershipCache.forget(id, userId);
+    deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
+    const rest = (await deps.memberships.listForConversation(conversationId)).sort(bySeniority);
+    const heir = rest[0];
+    if (!heir) await deps.conversations.archive(conversationId, deps.now());
+    else if (membership.role === 'owner' && !rest.some((m) => m.role === 'owner')) await deps.memberships.setRole(conversationId, heir.userId, 'owner');
+    if (!(await deps.memberships.hasAny(userId))) deps.events.endSessions(userId, 'no_conversations');
+  }
+
   return {
     /** Groups are always new; a direct conversation between the same two users is returned, never duplicated. */
     async create(userId: string, input: unknown): Promise<{ conversation: ConversationView; created: boolean }> {
@@ -130,24 +148,26 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       return conversationView(doc, { members, membership });
     },
 
-    /**
-     * Leaving takes effect everywhere at once (sockets leave the room and caches forget, on every
-     * instance). The last owner hands ownership to the longest-standing member; the last member
-     * archives the group; a user left with no conversation at all has their sockets closed.
-     */
     async leave(userId: string, id: ConversationId): Promise<void> {
       const conversationId = toObjectId(id);
       const membership = await requireMembership(deps, conversationId, userId);
       const doc = await deps.conversations.findById(conversationId);
       if (doc?.type === 'direct') throw new AppError('conflict', 'You cannot leave a direct conversation; archive it instead.', { reason: 'direct_conversation' });
-      await deps.memberships.remove(conversationId, membership.userId);
-      membershipCache.forget(id, userId);
-      deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
-      const rest = (await deps.memberships.listForConversation(conversationId)).sort(bySeniority);
-      const heir = rest[0];
-      if (!heir) await deps.conversations.archive(conversationId, deps.now());
-      else if (membership.role === 'owner' && !rest.some((m) => m.role === 'owner')) await deps.memberships.setRole(conversationId, heir.userId, 'owner');
-      if (!(await deps.memberships.hasAny(userId))) deps.events.endSessions(userId, 'no_conversations');
+      await depart(id, membership);
+    },
+
+    /** An owner removes a member from a group (removing yourself is leaving). */
+    async removeMember(userId: string, id: ConversationId, rawMemberId: unknown): Promise<void> {
+      const conversationId = toObjectId(id);
+      const memberId = parseInput(userIdSchema, rawMemberId);
+      const membership = await requireMembership(deps, conversationId, userId);
+      const doc = await deps.conversations.findById(conversationId);
+      if (!doc) throw notFound();
+      if (doc.type !== 'group') throw new AppError('forbidden', 'A direct conversation has exactly its two members.');
+      if (membership.role !== 'owner' && memberId !== userId) throw new AppError('forbidden', 'Only an owner can remove members from this group.');
+      const target = memberId === userId ? membership : await deps.memberships.find(conversationId, memberId);
+      if (!target) throw new AppError('not_found', 'That user is not a member of this conversation.');
+      await depart(id, target);
     },
 
     /** Owners archive a group; either member archives a direct conversation (asking for it again reopens it). */

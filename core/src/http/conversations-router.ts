@@ -29,6 +29,10 @@ export function conversationsRouter(chat: ChatService, metrics: Metrics, attachm
   router.post('/conversations/:id/members', async (req, res) => {
     res.json(await chat.conversations.addMembers(userOf(res), idOf(req), req.body));
   });
+  router.delete('/conversations/:id/members/:userId', async (req, res) => {
+    await chat.conversations.removeMember(userOf(res), idOf(req), req.params.userId);
+    res.status(204).end();
+  });
   router.post('/conversations/:id/leave', async (req, res) => {
     await chat.conversations.leave(userOf(res), idOf(req));
     res.status(204).end();

@@ -69,6 +69,14 @@ export const openApiDocument = {
         responses: { '200': { description: 'The group with its members.', content: json(ref('Conversation')) }, ...member, '403': problem('Not an owner of this group, not a member, or a direct conversation.'), '409': problem('The group is archived.'), '413': problem('Body too large.'), '415': problem('Body is not JSON.') },
       },
     },
+    '/api/conversations/{id}/members/{userId}': {
+      delete: {
+        operationId: 'removeMember',
+        summary: 'Remove a member from a group (owners; anyone may remove themselves): delivery to them stops on every instance.',
+        parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string', maxLength: 64 } }],
+        responses: { '204': { description: 'Removed.' }, ...member, '403': problem('Not an owner of this group, not a member, or a direct conversation.'), '404': problem('No such conversation, or that user is not a member.') },
+      },
+    },
     '/api/conversations/{id}/leave': {
       post: { operationId: 'leaveConversation', summary: 'Leave a group: delivery stops on every instance. The last owner hands ownership to the longest-standing member; the last member archives the group.', parameters: [idParam], responses: { '204': { description: 'Left.' }, ...member, '409': problem('Direct conversations cannot be left.') } },
     },
