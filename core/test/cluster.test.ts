@@ -1,4 +1,5 @@
 import { freePort } from '../../ops/services/ports';
+import { signLocalToken, tokenSettingsFrom } from '../src/auth/tokens';
 import { nginxHttpTempDirectives, nginxPrefixDirectives, startNginx, type NginxInstance } from '../../ops/services/nginx';
 import { io as connect } from 'socket.io-client';
 import { collect, nextEvent, startTestCore, uniqueDbName, type ClientSocket, type TestCore } from './harness';
@@ -18,8 +19,8 @@ describe.each([
 
   beforeAll(async () => {
     const db = uniqueDbName();
-    a = await startTestCore({ INSTANCE_ID: 'core-a', RELEASE_VERSION: 'core-a', CONNECTION_STATE_RECOVERY: recovery }, { redis: true, db });
-    b = await startTestCore({ INSTANCE_ID: 'core-b', RELEASE_VERSION: 'core-b', CONNECTION_STATE_RECOVERY: recovery }, { redis: true, db });
+    a = await startTestCore({ INSTANCE_ID: 'core-a', RELEASE_VERSION: 'core-a', CONNECTION_STATE_RECOVERY: recovery, JWT_CLOCK_TOLERANCE_S: '0' }, { redis: true, db });
+    b = await startTestCore({ INSTANCE_ID: 'core-b', RELEASE_VERSION: 'core-b', CONNECTION_STATE_RECOVERY: recovery, JWT_CLOCK_TOLERANCE_S: '0' }, { redis: true, db });
     const port = await freePort();
     nginx = await startNginx({
       port,
@@ -143,6 +144,20 @@ describe.each([
       } finally {
         leaver.close();
         witness.close();
+      }
+    });
+
+    it('a socket whose token expires is told session_ended(token_expired) before the disconnect (also when emits go through the adapter)', async () => {
+      const token = await signLocalToken(tokenSettingsFrom(b.config), 'short-lived', 1);
+      const socket: ClientSocket = connect(front, { query: { node: 'b' }, auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+      try {
+        await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject); });
+        const ended = nextEvent<{ reason: string }>(socket, 'session_ended', 10_000);
+        const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+        expect((await ended).reason).toBe('token_expired');
+        expect(await gone).toBe('io server disconnect');
+      } finally {
+        socket.close();
       }
     });
 

@@ -14,6 +14,7 @@ import type { ErrorReporter } from '../telemetry/sentry';
 import { parseConversationId, type ConversationId } from '../store/ids';
 import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SessionEndReason, type SocketData } from './events';
 import type { Presence } from './presence';
+import { endSession, isSessionEndReason, sessionEndMessages, watchSessionDeadline } from './session-lifetime';
 import type { TypingState } from './typing';
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -43,31 +44,6 @@ export interface GatewayDeps {
 }
 
 const TYPING_MIN_INTERVAL_MS = 500;
-/** setTimeout's ceiling (~24.8 days); a longer session simply re-arms when it fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const sessionEndMessages: Record<SessionEndReason, string> = {
-  token_expired: 'Your token expired: renew_token before expiresAt, or reconnect with a fresh token.',
-  revoked: 'Your session was ended by an operator; sign in again.',
-  no_conversations: 'You left your last conversation; reconnect when you join another.',
-};
-
-/** How long a client gets to acknowledge session_ended before the disconnect. */
-const SESSION_END_NOTICE_MS = 1_000;
-
-/**
- * Ends a session now: it receives nothing more (leaves its conversation rooms) and every further
- * event is refused; the client is told why and then disconnected for good. With connection state
- * recovery an emit travels through the adapter first (to get an offset), so a disconnect right
- * after it would overtake it: the disconnect waits for the client's ack, or a second.
- */
-function endSession(socket: ChatSocket, reason: SessionEndReason): void {
-  if (!socket.connected || socket.data.endedBy) return;
-  socket.data.endedBy = reason;
-  socket.data.conversationsAtEnd = [...socket.rooms].filter((r) => r.startsWith('conv:'));
-  for (const room of socket.data.conversationsAtEnd) void socket.leave(room);
-  socket.timeout(SESSION_END_NOTICE_MS).emit('session_ended', { reason, message: sessionEndMessages[reason] }, () => socket.disconnect(true));
-}
 
 /**
  * Wires every Socket.IO handler in one place. Each reads: validate → call the chat service →
@@ -108,7 +84,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     if (conversationId && typeof event.userId === 'string') deps.chat.forgetMembership(conversationId, event.userId);
   });
   io.on('end_sessions', (event) => {
-    if (userIdSchema.safeParse(event?.userId).success && Object.hasOwn(sessionEndMessages, event.reason)) endLocalSessions(event.userId, event.reason);
+    if (userIdSchema.safeParse(event?.userId).success && isSessionEndReason(event.reason)) endLocalSessions(event.userId, event.reason);
   });
 
   io.on('connection', (socket: ChatSocket) => {
@@ -121,14 +97,8 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     const lastTyping = new Map<ConversationId, number>();
 
     // The session ends when its token does; renew_token moves the deadline.
-    let expiryTimer: NodeJS.Timeout | undefined;
-    const armExpiry = () => {
-      clearTimeout(expiryTimer);
-      const remaining = socket.data.sessionEndsAt - now();
-      if (remaining <= 0) return endSession(socket, 'token_expired');
-      expiryTimer = setTimeout(armExpiry, Math.min(remaining, MAX_TIMER_MS));
-    };
-    armExpiry();
+    const deadline = watchSessionDeadline(socket, now);
+    deadline.arm();
 
     /** Runs one event: never throws, always answers an ack with the result or `{ error }`. */
     const handle = <P, R>(event: string, fn: (payload: P) => Promise<R>) =>
@@ -139,8 +109,8 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
           if (deps.refusingEvents()) throw new AppError('unavailable', 'This instance is shutting down; retry after reconnecting.', { retryAfter: 1 });
           if (socket.data.endedBy) throw new AppError('unauthorized', sessionEndMessages[socket.data.endedBy], { reason: socket.data.endedBy });
           // A late timer must not let one more event through on an expired token.
-          if (now() >= socket.data.sessionEndsAt) {
-            setImmediate(armExpiry);
+          if (deadline.expired()) {
+            setImmediate(deadline.arm);
             throw new AppError('unauthorized', 'The token has expired.', { reason: 'token_expired' });
           }
           // Before any database read, so a flood (a non-member probing ids included) costs a bounded number of lookups.
@@ -165,6 +135,8 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     socket.on('join_conversation', handle('join_conversation', async (payload) => {
       const conversationId = conversationOf(payload);
       const position = await deps.chat.conversations.position(userId, conversationId);
+      // The session may have ended while the membership was read: it must not rejoin a room.
+      if (socket.data.endedBy) throw new AppError('unauthorized', sessionEndMessages[socket.data.endedBy], { reason: socket.data.endedBy });
       await socket.join(conversationRoom(conversationId));
       socket.to(conversationRoom(conversationId)).emit('user_online', { conversationId, userId });
       const typing = await deps.typing.list(conversationId).catch(() => []);
@@ -216,7 +188,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       const principal = await deps.verify(token);
       if (principal.userId !== userId) throw new AppError('forbidden', 'A renewal token must name the same user (sub) as the session.');
       socket.data.sessionEndsAt = principal.expiresAt + toleranceMs;
-      armExpiry();
+      deadline.arm();
       return { expiresAt: new Date(principal.expiresAt).toISOString() };
     }));
 
@@ -228,7 +200,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       }).catch(() => undefined);
     });
     socket.on('disconnect', (reason) => {
-      clearTimeout(expiryTimer);
+      deadline.clear();
       deps.metrics.socketConnections.dec();
       deps.metrics.socketDisconnects.inc({ reason });
     });
