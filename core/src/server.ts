@@ -131,7 +131,9 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   dependencyTimer.unref();
   await checkDependencies();
 
-  const health = () => ({ status: 'ok', version, draining, maintenance: maintenance.current() });
+  // Public: what a deploy gate and `ops status` sampling through the ingress need (which instance, which
+  // version, draining, maintenance). Load (sockets), uptime and dependency errors stay internal.
+  const health = () => ({ status: 'ok', instance: config.INSTANCE_ID, version, draining, maintenance: maintenance.current() });
   const readiness = async () => {
     const checks = await checkDependencies();
     const down = Object.entries(checks).filter(([, v]) => v !== 'up').map(([k]) => k);
@@ -141,7 +143,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   const internalServer = http.createServer(createInternalApp({
     metrics,
     reporter,
-    healthDetails: () => ({ ...health(), instance: config.INSTANCE_ID, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), sockets: io.engine.clientsCount }),
+    healthDetails: () => ({ ...health(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), sockets: io.engine.clientsCount }),
     readiness,
     endSessions: (userId) => events.endSessions(userId, 'revoked'),
   }));

@@ -17,7 +17,7 @@ describe('health, readiness and metrics', () => {
       // Public: only what a load balancer and a deploy need.
       const health = (await (await fetch(`${t.url}/health`)).json()) as Record<string, unknown>;
       expect(health).toMatchObject({ status: 'ok', version: 'dev', draining: false, maintenance: { on: false } });
-      expect(Object.keys(health).sort()).toEqual(['draining', 'maintenance', 'status', 'version']);
+      expect(Object.keys(health).sort()).toEqual(['draining', 'instance', 'maintenance', 'status', 'version']);
       const ready = await fetch(`${t.url}/ready`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toEqual({ ready: true });

@@ -51,8 +51,8 @@ it('curl through the local front door finds no metrics on any spelling of the pa
   expect(internal.body).toContain('# HELP chat_socket_connections');
 });
 
-it('public /health and /ready through the front door reveal no instance details or dependency errors', async () => {
+it('public /health and /ready through the front door reveal no load figures or dependency errors', async () => {
   const health = JSON.parse((await curl(nginx.address, '/health')).body) as Record<string, unknown>;
-  expect(Object.keys(health).sort()).toEqual(['draining', 'maintenance', 'status', 'version']);
+  expect(Object.keys(health).sort()).toEqual(['draining', 'instance', 'maintenance', 'status', 'version']);
   expect(JSON.parse((await curl(nginx.address, '/ready')).body)).toEqual({ ready: true });
 });

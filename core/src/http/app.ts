@@ -50,8 +50,8 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
   app.use(helmet());
 
-  // Public liveness and readiness say only what a load balancer and a deploy need (status, version,
-  // draining, maintenance; ready and what is down). Details and /metrics are on the internal listener.
+  // Public liveness and readiness say only what a load balancer and a deploy need (status, instance,
+  // version, draining, maintenance; ready and what is down). Details and /metrics are on the internal listener.
   app.get('/health', (_req, res) => {
     res.json(deps.health());
   });
