@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   console.error(`
   Switchboard core is up: http://127.0.0.1:${port}
     health     curl http://127.0.0.1:${port}/health
+    metrics    curl ${core.metricsUrl}/metrics   (internal listener, METRICS_PORT; never the public port)
     API docs   http://127.0.0.1:${port}/api/openapi.json
     a token    TOKEN=$(npm run --silent token -- alice)
     try it     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${port}/api/conversations
