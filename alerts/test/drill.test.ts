@@ -87,7 +87,8 @@ beforeAll(async () => {
   mongoPort = await freePort();
   mongo = await startMongo();
   core = await startTestCore({ MONGODB_URI: `mongodb://127.0.0.1:${mongoPort}` });
-  const target = new URL(core.url).host;
+  // Prometheus scrapes the internal listener, as in Kubernetes: the public port has no /metrics.
+  const target = new URL(core.core.metricsUrl).host;
 
   // Shipped rules with every `for:` shortened (test override), evaluated every second.
   fs.writeFileSync(path.join(work, 'rules.yml'), stringify({ groups: buildRuleGroups({ forOverride: '3s', interval: '1s' }) }, { lineWidth: 0 }));

@@ -46,7 +46,7 @@ const until = async (what: string, timeoutMs: number, check: () => Promise<boole
   }
 };
 const scrape = async () => {
-  const response = await fetch(`${core.url}/metrics`);
+  const response = await fetch(`${core.core.metricsUrl}/metrics`);
   expect(response.status).toBe(200);
   return response.text();
 };

@@ -11,11 +11,15 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
 const LOCAL_DEV_KEY = 'local:switchboard-local-development-secret-0123456789';
+/** Where the built-in development key is accepted, and only when APP_ENV says so explicitly. */
+const DEV_KEY_ENVIRONMENTS: readonly string[] = ['development', 'local', 'test'];
 
 export const configSpec = {
-  APP_ENV: { schema: z.enum(['development', 'test', 'staging', 'production']), default: 'development', doc: 'Deployment environment; production refuses the built-in development JWT key.' },
+  APP_ENV: { schema: z.enum(['development', 'local', 'test', 'staging', 'production']), default: 'development', doc: 'Deployment environment. The built-in development JWT key is accepted only when this is set explicitly to development, local or test (`npm start` sets development).' },
   PORT: { schema: int(0, 65535), default: '3000', doc: 'HTTP and Socket.IO port (0 picks a free one).' },
   HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Interface to listen on.' },
+  METRICS_PORT: { schema: int(0, 65535), default: '9464', doc: 'Internal listener: /metrics, detailed /health and /ready, admin actions. Never the public port (0 picks a free one).' },
+  METRICS_HOST: { schema: z.string().min(1), default: '127.0.0.1', doc: 'Interface of the internal listener: loopback locally; the pod network (0.0.0.0) in Kubernetes so Prometheus can scrape it.' },
   INSTANCE_ID: { schema: z.string().min(1), default: `${os.hostname()}-${process.pid}`, shownDefault: '<hostname>-<pid>', doc: 'Name of this instance in logs, metrics and /health.' },
   RELEASE_VERSION: { schema: z.string().min(1), default: 'dev', doc: 'Version reported by /health and to Sentry (git sha or image tag).' },
   MONGODB_URI: { schema: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'), default: undefined, doc: 'MongoDB connection string (Atlas in production). `npm start` starts a local server when unset.' },
@@ -30,6 +34,7 @@ export const configSpec = {
   CORS_ORIGINS: { schema: list, default: '', doc: 'Comma-separated allowed browser origins (empty: same origin only).' },
   RATE_LIMIT_API_PER_MIN: { schema: int(1, 1_000_000), default: '100', doc: 'API requests per user per minute.' },
   RATE_LIMIT_MESSAGES_PER_MIN: { schema: int(1, 1_000_000), default: '30', doc: 'Messages sent per user per minute (HTTP and Socket.IO together).' },
+  RATE_LIMIT_SOCKET_EVENTS_PER_MIN: { schema: int(1, 1_000_000), default: '600', doc: 'Socket.IO events (every kind) per user per minute on each instance, checked before any database read.' },
   MESSAGE_MAX_CHARS: { schema: int(1, 100_000), default: '4000', doc: 'Longest message text, in characters.' },
   HTTP_BODY_LIMIT_BYTES: { schema: int(1_024, 10_000_000), default: '65536', doc: 'Largest JSON request body.' },
   SOCKET_MAX_BUFFER_BYTES: { schema: int(1_024, 10_000_000), default: '65536', doc: 'Largest Socket.IO packet (maxHttpBufferSize).' },
@@ -93,9 +98,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length === 0 && config.NOTIFICATION_WEBHOOK_URL && !config.NOTIFICATION_WEBHOOK_SECRET) {
     problems.push('NOTIFICATION_WEBHOOK_SECRET is required with NOTIFICATION_WEBHOOK_URL (receivers verify the signature)');
   }
-  if (problems.length === 0 && config.APP_ENV === 'production') {
-    if (config.JWT_HS256_KEYS.includes(LOCAL_DEV_KEY)) problems.push('JWT_HS256_KEYS: the built-in development key is refused in production');
-    if (config.JWT_HS256_KEYS.length === 0 && !config.JWT_JWKS_URL) problems.push('JWT_JWKS_URL or JWT_HS256_KEYS is required in production');
+  // Anyone can sign tokens with the development key (it is in this file): a staging stack, or a deploy
+  // that forgot APP_ENV, must not accept them.
+  if (problems.length === 0 && config.JWT_HS256_KEYS.includes(LOCAL_DEV_KEY) && !(env.APP_ENV && DEV_KEY_ENVIRONMENTS.includes(config.APP_ENV))) {
+    problems.push(`JWT_HS256_KEYS: the built-in development key is accepted only with APP_ENV set to ${DEV_KEY_ENVIRONMENTS.join(', ')} (APP_ENV is ${env.APP_ENV ? `"${env.APP_ENV}"` : 'not set'}); set JWT_JWKS_URL (and JWT_HS256_KEYS= empty) or your own JWT_HS256_KEYS`);
+  }
+  if (problems.length === 0 && config.APP_ENV === 'production' && config.JWT_HS256_KEYS.length === 0 && !config.JWT_JWKS_URL) {
+    problems.push('JWT_JWKS_URL or JWT_HS256_KEYS is required in production');
   }
   if (problems.length) throw new ConfigError(problems);
   return config;

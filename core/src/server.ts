@@ -8,6 +8,7 @@ import { createChatService } from './chat/chat-service';
 import type { ChatEvents } from './chat/deps';
 import type { Config } from './config';
 import { createHttpApp } from './http/app';
+import { createInternalApp } from './http/internal-app';
 import { createInFlight } from './in-flight';
 import { createRateLimits } from './limits/rate-limits';
 import { startOptionalServices } from './optional-services';
@@ -27,6 +28,8 @@ import { createErrorReporter } from './telemetry/sentry';
 export interface Core {
   url: string;
   port: number;
+  /** The internal listener (metrics, detailed health, admin): never the public port. */
+  metricsUrl: string;
   config: Config;
   logger: Logger;
   io: ChatServer;
@@ -75,7 +78,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   await maintenance.start();
 
   const limits = createRateLimits({
-    perMinute: { api: config.RATE_LIMIT_API_PER_MIN, message: config.RATE_LIMIT_MESSAGES_PER_MIN },
+    perMinute: { api: config.RATE_LIMIT_API_PER_MIN, message: config.RATE_LIMIT_MESSAGES_PER_MIN, socket: config.RATE_LIMIT_SOCKET_EVENTS_PER_MIN },
     redis,
     onReject: (scope) => metrics.rateLimitRejections.inc({ scope }),
   });
@@ -90,6 +93,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     },
     readMoved: (event) => sink.current?.readMoved(event),
     membershipChanged: (event) => sink.current?.membershipChanged(event),
+    endSessions: (userId, reason) => sink.current?.endSessions(userId, reason),
   };
   const presence = redis ? redisPresence(redis, Math.ceil((config.SOCKET_PING_INTERVAL_MS + config.SOCKET_PING_TIMEOUT_MS) / 1000) * 3) : memoryPresence();
   const optional = await startOptionalServices({ config, store, metrics, logger, presence });
@@ -127,6 +131,23 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   dependencyTimer.unref();
   await checkDependencies();
 
+  // Public: what a deploy gate and `ops status` sampling through the ingress need (which instance, which
+  // version, draining, maintenance). Load (sockets), uptime and dependency errors stay internal.
+  const health = () => ({ status: 'ok', instance: config.INSTANCE_ID, version, draining, maintenance: maintenance.current() });
+  const readiness = async () => {
+    const checks = await checkDependencies();
+    const down = Object.entries(checks).filter(([, v]) => v !== 'up').map(([k]) => k);
+    const ready = !draining && down.length === 0;
+    return { ready, body: { ready, instance: config.INSTANCE_ID, version, draining, checks, ...(down.length ? { down } : {}) } };
+  };
+  const internalServer = http.createServer(createInternalApp({
+    metrics,
+    reporter,
+    healthDetails: () => ({ ...health(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), sockets: io.engine.clientsCount }),
+    readiness,
+    endSessions: (userId) => events.endSessions(userId, 'revoked'),
+  }));
+
   const app = createHttpApp({
     chat,
     attachments: optional.attachments,
@@ -139,13 +160,8 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     inFlight,
     corsOrigins: config.CORS_ORIGINS,
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
-    health: () => ({ status: 'ok', instance: config.INSTANCE_ID, version, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), draining, maintenance: maintenance.current(), sockets: io.engine.clientsCount }),
-    readiness: async () => {
-      const checks = await checkDependencies();
-      const down = Object.entries(checks).filter(([, v]) => v !== 'up').map(([k]) => k);
-      const ready = !draining && down.length === 0;
-      return { ready, body: { ready, instance: config.INSTANCE_ID, version, draining, checks, ...(down.length ? { down } : {}) } };
-    },
+    health,
+    readiness,
   });
 
   const httpServer = http.createServer(app);
@@ -162,6 +178,8 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   sink.current = attachGateway(io, {
     chat,
     verify,
+    clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
+    limits,
     maintenance,
     presence,
     typing: redis ? redisTyping(redis, TYPING_TTL_MS) : memoryTyping(TYPING_TTL_MS),
@@ -178,10 +196,15 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     httpServer.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const url = `http://${host}:${port}`;
+  const reachable = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h);
+  const url = `http://${reachable(config.HOST)}:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    internalServer.once('error', reject);
+    internalServer.listen(config.METRICS_PORT, config.METRICS_HOST, () => resolve());
+  });
+  const metricsUrl = `http://${reachable(config.METRICS_HOST)}:${(internalServer.address() as AddressInfo).port}`;
   metrics.ready.set(1);
-  logger.info({ url, mongodb: config.MONGODB_DB, redis: Boolean(redis), maintenance: maintenance.current().on }, 'switchboard core listening');
+  logger.info({ url, metricsUrl, mongodb: config.MONGODB_DB, redis: Boolean(redis), maintenance: maintenance.current().on }, 'switchboard core listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -208,10 +231,12 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       maintenance.stop();
       await optional.stop();
       await Promise.allSettled([store.close(), redisClients?.close(), reporter.flush(2_000)]);
+      internalServer.closeAllConnections();
+      await new Promise<void>((resolve) => internalServer.close(() => resolve()));
       logger.info({ drainedCleanly: settled }, 'stopped');
     })();
     return stopping;
   };
 
-  return { url, port, config, logger, io, httpServer, stop };
+  return { url, port, metricsUrl, config, logger, io, httpServer, stop };
 }

@@ -1,7 +1,8 @@
 import { freePort } from '../../ops/services/ports';
+import { signLocalToken, tokenSettingsFrom } from '../src/auth/tokens';
 import { nginxHttpTempDirectives, nginxPrefixDirectives, startNginx, type NginxInstance } from '../../ops/services/nginx';
 import { io as connect } from 'socket.io-client';
-import { nextEvent, startTestCore, uniqueDbName, type ClientSocket, type TestCore } from './harness';
+import { collect, nextEvent, startTestCore, uniqueDbName, type ClientSocket, type TestCore } from './harness';
 
 /**
  * Two core instances sharing MongoDB and Redis behind a real nginx. `?node=a|b` pins a request to
@@ -18,8 +19,8 @@ describe.each([
 
   beforeAll(async () => {
     const db = uniqueDbName();
-    a = await startTestCore({ INSTANCE_ID: 'core-a', CONNECTION_STATE_RECOVERY: recovery }, { redis: true, db });
-    b = await startTestCore({ INSTANCE_ID: 'core-b', CONNECTION_STATE_RECOVERY: recovery }, { redis: true, db });
+    a = await startTestCore({ INSTANCE_ID: 'core-a', RELEASE_VERSION: 'core-a', CONNECTION_STATE_RECOVERY: recovery, JWT_CLOCK_TOLERANCE_S: '0' }, { redis: true, db });
+    b = await startTestCore({ INSTANCE_ID: 'core-b', RELEASE_VERSION: 'core-b', CONNECTION_STATE_RECOVERY: recovery, JWT_CLOCK_TOLERANCE_S: '0' }, { redis: true, db });
     const port = await freePort();
     nginx = await startNginx({
       port,
@@ -54,9 +55,9 @@ describe.each([
 
   describe('two instances behind nginx with Redis', () => {
     it('routes to each instance', async () => {
-      const viaA = (await (await fetch(`${front}/health?node=a`)).json()) as { instance: string };
-      const viaB = (await (await fetch(`${front}/health?node=b`)).json()) as { instance: string };
-      expect([viaA.instance, viaB.instance]).toEqual(['core-a', 'core-b']);
+      const viaA = (await (await fetch(`${front}/health?node=a`)).json()) as { version: string };
+      const viaB = (await (await fetch(`${front}/health?node=b`)).json()) as { version: string };
+      expect([viaA.version, viaB.version]).toEqual(['core-a', 'core-b']);
     });
 
     it('a message sent through instance A reaches a client connected to instance B', async () => {
@@ -101,6 +102,76 @@ describe.each([
       await new Promise((r) => setTimeout(r, 200));
       const after = await b.api('quitter', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'q-2', text: 'should be refused' });
       expect(after.status).toBe(403);
+    });
+
+    const socketVia = async (node: 'a' | 'b', core: TestCore, userId: string): Promise<ClientSocket> => {
+      const socket: ClientSocket = connect(front, { query: { node }, auth: { token: await core.token(userId) }, transports: ['websocket'], reconnection: false, forceNew: true });
+      await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject); });
+      return socket;
+    };
+    const ack = (socket: ClientSocket, event: string, payload: unknown) => (socket as any).timeout(5_000).emitWithAck(event, payload);
+    /** Polls up to the deadline (the rule is "within one second"); fails if it never holds. */
+    const within = async (ms: number, check: () => boolean) => {
+      const deadline = Date.now() + ms;
+      while (!check()) {
+        if (Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return true;
+    };
+
+    it('leave through A with the id in upper case: within a second the leaver\'s socket on B is out of the room, gets nothing more, and B\'s cache forgot', async () => {
+      const id = (await a.api('lo', 'POST', '/api/conversations', { type: 'group', name: 'gone', memberIds: ['lq', 'lw'] })).body.id as string;
+      await a.api('lo', 'POST', '/api/conversations', { type: 'group', name: 'keep', memberIds: ['lq'] }); // not lq's last conversation
+      const [leaver, witness] = [await socketVia('b', b, 'lq'), await socketVia('b', b, 'lw')];
+      try {
+        for (const s of [leaver, witness]) expect((await ack(s, 'join_conversation', { conversationId: id.toUpperCase() })).error).toBeUndefined();
+        // Warm B's membership cache for the leaver.
+        expect((await ack(leaver, 'send_message', { conversationId: id, clientMsgId: 'lq-1', text: 'hi' })).error).toBeUndefined();
+        const room = `conv:${id}`;
+        expect(b.core.io.of('/').adapter.rooms.get(room)?.has(leaver.id!)).toBe(true);
+
+        const res = await fetch(`${front}/api/conversations/${id.toUpperCase()}/leave?node=a`, { method: 'POST', headers: { authorization: `Bearer ${await a.token('lq')}` } });
+        expect(res.status).toBe(204);
+        expect(await within(1_000, () => !b.core.io.of('/').adapter.rooms.get(room)?.has(leaver.id!))).toBe(true);
+
+        const toLeaver = collect<{ text: string }>(leaver, 'message_received');
+        const control = nextEvent<{ text: string }>(witness, 'message_received');
+        expect((await a.api('lo', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'lo-1', text: 'after the leave' })).status).toBe(201);
+        expect((await control).text).toBe('after the leave');
+        expect((await ack(leaver, 'send_message', { conversationId: id, clientMsgId: 'lq-2', text: 'refused' })).error).toMatchObject({ code: 'forbidden' });
+        expect(toLeaver).toEqual([]);
+      } finally {
+        leaver.close();
+        witness.close();
+      }
+    });
+
+    it('a socket whose token expires is told session_ended(token_expired) before the disconnect (also when emits go through the adapter)', async () => {
+      const token = await signLocalToken(tokenSettingsFrom(b.config), 'short-lived', 1);
+      const socket: ClientSocket = connect(front, { query: { node: 'b' }, auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+      try {
+        await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject); });
+        const ended = nextEvent<{ reason: string }>(socket, 'session_ended', 10_000);
+        const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+        expect((await ended).reason).toBe('token_expired');
+        expect(await gone).toBe('io server disconnect');
+      } finally {
+        socket.close();
+      }
+    });
+
+    it('ending a user\'s sessions through A\'s internal listener ends their socket on B', async () => {
+      const target = await socketVia('b', b, 'revoked-user');
+      try {
+        // A client acknowledges session_ended; the server then disconnects at once.
+        const ended = new Promise<{ reason: string }>((resolve) => (target as any).once('session_ended', (event: { reason: string }, done: () => void) => { done(); resolve(event); }));
+        expect((await fetch(`${a.core.metricsUrl}/admin/users/revoked-user/end-sessions`, { method: 'POST' })).status).toBe(202);
+        expect((await ended).reason).toBe('revoked');
+        expect(await within(1_000, () => !target.connected)).toBe(true);
+      } finally {
+        target.close();
+      }
     });
   });
 });

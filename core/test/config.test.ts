@@ -4,7 +4,7 @@ import { ConfigError, describeConfig, loadConfig } from '../src/config';
 
 describe('config', () => {
   it('applies defaults and coerces types', () => {
-    const config = loadConfig({ MONGODB_URI: 'mongodb://127.0.0.1:1' });
+    const config = loadConfig({ APP_ENV: 'development', MONGODB_URI: 'mongodb://127.0.0.1:1' });
     expect(config.PORT).toBe(3000);
     expect(config.RATE_LIMIT_MESSAGES_PER_MIN).toBe(30);
     expect(config.MAINTENANCE_MODE).toBe(false);
@@ -25,6 +25,16 @@ describe('config', () => {
 
   it('refuses the development JWT key in production', () => {
     expect(() => loadConfig({ MONGODB_URI: 'mongodb://x', APP_ENV: 'production' })).toThrow(/development key/);
+  });
+
+  it('accepts the built-in development key only when APP_ENV is explicitly development, local or test', () => {
+    for (const appEnv of ['development', 'local', 'test']) expect(loadConfig({ MONGODB_URI: 'mongodb://x', APP_ENV: appEnv }).JWT_HS256_KEYS).toHaveLength(1);
+    expect(() => loadConfig({ MONGODB_URI: 'mongodb://x', APP_ENV: 'staging' })).toThrow(/development key is accepted only with APP_ENV set to development, local, test \(APP_ENV is "staging"\)/);
+    // A deploy that forgot APP_ENV.
+    expect(() => loadConfig({ MONGODB_URI: 'mongodb://x' })).toThrow(/APP_ENV is not set/);
+    // Its own keys or JWKS work without APP_ENV.
+    expect(loadConfig({ MONGODB_URI: 'mongodb://x', JWT_HS256_KEYS: 'k1:a-secret-of-at-least-thirty-two-characters' }).APP_ENV).toBe('development');
+    expect(loadConfig({ MONGODB_URI: 'mongodb://x', APP_ENV: 'staging', JWT_HS256_KEYS: '', JWT_JWKS_URL: 'https://idp.example.test/jwks' }).JWT_HS256_KEYS).toEqual([]);
   });
 
   it('never echoes secrets in errors', () => {

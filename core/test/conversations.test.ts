@@ -93,8 +93,9 @@ describe('GET /api/conversations and /:id', () => {
 });
 
 describe('join, leave, archive', () => {
-  it('joins a group once; a second join is 409', async () => {
-    const group = await t.api('host', 'POST', '/api/conversations', { type: 'group', name: 'open' });
+  it('joins an open group once; a second join is 409', async () => {
+    const group = await t.api('host', 'POST', '/api/conversations', { type: 'group', name: 'open', visibility: 'open' });
+    expect(group.body.visibility).toBe('open');
     const joined = await t.api('guest', 'POST', `/api/conversations/${group.body.id}/join`);
     expect(joined.status).toBe(200);
     const twice = await t.api('guest', 'POST', `/api/conversations/${group.body.id}/join`);

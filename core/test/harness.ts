@@ -25,7 +25,8 @@ export interface TestCore {
   token(userId: string): Promise<string>;
   /** fetch against the API with a bearer token for userId (or none when userId is null). */
   api(userId: string | null, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
-  socket(userId: string, options?: { autoConnect?: boolean }): Promise<ClientSocket>;
+  /** A connected socket for userId; `token` replaces the default one-hour token (e.g. a short-lived one). */
+  socket(userId: string, options?: { autoConnect?: boolean; token?: string }): Promise<ClientSocket>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +35,7 @@ export async function startTestCore(env: Record<string, string> = {}, options: {
   const services = testServicesEnv();
   const config = loadConfig({
     PORT: '0',
+    METRICS_PORT: '0',
     HOST: '127.0.0.1',
     APP_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -41,6 +43,7 @@ export async function startTestCore(env: Record<string, string> = {}, options: {
     MONGODB_DB: options.db ?? uniqueDbName(),
     RATE_LIMIT_API_PER_MIN: '100000',
     RATE_LIMIT_MESSAGES_PER_MIN: '100000',
+    RATE_LIMIT_SOCKET_EVENTS_PER_MIN: '100000',
     SHUTDOWN_DRAIN_MS: '3000',
     ...(options.redis ? { REDIS_URL: services.REDIS_URL } : {}),
     ...env,
@@ -69,7 +72,7 @@ export async function startTestCore(env: Record<string, string> = {}, options: {
       return { status: response.status, body: parsed, headers: response.headers };
     },
     async socket(userId, socketOptions = {}) {
-      const socket: ClientSocket = connect(core.url, { auth: { token: await token(userId) }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: socketOptions.autoConnect ?? true });
+      const socket: ClientSocket = connect(core.url, { auth: { token: socketOptions.token ?? (await token(userId)) }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: socketOptions.autoConnect ?? true });
       sockets.push(socket);
       if (socketOptions.autoConnect === false) return socket;
       await new Promise<void>((resolve, reject) => {

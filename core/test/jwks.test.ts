@@ -20,7 +20,7 @@ describe('JWKS (identity provider keys, production mode)', () => {
       const unknownKid = await fetch(`${t.url}/api/conversations`, { headers: { authorization: `Bearer ${await sign('rotated-away')}` } });
       expect(unknownKid.status).toBe(401);
       // A token signed with the built-in development key, with the right issuer and audience.
-      const devSettings = tokenSettingsFrom(loadConfig({ MONGODB_URI: 'mongodb://unused', JWT_ISSUER: 'https://idp.example.test/', JWT_AUDIENCE: 'switchboard-api' }));
+      const devSettings = tokenSettingsFrom(loadConfig({ APP_ENV: 'test', MONGODB_URI: 'mongodb://unused', JWT_ISSUER: 'https://idp.example.test/', JWT_AUDIENCE: 'switchboard-api' }));
       const devKey = await fetch(`${t.url}/api/conversations`, { headers: { authorization: `Bearer ${await signLocalToken(devSettings, 'olga')}` } });
       expect(devKey.status).toBe(401);
     } finally {

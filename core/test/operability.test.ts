@@ -14,16 +14,21 @@ describe('health, readiness and metrics', () => {
   it('/health is liveness only; /ready checks MongoDB and Redis; /metrics exports the named metrics', async () => {
     const t = await startTestCore({}, { redis: true });
     try {
-      const health = await (await fetch(`${t.url}/health`)).json();
-      expect(health).toMatchObject({ status: 'ok', draining: false, maintenance: { on: false } });
+      // Public: only what a load balancer and a deploy need.
+      const health = (await (await fetch(`${t.url}/health`)).json()) as Record<string, unknown>;
+      expect(health).toMatchObject({ status: 'ok', version: 'dev', draining: false, maintenance: { on: false } });
+      expect(Object.keys(health).sort()).toEqual(['draining', 'instance', 'maintenance', 'status', 'version']);
       const ready = await fetch(`${t.url}/ready`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({ ready: true, checks: { mongodb: 'up', redis: 'up' } });
+      expect(await ready.json()).toEqual({ ready: true });
+      // Internal listener: the details.
+      expect(await (await fetch(`${t.core.metricsUrl}/health`)).json()).toMatchObject({ status: 'ok', instance: t.config.INSTANCE_ID, uptimeSeconds: expect.any(Number), sockets: 0 });
+      expect(await (await fetch(`${t.core.metricsUrl}/ready`)).json()).toMatchObject({ ready: true, checks: { mongodb: 'up', redis: 'up' } });
 
       const id = (await t.api('mo', 'POST', '/api/conversations', { type: 'group', name: 'm' })).body.id;
       await t.api('mo', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'metric-1', text: 'count me' });
       const socket = await t.socket('mo');
-      const metrics = await (await fetch(`${t.url}/metrics`)).text();
+      const metrics = await (await fetch(`${t.core.metricsUrl}/metrics`)).text();
       expect(metrics).toContain('chat_messages_total{transport="http",outcome="created"} 1');
       expect(metrics).toMatch(/http_request_duration_seconds_bucket\{le="[0-9.]+",method="POST",route="\/api\/conversations\/:id\/messages",status_code="201"\}/);
       expect(metrics).toContain('chat_socket_connections 1');
@@ -104,7 +109,7 @@ describe('maintenance mode', () => {
       const during = await t.api('mr', 'GET', '/api/conversations');
       expect(during.status).toBe(503);
       expect(during.body).toMatchObject({ code: 'maintenance', detail: 'Planned work' });
-      expect((await (await fetch(`${t.url}/metrics`)).text())).toContain('chat_maintenance_mode 1');
+      expect((await (await fetch(`${t.core.metricsUrl}/metrics`)).text())).toContain('chat_maintenance_mode 1');
       await redis.del(MAINTENANCE_KEY);
       await sleep(1_500);
       expect((await t.api('mr', 'GET', '/api/conversations')).status).toBe(200);

@@ -110,7 +110,7 @@ describe('rate limits', () => {
       expect((await limited.api('lee', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'lee-1', text: 'hi' })).status).toBe(201);
       const stored = await limited.api('lee', 'GET', `/api/conversations/${id}/messages`);
       expect(stored.body.items).toHaveLength(4);
-      const metrics = await (await fetch(`${limited.url}/metrics`)).text();
+      const metrics = await (await fetch(`${limited.core.metricsUrl}/metrics`)).text();
       expect(metrics).toMatch(/chat_rate_limit_rejections_total\{scope="message"\} 3/);
     } finally {
       await limited.stop();

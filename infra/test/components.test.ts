@@ -152,10 +152,14 @@ describe('Kubernetes components', () => {
     const pod = deployment.spec.template.spec;
     expect(pod.terminationGracePeriodSeconds).toBe(20);
     expect(pod.containers[0].lifecycle.preStop).toEqual({ sleep: { seconds: 5 } });
-    expect(pod.containers[0].ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
+    expect(pod.containers[0].ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }, { name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
     expect(only(program, 'kubernetes:autoscaling/v2:HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 3, maxReplicas: 10 });
     expect(only(program, 'kubernetes:policy/v1:PodDisruptionBudget').spec.minAvailable).toBe(2);
     expect(ofType(program, 'kubernetes:monitoring.coreos.com/v1:PrometheusRule')).toHaveLength(0);
+    // Prometheus scrapes the internal port; the ingress controller reaches only the API port.
+    expect(only(program, 'kubernetes:monitoring.coreos.com/v1:ServiceMonitor').spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics' });
+    expect(deployment.spec.template.metadata.annotations['prometheus.io/port']).toBe('9464');
+    expect(only(program, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').spec.ingress.map((r: any) => [r.from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name'], r.ports[0].port])).toEqual([['nginx-ingress', 3000], ['monitoring', 9464]]);
   });
 
   test('Edge installs F5 NGINX Ingress Controller and the VirtualServer; ClusterCertificates the issuer and certificate', async () => {
@@ -183,7 +187,7 @@ describe('edge objects', () => {
     expect(virtualServer({ ...base, edge: { ...base.edge, longPolling: false } }).spec.upstreams[0]['lb-method']).toBe('least_conn');
   });
 
-  test('the maintenance switch answers 503 with Retry-After at the edge, but /metrics stays closed', () => {
+  test('the maintenance switch answers 503 with Retry-After at the edge; the edge has no /metrics rule (metrics live on their own port)', () => {
     expect(virtualServer().spec.routes.find((r: any) => r.path === '/').action.proxy.upstream).toBe('core');
     const routes = virtualServer({ ...base, edge: { ...base.edge, maintenance: true } }).spec.routes;
     for (const path of ['/', '/socket.io/']) {
@@ -194,14 +198,14 @@ describe('edge objects', () => {
       expect(action.return.body).toMatch(nginxEscapedFormat);
       expect(JSON.parse(action.return.body.replace(/\\(.)/g, '$1'))).toMatchObject({ status: 503, code: 'maintenance', detail: 'Switchboard is down for maintenance.' });
     }
-    expect(routes.find((r: any) => r.path === '= /metrics').action.return.code).toBe(404);
+    expect(routes.map((r: any) => r.path)).toEqual(['/socket.io/', '/']);
   });
 
   test('header values, return bodies and the rate-limit key use the escaping NIC requires', () => {
     const manifests = edgeManifests({ ...base, edge: { ...base.edge, maintenance: true } });
     const strings = JSON.stringify(manifests);
     const values = [...strings.matchAll(/"(?:value|body|key)":("(?:[^"\\]|\\.)*")/g)].map((m) => JSON.parse(m[1]!) as string);
-    expect(values.length).toBeGreaterThan(5);
+    expect(values.length).toBeGreaterThan(4);
     for (const value of values) expect(value).toMatch(nginxEscapedFormat);
     expect(nginxEscaped('say "hi" \\ bye')).toBe('say \\"hi\\" \\\\ bye');
     expect('an "unescaped" quote').not.toMatch(nginxEscapedFormat);

@@ -36,10 +36,12 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
   try {
     const coreEnv: Record<string, string> = {
       APP_ENV: 'test',
+      METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
       MONGODB_DB: `loadtest_${randomBytes(4).toString('hex')}`,
       RATE_LIMIT_API_PER_MIN: '1000000',
       RATE_LIMIT_MESSAGES_PER_MIN: '1000000',
+      RATE_LIMIT_SOCKET_EVENTS_PER_MIN: '1000000',
       SHUTDOWN_DRAIN_MS: '2000',
       ...(options.injectDelayMs ? { LOADTEST_INJECT_DELAY_MS: String(options.injectDelayMs) } : {}),
       ...options.coreEnv,

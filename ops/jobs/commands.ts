@@ -36,7 +36,8 @@ export const specs: Record<string, { usage: string; options: Record<string, Opti
 async function withJobs<T>(ctx: CommandContext, fn: (jobs: Awaited<ReturnType<typeof startOptionalServices>>['jobs']) => Promise<T>): Promise<T> {
   let config;
   try {
-    config = loadConfig({ ...ctx.env, JOBS_SCHEDULER_ENABLED: 'false', NOTIFICATION_WEBHOOK_URL: '' });
+    // Jobs verify no tokens: without APP_ENV they run with the local defaults, as `npm start` does.
+    config = loadConfig({ APP_ENV: 'development', ...ctx.env, JOBS_SCHEDULER_ENABLED: 'false', NOTIFICATION_WEBHOOK_URL: '' });
   } catch (error) {
     if (error instanceof ConfigError) throw new OpsError(error.message, 'export MONGODB_URI=<the core database> and retry');
     throw error;

@@ -16,12 +16,14 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({ mongo: 'h2', redis: false });
   const stopStack = () => void stack.stop();
   process.once('exit', stopStack);
-  const core = await runCore({ ...process.env, ...stack.env });
+  // Local defaults: APP_ENV=development is what lets the built-in development key sign and verify tokens.
+  const core = await runCore({ APP_ENV: 'development', ...process.env, ...stack.env });
   core.httpServer.once('close', () => void stack.stop());
   const port = core.port;
   console.error(`
   Switchboard core is up: http://127.0.0.1:${port}
     health     curl http://127.0.0.1:${port}/health
+    metrics    curl ${core.metricsUrl}/metrics   (internal listener, METRICS_PORT; never the public port)
     API docs   http://127.0.0.1:${port}/api/openapi.json
     a token    TOKEN=$(npm run --silent token -- alice)
     try it     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${port}/api/conversations

@@ -45,7 +45,7 @@ export function fakeStack(options: { stack: string; stateDir: string; initialTag
     async get(url) {
       const path = new URL(url).pathname;
       calls.push(`GET ${path}`);
-      if (path === '/health') return { status: 200, body: { status: 'ok', instance: `pod-${serving}`, version: serving, draining: false, maintenance: { on: false }, sockets: 3 } };
+      if (path === '/health') return { status: 200, body: { status: 'ok', instance: `pod-${serving}`, version: serving, draining: false, maintenance: { on: false } } };
       if (path === '/ready') return serving && options.unready?.includes(serving) ? { status: 503, body: { ready: false, down: ['mongodb'] } } : { status: 200, body: { ready: true } };
       return { status: 200, body: {} };
     },

@@ -59,9 +59,10 @@ beforeAll(async () => {
     SHUTDOWN_DRAIN_MS: '2000',
     RATE_LIMIT_API_PER_MIN: '1000000',
     RATE_LIMIT_MESSAGES_PER_MIN: '1000000',
+    RATE_LIMIT_SOCKET_EVENTS_PER_MIN: '1000000',
     LOG_LEVEL: 'warn',
   };
-  const settings = tokenSettingsFrom(loadConfig({ MONGODB_URI: mongo }));
+  const settings = tokenSettingsFrom(loadConfig({ APP_ENV: 'test', MONGODB_URI: mongo }));
   token = (user) => signLocalToken(settings, user, 600);
 });
 

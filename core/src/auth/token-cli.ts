@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   if (!parsed.success) fail(`"${userId}" is not a user id`);
   const ttlSeconds = ttl === undefined ? undefined : Number(ttl);
   if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) fail(`ttlSeconds must be a whole number > 0 (got "${ttl}")`);
-  const config = loadConfig({ ...process.env, MONGODB_URI: process.env.MONGODB_URI ?? 'mongodb://unused' });
+  // A local tool that signs with the local key: it runs as development unless APP_ENV says otherwise.
+  const config = loadConfig({ APP_ENV: 'development', ...process.env, MONGODB_URI: process.env.MONGODB_URI ?? 'mongodb://unused' });
   console.log(await signLocalToken(tokenSettingsFrom(config), parsed.data!, ttlSeconds));
 }
 

@@ -12,6 +12,8 @@ export interface TokenSettings {
 
 export interface Principal {
   userId: string;
+  /** When the token stops being valid (its `exp`, epoch ms; the verifier's clock tolerance not included). */
+  expiresAt: number;
 }
 
 function parseKeys(entries: string[]): Map<string, Uint8Array> {
@@ -55,7 +57,8 @@ export function createTokenVerifier(settings: TokenSettings, now: () => Date = (
     }
     const userId = userIdSchema.safeParse(payload.sub);
     if (!userId.success) throw new AppError('unauthorized', 'The token subject is not a valid user id.');
-    return { userId: userId.data };
+    // requiredClaims makes exp present; jose has checked it is a number.
+    return { userId: userId.data, expiresAt: (payload.exp as number) * 1000 };
   };
 }
 

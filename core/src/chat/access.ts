@@ -1,6 +1,6 @@
 import type { ObjectId } from 'mongodb';
 import { AppError } from '../errors';
-import { parseObjectId } from '../store/ids';
+import { parseConversationId, parseObjectId, toObjectId, type ConversationId } from '../store/ids';
 import type { MembershipDoc } from '../store/documents';
 import type { ChatDeps } from './deps';
 
@@ -11,16 +11,24 @@ export function conversationIdOrNotFound(id: string): ObjectId {
   return objectId;
 }
 
+/** The edge's parser (HTTP params, socket payloads): the canonical id, or the 404 a malformed one answers. */
+export function parseConversationIdOrNotFound(raw: unknown): ConversationId {
+  const id = parseConversationId(raw);
+  if (!id) throw notFound();
+  return id;
+}
+
 export const notFound = () => new AppError('not_found', 'No such conversation.');
 
 /**
  * The membership of a user, or the right error: 404 when the conversation does not exist,
  * 403 when it exists and the user is not a member. The common case is one _id lookup.
  */
-export async function requireMembership(deps: Pick<ChatDeps, 'conversations' | 'memberships'>, conversationId: ObjectId, userId: string): Promise<MembershipDoc> {
-  const membership = await deps.memberships.find(conversationId, userId);
+export async function requireMembership(deps: Pick<ChatDeps, 'conversations' | 'memberships'>, conversationId: ObjectId | ConversationId, userId: string): Promise<MembershipDoc> {
+  const objectId = typeof conversationId === 'string' ? toObjectId(conversationId) : conversationId;
+  const membership = await deps.memberships.find(objectId, userId);
   if (membership) return membership;
-  const conversation = await deps.conversations.findById(conversationId);
+  const conversation = await deps.conversations.findById(objectId);
   if (!conversation) throw notFound();
   throw new AppError('forbidden', 'You are not a member of this conversation.');
 }

@@ -1,3 +1,4 @@
+import type { ConversationId } from '../store/ids';
 import { conversationUseCases } from './conversation-use-cases';
 import type { ChatDeps } from './deps';
 import { createMembershipCache } from './membership-cache';
@@ -10,7 +11,7 @@ export function createChatService(deps: ChatDeps) {
     conversations: conversationUseCases(deps, membershipCache),
     messages: messageUseCases(deps, membershipCache),
     /** Called when another instance reports that a user left a conversation. */
-    forgetMembership: (conversationId: string, userId: string) => membershipCache.forget(conversationId, userId),
+    forgetMembership: (conversationId: ConversationId, userId: string) => membershipCache.forget(conversationId, userId),
   };
 }
 

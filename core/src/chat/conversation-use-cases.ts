@@ -1,10 +1,10 @@
 import { AppError } from '../errors';
-import { directConversationId, newObjectId } from '../store/ids';
+import { directConversationId, newObjectId, toObjectId, type ConversationId } from '../store/ids';
 import { membershipId, type ConversationDoc, type MembershipDoc } from '../store/documents';
-import { conversationIdOrNotFound, notFound, requireMembership } from './access';
+import { notFound, requireMembership } from './access';
 import type { ChatDeps } from './deps';
 import type { MembershipCache } from './membership-cache';
-import { createConversationSchema, listQuerySchema, parseInput } from './validation';
+import { addMembersSchema, createConversationSchema, listQuerySchema, parseInput, userIdSchema } from './validation';
 import { conversationView, type ConversationView } from './views';
 
 function member(conversation: ConversationDoc, userId: string, role: MembershipDoc['role'], at: Date): MembershipDoc {
@@ -21,7 +21,28 @@ function decodeCursor(raw: string): ListCursor {
   throw new AppError('validation_failed', 'cursor is not valid; pass the nextCursor of a previous page', { errors: [{ path: 'cursor', message: 'invalid cursor' }] });
 }
 
+/** Longest-standing first; members who joined together are ordered by user id so the choice is stable. */
+const bySeniority = (a: MembershipDoc, b: MembershipDoc) => a.joinedAt.getTime() - b.joinedAt.getTime() || a.userId.localeCompare(b.userId);
+
 export function conversationUseCases(deps: ChatDeps, membershipCache: MembershipCache) {
+  /**
+   * A member is gone, whether they left or were removed: everywhere at once (sockets leave the room
+   * and caches forget, on every instance). The last owner hands ownership to the longest-standing
+   * member; the last member archives the group; a user left with no conversation has their sockets closed.
+   */
+  async function depart(id: ConversationId, membership: MembershipDoc): Promise<void> {
+    const conversationId = toObjectId(id);
+    const { userId } = membership;
+    await deps.memberships.remove(conversationId, userId);
+    membershipCache.forget(id, userId);
+    deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
+    const rest = (await deps.memberships.listForConversation(conversationId)).sort(bySeniority);
+    const heir = rest[0];
+    if (!heir) await deps.conversations.archive(conversationId, deps.now());
+    else if (membership.role === 'owner' && !rest.some((m) => m.role === 'owner')) await deps.memberships.setRole(conversationId, heir.userId, 'owner');
+    if (!(await deps.memberships.hasAny(userId))) deps.events.endSessions(userId, 'no_conversations');
+  }
+
   return {
     /** Groups are always new; a direct conversation between the same two users is returned, never duplicated. */
     async create(userId: string, input: unknown): Promise<{ conversation: ConversationView; created: boolean }> {
@@ -35,14 +56,17 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
         }
         const doc: ConversationDoc = { _id: directConversationId(userId, other), type: 'direct', name: null, createdBy: userId, createdAt: now, lastSeq: 0, lastMessageAt: null, archivedAt: null };
         const created = await deps.conversations.insert(doc);
-        const stored = created ? doc : await deps.conversations.findById(doc._id);
+        const found = created ? doc : await deps.conversations.findById(doc._id);
+        // An archived direct conversation is reopened by asking for it again: its id is derived from the
+        // pair, so it is the only one these two users can ever have (history kept, messages accepted again).
+        const stored = found?.archivedAt ? await deps.conversations.reopen(doc._id) : found;
         if (!stored) throw new AppError('internal', 'direct conversation vanished while being created');
         // Repairs a half-finished earlier create too: memberships are upserts.
         await deps.memberships.addMany([member(stored, userId, 'owner', now), member(stored, other, 'owner', now)]);
         const members = await deps.memberships.listForConversation(stored._id);
         return { conversation: conversationView(stored, { members }), created };
       }
-      const doc: ConversationDoc = { _id: newObjectId(), type: 'group', name: body.name ?? null, createdBy: userId, createdAt: now, lastSeq: 0, lastMessageAt: null, archivedAt: null };
+      const doc: ConversationDoc = { _id: newObjectId(), type: 'group', name: body.name ?? null, visibility: body.visibility ?? 'private', createdBy: userId, createdAt: now, lastSeq: 0, lastMessageAt: null, archivedAt: null };
       await deps.conversations.insert(doc);
       const members = [member(doc, userId, 'owner', now), ...others.map((id) => member(doc, id, 'member', now))];
       await deps.memberships.addMany(members);
@@ -68,8 +92,8 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       };
     },
 
-    async get(userId: string, id: string): Promise<ConversationView> {
-      const conversationId = conversationIdOrNotFound(id);
+    async get(userId: string, id: ConversationId): Promise<ConversationView> {
+      const conversationId = toObjectId(id);
       const membership = await requireMembership(deps, conversationId, userId);
       const [doc, members] = await Promise.all([deps.conversations.findById(conversationId), deps.memberships.listForConversation(conversationId)]);
       if (!doc) throw notFound();
@@ -80,40 +104,75 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
      * Where a member stands in a conversation (for a socket joining its room): two _id lookups and
      * no member list, since thousands of sockets join at once after a deploy.
      */
-    async position(userId: string, id: string): Promise<{ lastSeq: number; lastReadSeq: number }> {
-      const conversationId = conversationIdOrNotFound(id);
+    async position(userId: string, id: ConversationId): Promise<{ lastSeq: number; lastReadSeq: number }> {
+      const conversationId = toObjectId(id);
       const membership = await requireMembership(deps, conversationId, userId);
-      membershipCache.remember(conversationId.toHexString(), userId);
+      membershipCache.remember(id, userId);
       const doc = await deps.conversations.findById(conversationId);
       if (!doc) throw notFound();
       return { lastSeq: doc.lastSeq, lastReadSeq: membership.lastReadSeq };
     },
 
-    async join(userId: string, id: string): Promise<ConversationView> {
-      const conversationId = conversationIdOrNotFound(id);
+    /** Open groups can be joined by id; private ones (the default) only by an owner adding you. */
+    async join(userId: string, id: ConversationId): Promise<ConversationView> {
+      const conversationId = toObjectId(id);
       const doc = await deps.conversations.findById(conversationId);
       if (!doc) throw notFound();
       if (doc.type !== 'group') throw new AppError('forbidden', 'Direct conversations cannot be joined.');
-      if (doc.archivedAt) throw new AppError('conflict', 'This conversation is archived.', { reason: 'archived' });
+      if (doc.visibility !== 'open') {
+        if (await deps.memberships.find(conversationId, userId)) throw alreadyMember();
+        throw new AppError('forbidden', 'This group is private: an owner adds members (POST /api/conversations/{id}/members).', { reason: 'private_group' });
+      }
+      if (doc.archivedAt) throw archived();
       const membership = member(doc, userId, 'member', deps.now());
-      if (!(await deps.memberships.insert(membership))) throw new AppError('conflict', 'You are already a member of this conversation.', { reason: 'already_member' });
+      if (!(await deps.memberships.insert(membership))) throw alreadyMember();
       deps.events.membershipChanged({ conversationId: id, userId, change: 'joined' });
       return conversationView(doc, { membership });
     },
 
-    async leave(userId: string, id: string): Promise<void> {
-      const conversationId = conversationIdOrNotFound(id);
+    /** An owner adds members to a group; adding someone who is already in it changes nothing. */
+    async addMembers(userId: string, id: ConversationId, input: unknown): Promise<ConversationView> {
+      const conversationId = toObjectId(id);
+      const { userIds } = parseInput(addMembersSchema, input);
+      const membership = await requireMembership(deps, conversationId, userId);
+      const doc = await deps.conversations.findById(conversationId);
+      if (!doc) throw notFound();
+      if (doc.type !== 'group') throw new AppError('forbidden', 'A direct conversation has exactly its two members.');
+      if (membership.role !== 'owner') throw new AppError('forbidden', 'Only an owner can add members to this group.');
+      if (doc.archivedAt) throw archived();
+      const now = deps.now();
+      const added = [...new Set(userIds)].filter((u) => u !== userId);
+      await deps.memberships.addMany(added.map((u) => member(doc, u, 'member', now)));
+      for (const u of added) deps.events.membershipChanged({ conversationId: id, userId: u, change: 'joined' });
+      const members = await deps.memberships.listForConversation(conversationId);
+      return conversationView(doc, { members, membership });
+    },
+
+    async leave(userId: string, id: ConversationId): Promise<void> {
+      const conversationId = toObjectId(id);
       const membership = await requireMembership(deps, conversationId, userId);
       const doc = await deps.conversations.findById(conversationId);
       if (doc?.type === 'direct') throw new AppError('conflict', 'You cannot leave a direct conversation; archive it instead.', { reason: 'direct_conversation' });
-      await deps.memberships.remove(conversationId, membership.userId);
-      membershipCache.forget(conversationId.toHexString(), userId);
-      deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
+      await depart(id, membership);
     },
 
-    /** Owners archive a group; either member archives a direct conversation. Archiving twice is harmless. */
-    async archive(userId: string, id: string): Promise<ConversationView> {
-      const conversationId = conversationIdOrNotFound(id);
+    /** An owner removes a member from a group (removing yourself is leaving). */
+    async removeMember(userId: string, id: ConversationId, rawMemberId: unknown): Promise<void> {
+      const conversationId = toObjectId(id);
+      const memberId = parseInput(userIdSchema, rawMemberId);
+      const membership = await requireMembership(deps, conversationId, userId);
+      const doc = await deps.conversations.findById(conversationId);
+      if (!doc) throw notFound();
+      if (doc.type !== 'group') throw new AppError('forbidden', 'A direct conversation has exactly its two members.');
+      if (membership.role !== 'owner' && memberId !== userId) throw new AppError('forbidden', 'Only an owner can remove members from this group.');
+      const target = memberId === userId ? membership : await deps.memberships.find(conversationId, memberId);
+      if (!target) throw new AppError('not_found', 'That user is not a member of this conversation.');
+      await depart(id, target);
+    },
+
+    /** Owners archive a group; either member archives a direct conversation (asking for it again reopens it). */
+    async archive(userId: string, id: ConversationId): Promise<ConversationView> {
+      const conversationId = toObjectId(id);
       const membership = await requireMembership(deps, conversationId, userId);
       if (membership.role !== 'owner') throw new AppError('forbidden', 'Only the owner can archive this conversation.');
       const doc = await deps.conversations.archive(conversationId, deps.now());
@@ -122,3 +181,6 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
     },
   };
 }
+
+const alreadyMember = () => new AppError('conflict', 'You are already a member of this conversation.', { reason: 'already_member' });
+const archived = () => new AppError('conflict', 'This conversation is archived.', { reason: 'archived' });

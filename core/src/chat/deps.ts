@@ -1,14 +1,17 @@
 import type { ConversationsRepository } from '../store/conversations-repository';
 import type { MembershipsRepository } from '../store/memberships-repository';
 import type { MessagesRepository } from '../store/messages-repository';
+import type { ConversationId } from '../store/ids';
 import type { AttachmentRef } from '../media/attachment-service';
 import type { MessageView } from './views';
 
 /** What the chat rules tell the outside world; the realtime gateway turns these into broadcasts. */
 export interface ChatEvents {
   messageCreated(message: MessageView, acceptedAt: number): void;
-  readMoved(event: { conversationId: string; userId: string; seq: number }): void;
-  membershipChanged(event: { conversationId: string; userId: string; change: 'joined' | 'left' }): void;
+  readMoved(event: { conversationId: ConversationId; userId: string; seq: number }): void;
+  membershipChanged(event: { conversationId: ConversationId; userId: string; change: 'joined' | 'left' }): void;
+  /** End every socket of a user on every instance (they left their last conversation, or an operator asked). */
+  endSessions(userId: string, reason: 'revoked' | 'no_conversations'): void;
 }
 
 export interface ChatDeps {

@@ -3,12 +3,14 @@
  * Leaving forgets the entry at once on this instance and, through the Socket.IO adapter, on the
  * others; the TTL bounds how long a lost invalidation could matter.
  */
+import type { ConversationId } from '../store/ids';
+
 export function createMembershipCache(options: { ttlMs: number; maxEntries: number; now?: () => number }) {
   const now = options.now ?? Date.now;
   const entries = new Map<string, number>();
-  const key = (conversationId: string, userId: string) => `${conversationId}:${userId}`;
+  const key = (conversationId: ConversationId, userId: string) => `${conversationId}:${userId}`;
   return {
-    has(conversationId: string, userId: string): boolean {
+    has(conversationId: ConversationId, userId: string): boolean {
       const k = key(conversationId, userId);
       const expires = entries.get(k);
       if (expires === undefined) return false;
@@ -18,14 +20,14 @@ export function createMembershipCache(options: { ttlMs: number; maxEntries: numb
       }
       return true;
     },
-    remember(conversationId: string, userId: string): void {
+    remember(conversationId: ConversationId, userId: string): void {
       const k = key(conversationId, userId);
       entries.delete(k);
       entries.set(k, now() + options.ttlMs);
       // Maps iterate in insertion order: the first key is the oldest.
       if (entries.size > options.maxEntries) entries.delete(entries.keys().next().value!);
     },
-    forget(conversationId: string, userId: string): void {
+    forget(conversationId: ConversationId, userId: string): void {
       entries.delete(key(conversationId, userId));
     },
   };

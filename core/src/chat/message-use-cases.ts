@@ -1,8 +1,8 @@
 import { AppError } from '../errors';
 import type { AttachmentRef } from '../media/attachment-service';
 import type { MessageDoc } from '../store/documents';
-import { newObjectId } from '../store/ids';
-import { conversationIdOrNotFound, requireMembership } from './access';
+import { newObjectId, toObjectId, type ConversationId } from '../store/ids';
+import { requireMembership } from './access';
 import type { ChatDeps } from './deps';
 import type { MembershipCache } from './membership-cache';
 import { createSendBatcher } from './send-batcher';
@@ -31,11 +31,11 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
      * The same clientMsgId from the same sender returns the original (created: false) at any time;
      * the unique index decides, so concurrent retries cannot create a second copy.
      */
-    async send(userId: string, id: string, input: unknown): Promise<{ message: MessageView; created: boolean }> {
+    async send(userId: string, id: ConversationId, input: unknown): Promise<{ message: MessageView; created: boolean }> {
       const acceptedAt = performance.now();
-      const conversationId = conversationIdOrNotFound(id);
+      const conversationId = toObjectId(id);
       const body = parseInput(sendSchema, input);
-      const cacheKey = conversationId.toHexString();
+      const cacheKey = id;
       if (!membershipCache.has(cacheKey, userId)) {
         await requireMembership(deps, conversationId, userId);
         membershipCache.remember(cacheKey, userId);
@@ -65,8 +65,8 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
       return { message: messageView(original), created: false };
     },
 
-    async history(userId: string, id: string, query: unknown): Promise<{ items: MessageView[]; nextCursor: number | null }> {
-      const conversationId = conversationIdOrNotFound(id);
+    async history(userId: string, id: ConversationId, query: unknown): Promise<{ items: MessageView[]; nextCursor: number | null }> {
+      const conversationId = toObjectId(id);
       const q = parseInput(historyQuerySchema, query);
       await requireMembership(deps, conversationId, userId);
       const docs = await deps.messages.page(conversationId, { afterSeq: q.afterSeq, beforeSeq: q.beforeSeq }, q.limit);
@@ -77,8 +77,8 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
       return { items, nextCursor };
     },
 
-    async search(userId: string, id: string, query: unknown): Promise<{ items: (MessageView & { fragments: Fragment[] })[] }> {
-      const conversationId = conversationIdOrNotFound(id);
+    async search(userId: string, id: ConversationId, query: unknown): Promise<{ items: (MessageView & { fragments: Fragment[] })[] }> {
+      const conversationId = toObjectId(id);
       const q = parseInput(searchQuerySchema, query);
       await requireMembership(deps, conversationId, userId);
       const terms = searchTerms(q.q);
@@ -88,15 +88,18 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
     },
 
     /** Moves the reader's position forward (never back) and tells the other members. */
-    async markRead(userId: string, id: string, input: unknown): Promise<{ conversationId: string; lastReadSeq: number }> {
-      const conversationId = conversationIdOrNotFound(id);
+    async markRead(userId: string, id: ConversationId, input: unknown): Promise<{ conversationId: ConversationId; lastReadSeq: number }> {
+      const conversationId = toObjectId(id);
       const { seq } = parseInput(markReadSchema, input);
-      await requireMembership(deps, conversationId, userId);
+      const membership = await requireMembership(deps, conversationId, userId);
       const conversation = await deps.conversations.findById(conversationId);
       const bounded = Math.min(seq, conversation?.lastSeq ?? 0);
-      const lastReadSeq = (await deps.memberships.markRead(conversationId, userId, bounded)) ?? bounded;
-      deps.events.readMoved({ conversationId: id, userId, seq: lastReadSeq });
-      return { conversationId: id, lastReadSeq };
+      // A read that moves nothing writes and broadcasts nothing (a replayed or stale mark_read is free).
+      if (bounded <= membership.lastReadSeq) return { conversationId: id, lastReadSeq: membership.lastReadSeq };
+      const moved = await deps.memberships.markRead(conversationId, userId, bounded);
+      if (moved === undefined) return { conversationId: id, lastReadSeq: Math.max(membership.lastReadSeq, bounded) };
+      deps.events.readMoved({ conversationId: id, userId, seq: moved });
+      return { conversationId: id, lastReadSeq: moved };
     },
   };
 }

@@ -15,11 +15,15 @@ export const createConversationSchema = z
     type: z.enum(['group', 'direct']),
     name: z.string().trim().min(1).max(200).optional(),
     memberIds: z.array(userIdSchema).max(1000).default([]),
+    visibility: z.enum(['private', 'open']).optional(),
   })
   .strict()
   .superRefine((value, ctx) => {
     if (value.type === 'group' && !value.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'name is required' });
+    if (value.type === 'direct' && value.visibility) ctx.addIssue({ code: 'custom', path: ['visibility'], message: 'visibility applies to groups only' });
   });
+
+export const addMembersSchema = z.object({ userIds: z.array(userIdSchema).min(1).max(1000) }).strict();
 
 export const sendMessageSchema = (maxChars: number) =>
   z
@@ -46,6 +50,8 @@ export const searchQuerySchema = z.object({ q: z.string().trim().min(1, 'q is re
 export const markReadSchema = z.object({ seq: seqSchema }).strict();
 
 export const conversationRefSchema = z.object({ conversationId: conversationIdSchema }).strict();
+// A JWT is three base64url parts; 8 KiB is far above any real one.
+export const renewTokenSchema = z.object({ token: z.string().min(1).max(8192) }).strict();
 export const socketMarkReadSchema = markReadSchema.extend({ conversationId: conversationIdSchema });
 
 /** Parses or throws the one 400 error shape, listing every problem with its path. */

@@ -1,10 +1,11 @@
 import type { AttachmentRef } from '../media/attachment-service';
 import type { ConversationDoc, MembershipDoc, MessageDoc } from '../store/documents';
+import { conversationIdOf, messageIdOf, type ConversationId, type MessageId } from '../store/ids';
 
 /** The API's shapes: what HTTP responses, socket acks and broadcasts carry. */
 export interface MessageView {
-  id: string;
-  conversationId: string;
+  id: MessageId;
+  conversationId: ConversationId;
   seq: number;
   senderId: string;
   clientMsgId: string;
@@ -14,9 +15,11 @@ export interface MessageView {
 }
 
 export interface ConversationView {
-  id: string;
+  id: ConversationId;
   type: 'direct' | 'group';
   name: string | null;
+  /** Groups only. */
+  visibility?: 'private' | 'open';
   createdBy: string;
   createdAt: string;
   lastSeq: number;
@@ -29,8 +32,8 @@ export interface ConversationView {
 
 export function messageView(doc: MessageDoc): MessageView {
   const view: MessageView = {
-    id: doc._id.toHexString(),
-    conversationId: doc.conversationId.toHexString(),
+    id: messageIdOf(doc._id),
+    conversationId: conversationIdOf(doc.conversationId),
     seq: doc.seq,
     senderId: doc.senderId,
     clientMsgId: doc.clientMsgId,
@@ -43,7 +46,7 @@ export function messageView(doc: MessageDoc): MessageView {
 
 export function conversationView(doc: ConversationDoc, extra: { members?: MembershipDoc[]; membership?: MembershipDoc | null } = {}): ConversationView {
   const view: ConversationView = {
-    id: doc._id.toHexString(),
+    id: conversationIdOf(doc._id),
     type: doc.type,
     name: doc.name,
     createdBy: doc.createdBy,
@@ -52,6 +55,7 @@ export function conversationView(doc: ConversationDoc, extra: { members?: Member
     lastMessageAt: doc.lastMessageAt ? doc.lastMessageAt.toISOString() : null,
     archivedAt: doc.archivedAt ? doc.archivedAt.toISOString() : null,
   };
+  if (doc.type === 'group') view.visibility = doc.visibility ?? 'private';
   if (extra.members) view.members = extra.members.map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt.toISOString() }));
   if (extra.membership) {
     view.lastReadSeq = extra.membership.lastReadSeq;

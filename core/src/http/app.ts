@@ -50,15 +50,15 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
   app.use(helmet());
 
+  // Public liveness and readiness say only what a load balancer and a deploy need (status, instance,
+  // version, draining, maintenance; ready and what is down). Details and /metrics are on the internal listener.
   app.get('/health', (_req, res) => {
     res.json(deps.health());
   });
   app.get('/ready', async (_req, res) => {
     const { ready, body } = await deps.readiness();
-    res.status(ready ? 200 : 503).json(body);
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    const down = (body as { down?: string[] }).down;
+    res.status(ready ? 200 : 503).json({ ready, ...(down ? { down } : {}) });
   });
 
   const api = express.Router();

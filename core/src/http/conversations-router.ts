@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { parseConversationIdOrNotFound } from '../chat/access';
 import type { ChatService } from '../chat/chat-service';
 import { AppError } from '../errors';
 import type { AttachmentService } from '../media/attachment-service';
@@ -9,6 +10,8 @@ import { principalOf } from './request-context';
 export function conversationsRouter(chat: ChatService, metrics: Metrics, attachments?: Pick<AttachmentService, 'createUpload'>): Router {
   const router = Router();
   const userOf = (res: Parameters<typeof principalOf>[0]) => principalOf(res).userId;
+  // The one place an HTTP path's id is read: canonical from here on (a malformed id answers 404).
+  const idOf = (req: { params: { id?: string } }) => parseConversationIdOrNotFound(req.params.id);
 
   router.post('/conversations', async (req, res) => {
     const { conversation, created } = await chat.conversations.create(userOf(res), req.body);
@@ -18,35 +21,42 @@ export function conversationsRouter(chat: ChatService, metrics: Metrics, attachm
     res.json(await chat.conversations.list(userOf(res), req.query));
   });
   router.get('/conversations/:id', async (req, res) => {
-    res.json(await chat.conversations.get(userOf(res), req.params.id));
+    res.json(await chat.conversations.get(userOf(res), idOf(req)));
   });
   router.post('/conversations/:id/join', async (req, res) => {
-    res.json(await chat.conversations.join(userOf(res), req.params.id));
+    res.json(await chat.conversations.join(userOf(res), idOf(req)));
+  });
+  router.post('/conversations/:id/members', async (req, res) => {
+    res.json(await chat.conversations.addMembers(userOf(res), idOf(req), req.body));
+  });
+  router.delete('/conversations/:id/members/:userId', async (req, res) => {
+    await chat.conversations.removeMember(userOf(res), idOf(req), req.params.userId);
+    res.status(204).end();
   });
   router.post('/conversations/:id/leave', async (req, res) => {
-    await chat.conversations.leave(userOf(res), req.params.id);
+    await chat.conversations.leave(userOf(res), idOf(req));
     res.status(204).end();
   });
   router.post('/conversations/:id/archive', async (req, res) => {
-    res.json(await chat.conversations.archive(userOf(res), req.params.id));
+    res.json(await chat.conversations.archive(userOf(res), idOf(req)));
   });
   router.post('/conversations/:id/messages', async (req, res) => {
-    const { message, created } = await chat.messages.send(userOf(res), req.params.id, req.body);
+    const { message, created } = await chat.messages.send(userOf(res), idOf(req), req.body);
     metrics.messages.inc({ transport: 'http', outcome: created ? 'created' : 'duplicate' });
     res.status(created ? 201 : 200).json(message);
   });
   router.get('/conversations/:id/messages', async (req, res) => {
-    res.json(await chat.messages.history(userOf(res), req.params.id, req.query));
+    res.json(await chat.messages.history(userOf(res), idOf(req), req.query));
   });
   router.get('/conversations/:id/search', async (req, res) => {
-    res.json(await chat.messages.search(userOf(res), req.params.id, req.query));
+    res.json(await chat.messages.search(userOf(res), idOf(req), req.query));
   });
   router.post('/conversations/:id/attachments', async (req, res) => {
     if (!attachments) throw new AppError('unavailable', 'Attachments are not configured on this server (S3_BUCKET).');
-    res.status(201).json(await attachments.createUpload(userOf(res), req.params.id, req.body));
+    res.status(201).json(await attachments.createUpload(userOf(res), idOf(req), req.body));
   });
   router.post('/conversations/:id/read', async (req, res) => {
-    res.json(await chat.messages.markRead(userOf(res), req.params.id, req.body));
+    res.json(await chat.messages.markRead(userOf(res), idOf(req), req.body));
   });
   return router;
 }

@@ -5,7 +5,7 @@
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 64 }, description: 'Conversation id (24 hex characters).' };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 64 }, description: 'Conversation id (24 hex characters, any case; responses carry it in lower case).' };
 const common = {
   '400': problem('Invalid input; `errors` lists each problem.'),
   '401': problem('Missing, expired or invalid bearer token.'),
@@ -21,6 +21,7 @@ const byId = (operationId: string) => ({ operationId, parameters: { id: '$respon
 const conversationLinks = {
   GetConversation: byId('getConversation'),
   JoinConversation: byId('joinConversation'),
+  AddMembers: byId('addMembers'),
   LeaveConversation: byId('leaveConversation'),
   ArchiveConversation: byId('archiveConversation'),
   SendMessage: byId('sendMessage'),
@@ -39,7 +40,7 @@ export const openApiDocument = {
     '/api/conversations': {
       post: {
         operationId: 'createConversation',
-        summary: 'Create a group, or get-or-create the direct conversation with one other user.',
+        summary: 'Create a group (private unless visibility is open), or get-or-create the direct conversation with one other user (reopening it if archived).',
         requestBody: { required: true, content: json(ref('CreateConversation')) },
         responses: { '201': { description: 'Created.', content: json(ref('Conversation')), links: conversationLinks }, '200': { description: 'The existing direct conversation.', content: json(ref('Conversation')), links: conversationLinks }, ...common, '413': problem('Body too large.'), '415': problem('Body is not JSON.') },
       },
@@ -57,10 +58,27 @@ export const openApiDocument = {
       get: { operationId: 'getConversation', summary: 'One conversation with its members (members only).', parameters: [idParam], responses: { '200': { description: 'The conversation.', content: json(ref('Conversation')) }, ...member } },
     },
     '/api/conversations/{id}/join': {
-      post: { operationId: 'joinConversation', summary: 'Join a group.', parameters: [idParam], responses: { '200': { description: 'Joined.', content: json(ref('Conversation')) }, ...common, '403': problem('Direct conversations cannot be joined.'), '404': member['404'], '409': problem('Already a member, or archived.') } },
+      post: { operationId: 'joinConversation', summary: 'Join an open group by id (private groups: an owner adds members).', parameters: [idParam], responses: { '200': { description: 'Joined.', content: json(ref('Conversation')) }, ...common, '403': problem('A private group (reason private_group), or a direct conversation.'), '404': member['404'], '409': problem('Already a member, or archived.') } },
+    },
+    '/api/conversations/{id}/members': {
+      post: {
+        operationId: 'addMembers',
+        summary: 'Add members to a group (owners only); members already in it are left as they are.',
+        parameters: [idParam],
+        requestBody: { required: true, content: json({ type: 'object', required: ['userIds'], additionalProperties: false, properties: { userIds: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: '^[A-Za-z0-9_.:@-]{1,64}$' } } } }) },
+        responses: { '200': { description: 'The group with its members.', content: json(ref('Conversation')) }, ...member, '403': problem('Not an owner of this group, not a member, or a direct conversation.'), '409': problem('The group is archived.'), '413': problem('Body too large.'), '415': problem('Body is not JSON.') },
+      },
+    },
+    '/api/conversations/{id}/members/{userId}': {
+      delete: {
+        operationId: 'removeMember',
+        summary: 'Remove a member from a group (owners; anyone may remove themselves): delivery to them stops on every instance.',
+        parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string', maxLength: 64 } }],
+        responses: { '204': { description: 'Removed.' }, ...member, '403': problem('Not an owner of this group, not a member, or a direct conversation.'), '404': problem('No such conversation, or that user is not a member.') },
+      },
     },
     '/api/conversations/{id}/leave': {
-      post: { operationId: 'leaveConversation', summary: 'Leave a group.', parameters: [idParam], responses: { '204': { description: 'Left.' }, ...member, '409': problem('Direct conversations cannot be left.') } },
+      post: { operationId: 'leaveConversation', summary: 'Leave a group: delivery stops on every instance. The last owner hands ownership to the longest-standing member; the last member archives the group.', parameters: [idParam], responses: { '204': { description: 'Left.' }, ...member, '409': problem('Direct conversations cannot be left.') } },
     },
     '/api/conversations/{id}/archive': {
       post: { operationId: 'archiveConversation', summary: 'Archive (owners); archived conversations accept no new messages.', parameters: [idParam], responses: { '200': { description: 'Archived.', content: json(ref('Conversation')) }, ...member } },
@@ -125,7 +143,7 @@ export const openApiDocument = {
         type: 'object',
         additionalProperties: false,
         required: ['type'],
-        properties: { type: { enum: ['group', 'direct'] }, name: { type: 'string', minLength: 1, maxLength: 200, description: 'Required for groups.' }, memberIds: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: '^[A-Za-z0-9_.:@-]{1,64}$' } } },
+        properties: { type: { enum: ['group', 'direct'] }, name: { type: 'string', minLength: 1, maxLength: 200, description: 'Required for groups.' }, visibility: { enum: ['private', 'open'], default: 'private', description: 'Groups only: open groups can be joined by id; private ones only by an owner adding members.' }, memberIds: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: '^[A-Za-z0-9_.:@-]{1,64}$' } } },
       },
       SendMessage: {
         type: 'object',
@@ -169,6 +187,7 @@ export const openApiDocument = {
           id: { type: 'string' },
           type: { enum: ['group', 'direct'] },
           name: { type: ['string', 'null'] },
+          visibility: { enum: ['private', 'open'], description: 'Groups only.' },
           createdBy: { type: 'string' },
           createdAt: { type: 'string', format: 'date-time' },
           lastSeq: { type: 'integer' },

@@ -2,7 +2,15 @@ import type Redis from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../errors';
 
-export type RateLimitScope = 'api' | 'message';
+export type RateLimitScope = 'api' | 'message' | 'socket';
+
+/**
+ * Scopes counted in this instance's memory even when Redis is configured: every socket event takes
+ * one, and a Redis round trip per typing or heartbeat event would cost more than the event itself.
+ * The limit then holds per user per instance (a user's sockets usually share one instance).
+ */
+const localScopes: ReadonlySet<RateLimitScope> = new Set(['socket']);
+const rejected: Record<RateLimitScope, string> = { api: 'requests', message: 'messages', socket: 'socket events' };
 
 export interface RateLimits {
   consume(scope: RateLimitScope, userId: string): Promise<void>;
@@ -14,9 +22,9 @@ export interface RateLimits {
  */
 export function createRateLimits(options: { perMinute: Record<RateLimitScope, number>; redis?: Redis; onReject(scope: RateLimitScope): void }): RateLimits {
   const limiters = {} as Record<RateLimitScope, RateLimiterAbstract>;
-  for (const scope of ['api', 'message'] as const) {
+  for (const scope of ['api', 'message', 'socket'] as const) {
     const base = { points: options.perMinute[scope], duration: 60, keyPrefix: `switchboard:rl:${scope}` };
-    limiters[scope] = options.redis
+    limiters[scope] = options.redis && !localScopes.has(scope)
       ? new RateLimiterRedis({ ...base, storeClient: options.redis, insuranceLimiter: new RateLimiterMemory(base) })
       : new RateLimiterMemory(base);
   }
@@ -28,7 +36,7 @@ export function createRateLimits(options: { perMinute: Record<RateLimitScope, nu
         if (!(error instanceof RateLimiterRes)) throw error;
         options.onReject(scope);
         const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
-        throw new AppError('rate_limited', `Too many ${scope === 'message' ? 'messages' : 'requests'}; retry in ${retryAfter} s.`, { retryAfter });
+        throw new AppError('rate_limited', `Too many ${rejected[scope]}; retry in ${retryAfter} s.`, { retryAfter });
       }
     },
   };

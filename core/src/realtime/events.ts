@@ -1,38 +1,60 @@
 import type { Problem } from '../errors';
 import type { MessageView } from '../chat/views';
+import type { ConversationId } from '../store/ids';
 
 /** An ack carries the result object, or `{ error }` with the same problem body HTTP sends. */
 export type Ack<T> = (response: T | { error: Problem }) => void;
 
 export interface ClientToServerEvents {
   /** The ack says where the conversation stands and who is typing in it right now. */
-  join_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: string; lastSeq: number; lastReadSeq: number; typing: string[] }>): void;
-  leave_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: string }>): void;
+  join_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: ConversationId; lastSeq: number; lastReadSeq: number; typing: string[] }>): void;
+  leave_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: ConversationId }>): void;
   send_message(payload: { conversationId: string; clientMsgId: string; text: string }, ack?: Ack<MessageView & { duplicate: boolean }>): void;
-  mark_read(payload: { conversationId: string; seq: number }, ack?: Ack<{ conversationId: string; lastReadSeq: number }>): void;
+  mark_read(payload: { conversationId: string; seq: number }, ack?: Ack<{ conversationId: ConversationId; lastReadSeq: number }>): void;
   typing_start(payload: { conversationId: string }, ack?: Ack<{ ok: true }>): void;
   typing_stop(payload: { conversationId: string }, ack?: Ack<{ ok: true }>): void;
   heartbeat(payload?: unknown, ack?: Ack<{ serverTime: string }>): void;
+  /**
+   * A fresh token for the same user, verified exactly like the handshake's: the session then lasts
+   * until the new token's exp. Send it before `expiresAt` (the ack of each renewal says when).
+   */
+  renew_token(payload: { token: string }, ack?: Ack<{ expiresAt: string }>): void;
 }
+
+/** Why the server closed a session: renew or reconnect with a fresh token (`token_expired`), sign in again (`revoked`). */
+export type SessionEndReason = 'token_expired' | 'revoked' | 'no_conversations';
 
 export interface ServerToClientEvents {
   message_received(message: MessageView): void;
-  message_read(event: { conversationId: string; userId: string; seq: number }): void;
-  user_typing(event: { conversationId: string; userId: string; typing: boolean }): void;
-  user_online(event: { conversationId: string; userId: string }): void;
-  user_offline(event: { conversationId: string; userId: string }): void;
+  message_read(event: { conversationId: ConversationId; userId: string; seq: number }): void;
+  user_typing(event: { conversationId: ConversationId; userId: string; typing: boolean }): void;
+  user_online(event: { conversationId: ConversationId; userId: string }): void;
+  user_offline(event: { conversationId: ConversationId; userId: string }): void;
   server_shutdown(event: { reconnect: true; message: string }): void;
+  /**
+   * The session is over: nothing more is delivered, and the server disconnects once the client acks
+   * (or after a second). Do not reconnect with the same token.
+   */
+  session_ended(event: { reason: SessionEndReason; message: string }, ack: () => void): void;
 }
 
-/** Between instances, through the Socket.IO adapter (Redis). */
+/** Between instances, through the Socket.IO adapter (Redis). Payloads are JSON: ids are parsed again on arrival. */
 export interface InterServerEvents {
   membership_left(event: { conversationId: string; userId: string }): void;
+  end_sessions(event: { userId: string; reason: SessionEndReason }): void;
 }
 
 export interface SocketData {
   userId: string;
   requestId: string;
+  /** Epoch ms after which the session's token is no longer accepted (exp + clock tolerance). */
+  sessionEndsAt: number;
+  /** Set once the session has been ended (the disconnect follows shortly). */
+  endedBy?: SessionEndReason;
+  /** The conversation rooms it was in when ended (for the offline notice on disconnect). */
+  conversationsAtEnd?: string[];
 }
 
-export const conversationRoom = (conversationId: string) => `conv:${conversationId}`;
+/** Room names take only canonical ids, so a client's spelling can never name a room of its own. */
+export const conversationRoom = (conversationId: ConversationId) => `conv:${conversationId}`;
 export const userRoom = (userId: string) => `user:${userId}`;

@@ -2,15 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { Server, Socket } from 'socket.io';
 import type { TokenVerifier } from '../auth/tokens';
 import type { ChatService } from '../chat/chat-service';
+import { parseConversationIdOrNotFound } from '../chat/access';
 import type { ChatEvents } from '../chat/deps';
-import { conversationRefSchema, parseInput, socketMarkReadSchema } from '../chat/validation';
+import { conversationRefSchema, parseInput, renewTokenSchema, socketMarkReadSchema, userIdSchema } from '../chat/validation';
 import { AppError, toAppError } from '../errors';
+import type { RateLimits } from '../limits/rate-limits';
 import type { Maintenance } from '../maintenance';
 import type { Logger } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
 import type { ErrorReporter } from '../telemetry/sentry';
-import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SocketData } from './events';
+import { parseConversationId, type ConversationId } from '../store/ids';
+import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SessionEndReason, type SocketData } from './events';
 import type { Presence } from './presence';
+import { endSession, isSessionEndReason, sessionEndMessages, watchSessionDeadline } from './session-lifetime';
 import type { TypingState } from './typing';
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -19,6 +23,10 @@ type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServer
 export interface GatewayDeps {
   chat: ChatService;
   verify: TokenVerifier;
+  /** JWT_CLOCK_TOLERANCE_S: a session lasts until its token's exp plus this. */
+  clockToleranceS: number;
+  /** Per-user limit on every socket event (the `socket` scope). */
+  limits: Pick<RateLimits, 'consume'>;
   maintenance: Maintenance;
   presence: Presence;
   typing: TypingState;
@@ -31,6 +39,8 @@ export interface GatewayDeps {
   refusingEvents(): boolean;
   /** True when instances share an adapter (Redis): membership changes are then announced to the others. */
   clustered: boolean;
+  /** Epoch ms; injectable so session deadlines can be tested without waiting. */
+  now?: () => number;
 }
 
 const TYPING_MIN_INTERVAL_MS = 500;
@@ -40,6 +50,9 @@ const TYPING_MIN_INTERVAL_MS = 500;
  * acknowledge → (the service's events) broadcast.
  */
 export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
+  const now = deps.now ?? Date.now;
+  const toleranceMs = deps.clockToleranceS * 1000;
+
   io.use(async (socket, next) => {
     try {
       deps.maintenance.assertOpen();
@@ -47,6 +60,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       const principal = await deps.verify(token);
       socket.data.userId = principal.userId;
       socket.data.requestId = randomUUID();
+      socket.data.sessionEndsAt = principal.expiresAt + toleranceMs;
       next();
     } catch (error) {
       const appError = toAppError(error);
@@ -56,7 +70,22 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     }
   });
 
-  io.on('membership_left', (event) => deps.chat.forgetMembership(event.conversationId, event.userId));
+  /** Ends this instance's sockets of a user (every instance runs this for an `end_sessions`). */
+  const endLocalSessions = (userId: string, reason: SessionEndReason) => {
+    const room = io.of('/').adapter.rooms.get(userRoom(userId));
+    for (const id of room ? [...room] : []) {
+      const socket = io.of('/').sockets.get(id);
+      if (socket) endSession(socket, reason);
+    }
+  };
+
+  io.on('membership_left', (event) => {
+    const conversationId = parseConversationId(event?.conversationId);
+    if (conversationId && typeof event.userId === 'string') deps.chat.forgetMembership(conversationId, event.userId);
+  });
+  io.on('end_sessions', (event) => {
+    if (userIdSchema.safeParse(event?.userId).success && isSessionEndReason(event.reason)) endLocalSessions(event.userId, event.reason);
+  });
 
   io.on('connection', (socket: ChatSocket) => {
     const { userId } = socket.data;
@@ -65,7 +94,11 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     deps.metrics.socketConnects.inc();
     void socket.join(userRoom(userId));
     void deps.presence.connected(userId).catch(() => undefined);
-    const lastTyping = new Map<string, number>();
+    const lastTyping = new Map<ConversationId, number>();
+
+    // The session ends when its token does; renew_token moves the deadline.
+    const deadline = watchSessionDeadline(socket, now);
+    deadline.arm();
 
     /** Runs one event: never throws, always answers an ack with the result or `{ error }`. */
     const handle = <P, R>(event: string, fn: (payload: P) => Promise<R>) =>
@@ -74,6 +107,14 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
         deps.inFlight.begin();
         try {
           if (deps.refusingEvents()) throw new AppError('unavailable', 'This instance is shutting down; retry after reconnecting.', { retryAfter: 1 });
+          if (socket.data.endedBy) throw new AppError('unauthorized', sessionEndMessages[socket.data.endedBy], { reason: socket.data.endedBy });
+          // A late timer must not let one more event through on an expired token.
+          if (deadline.expired()) {
+            setImmediate(deadline.arm);
+            throw new AppError('unauthorized', 'The token has expired.', { reason: 'token_expired' });
+          }
+          // Before any database read, so a flood (a non-member probing ids included) costs a bounded number of lookups.
+          await deps.limits.consume('socket', userId);
           const result = await fn(typeof payload === 'function' ? (undefined as P) : payload);
           reply?.(result);
         } catch (error) {
@@ -88,9 +129,14 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
         }
       };
 
+    /** The edge's parse of a payload's conversation id: canonical from here on (malformed answers 404). */
+    const conversationOf = (payload: unknown) => parseConversationIdOrNotFound(parseInput(conversationRefSchema, payload).conversationId);
+
     socket.on('join_conversation', handle('join_conversation', async (payload) => {
-      const { conversationId } = parseInput(conversationRefSchema, payload);
+      const conversationId = conversationOf(payload);
       const position = await deps.chat.conversations.position(userId, conversationId);
+      // The session may have ended while the membership was read: it must not rejoin a room.
+      if (socket.data.endedBy) throw new AppError('unauthorized', sessionEndMessages[socket.data.endedBy], { reason: socket.data.endedBy });
       await socket.join(conversationRoom(conversationId));
       socket.to(conversationRoom(conversationId)).emit('user_online', { conversationId, userId });
       const typing = await deps.typing.list(conversationId).catch(() => []);
@@ -98,7 +144,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     }));
 
     socket.on('leave_conversation', handle('leave_conversation', async (payload) => {
-      const { conversationId } = parseInput(conversationRefSchema, payload);
+      const conversationId = conversationOf(payload);
       await socket.leave(conversationRoom(conversationId));
       return { conversationId };
     }));
@@ -106,24 +152,24 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     socket.on('send_message', handle('send_message', async (payload) => {
       const { conversationId, ...body } = (payload ?? {}) as { conversationId?: unknown };
       if (typeof conversationId !== 'string') throw new AppError('validation_failed', 'conversationId is required', { errors: [{ path: 'conversationId', message: 'required string' }] });
-      const { message, created } = await deps.chat.messages.send(userId, conversationId, body);
+      const { message, created } = await deps.chat.messages.send(userId, parseConversationIdOrNotFound(conversationId), body);
       deps.metrics.messages.inc({ transport: 'socket', outcome: created ? 'created' : 'duplicate' });
       return { ...message, duplicate: !created };
     }));
 
     socket.on('mark_read', handle('mark_read', async (payload) => {
       const { conversationId, seq } = parseInput(socketMarkReadSchema, payload);
-      return deps.chat.messages.markRead(userId, conversationId, { seq });
+      return deps.chat.messages.markRead(userId, parseConversationIdOrNotFound(conversationId), { seq });
     }));
 
     const typing = (typingNow: boolean) => handle(typingNow ? 'typing_start' : 'typing_stop', async (payload) => {
-      const { conversationId } = parseInput(conversationRefSchema, payload);
+      const conversationId = conversationOf(payload);
       const room = conversationRoom(conversationId);
       if (!socket.rooms.has(room)) throw new AppError('forbidden', 'Join the conversation before sending typing events.');
       const last = lastTyping.get(conversationId) ?? 0;
       // Typing is droppable: beyond one event per interval we answer ok and relay nothing.
-      if (!typingNow || Date.now() - last >= TYPING_MIN_INTERVAL_MS) {
-        lastTyping.set(conversationId, Date.now());
+      if (!typingNow || now() - last >= TYPING_MIN_INTERVAL_MS) {
+        lastTyping.set(conversationId, now());
         socket.to(room).emit('user_typing', { conversationId, userId, typing: typingNow });
         await (typingNow ? deps.typing.start(conversationId, userId) : deps.typing.stop(conversationId, userId)).catch(() => undefined);
       }
@@ -137,14 +183,24 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       return { serverTime: new Date().toISOString() };
     }));
 
+    socket.on('renew_token', handle('renew_token', async (payload) => {
+      const { token } = parseInput(renewTokenSchema, payload);
+      const principal = await deps.verify(token);
+      if (principal.userId !== userId) throw new AppError('forbidden', 'A renewal token must name the same user (sub) as the session.');
+      socket.data.sessionEndsAt = principal.expiresAt + toleranceMs;
+      deadline.arm();
+      return { expiresAt: new Date(principal.expiresAt).toISOString() };
+    }));
+
     socket.on('disconnecting', () => {
-      const rooms = [...socket.rooms].filter((r) => r.startsWith('conv:'));
+      const conversations = [...socket.rooms, ...(socket.data.conversationsAtEnd ?? [])].filter((r) => r.startsWith('conv:')).map((r) => parseConversationId(r.slice(5))).filter((id) => id !== undefined);
       void deps.presence.disconnected(userId).then((offline) => {
         if (!offline) return;
-        for (const room of rooms) io.to(room).emit('user_offline', { conversationId: room.slice(5), userId });
+        for (const conversationId of conversations) io.to(conversationRoom(conversationId)).emit('user_offline', { conversationId, userId });
       }).catch(() => undefined);
     });
     socket.on('disconnect', (reason) => {
+      deadline.clear();
       deps.metrics.socketConnections.dec();
       deps.metrics.socketDisconnects.inc({ reason });
     });
@@ -162,6 +218,10 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       if (event.change !== 'left') return;
       io.in(userRoom(event.userId)).socketsLeave(conversationRoom(event.conversationId));
       if (deps.clustered) io.serverSideEmit('membership_left', { conversationId: event.conversationId, userId: event.userId });
+    },
+    endSessions(userId, reason) {
+      endLocalSessions(userId, reason);
+      if (deps.clustered) io.serverSideEmit('end_sessions', { userId, reason });
     },
   };
 }

@@ -30,6 +30,10 @@ export function conversationsRepository(store: Pick<Store, 'conversations'>) {
       );
       return updated?.lastSeq;
     },
+    /** Clears archivedAt (a direct conversation asked for again). */
+    async reopen(id: ObjectId): Promise<ConversationDoc | null> {
+      return c.findOneAndUpdate({ _id: id }, { $set: { archivedAt: null } }, { returnDocument: 'after' });
+    },
     async archive(id: ObjectId, at: Date): Promise<ConversationDoc | null> {
       return c.findOneAndUpdate({ _id: id }, { $set: { archivedAt: at } }, { returnDocument: 'after' });
     },

@@ -7,6 +7,8 @@ export interface ConversationDoc {
   _id: ObjectId;
   type: ConversationType;
   name: string | null;
+  /** Groups only: `open` groups can be joined by id; `private` (the default, and what a missing field means) only by an owner adding members. */
+  visibility?: 'private' | 'open';
   createdBy: string;
   createdAt: Date;
   /** Highest seq handed out; `$inc`-ed once per message (seqs may skip, never repeat). */

@@ -7,6 +7,11 @@ export function membershipsRepository(store: Pick<Store, 'memberships'>) {
   return {
     find: (conversationId: ObjectId, userId: string) => m.findOne({ _id: membershipId(conversationId, userId) }),
     listForUser: (userId: string) => m.find({ userId }).toArray(),
+    /** Whether the user is a member of anything (one index probe, not a count). */
+    hasAny: async (userId: string): Promise<boolean> => (await m.findOne({ userId }, { projection: { _id: 1 } })) !== null,
+    setRole: async (conversationId: ObjectId, userId: string, role: MembershipDoc['role']): Promise<void> => {
+      await m.updateOne({ _id: membershipId(conversationId, userId) }, { $set: { role } });
+    },
     listForConversation: (conversationId: ObjectId) => m.find({ conversationId }).sort({ joinedAt: 1 }).toArray(),
     /** Adds members that are missing; existing ones are left as they are (safe to retry). */
     async addMany(docs: MembershipDoc[]): Promise<void> {
@@ -30,11 +35,11 @@ export function membershipsRepository(store: Pick<Store, 'memberships'>) {
       const result = await m.deleteOne({ _id: membershipId(conversationId, userId) });
       return result.deletedCount === 1;
     },
-    /** Read state only moves forward. Returns the stored value. */
+    /** Read state only moves forward. Returns the new value, or undefined when it did not move (already there or beyond). */
     async markRead(conversationId: ObjectId, userId: string, seq: number): Promise<number | undefined> {
       const updated = await m.findOneAndUpdate(
-        { _id: membershipId(conversationId, userId) },
-        { $max: { lastReadSeq: seq } },
+        { _id: membershipId(conversationId, userId), lastReadSeq: { $lt: seq } },
+        { $set: { lastReadSeq: seq } },
         { returnDocument: 'after', projection: { lastReadSeq: 1 } },
       );
       return updated?.lastReadSeq;

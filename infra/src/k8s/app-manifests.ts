@@ -3,6 +3,8 @@ import type { RuleGroup, Dashboard } from './observability';
 import { labels, type Manifest, type SecretValues } from './types';
 
 export const containerPort = 3000;
+/** The core's internal listener (METRICS_PORT): /metrics for Prometheus, on the pod network only, never behind the ingress. */
+export const metricsPort = 9464;
 /** Namespaces allowed to reach the pods: the ingress controller and Prometheus. */
 export const ingressControllerNamespace = 'nginx-ingress';
 export const monitoringNamespace = 'monitoring';
@@ -34,6 +36,8 @@ export function coreEnvironment(config: Pick<StackConfig, 'environment' | 'app' 
     APP_ENV: appEnv,
     PORT: String(containerPort),
     HOST: '0.0.0.0',
+    METRICS_PORT: String(metricsPort),
+    METRICS_HOST: '0.0.0.0',
     RELEASE_VERSION: imageVersion(config.app.image),
     MONGODB_DB: 'switchboard',
     JWT_ISSUER: config.app.jwtIssuer,
@@ -92,7 +96,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
         selector: { matchLabels: coreSelector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
         template: {
-          metadata: { labels: labels('core', spec.environment), annotations: { 'prometheus.io/port': String(containerPort) } },
+          metadata: { labels: labels('core', spec.environment), annotations: { 'prometheus.io/port': String(metricsPort) } },
           spec: {
             serviceAccountName: 'switchboard-core',
             automountServiceAccountToken: false,
@@ -106,7 +110,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
                 name: 'core',
                 image: app.image,
                 imagePullPolicy: 'Always',
-                ports: [{ name: 'http', containerPort, protocol: 'TCP' }],
+                ports: [{ name: 'http', containerPort, protocol: 'TCP' }, { name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }],
                 envFrom: [{ configMapRef: { name: 'switchboard-config' } }, { secretRef: { name: 'switchboard-secrets' } }],
                 env: [{ name: 'INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
                 resources: { requests: { cpu: app.cpuRequest, memory: app.memoryRequest }, limits: { cpu: app.cpuLimit, memory: app.memoryLimit } },
@@ -135,7 +139,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: meta('switchboard-core'),
-      spec: { type: 'ClusterIP', selector: coreSelector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+      spec: { type: 'ClusterIP', selector: coreSelector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }, { name: 'metrics', port: metricsPort, targetPort: 'metrics', protocol: 'TCP' }] },
     },
     {
       apiVersion: 'autoscaling/v2',
@@ -166,11 +170,10 @@ export function appManifests(spec: AppSpec): Manifest[] {
       spec: {
         podSelector: { matchLabels: coreSelector },
         policyTypes: ['Ingress'],
+        // The ingress controller reaches the API port; Prometheus only the metrics port.
         ingress: [
-          {
-            from: [ingressControllerNamespace, monitoringNamespace].map((name) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } } })),
-            ports: [{ port: containerPort, protocol: 'TCP' }],
-          },
+          { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ingressControllerNamespace } } }], ports: [{ port: containerPort, protocol: 'TCP' }] },
+          { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': monitoringNamespace } } }], ports: [{ port: metricsPort, protocol: 'TCP' }] },
         ],
       },
     },
@@ -181,7 +184,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
       spec: {
         selector: { matchLabels: coreSelector },
         namespaceSelector: { matchNames: [namespace] },
-        endpoints: [{ port: 'http', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }],
+        endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }],
       },
     },
   ];

@@ -34,7 +34,7 @@ export const securityHeaders = [
 /**
  * F5 NGINX Ingress Controller objects for the core: a rate-limit Policy and a VirtualServer with
  * WebSocket-safe timeouts, sticky upstream selection when long-polling is on, body size limit,
- * security headers, /metrics kept internal, and the edge maintenance switch.
+ * security headers, and the edge maintenance switch (metrics are on the core's own port, not behind this edge).
  */
 export function edgeManifests(spec: EdgeSpec): Manifest[] {
   const { edge, namespace } = spec;
@@ -92,8 +92,7 @@ export function edgeManifests(spec: EdgeSpec): Manifest[] {
           },
         ],
         routes: [
-          // Prometheus scrapes pods directly; the public edge never serves metrics.
-          { path: '= /metrics', action: { return: { code: 404, type: 'text/plain', body: 'Not found\n' } } },
+          // No /metrics rule: the core serves metrics only on its own port, which the Service behind this edge does not route.
           { path: '/socket.io/', action: pass },
           { path: '/', action: pass },
         ],

@@ -10,13 +10,15 @@ export interface InstanceInfo extends DaemonInfo {
   release: string;
   version: string;
   port: number;
+  /** The internal listener (METRICS_PORT: /metrics, detailed /health); absent in state written before it existed. */
+  metricsPort?: number;
   startedAt: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The environment of one core instance: target settings, the release's own settings, then what ops sets per instance. */
-export function instanceEnv(settings: Record<string, string>, release: ReleaseRecord, artifact: ReleaseRecord, port: number, index: number): Record<string, string> {
+export function instanceEnv(settings: Record<string, string>, release: ReleaseRecord, artifact: ReleaseRecord, port: number, index: number, metricsPort = 0): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
@@ -24,6 +26,8 @@ export function instanceEnv(settings: Record<string, string>, release: ReleaseRe
     ...artifact.settings,
     PORT: String(port),
     HOST: '127.0.0.1',
+    METRICS_PORT: String(metricsPort),
+    METRICS_HOST: '127.0.0.1',
     INSTANCE_ID: `local-${release.id}-${index + 1}`,
     RELEASE_VERSION: `${artifact.id}-${artifact.version}`,
   };
@@ -32,7 +36,7 @@ export function instanceEnv(settings: Record<string, string>, release: ReleaseRe
 /** Starts a core instance from a release build (detached: it outlives the ops command). */
 export function startInstance(build: string, env: Record<string, string>, logDir: string, release: string): InstanceInfo {
   const daemon = spawnDaemon(process.execPath, ['--import', 'tsx', entryPoint(build)], { cwd: build, env, log: path.join(logDir, `${env.INSTANCE_ID}.log`), marker: entryPoint(build) });
-  return { ...daemon, id: env.INSTANCE_ID!, release, version: env.RELEASE_VERSION!, port: Number(env.PORT), startedAt: new Date().toISOString() };
+  return { ...daemon, id: env.INSTANCE_ID!, release, version: env.RELEASE_VERSION!, port: Number(env.PORT), metricsPort: Number(env.METRICS_PORT), startedAt: new Date().toISOString() };
 }
 
 /** Waits for GET /ready = 200; fails at once (with the log's tail) when the process exits. */
@@ -41,7 +45,8 @@ export async function waitReady(instance: InstanceInfo, deadline: number, timeou
   while (Date.now() < deadline) {
     if (!isOurs(instance)) throw new Error(`instance ${instance.id} exited before it was ready (last: ${last})\n  log: ${instance.log}\n${tail(instance.log)}`);
     try {
-      const response = await fetch(`http://127.0.0.1:${instance.port}/ready`, { signal: AbortSignal.timeout(2_000) });
+      // The internal listener's /ready names each dependency's error; the public one only what is down.
+      const response = await fetch(`http://127.0.0.1:${instance.metricsPort || instance.port}/ready`, { signal: AbortSignal.timeout(2_000) });
       if (response.status === 200) return;
       last = `/ready ${response.status} ${await response.text()}`;
     } catch (error) {
@@ -76,14 +81,15 @@ export async function waitForMaintenance(instances: InstanceInfo[], on: boolean,
   if (pending.size) throw new Error(`${[...pending].map((i) => i.id).join(', ')} still report maintenance ${on ? 'off' : 'on'} after ${timeoutMs} ms (is REDIS_URL the Redis they use?)`);
 }
 
-/** One instance as `ops status` shows it: process, /health, /ready. */
+/** One instance as `ops status` shows it: process, /health (details from the internal listener), /ready. */
 export async function probeInstance(i: InstanceInfo): Promise<InstanceStatus> {
   const base = `http://127.0.0.1:${i.port}`;
   const result: InstanceStatus = { id: i.id, url: base, release: i.release, version: i.version, healthy: false, ready: false };
   if (!isOurs(i)) return { ...result, error: `process ${i.pid} is not running (log: ${i.log})` };
   try {
-    const health = (await (await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) })).json()) as { version: string; draining: boolean; maintenance: { on: boolean }; sockets: number; uptimeSeconds: number };
-    const ready = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(3_000) });
+    const detailed = i.metricsPort ? `http://127.0.0.1:${i.metricsPort}` : base;
+    const health = (await (await fetch(`${detailed}/health`, { signal: AbortSignal.timeout(2_000) })).json()) as { version: string; draining: boolean; maintenance: { on: boolean }; sockets: number; uptimeSeconds: number };
+    const ready = await fetch(`${detailed}/ready`, { signal: AbortSignal.timeout(3_000) });
     return { ...result, version: health.version, healthy: true, ready: ready.status === 200, draining: health.draining, maintenance: health.maintenance.on, sockets: health.sockets, uptimeSeconds: health.uptimeSeconds, ...(ready.status === 200 ? {} : { error: `/ready ${ready.status}: ${await ready.text()}` }) };
   } catch (error) {
     return { ...result, error: (error as Error).message };

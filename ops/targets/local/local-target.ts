@@ -34,7 +34,7 @@ export interface LocalTargetOptions {
 }
 
 /** Settings that ops sets per instance: never taken from the environment or --set. */
-const perInstance = new Set(['PORT', 'HOST', 'INSTANCE_ID', 'RELEASE_VERSION', 'MAINTENANCE_MODE']);
+const perInstance = new Set(['PORT', 'HOST', 'METRICS_PORT', 'METRICS_HOST', 'INSTANCE_ID', 'RELEASE_VERSION', 'MAINTENANCE_MODE']);
 const defaults: Record<string, string> = { HOST: '127.0.0.1', APP_ENV: 'development', MONGODB_DB: 'switchboard', LOG_LEVEL: 'info' };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -155,7 +155,7 @@ export function createLocalTarget(options: LocalTargetOptions): Target & { reado
           step = `start ${batch.length} instance(s) of ${artifact.id}${label}`;
           await out.step(step, async () => {
             for (const i of batch) {
-              const instance = startInstance(artifact.build!.dir, instanceEnv(state.settings, release, artifact, await freePort(), i), path.join(dir, 'logs'), release.id);
+              const instance = startInstance(artifact.build!.dir, instanceEnv(state.settings, release, artifact, await freePort(), i, await freePort()), path.join(dir, 'logs'), release.id);
               fresh.push(instance);
               out.info(`  ${instance.id} pid ${instance.pid} on 127.0.0.1:${instance.port}, log ${instance.log}`);
             }

@@ -127,9 +127,7 @@ ${indent(securityHeaders, 4)}
 ${indent(hiddenUpstreamHeaders.map((h) => `proxy_hide_header ${h};`), 4)}
 ${indent(proxyCommon, 4)}
 
-    location = /metrics {
-      return 404;
-    }
+    # No path rule hides /metrics: the core serves it only on its internal listener (METRICS_PORT).
 ${locations}
   }
 }
