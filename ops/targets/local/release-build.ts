@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../services/paths';
 import { OpsError } from '../../cli/output';
+import { compileTree } from '../../build/compile';
 
 export interface BuildInfo {
   dir: string;
@@ -36,8 +37,9 @@ export function resolveSource(ref: string | undefined): { gitSha: string; dirty:
 
 /**
  * Builds an immutable release directory: a copy of the core's sources (from the working tree, or
- * `git archive <ref>`), the package files, a node_modules link to the repository's dependencies, and a
- * manifest. Files are made read-only; the core runs from here, never from core/.
+ * `git archive <ref>`) compiled to JavaScript beside them (ops/build/compile.ts, the image's build),
+ * the package files, a node_modules link to the repository's dependencies, and a manifest. Files are
+ * made read-only; the core runs from here with plain `node` (no TypeScript loader), never from core/.
  */
 export function buildRelease(dir: string, ref: string | undefined, now = new Date()): BuildInfo {
   const source = resolveSource(ref);
@@ -54,6 +56,7 @@ export function buildRelease(dir: string, ref: string | undefined, now = new Dat
       if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, p), { recursive: true });
     }
   }
+  compileTree(dir, dir, ['core/src']);
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
   const info: BuildInfo = { dir, ...source, builtAt, version };
   fs.writeFileSync(path.join(dir, 'build.json'), `${JSON.stringify(info, null, 2)}\n`);
@@ -70,4 +73,5 @@ function makeReadOnly(dir: string): void {
   }
 }
 
-export const entryPoint = (buildDir: string): string => path.join(buildDir, 'core', 'src', 'main.ts');
+/** The compiled entry a release runs (`node <build>/core/src/main.js`). */
+export const entryPoint = (buildDir: string): string => path.join(buildDir, 'core', 'src', 'main.js');
