@@ -14,10 +14,14 @@ import { buildSync } from 'esbuild';
 /** Tests, benchmarks and load-test seeds never ship. */
 const excluded = (file: string) => /(^|\/)test\//.test(file) || /\.test\.ts$/.test(file) || /(^|\/)bench[^/]*\.ts$/.test(file);
 
-/** Every .ts file under the given folders (relative to sourceRoot), minus tests and benchmarks. */
+/** Every .ts file under the given folders (relative to sourceRoot; a .ts path names one file), minus tests and benchmarks. */
 export function sourcesUnder(sourceRoot: string, folders: string[]): string[] {
   const found: string[] = [];
   const walk = (relative: string) => {
+    if (relative.endsWith('.ts')) {
+      found.push(relative);
+      return;
+    }
     for (const entry of fs.readdirSync(path.join(sourceRoot, relative), { withFileTypes: true })) {
       const child = path.posix.join(relative, entry.name);
       if (entry.isDirectory()) {
