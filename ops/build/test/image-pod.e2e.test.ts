@@ -4,6 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { stackManifests } from '../../../infra/render';
 import { containerPort } from '../../../infra/src/k8s/app-manifests';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Manifest } from '../../../infra/src/k8s/types';
+import { backupMetricNames } from '../../backup/metrics';
+import { startMinio } from '../../services/minio';
 import { freePort } from '../../services/ports';
 import { smokeTest } from '../../targets/local/smoke';
 import { buildImage, type ImageBuild } from '../image';
@@ -26,6 +30,8 @@ const containerName = `switchboard-pod-${randomBytes(4).toString('hex')}`;
 let podman: Podman;
 let build: ImageBuild;
 const log: string[] = [];
+/** The pod's database: the backup jobs back up what the pod stored. */
+const podDb = `pod_contract_${randomBytes(3).toString('hex')}`;
 
 beforeAll(async () => {
   podman = await openPodman({ storageDir });
@@ -80,7 +86,7 @@ test('started exactly as the production pod: ready, serves a send/receive, stops
     ...env,
     PORT: String(port),
     MONGODB_URI: process.env.TEST_MONGODB_URI!,
-    MONGODB_DB: `pod_contract_${randomBytes(3).toString('hex')}`,
+    MONGODB_DB: podDb,
     REDIS_URL: process.env.TEST_REDIS_URL!,
     JWT_HS256_KEYS: `pod-test:${randomBytes(24).toString('hex')}`,
   };
@@ -120,5 +126,57 @@ test('started exactly as the production pod: ready, serves a send/receive, stops
     expect(await logs()).toContain('shutdown requested');
   } catch (error) {
     throw new Error(`${(error as Error).message}\ncontainer log:\n${(await logs()).split('\n').slice(-30).join('\n')}`, { cause: error });
+  }
+});
+
+test('the backup CronJobs run from the same image: ops backup, then ops backup verify, with their metrics', async () => {
+  const manifests = stackManifests('production');
+  const minio = await startMinio();
+  const metricsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-backup-metrics-'));
+  fs.chmodSync(metricsDir, 0o777); // written by the image's user 10001
+  try {
+    const bucket = `pod-backups-${randomBytes(3).toString('hex')}`;
+    const s3 = new S3Client({ endpoint: minio.endpoint, region: minio.region, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey }, forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    s3.destroy();
+    for (const name of ['switchboard-backup', 'switchboard-backup-verify']) {
+      const cronJob = manifests.find((m) => m.kind === 'CronJob' && m.metadata.name === name) as Manifest & { spec: { jobTemplate: { spec: { template: { spec: any } } } } };
+      const pod = cronJob.spec.jobTemplate.spec.template.spec;
+      const container = pod.containers[0];
+      const env: Record<string, string> = {};
+      for (const e of container.env as { name: string; value?: string; valueFrom?: { secretKeyRef: { key: string } } }[]) {
+        env[e.name] = e.value ?? (e.valueFrom?.secretKeyRef.key === 'MONGODB_URI' ? process.env.TEST_MONGODB_URI! : '');
+      }
+      // The stack's bucket and IRSA role stand in as MinIO and its keys; the Pushgateway as the textfile collector.
+      const location = new URL(env.BACKUP_LOCATION!);
+      const jobEnv: Record<string, string> = {
+        ...env,
+        BACKUP_LOCATION: `s3://${bucket}${location.pathname}`,
+        MONGODB_DB: podDb,
+        BACKUP_S3_ENDPOINT: minio.endpoint,
+        AWS_REGION: minio.region,
+        AWS_ACCESS_KEY_ID: minio.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+        BACKUP_METRICS_FILE: '/var/metrics',
+      };
+      delete jobEnv.BACKUP_PUSHGATEWAY_URL;
+      const run = await podman.run([
+        'run', '--rm', '--network', 'host',
+        ...podmanSecurityFlags(pod, container),
+        '--volume', `${metricsDir}:/var/metrics`,
+        ...Object.entries(jobEnv).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
+        '--entrypoint', JSON.stringify(container.command),
+        build.image, ...container.args,
+      ]).catch((error: { stdout?: string; stderr?: string; exitCode?: number }) => {
+        throw new Error(`${name} failed (exit ${error.exitCode}):\n${error.stderr}\n${error.stdout}`);
+      });
+      expect(JSON.parse(run.stdout)).toMatchObject({ ok: true });
+    }
+    const metric = (name: string) => fs.readFileSync(path.join(metricsDir, `${name}.prom`), 'utf8');
+    expect(metric(backupMetricNames.lastSuccess)).toMatch(new RegExp(`^${backupMetricNames.lastSuccess} \\d+`, 'm'));
+    expect(metric(backupMetricNames.lastVerifySuccess)).toMatch(new RegExp(`^${backupMetricNames.lastVerifySuccess} 1$`, 'm'));
+  } finally {
+    await minio.stop();
+    fs.rmSync(metricsDir, { recursive: true, force: true });
   }
 });
