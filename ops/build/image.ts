@@ -52,7 +52,8 @@ const timed = async <T>(steps: Record<string, number>, name: string, fn: () => P
 export async function buildImage(options: BuildImageOptions): Promise<ImageBuild> {
   const steps: Record<string, number> = {};
   const { podman, log } = options;
-  const source = resolveSource(undefined);
+  // The image carries ops too: uncommitted changes there make it -dirty as well.
+  const source = resolveSource(undefined, [...imageFolders, 'package.json', 'package-lock.json', path.relative(repoRoot, dockerfilePath)]);
   const version = `${source.gitSha}${source.dirty ? '-dirty' : ''}`;
   const ctx = options.contextDir;
   const app = path.join(ctx, 'app');

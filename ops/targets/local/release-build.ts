@@ -19,8 +19,8 @@ const git = (args: string[]) => execFileSync('git', args, { cwd: repoRoot, encod
 /** What is inside a build: the core's sources, and the package files that pin its dependencies. */
 const buildPaths = ['core/src', 'package.json', 'package-lock.json', 'tsconfig.json'];
 
-/** The version a build would get: short git sha (+ `-dirty` for uncommitted core changes) and build time. */
-export function resolveSource(ref: string | undefined): { gitSha: string; dirty: boolean; ref: string } {
+/** The version a build would get: short git sha (+ `-dirty` for uncommitted changes under `paths`) and build time. */
+export function resolveSource(ref: string | undefined, paths: string[] = buildPaths): { gitSha: string; dirty: boolean; ref: string } {
   if (ref) {
     let sha: string;
     try {
@@ -31,7 +31,7 @@ export function resolveSource(ref: string | undefined): { gitSha: string; dirty:
     return { gitSha: sha, dirty: false, ref };
   }
   const sha = git(['rev-parse', '--short=10', 'HEAD']);
-  const dirty = git(['status', '--porcelain', '--', ...buildPaths]) !== '';
+  const dirty = git(['status', '--porcelain', '--', ...paths]) !== '';
   return { gitSha: sha, dirty, ref: 'working tree' };
 }
 
