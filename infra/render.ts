@@ -5,7 +5,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { environments, parseStackConfig, type Environment } from './src/config';
 import { renderYaml } from './src/k8s/render';
-import { kubernetesManifests, kubernetesSpecs, loadObservability, placeholderSecrets, type Observability } from './src/stack';
+import { kubernetesManifests, kubernetesSpecs, loadObservability, placeholderSecretsFor, type Observability } from './src/stack';
 import type { Manifest } from './src/k8s/types';
 
 /** The `switchboard:` keys of infra/Pulumi.<env>.yaml as a raw (unvalidated) config object. */
@@ -24,7 +24,8 @@ export function stackConfigFromFile(environment: Environment, dir = __dirname) {
 }
 
 export function stackManifests(environment: Environment, observability: Observability = loadObservability()): Manifest[] {
-  return kubernetesManifests(kubernetesSpecs(stackConfigFromFile(environment), placeholderSecrets, observability));
+  const config = stackConfigFromFile(environment);
+  return kubernetesManifests(kubernetesSpecs(config, placeholderSecretsFor(config), observability));
 }
 
 if (require.main === module) {

@@ -2,7 +2,7 @@
  * Load tests and the release gate.
  *   npm run loadtest:gate                      short profile, the CI gate (last step of npm test)
  *   npm run loadtest -- --profile full         release candidates: the issue's full table
- * Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]
+ * Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
  *          --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
  *          --confirm 0 (do not re-measure breached scenarios before failing)
  * Exit codes: 0 pass, 3 a target breached, 4 invalid (the load generator was the bottleneck),
@@ -42,6 +42,7 @@ export async function main(argv: string[]): Promise<CliResult> {
       retries: { type: 'string' },
       confirm: { type: 'string', default: '1' },
       'core-env': { type: 'string', multiple: true },
+      'core-runtime': { type: 'string', default: 'tsx' },
     },
     allowPositionals: false,
   });
@@ -87,7 +88,9 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
   }
   try {
     log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''} ...`);
-    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, coreEnv });
+    const coreRuntime = values['core-runtime'] === 'compiled' ? 'compiled' : 'tsx';
+    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, coreEnv, coreRuntime });
+    notes.push(`Core runtime: ${sut.describe.core ?? coreRuntime}.`);
     if (injectDelayMs) notes.push(`The core was deliberately slowed: LOADTEST_INJECT_DELAY_MS=${injectDelayMs} (loadtest/servers/probe.ts preload).`);
     records = await runSuite(sut, profile, { log, cpuProfile, only: values.only ? new Set(String(values.only).split(',')) : undefined });
     if (cpuProfile && fs.existsSync(cpuProfile.file)) {

@@ -19,6 +19,46 @@ const cidr = z
 const hostname = z.string().regex(/^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a lower-case DNS name');
 const cpu = z.string().regex(/^\d+m$|^\d+(\.\d+)?$/, 'a Kubernetes CPU quantity, e.g. 250m');
 const memory = z.string().regex(/^\d+(Mi|Gi)$/, 'a Kubernetes memory quantity in Mi or Gi');
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'a 5-field cron expression (UTC), e.g. 0 2 * * *');
+
+/**
+ * The core's data-lifecycle and feature settings (the core's own names and defaults, core/src/config.ts):
+ * every key here reaches the pod as the variable named in its comment.
+ */
+const coreSettings = z.object({
+  /** Message retention: MESSAGE_RETENTION_DAYS (0 keeps forever), MESSAGE_RETENTION_MODE, RETENTION_SCHEDULE. */
+  retention: z.object({
+    messageDays: z.number().int().min(0).max(36_500).default(0),
+    mode: z.enum(['delete', 'archive']).default('delete'),
+    schedule: cron.default('0 2 * * *'),
+  }).prefault({}),
+  /** Conversation archival: CONVERSATION_ARCHIVE_AFTER_DAYS (0 never), CONVERSATION_ARCHIVE_SCHEDULE. */
+  archive: z.object({
+    afterDays: z.number().int().min(0).max(36_500).default(0),
+    schedule: cron.default('30 2 * * *'),
+  }).prefault({}),
+  /** Attachments: ATTACHMENT_MAX_BYTES, ATTACHMENT_ALLOWED_TYPES, ATTACHMENT_UPLOAD_URL_TTL_S, ATTACHMENTS_PER_MESSAGE, ORPHAN_UPLOAD_TTL_HOURS, ORPHAN_CLEANUP_SCHEDULE. The bucket and CDN come from the stack's own resources. */
+  attachments: z.object({
+    maxBytes: z.number().int().min(1).max(5_368_709_120).default(104_857_600),
+    allowedTypes: z.array(z.string().regex(/^[a-z]+\/(\*|[a-z0-9.+-]+)$/, 'a content type or type/*')).min(1).default(['image/*', 'application/pdf', 'video/mp4']),
+    uploadUrlTtlSeconds: z.number().int().min(1).max(3_600).default(300),
+    perMessage: z.number().int().min(1).max(50).default(10),
+    orphanTtlHours: z.number().int().min(1).max(8_760).default(24),
+    orphanCleanupSchedule: cron.default('0 3 * * *'),
+  }).prefault({}),
+  /** Offline notifications: NOTIFICATION_WEBHOOK_URL (its signing key is the secret notificationWebhookSecret), NOTIFICATION_PREVIEW_CHARS, NOTIFICATION_MAX_ATTEMPTS. */
+  notifications: z.object({
+    webhookUrl: z.url().optional(),
+    previewChars: z.number().int().min(0).max(500).default(0),
+    maxAttempts: z.number().int().min(1).max(20).default(6),
+  }).prefault({}),
+  /** Scheduled `ops backup` (to the stack's backup bucket) and `ops backup verify` CronJobs, UTC; metrics to the Pushgateway. */
+  backup: z.object({
+    schedule: cron.default('15 1 * * *'),
+    verifySchedule: cron.default('45 4 * * *'),
+    pushgatewayUrl: z.url().default('http://prometheus-pushgateway.monitoring.svc:9091'),
+  }).prefault({}),
+});
 
 const atlasBase = z.object({
   /** Atlas organisation that owns the project. */
@@ -74,6 +114,7 @@ const appBase = z.object({
   jwtJwksUrl: z.url().optional(),
   /** Allowed browser origins. */
   corsOrigins: z.array(z.url()).default([]),
+  ...coreSettings.shape,
 });
 
 const edge = z.object({
@@ -113,9 +154,20 @@ const aws = z.object({
   backupRetentionDays: z.number().int().min(1).default(35),
 });
 
+const cluster = z.object({
+  /** kubeconfig context of the stack's cluster: the Kubernetes provider uses it, never the ambient current context. */
+  context: z.string().min(1),
+  /** kubeconfig file (path or contents); unset: $KUBECONFIG or ~/.kube/config. */
+  kubeconfig: z.string().min(1).optional(),
+  /** The EKS cluster's IAM OIDC provider (IRSA): its ARN, and its issuer without https://. */
+  oidcProviderArn: z.string().regex(/^arn:aws:iam::\d{12}:oidc-provider\/.+$/, 'arn:aws:iam::<account>:oidc-provider/<issuer>'),
+  oidcProviderUrl: z.string().regex(/^[a-z0-9.-]+(\/[A-Za-z0-9._-]+)*$/, 'the issuer without https://, e.g. oidc.eks.eu-west-1.amazonaws.com/id/ABC123'),
+});
+
 const common = {
   aws,
   edge,
+  cluster,
   /** Owner and cost-centre tags applied to every taggable resource. */
   tags: z.object({ owner: z.string().min(1), costCenter: z.string().min(1) }),
 };
@@ -176,18 +228,20 @@ export type ProductionConfig = Extract<StackConfig, { environment: 'production' 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 
 /** The configuration object keys under the `switchboard:` namespace. */
-export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'tags'] as const;
+export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags'] as const;
 
 /**
  * Secrets (`pulumi config set --secret switchboard:<key>`), never in plain text:
  * atlasDbPassword (core database user), redisAuthToken (ElastiCache AUTH, 16–128 printable
- * characters), jwtHs256Keys (kid:secret keys; required without app.jwtJwksUrl), sentryDsn (optional).
+ * characters), jwtHs256Keys (kid:secret keys; required without app.jwtJwksUrl), sentryDsn (optional),
+ * notificationWebhookSecret (HMAC key, ≥ 16 characters; required with app.notifications.webhookUrl).
  */
 export interface StackSecrets {
   atlasDbPassword: pulumi.Output<string>;
   redisAuthToken: pulumi.Output<string>;
   jwtHs256Keys?: pulumi.Output<string>;
   sentryDsn?: pulumi.Output<string>;
+  notificationWebhookSecret?: pulumi.Output<string>;
 }
 
 /** Validates a raw config object; the error lists every problem with its path. */
@@ -217,8 +271,19 @@ export function readStackSecrets(config = new pulumi.Config('switchboard')): Sta
     redisAuthToken: config.requireSecret('redisAuthToken'),
     jwtHs256Keys: optional('jwtHs256Keys'),
     sentryDsn: optional('sentryDsn'),
+    notificationWebhookSecret: optional('notificationWebhookSecret'),
   };
 }
+
+/** The AWS account of the stack (from its cluster's OIDC provider ARN). */
+export function accountId(config: Pick<StackConfig, 'cluster'>): string {
+  return config.cluster.oidcProviderArn.split(':')[4]!;
+}
+
+/** IAM role names (IRSA), fixed so the ServiceAccount annotations are known before the roles exist. */
+export const roleNames = (environment: Environment) => ({ core: `switchboard-${environment}-core`, backup: `switchboard-${environment}-backup` });
+
+export const roleArn = (config: Pick<StackConfig, 'cluster'>, name: string): string => `arn:aws:iam::${accountId(config)}:role/${name}`;
 
 /** Termination grace: preStop sleep + drain + 5 s margin, so the drain always completes. */
 export function terminationGraceSeconds(app: StackConfig['app']): number {

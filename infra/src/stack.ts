@@ -1,13 +1,17 @@
+import * as aws from '@pulumi/aws';
+import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import type { StackConfig, StackSecrets } from './config';
+import { roleArn, roleNames, type StackConfig, type StackSecrets } from './config';
 import { AtlasDatabase } from './components/atlas';
 import { SwitchboardApp } from './components/app';
 import { MediaCdn } from './components/cdn';
 import { ClusterCertificates } from './components/certificates';
 import { Edge, ingressClassName } from './components/edge';
+import { WorkloadRole } from './components/identity';
 import { RedisCache } from './components/redis';
 import { Storage } from './components/storage';
-import { appManifests, coreEnvironment, type AppSpec } from './k8s/app-manifests';
+import { appManifests, coreEnvironment, type AppSpec, type Provisioned } from './k8s/app-manifests';
+import { backupServiceAccount } from './k8s/backup-manifests';
 import { certManagerManifests, edgeManifests, type CertManagerSpec, type EdgeSpec } from './k8s/edge-manifests';
 import { loadDashboards, loadRuleGroups, type Dashboard, type RuleGroup } from './k8s/observability';
 import type { Manifest, SecretValues } from './k8s/types';
@@ -34,9 +38,9 @@ export interface KubernetesSpecs {
 }
 
 /** The specs of every Kubernetes object of a stack: used by the stack and by the YAML rendering. */
-export function kubernetesSpecs(config: StackConfig, secrets: SecretValues, observability: Observability): KubernetesSpecs {
+export function kubernetesSpecs(config: StackConfig, secrets: SecretValues, observability: Observability, provisioned: Provisioned = placeholderProvisioned(config)): KubernetesSpecs {
   return {
-    app: { environment: config.environment, namespace: appNamespace, app: config.app, env: coreEnvironment(config), secrets, ...observability },
+    app: { environment: config.environment, namespace: appNamespace, app: config.app, env: coreEnvironment(config, provisioned), secrets, provisioned, ...observability },
     edge: {
       environment: config.environment,
       namespace: appNamespace,
@@ -72,6 +76,27 @@ export const placeholderSecrets: SecretValues = {
   JWT_HS256_KEYS: '',
 };
 
+/** Placeholder secrets of a stack: the webhook signing key exists where notifications are configured. */
+export function placeholderSecretsFor(config: StackConfig): SecretValues {
+  return { ...placeholderSecrets, ...(config.app.notifications.webhookUrl ? { NOTIFICATION_WEBHOOK_SECRET: 'REDACTED-webhook-signing-key' } : {}) };
+}
+
+/** The stack's IAM roles for its ServiceAccounts (IRSA): fixed names, so the ARNs follow from the config. */
+export function workloadRoleArns(config: StackConfig): Pick<Provisioned, 'coreRoleArn' | 'backupRoleArn'> {
+  const names = roleNames(config.environment);
+  return { coreRoleArn: roleArn(config, names.core), backupRoleArn: roleArn(config, names.backup) };
+}
+
+/** Provisioned names for rendering: the buckets get their real names only when Pulumi creates them. */
+export function placeholderProvisioned(config: StackConfig): Provisioned {
+  return { mediaBucket: `switchboard-${config.environment}-media-placeholder`, backupBucket: `switchboard-${config.environment}-backups-placeholder`, ...workloadRoleArns(config) };
+}
+
+/** The Kubernetes provider of a stack: its own kubeconfig context, never the ambient current one. */
+export function clusterProvider(config: StackConfig): k8s.Provider {
+  return new k8s.Provider('cluster', { context: config.cluster.context, ...(config.cluster.kubeconfig ? { kubeconfig: config.cluster.kubeconfig } : {}), enableServerSideApply: true });
+}
+
 export interface StackOutputs {
   mongoClusterName: pulumi.Output<string>;
   redisEndpoint: pulumi.Output<string>;
@@ -87,6 +112,9 @@ export interface StackOutputs {
 export function buildStack(config: StackConfig, secrets: StackSecrets, observability: Observability = loadObservability()): StackOutputs {
   if (!config.app.jwtJwksUrl && !secrets.jwtHs256Keys) {
     throw new Error('switchboard:app.jwtJwksUrl or the secret switchboard:jwtHs256Keys is required (the core would otherwise use its development key)');
+  }
+  if (config.app.notifications.webhookUrl && !secrets.notificationWebhookSecret) {
+    throw new Error('switchboard:app.notifications.webhookUrl needs the secret switchboard:notificationWebhookSecret (pulumi config set --secret switchboard:notificationWebhookSecret "$(openssl rand -hex 32)")');
   }
   const tags = standardTags(config);
   const atlas = new AtlasDatabase('mongo', {
@@ -118,11 +146,21 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
     REDIS_URL: redis.url,
     JWT_HS256_KEYS: secrets.jwtHs256Keys ?? '',
     ...(secrets.sentryDsn ? { SENTRY_DSN: secrets.sentryDsn } : {}),
+    // Only where notifications are configured: a key without a webhook would be a feature half on.
+    ...(config.app.notifications.webhookUrl && secrets.notificationWebhookSecret ? { NOTIFICATION_WEBHOOK_SECRET: secrets.notificationWebhookSecret } : {}),
   };
-  const specs = kubernetesSpecs(config, appSecrets, observability);
-  const app = new SwitchboardApp('app', { spec: specs.app });
-  new ClusterCertificates('certs', { spec: specs.certificates, dependsOn: [app.namespace] });
-  new Edge('edge', { spec: specs.edge, controllerReplicas: config.environment === 'production' ? 2 : 1, dependsOn: [app.namespace] });
+  const names = roleNames(config.environment);
+  const oidc = { oidcProviderArn: config.cluster.oidcProviderArn, oidcProviderUrl: config.cluster.oidcProviderUrl, namespace: appNamespace, tags };
+  new WorkloadRole('core-role', { ...oidc, roleName: names.core, serviceAccount: 'switchboard-core', policyArn: storage.corePolicy.arn });
+  new WorkloadRole('backup-role', { ...oidc, roleName: names.backup, serviceAccount: backupServiceAccount, policyArn: storage.backupPolicy.arn });
+  const provisioned: Provisioned = { mediaBucket: storage.mediaBucket.bucket, backupBucket: storage.backupBucket.bucket, ...workloadRoleArns(config) };
+  const specs = kubernetesSpecs(config, appSecrets, observability, provisioned);
+  const provider = clusterProvider(config);
+  const app = new SwitchboardApp('app', { spec: specs.app, provider });
+  new ClusterCertificates('certs', { spec: specs.certificates, provider, dependsOn: [app.namespace] });
+  const edge = new Edge('edge', { spec: specs.edge, controllerReplicas: config.environment === 'production' ? 2 : 1, provider, dependsOn: [app.namespace] });
+  // The API host points at the ingress controller's load balancer.
+  new aws.route53.Record('api-dns', { zoneId: config.aws.route53ZoneId, name: config.edge.host, type: 'CNAME', ttl: 300, records: [edge.loadBalancerHostname] });
 
   return {
     mongoClusterName: atlas.clusterName,

@@ -106,7 +106,7 @@ describe('Storage', () => {
     const policies = Object.fromEntries(ofType(program, 'aws:iam/policy:Policy').map((p) => [p.name, JSON.parse(p.inputs.policy)]));
     const actions = (name: string) => policies[name].Statement.flatMap((s: any) => s.Action).sort();
     expect(actions('s-core-media')).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
-    expect(actions('s-ops-backup')).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    expect(actions('s-ops-backup')).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     expect(JSON.stringify(policies['s-core-media'])).not.toContain('s-backups');
     expect(JSON.stringify(policies['s-ops-backup'])).not.toContain('s-media');
   });

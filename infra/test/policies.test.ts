@@ -31,6 +31,7 @@ const withPolicy = (r: PolicyResource, edit: (doc: any) => void) => {
   r.inputs.policy = JSON.stringify(doc);
 };
 const container = (resources: Resources) => inputs(resources, 'Deployment').spec.template.spec.containers[0];
+const cronJobContainer = (resources: Resources) => inputs(resources, 'CronJob').spec.jobTemplate.spec.template.spec.containers[0];
 const upstream = (resources: Resources) => inputs(resources, 'VirtualServer').spec.upstreams[0];
 const backupBucket = (r: PolicyResource) => r.inputs.bucket === 'storage-backups-id';
 
@@ -103,10 +104,14 @@ const breakages: Record<string, Breakage[]> = {
     ['readiness on /health', (rs) => (container(rs).readinessProbe.httpGet.path = '/health')],
     ['no liveness probe', (rs) => delete container(rs).livenessProbe],
   ],
-  'k8s-resources': [['no memory limit', (rs) => delete container(rs).resources.limits.memory]],
+  'k8s-resources': [
+    ['no memory limit', (rs) => delete container(rs).resources.limits.memory],
+    ['backup job without a CPU request', (rs) => delete cronJobContainer(rs).resources.requests.cpu],
+  ],
   'k8s-restricted-security-context': [
     ['writable root filesystem', (rs) => (container(rs).securityContext.readOnlyRootFilesystem = false)],
     ['capabilities kept', (rs) => (container(rs).securityContext.capabilities.drop = [])],
+    ['backup job allowed to escalate', (rs) => (cronJobContainer(rs).securityContext = { ...cronJobContainer(rs).securityContext, allowPrivilegeEscalation: true })],
   ],
   'k8s-replicas-in-production': [
     ['one replica', (rs) => (inputs(rs, 'Deployment').spec.replicas = 1)],

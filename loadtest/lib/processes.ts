@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, waitForPort } from '../../ops/services/ports';
 import { terminate } from '../../ops/services/service-process';
+import { compileTree } from '../../ops/build/compile';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 const probePath = path.join(repoRoot, 'loadtest', 'servers', 'probe.ts');
@@ -35,7 +36,16 @@ export interface SpawnServerOptions {
   logDir: string;
   /** Node flags before the entry (e.g. --max-old-space-size). */
   nodeFlags?: string[];
+  /** `tsx` (default): the entry is TypeScript, run through the loader; `none`: it is compiled JavaScript, run by plain node. */
+  loader?: 'tsx' | 'none';
   readyTimeoutMs?: number;
+}
+
+/** The probe as JavaScript, for processes that run without the TypeScript loader (compiled once per run). */
+function compiledProbe(): string {
+  const outDir = path.join(repoRoot, 'var', 'loadtest', 'compiled');
+  compileTree(repoRoot, outDir, ['loadtest/servers/probe.ts']);
+  return path.join(outDir, 'loadtest', 'servers', 'probe.js');
 }
 
 export async function spawnServer(options: SpawnServerOptions): Promise<ServerProcess> {
@@ -43,7 +53,8 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
   fs.mkdirSync(options.logDir, { recursive: true });
   const logFile = path.join(options.logDir, `${options.name}-${port}.log`);
   const log = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...(options.nodeFlags ?? []), '--import', 'tsx', '--import', probePath, options.entry], {
+  const preload = options.loader === 'none' ? ['--import', compiledProbe()] : ['--import', 'tsx', '--import', probePath];
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...(options.nodeFlags ?? []), ...preload, options.entry], {
     cwd: repoRoot,
     stdio: ['ignore', log, log, 'ipc'],
     env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' },

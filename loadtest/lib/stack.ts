@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { signLocalToken, tokenSettingsFrom } from '../../core/src/auth/tokens';
 import { loadConfig } from '../../core/src/config';
 import { startLocalStack, type LocalStack } from '../../ops/services/local-stack';
-import { pidListeningOn, spawnServer, type ServerProcess } from './processes';
+import path from 'node:path';
+import { compileTree } from '../../ops/build/compile';
+import { pidListeningOn, repoRoot, spawnServer, type ServerProcess } from './processes';
+
+/** The core as production runs it: compiled to JavaScript once (ops/build/compile.ts), beside this run's other files. */
+function compiledCore(): string {
+  const outDir = path.join(repoRoot, 'var', 'loadtest', 'compiled');
+  compileTree(repoRoot, outDir, ['core/src']);
+  return path.join(outDir, 'core', 'src', 'main.js');
+}
 
 export interface SystemUnderTest {
   core: { url: string; process?: ServerProcess };
@@ -22,6 +31,8 @@ export interface StackOptions {
   injectDelayMs?: number;
   /** Extra environment for the core (e.g. a pool size to try). */
   coreEnv?: Record<string, string>;
+  /** `tsx`: core/src/main.ts through the loader (default); `compiled`: the production build (ops/build/compile.ts) with plain node. */
+  coreRuntime?: 'tsx' | 'compiled';
 }
 
 /**
@@ -73,7 +84,9 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
       else process.env.SWITCHBOARD_QUIET_SERVICES = previous;
     }
     stops.push(() => stack.stop());
-    const core = await spawnServer({ name: 'core', entry: 'core/src/main.ts', logDir: options.logDir, env: { ...coreEnv, MONGODB_URI: stack.env.MONGODB_URI } });
+    const compiled = options.coreRuntime === 'compiled';
+    const entry = compiled ? compiledCore() : 'core/src/main.ts';
+    const core = await spawnServer({ name: 'core', entry, loader: compiled ? 'none' : 'tsx', logDir: options.logDir, env: { ...coreEnv, MONGODB_URI: stack.env.MONGODB_URI } });
     stops.push(() => core.stop());
     return {
       core: { url: core.url, process: core },
@@ -81,7 +94,7 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
       bareExpress,
       bareRelay,
       token,
-      describe: { mongo: stack.services.map((s) => s.name).join(', '), core: `node --import tsx core/src/main.ts (pid ${core.pid})`, coreDb: coreEnv.MONGODB_DB! },
+      describe: { mongo: stack.services.map((s) => s.name).join(', '), core: `${compiled ? `node ${path.relative(repoRoot, entry)} (compiled)` : 'node --import tsx core/src/main.ts'} (pid ${core.pid})`, coreDb: coreEnv.MONGODB_DB! },
       stop,
     };
   } catch (error) {

@@ -65,6 +65,8 @@ function realtimeRecord(id: string, target: ScenarioRecord['target'], r: Realtim
   };
   if (r.heapPerSocketBytes !== null) metrics.heapPerSocketKB = round(r.heapPerSocketBytes / 1024, 2);
   if (r.rssPerSocketBytes !== null) metrics.rssPerSocketKB = round(r.rssPerSocketBytes / 1024, 2);
+  if (r.rssConnectedBytes !== null) metrics.rssConnectedMB = round(r.rssConnectedBytes / 1024 / 1024, 1);
+  if (r.heapUsedConnectedBytes !== null) metrics.heapUsedConnectedMB = round(r.heapUsedConnectedBytes / 1024 / 1024, 1);
   if (r.serverCpuShare !== null) metrics.serverCpuShare = round(r.serverCpuShare);
   if (r.serverEventLoopDelayP99Ms !== null) metrics.serverEventLoopDelayP99Ms = round(r.serverEventLoopDelayP99Ms);
   return {

@@ -51,6 +51,9 @@ export interface RealtimeResult {
   negotiatedExtensions: string;
   heapPerSocketBytes: number | null;
   rssPerSocketBytes: number | null;
+  /** The server's whole RSS and heap (after GC) with every socket connected: the process's footprint. */
+  rssConnectedBytes: number | null;
+  heapUsedConnectedBytes: number | null;
   serverCpuShare: number | null;
   serverEventLoopDelayP99Ms: number | null;
   generator: GeneratorHealth;
@@ -247,6 +250,8 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
     negotiatedExtensions,
     heapPerSocketBytes: statsBefore && statsConnected && connected ? (statsConnected.memory.heapUsed - statsBefore.memory.heapUsed) / connected : null,
     rssPerSocketBytes: statsBefore && statsConnected && connected ? (statsConnected.memory.rss - statsBefore.memory.rss) / connected : null,
+    rssConnectedBytes: statsConnected ? statsConnected.memory.rss : null,
+    heapUsedConnectedBytes: statsConnected ? statsConnected.memory.heapUsed : null,
     serverCpuShare: statsStart && statsEnd ? cpuShare(statsStart, statsEnd) : null,
     serverEventLoopDelayP99Ms: statsEnd ? statsEnd.eld.p99 : null,
     generator,

@@ -145,6 +145,13 @@ export const commands: CommandEntry[] = [
     options: common,
     load: lazy(() => require('../commands/stop')),
   },
+  {
+    path: ['build'],
+    summary: 'build the container image (compiled core + ops, production dependencies) with podman; prints its digest',
+    usage: 'build [--base local|<image>] [--json]',
+    options: { json: common.json!, base: { type: 'string', value: 'local|<image>', help: 'base image: `local` builds one from Debian (debootstrap) and the Node 24 npm binary, for machines without a registry (default: $OPS_IMAGE_BASE or node:24-bookworm-slim)' } },
+    load: lazy(() => require('../build/commands')),
+  },
   // Contributed by ops/backup/commands.ts (another engineer): they parse their own options.
   { path: ['backup'], summary: 'take a logical backup (per collection, compressed, manifest with counts and SHA-256)', load: backup },
   { path: ['backup', 'list'], summary: 'list backups with their manifests', load: backup },

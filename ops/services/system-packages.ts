@@ -20,6 +20,10 @@ export const debianCommands: DebianCommand[] = [
   { command: 'python3', package: 'python3-venv' }, // the pinned Python checkers' virtualenvs
   { command: 'setpriv', package: 'util-linux' }, // ties service processes to the test run's life
   { command: 'flock', package: 'util-linux' }, // one build at a time when runs share the cache
+  { command: 'podman', package: 'podman' }, // ops build and the image test (ops/build/podman.ts)
+  { command: 'buildah', package: 'buildah' },
+  { command: 'runc', package: 'runc' }, // crun cannot run on this host's hybrid cgroups
+  { command: 'debootstrap', package: 'debootstrap' }, // the local base image's root filesystem
 ];
 
 export const aptInstallLine = (packages: string[]) => `sudo apt-get install -y ${[...new Set(packages)].join(' ')}`;

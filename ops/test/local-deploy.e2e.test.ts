@@ -90,6 +90,8 @@ test('deploy v1: builds a release, starts instances, puts nginx in front; the ge
   expect((await health()).version).toBe(versionOf('v1'));
   const build = path.join(stateDir, 'local', 'releases', 'v1', 'build');
   expect(fs.existsSync(path.join(build, 'core', 'src', 'main.ts'))).toBe(true);
+  // Compiled once at build time: instances run plain JavaScript, no TypeScript loader.
+  expect(fs.readFileSync(path.join(build, 'core', 'src', 'main.js'), 'utf8')).toContain('runCore');
   expect(fs.statSync(path.join(build, 'core', 'src', 'main.ts')).mode & 0o222).toBe(0);
 
   const conf = path.join(stateDir, 'local', 'nginx', 'nginx.conf');
@@ -277,7 +279,7 @@ test('Ctrl-C during a deploy (the real ops executable) releases the lock, stops 
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // 'close', not 'exit': only then has all of its stderr been read (its last lines arrive after 'exit' on a busy machine).
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  for (let i = 0; i < 200 && !stderr.includes('▸ health gate'); i++) await sleep(25);
+  for (let i = 0; i < 1200 && !stderr.includes('▸ health gate'); i++) await sleep(25); // up to 30 s on a busy machine
   expect(stderr).toContain('▸ health gate');
   const startedPids = [...stderr.matchAll(/pid (\d+) on/g)].map((m) => Number(m[1]));
   expect(startedPids.length).toBe(2);
@@ -287,8 +289,8 @@ test('Ctrl-C during a deploy (the real ops executable) releases the lock, stops 
   expect(fs.existsSync(lockFile(stateDir, 'local'))).toBe(false);
   const last = listReleases(stateDir, 'local').at(-1)!;
   expect(last).toMatchObject({ status: 'failed', error: 'interrupted by SIGINT', description: 'interrupted one' });
-  for (let i = 0; i < 100 && startedPids.some((pid) => isOurs({ pid, marker: 'core/src/main.ts' })); i++) await sleep(50);
-  expect(startedPids.filter((pid) => isOurs({ pid, marker: 'core/src/main.ts' }))).toEqual([]);
+  for (let i = 0; i < 100 && startedPids.some((pid) => isOurs({ pid, marker: 'core/src/main.js' })); i++) await sleep(50);
+  expect(startedPids.filter((pid) => isOurs({ pid, marker: 'core/src/main.js' }))).toEqual([]);
   expect((await health()).version).toBe(before);
   expect(stateFile().running.every((i) => !startedPids.includes(i.pid))).toBe(true);
 });

@@ -53,6 +53,9 @@ export function controllerValues(args: EdgeArgs) {
  * the core's VirtualServer and rate-limit Policy.
  */
 export class Edge extends pulumi.ComponentResource {
+  /** Host name of the controller's AWS load balancer (the API host's DNS record points here). */
+  readonly loadBalancerHostname: pulumi.Output<string>;
+
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('switchboard:infra:Edge', name, {}, opts);
     const controller = new k8s.helm.v3.Release(
@@ -68,6 +71,19 @@ export class Edge extends pulumi.ComponentResource {
       { parent: this, provider: args.provider },
     );
     createManifests(name, edgeManifests(args.spec), { parent: this, provider: args.provider, dependsOn: [controller, ...(args.dependsOn ?? [])] });
-    this.registerOutputs({});
+    // The chart names its LoadBalancer Service <fullname>-controller, fullname being the release name
+    // when it contains the chart's name and <release>-nginx-ingress otherwise.
+    const serviceId = controller.status.apply((status) => {
+      const release = status.name;
+      return `${ingressControllerNamespace}/${release.includes('nginx-ingress') ? release : `${release}-nginx-ingress`}-controller`;
+    });
+    const service = k8s.core.v1.Service.get(`${name}-controller-service`, serviceId, { parent: this, provider: args.provider, dependsOn: [controller] });
+    this.loadBalancerHostname = service.status.apply((status) => {
+      const ingress = status.loadBalancer?.ingress?.[0];
+      const host = ingress?.hostname ?? ingress?.ip;
+      if (!host) throw new Error(`the ingress controller Service ${ingressControllerNamespace} has no load balancer address yet; rerun pulumi up once it has one`);
+      return host;
+    });
+    this.registerOutputs({ loadBalancerHostname: this.loadBalancerHostname });
   }
 }

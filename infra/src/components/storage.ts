@@ -136,15 +136,16 @@ export class Storage extends pulumi.ComponentResource {
       parent,
     );
 
-    // `ops backup` writes, lists, reads (verify, restore). No delete: retention is the lifecycle rule's job.
+    // `ops backup` writes, lists, reads (verify, restore) and deletes (`ops backup prune`, the
+    // retention policy); the lifecycle rule is the backstop that expires what prune missed.
     this.backupPolicy = new aws.iam.Policy(
       `${name}-ops-backup`,
       {
-        description: 'switchboard ops backup: write, list and read backups',
+        description: 'switchboard ops backup: write, list, read and prune backups',
         policy: pulumi.jsonStringify({
           Version: '2012-10-17',
           Statement: [
-            { Sid: 'BackupObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: pulumi.interpolate`${backups.bucket.arn}/*` },
+            { Sid: 'BackupObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: pulumi.interpolate`${backups.bucket.arn}/*` },
             { Sid: 'BackupList', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: backups.bucket.arn },
             { Sid: 'BackupKey', Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: this.backupKey.arn },
           ],

@@ -1,25 +1,48 @@
+import type * as pulumi from '@pulumi/pulumi';
 import { terminationGraceSeconds, type StackConfig } from '../config';
+import { backupJobManifests } from './backup-manifests';
 import type { RuleGroup, Dashboard } from './observability';
+import { containerSecurityContext, podSecurityContext } from './security';
 import { labels, type Manifest, type SecretValues } from './types';
 
 export const containerPort = 3000;
 /** The core's internal listener (METRICS_PORT): /metrics for Prometheus, on the pod network only, never behind the ingress. */
 export const metricsPort = 9464;
+/** The core's process in the image (ops/build/Dockerfile): compiled JavaScript, plain node as PID 1. */
+export const coreCommand = ['node', 'core/src/main.js'];
 /** Namespaces allowed to reach the pods: the ingress controller and Prometheus. */
 export const ingressControllerNamespace = 'nginx-ingress';
 export const monitoringNamespace = 'monitoring';
+
+/**
+ * What the stack provisions for the core and its jobs: Pulumi outputs in a stack, placeholder
+ * strings when rendering YAML. Each one must reach the pod (infra/test/core-contract.test.ts).
+ */
+export interface Provisioned {
+  /** Media bucket (attachments): S3_BUCKET. */
+  mediaBucket: pulumi.Input<string>;
+  /** Backup bucket: the backup CronJobs' BACKUP_LOCATION. */
+  backupBucket: pulumi.Input<string>;
+  /** IRSA role of the core's ServiceAccount (media policy), and of the backup jobs' (backup policy). */
+  coreRoleArn: string;
+  backupRoleArn: string;
+}
 
 export interface AppSpec {
   environment: StackConfig['environment'];
   namespace: string;
   app: StackConfig['app'];
-  /** Non-secret environment of the core (ConfigMap). */
-  env: Record<string, string>;
-  /** MONGODB_URI, REDIS_URL, JWT_HS256_KEYS, SENTRY_DSN (Secret). */
+  /** Non-secret environment of the core (ConfigMap); provisioned names are Pulumi outputs in a stack. */
+  env: Record<string, pulumi.Input<string>>;
+  /** MONGODB_URI, REDIS_URL, JWT_HS256_KEYS, SENTRY_DSN, NOTIFICATION_WEBHOOK_SECRET (Secret). */
   secrets: SecretValues;
+  provisioned: Provisioned;
   ruleGroups: RuleGroup[];
   dashboards: Dashboard[];
 }
+
+/** The ServiceAccount annotation that binds it to an IAM role (IRSA). */
+export const irsaAnnotation = 'eks.amazonaws.com/role-arn';
 
 /** Selector labels of the core's pods (stable: never change them on a live Deployment). */
 export const coreSelector = { 'app.kubernetes.io/name': 'switchboard', 'app.kubernetes.io/component': 'core' };
@@ -30,7 +53,7 @@ export function pdbMinAvailable(app: StackConfig['app']): number {
 }
 
 /** Non-secret environment of the core for a stack (names are the core's, see core/src/config.ts). */
-export function coreEnvironment(config: Pick<StackConfig, 'environment' | 'app' | 'edge'>, redisEnabled = true): Record<string, string> {
+export function coreEnvironment(config: Pick<StackConfig, 'environment' | 'app' | 'edge' | 'aws'>, provisioned: Pick<Provisioned, 'mediaBucket'>, redisEnabled = true): Record<string, pulumi.Input<string>> {
   const appEnv = config.environment === 'dev' ? 'development' : config.environment;
   const env: Record<string, string> = {
     APP_ENV: appEnv,
@@ -51,7 +74,36 @@ export function coreEnvironment(config: Pick<StackConfig, 'environment' | 'app' 
     LOG_LEVEL: config.app.logLevel,
   };
   if (config.app.jwtJwksUrl) env.JWT_JWKS_URL = config.app.jwtJwksUrl;
-  return env;
+  return { ...env, ...featureEnvironment(config, provisioned) };
+}
+
+/**
+ * The features the stack provisions or configures, switched on in the core: attachments (the media
+ * bucket, through the CDN, with IRSA credentials: no static keys), retention, archival, orphaned
+ * uploads, offline notifications (the webhook secret is in the Secret).
+ */
+export function featureEnvironment(config: Pick<StackConfig, 'app' | 'aws'>, provisioned: Pick<Provisioned, 'mediaBucket'>): Record<string, pulumi.Input<string>> {
+  const { retention, archive, attachments, notifications } = config.app;
+  return {
+    S3_BUCKET: provisioned.mediaBucket,
+    S3_REGION: config.aws.region,
+    ATTACHMENT_CDN_BASE_URL: `https://${config.aws.mediaHost}`,
+    ATTACHMENT_MAX_BYTES: String(attachments.maxBytes),
+    ATTACHMENT_ALLOWED_TYPES: attachments.allowedTypes.join(','),
+    ATTACHMENT_UPLOAD_URL_TTL_S: String(attachments.uploadUrlTtlSeconds),
+    ATTACHMENTS_PER_MESSAGE: String(attachments.perMessage),
+    ORPHAN_UPLOAD_TTL_HOURS: String(attachments.orphanTtlHours),
+    ORPHAN_CLEANUP_SCHEDULE: attachments.orphanCleanupSchedule,
+    JOBS_SCHEDULER_ENABLED: 'true',
+    MESSAGE_RETENTION_DAYS: String(retention.messageDays),
+    MESSAGE_RETENTION_MODE: retention.mode,
+    RETENTION_SCHEDULE: retention.schedule,
+    CONVERSATION_ARCHIVE_AFTER_DAYS: String(archive.afterDays),
+    CONVERSATION_ARCHIVE_SCHEDULE: archive.schedule,
+    ...(notifications.webhookUrl ? { NOTIFICATION_WEBHOOK_URL: notifications.webhookUrl } : {}),
+    NOTIFICATION_PREVIEW_CHARS: String(notifications.previewChars),
+    NOTIFICATION_MAX_ATTEMPTS: String(notifications.maxAttempts),
+  };
 }
 
 /** The digest or tag of an image reference, reported as RELEASE_VERSION. */
@@ -77,7 +129,14 @@ export function appManifests(spec: AppSpec): Manifest[] {
         labels: { ...labels('namespace', spec.environment), 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
       },
     },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('switchboard-core'), automountServiceAccountToken: false },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      // IRSA: the EKS pod identity webhook projects a web-identity token for this role into the pod
+      // (its own volume, so the Kubernetes API token stays unmounted) and the AWS SDK picks it up.
+      metadata: { ...meta('switchboard-core'), annotations: { [irsaAnnotation]: spec.provisioned.coreRoleArn } },
+      automountServiceAccountToken: false,
+    },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('switchboard-config'), data: spec.env },
     { apiVersion: 'v1', kind: 'Secret', metadata: meta('switchboard-secrets'), type: 'Opaque', stringData: spec.secrets },
     {
@@ -101,7 +160,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
             serviceAccountName: 'switchboard-core',
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: grace,
-            securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: podSecurityContext,
             topologySpreadConstraints: [
               { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: coreSelector } },
             ],
@@ -110,6 +169,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
                 name: 'core',
                 image: app.image,
                 imagePullPolicy: 'Always',
+                command: coreCommand,
                 ports: [{ name: 'http', containerPort, protocol: 'TCP' }, { name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }],
                 envFrom: [{ configMapRef: { name: 'switchboard-config' } }, { secretRef: { name: 'switchboard-secrets' } }],
                 env: [{ name: 'INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
@@ -119,14 +179,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
                 readinessProbe: { ...httpProbe('/ready'), periodSeconds: 5, failureThreshold: 2 },
                 // Wait for the endpoint to leave every load balancer before SIGTERM starts the drain.
                 lifecycle: { preStop: { sleep: { seconds: app.preStopSleepSeconds } } },
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  runAsNonRoot: true,
-                  runAsUser: 10001,
-                  capabilities: { drop: ['ALL'] },
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
+                securityContext: containerSecurityContext,
                 volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
               },
             ],
@@ -189,6 +242,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
     },
   ];
 
+  manifests.push(...backupJobManifests(spec, irsaAnnotation));
   if (spec.ruleGroups.length > 0) {
     manifests.push({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: meta('switchboard-alerts', 'alerts'), spec: { groups: spec.ruleGroups } });
   }

@@ -1,4 +1,4 @@
-import { containers, ofKind, type PolicyRule } from './policy';
+import { containers, ofKind, podSpecOf, workloads, type PolicyRule } from './policy';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rules read provider inputs, which are untyped JSON */
 
@@ -19,9 +19,9 @@ export const kubernetesRules: PolicyRule[] = [
   {
     name: 'k8s-resources',
     anchor: 'issue 6 (requests/limits); checkov CKV_K8S_10–13',
-    description: 'Every container requests and limits CPU and memory.',
+    description: 'Every container (Deployments and CronJobs) requests and limits CPU and memory.',
     check: (resources) =>
-      ofKind(resources, 'Deployment').flatMap((d) =>
+      workloads(resources).flatMap((d) =>
         containers(d).flatMap((c) =>
           ['requests', 'limits'].flatMap((kind) => ['cpu', 'memory'].filter((r) => !c.resources?.[kind]?.[r]).map((r) => `${d.name}/${c.name}: no ${r} ${kind}`)),
         ),
@@ -30,10 +30,10 @@ export const kubernetesRules: PolicyRule[] = [
   {
     name: 'k8s-restricted-security-context',
     anchor: 'issue 6 (non-root, read-only root fs); CIS Kubernetes Benchmark 5.2 / Pod Security Standards "restricted"',
-    description: 'Containers run as non-root with a read-only root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp.',
+    description: 'Containers (Deployments and CronJobs) run as non-root with a read-only root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp.',
     check: (resources) =>
-      ofKind(resources, 'Deployment').flatMap((d) => {
-        const pod = d.inputs.spec?.template?.spec ?? {};
+      workloads(resources).flatMap((d) => {
+        const pod = podSpecOf(d);
         return containers(d).flatMap((c) => {
           const sc = c.securityContext ?? {};
           const problems: string[] = [];

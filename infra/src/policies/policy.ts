@@ -41,4 +41,10 @@ export const ofType = (resources: PolicyResource[], type: string) => resources.f
 export const ofKind = (resources: PolicyResource[], kind: string) => resources.filter((r) => r.type.startsWith('kubernetes:') && r.inputs.kind === kind);
 export const parseJson = (value: unknown): any => (typeof value === 'string' ? JSON.parse(value) : value);
 export const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-export const containers = (deployment: PolicyResource): any[] => deployment.inputs.spec?.template?.spec?.containers ?? [];
+export const containers = (deployment: PolicyResource): any[] => podSpecOf(deployment).containers ?? [];
+
+/** The pod template's spec of a Deployment (spec.template) or a CronJob (spec.jobTemplate.spec.template). */
+export const podSpecOf = (workload: PolicyResource): any => (workload.inputs.kind === 'CronJob' ? workload.inputs.spec?.jobTemplate?.spec?.template?.spec : workload.inputs.spec?.template?.spec) ?? {};
+
+/** Everything that runs pods: the core's Deployment and the backup CronJobs. */
+export const workloads = (resources: PolicyResource[]) => [...ofKind(resources, 'Deployment'), ...ofKind(resources, 'CronJob')];

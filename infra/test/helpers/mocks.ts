@@ -47,6 +47,12 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
       };
     case 'mongodbatlas:index/privateLinkEndpoint:PrivateLinkEndpoint':
       return { privateLinkId: `${name}-link`, endpointServiceName: 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0' };
+    case 'kubernetes:helm.sh/v3:Release':
+      return { status: { name: `${name}-a1b2c3d4`, namespace: inputs.namespace, status: 'deployed' } };
+    case 'kubernetes:core/v1:Service':
+      return { status: { loadBalancer: { ingress: [{ hostname: 'a1b2c3d4e5f6-123456789.eu-west-1.elb.amazonaws.com' }] } } };
+    case 'aws:iam/role:Role':
+      return { arn: `arn:aws:iam::123456789012:role/${inputs.name ?? name}` };
     default:
       return { arn: `arn:mock:${type}:${name}` };
   }
@@ -55,6 +61,8 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
 export interface CapturedResource extends PolicyResource {
   /** Input paths that arrived as Pulumi secrets. */
   secretPaths: string[];
+  /** The provider reference (`<urn>::<id>`) the resource was registered with, if explicit. */
+  provider?: string;
 }
 
 export interface MockedProgram {
@@ -75,7 +83,7 @@ export function installMocks(stack: string): MockedProgram {
         const state = { ...args.inputs, ...computed(args.type, args.name, args.inputs) };
         const secretPaths: string[] = [];
         const inputs = unwrapSecrets(args.inputs, '', secretPaths);
-        program.resources.push({ type: args.type, name: args.name, id, inputs, secretPaths });
+        program.resources.push({ type: args.type, name: args.name, id, inputs, secretPaths, ...(args.provider ? { provider: args.provider } : {}) });
         return { id, state };
       },
       call(args) {

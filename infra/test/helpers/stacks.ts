@@ -16,5 +16,6 @@ export function testSecrets(): StackSecrets {
     atlasDbPassword: pulumi.secret('correct-horse-battery-staple-0123456789'),
     redisAuthToken: pulumi.secret('redis-auth-token-0123456789abcdef'),
     jwtHs256Keys: pulumi.secret('k1:0123456789abcdef0123456789abcdef'),
+    notificationWebhookSecret: pulumi.secret('webhook-signing-key-0123456789abcdef'),
   };
 }

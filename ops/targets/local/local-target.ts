@@ -83,13 +83,13 @@ export function createLocalTarget(options: LocalTargetOptions): Target & { reado
         `check the core settings (MONGODB_URI=${state.settings.MONGODB_URI ?? 'MISSING'}, REDIS_URL=${state.settings.REDIS_URL ?? 'none'}, MONGODB_DB=${state.settings.MONGODB_DB})`,
         ...(request.strategy === 'rolling'
           ? [
-              `for each of ${n} instance(s), one at a time: start it on a free loopback port (node --import tsx core/src/main.ts), wait for GET /ready (timeout ${readyTimeoutMs} ms)`,
+              `for each of ${n} instance(s), one at a time: start it on a free loopback port (node core/src/main.js, compiled at build), wait for GET /ready (timeout ${readyTimeoutMs} ms)`,
               '  after the first: smoke test it (create a conversation, send over Socket.IO, receive the broadcast)',
               `  put it in the front door ${url(state)} in place of one old instance (write ${nginxConf}, nginx -t, nginx -s reload), then drain and stop that old instance`,
               old.length ? `old instances replaced in turn: ${old.map((i) => `${i.id} (pid ${i.pid})`).join(', ')}; any left over are drained at the end` : 'no old instances to drain',
             ]
           : [
-              `start ${n} instance(s) on free loopback ports: node --import tsx core/src/main.ts`,
+              `start ${n} instance(s) on free loopback ports: node core/src/main.js (compiled at build)`,
               `wait for GET /ready on each (timeout ${readyTimeoutMs} ms)`,
               'smoke test against the new instances: create a conversation, send over Socket.IO on one, receive on another',
               `switch the front door ${url(state)}: write ${nginxConf}, nginx -t, ${state.nginx && isOurs(state.nginx) ? 'nginx -s reload' : 'start nginx'}; verify /health answers the new version`,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { runSync } from '../../process';
 import { repoRoot } from '../../services/paths';
 import { OpsError } from '../../cli/output';
+import { compileTree } from '../../build/compile';
 
 export interface BuildInfo {
   dir: string;
@@ -19,8 +20,8 @@ const git = (args: string[]) => runSync('git', args, { cwd: repoRoot, timeoutMs:
 /** What is inside a build: the core's sources, and the package files that pin its dependencies. */
 const buildPaths = ['core/src', 'package.json', 'package-lock.json', 'tsconfig.json'];
 
-/** The version a build would get: short git sha (+ `-dirty` for uncommitted core changes) and build time. */
-export function resolveSource(ref: string | undefined): { gitSha: string; dirty: boolean; ref: string } {
+/** The version a build would get: short git sha (+ `-dirty` for uncommitted changes under `paths`) and build time. */
+export function resolveSource(ref: string | undefined, paths: string[] = buildPaths): { gitSha: string; dirty: boolean; ref: string } {
   if (ref) {
     let sha: string;
     try {
@@ -31,14 +32,15 @@ export function resolveSource(ref: string | undefined): { gitSha: string; dirty:
     return { gitSha: sha, dirty: false, ref };
   }
   const sha = git(['rev-parse', '--short=10', 'HEAD']);
-  const dirty = git(['status', '--porcelain', '--', ...buildPaths]) !== '';
+  const dirty = git(['status', '--porcelain', '--', ...paths]) !== '';
   return { gitSha: sha, dirty, ref: 'working tree' };
 }
 
 /**
  * Builds an immutable release directory: a copy of the core's sources (from the working tree, or
- * `git archive <ref>`), the package files, a node_modules link to the repository's dependencies, and a
- * manifest. Files are made read-only; the core runs from here, never from core/.
+ * `git archive <ref>`) compiled to JavaScript beside them (ops/build/compile.ts, the image's build),
+ * the package files, a node_modules link to the repository's dependencies, and a manifest. Files are
+ * made read-only; the core runs from here with plain `node` (no TypeScript loader), never from core/.
  */
 export function buildRelease(dir: string, ref: string | undefined, now = new Date()): BuildInfo {
   const source = resolveSource(ref);
@@ -61,6 +63,7 @@ export function buildRelease(dir: string, ref: string | undefined, now = new Dat
       if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, p), { recursive: true });
     }
   }
+  compileTree(dir, dir, ['core/src']);
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
   const info: BuildInfo = { dir, ...source, builtAt, version };
   fs.writeFileSync(path.join(dir, 'build.json'), `${JSON.stringify(info, null, 2)}\n`);
@@ -77,4 +80,5 @@ function makeReadOnly(dir: string): void {
   }
 }
 
-export const entryPoint = (buildDir: string): string => path.join(buildDir, 'core', 'src', 'main.ts');
+/** The compiled entry a release runs (`node <build>/core/src/main.js`). */
+export const entryPoint = (buildDir: string): string => path.join(buildDir, 'core', 'src', 'main.js');

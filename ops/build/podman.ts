@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { $, type ProcessOutput } from 'zx';
+import { cacheDir } from '../services/paths';
+import { requireCommand } from '../services/system-packages';
+
+/**
+ * podman as ops and the tests use it. Two host quirks are fixed by a containers.conf the project
+ * writes and points CONTAINERS_CONF at: crun cannot run on hybrid cgroups here (runc can), and
+ * podman's default ulimits exceed what the sandbox may raise, so they are capped at the host's hard
+ * `nofile` and nproc=4096. A `storage` root keeps a test's images, containers and run state in its
+ * own directory (removed afterwards) instead of /var/lib/containers and /run/containers.
+ */
+export interface Podman {
+  /** Runs `podman <args>` (quiet), resolving to its output; rejects with podman's stderr. */
+  run(args: string[], options?: { input?: string | Buffer; quiet?: boolean }): Promise<ProcessOutput>;
+  /** The global flags every call gets (storage root, runroot), for commands started by hand. */
+  readonly globalArgs: string[];
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface PodmanOptions {
+  /** Own storage: images in <dir>/root, run state in <dir>/run. Default: podman's system storage. */
+  storageDir?: string;
+}
+
+/** Finds what image builds need (installed by the provisioning step, ops/services/system-packages.ts). */
+export function ensureImageTools(): void {
+  for (const command of ['podman', 'buildah', 'runc', 'debootstrap']) requireCommand(command);
+}
+
+/** Writes the project's containers.conf (under the cache dir) and returns its path. */
+export function writeContainersConf(hardNofile: number): string {
+  const file = path.join(cacheDir, 'podman', 'containers.conf');
+  const text = [
+    '# Written by ops/build/podman.ts; see there for why each line exists.',
+    '[containers]',
+    `default_ulimits = ["nofile=${hardNofile}:${hardNofile}", "nproc=4096:4096"]`,
+    '[engine]',
+    'runtime = "runc"',
+    'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"',
+    '',
+  ].join('\n');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text);
+  return file;
+}
+
+async function hardNofile(): Promise<number> {
+  const out = await $({ quiet: true })`sh -c ${'ulimit -Hn'}`;
+  const n = Number(out.stdout.trim());
+  return Number.isFinite(n) && n > 0 ? n : 1024;
+}
+
+export async function openPodman(options: PodmanOptions = {}): Promise<Podman> {
+  ensureImageTools();
+  const env = { ...process.env, CONTAINERS_CONF: writeContainersConf(await hardNofile()) };
+  const globalArgs = options.storageDir ? ['--root', path.join(options.storageDir, 'root'), '--runroot', path.join(options.storageDir, 'run')] : [];
+  return {
+    globalArgs,
+    env,
+    run: (args, runOptions = {}) => {
+      const p = $({ env, quiet: runOptions.quiet ?? true, input: runOptions.input })`podman ${globalArgs} ${args}`;
+      return p;
+    },
+  };
+}
