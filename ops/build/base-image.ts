@@ -54,10 +54,12 @@ export const recipeKey = (recipe: BaseRecipe): string => crypto.createHash('sha2
 
 export const localBaseTag = (recipe: BaseRecipe): string => `localhost/switchboard-node:${recipe.nodeVersion.split('.')[0]}-${recipe.suite}-${recipeKey(recipe)}`;
 
+export const baseTarballPath = (recipe: BaseRecipe): string => path.join(cacheDir, 'images', `base-${recipeKey(recipe)}.tar`);
+
 /** Makes the root filesystem tarball (debootstrap + strip + Node), unless the cache has it. */
 export async function ensureBaseTarball(recipe: BaseRecipe, log: (line: string) => void): Promise<string> {
   const dir = path.join(cacheDir, 'images');
-  const tarball = path.join(dir, `base-${recipeKey(recipe)}.tar`);
+  const tarball = baseTarballPath(recipe);
   if (fs.existsSync(tarball)) return tarball;
   if (process.getuid?.() !== 0) throw new Error('building the local base image needs root (debootstrap); run as root, or pass --base node:24-bookworm-slim where a registry is reachable');
   const rootfs = `${tarball}.rootfs`;

