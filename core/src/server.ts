@@ -52,6 +52,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
 
   const store = await openStore(config.MONGODB_URI, config.MONGODB_DB, {
     poolSize: config.MONGODB_POOL_SIZE,
+    timeoutMS: config.MONGODB_TIMEOUT_MS,
     hooks: {
       onCommand: (command, seconds, ok) => metrics.mongoOperationDuration.observe({ command, outcome: ok ? 'ok' : 'error' }, seconds),
       onPoolCheckout: (delta) => metrics.mongoPoolCheckedOut.inc(delta),
@@ -101,6 +102,8 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     events,
     limitMessages: (userId) => limits.consume('message', userId),
     maxMessageChars: config.MESSAGE_MAX_CHARS,
+    maxSendQueue: config.SEND_QUEUE_MAX,
+    sendDeadlineMs: config.MONGODB_TIMEOUT_MS,
     observePersist: (seconds) => metrics.messagePersistDuration.observe(seconds),
     now: () => new Date(),
   });
