@@ -1,0 +1,64 @@
+import type { Proxy } from 'toxiproxy-node-client';
+import { startToxiproxy, type RunningToxiproxy } from '../../../ops/services/toxiproxy';
+import { sleep, startTestCore, testServicesEnv, uniqueDbName, type TestCore } from '../harness';
+import { expectNoLoss, startLoad, verify } from './fault-load';
+
+/**
+ * MongoDB faults injected by Toxiproxy between one core and the real MongoDB-compatible server,
+ * under steady send load with client retries; afterwards the database is read directly.
+ */
+const TIMEOUT_MS = 1_500;
+const users = ['hugo', 'ines', 'jack', 'kim', 'lena', 'milo'];
+let toxiproxy: RunningToxiproxy;
+let proxy: Proxy;
+let t: TestCore;
+const dbName = uniqueDbName();
+
+beforeAll(async () => {
+  toxiproxy = await startToxiproxy();
+  const upstream = new URL(testServicesEnv().MONGODB_URI).host;
+  const created = await toxiproxy.proxy('mongodb', upstream);
+  proxy = created.proxy;
+  t = await startTestCore({ MONGODB_URI: `mongodb://${created.host}:${created.port}/?directConnection=true`, MONGODB_TIMEOUT_MS: String(TIMEOUT_MS) }, { db: dbName });
+});
+afterAll(async () => {
+  await t?.stop();
+  await toxiproxy?.stop();
+});
+
+async function scenario(name: string, fault: () => Promise<unknown>, faultMs: number, options: { recoveryWithinMs?: number } = {}) {
+  const conversationId = (await t.api(users[0]!, 'POST', '/api/conversations', { type: 'group', name, memberIds: users.slice(1) })).body.id as string;
+  const load = await startLoad({ url: t.url, tag: name.replace(/[^A-Za-z0-9]+/g, '_'), conversationId, users, httpUser: true, intervalMs: 60, answerDeadlineMs: 2 * TIMEOUT_MS + 1_000 });
+  try {
+    await sleep(1_500);
+    const toxic = await fault();
+    await sleep(faultMs);
+    if (toxic && typeof (toxic as { remove?: unknown }).remove === 'function') await (toxic as { remove(): Promise<void> }).remove();
+    const healedAt = performance.now();
+    await sleep(2_500);
+    await load.finish(15_000);
+    const counts = await verify(name, load, { uri: testServicesEnv().MONGODB_URI, name: dbName }, conversationId, healedAt);
+    expectNoLoss(counts, { recoveryWithinMs: options.recoveryWithinMs ?? 10_000 });
+    return counts;
+  } finally {
+    await load.close();
+  }
+}
+
+describe('MongoDB faults under send load (Toxiproxy)', () => {
+  it('connection reset (reset_peer, both directions, 3 s): nothing acked is lost, every send answered, back within 10 s', async () => {
+    await scenario('mongodb reset_peer 3s', async () => {
+      const down = await proxy.addToxic({ name: 'reset-down', type: 'reset_peer', stream: 'downstream', toxicity: 1, attributes: { timeout: 0 } });
+      const up = await proxy.addToxic({ name: 'reset-up', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } });
+      return { remove: async () => { await down.remove(); await up.remove(); } };
+    }, 3_000);
+  });
+
+  it('partition (timeout toxic: requests reach the server, no answer comes back, 4 s): unknown outcomes are retried, none lost or doubled', async () => {
+    await scenario('mongodb partition 4s', () => proxy.addToxic({ name: 'partition', type: 'timeout', stream: 'downstream', toxicity: 1, attributes: { timeout: 0 } }), 4_000);
+  });
+
+  it('slow (latency toxic 400 ms ± 100 ms, 4 s): sends slow down but are answered and stored exactly once', async () => {
+    await scenario('mongodb latency 400ms 4s', () => proxy.addToxic({ name: 'slow', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 400, jitter: 100 } }), 4_000);
+  });
+});
