@@ -59,7 +59,9 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     },
   });
 
-  const redisClients = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger) : undefined;
+  const redisClients = config.REDIS_URL
+    ? await connectRedis(config.REDIS_URL, logger, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, streams: config.CONNECTION_STATE_RECOVERY })
+    : undefined;
   const redis = redisClients?.main;
   const redisSub = redisClients?.sub;
 
@@ -109,6 +111,12 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   });
 
   let draining = false;
+  let lastRedisUp = true;
+  /**
+   * Readiness is MongoDB only: without it no message can be stored, so the instance leaves the load
+   * balancer. Redis is optional at run time (an outage degrades every instance alike, and a
+   * fleet-wide 503 would turn that into a full outage): it is reported, never a reason to be unready.
+   */
   const checkDependencies = async () => {
     const checks: Record<string, string> = {};
     const probe = async (name: string, fn: () => Promise<unknown>) => {
@@ -122,8 +130,16 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       }
     };
     await Promise.all([probe('mongodb', () => store.ping()), ...(redis ? [probe('redis', () => redis.ping())] : [])]);
+    if (redis) {
+      const redisUp = checks.redis === 'up';
+      if (redisUp !== lastRedisUp) {
+        if (redisUp) logger.info('redis is back: shared rate limits, cross-instance fan-out, typing and presence resume');
+        else logger.warn({ check: checks.redis }, 'redis unavailable: degraded (rate limits per instance, no cross-instance fan-out, typing/presence off); still ready');
+        lastRedisUp = redisUp;
+      }
+    }
     // chat_ready follows the periodic check too, so it is current when nothing probes /ready.
-    metrics.ready.set(!draining && Object.values(checks).every((v) => v === 'up') ? 1 : 0);
+    metrics.ready.set(!draining && checks.mongodb === 'up' ? 1 : 0);
     return checks;
   };
   const dependencyTimer = setInterval(() => void checkDependencies(), 5_000);
@@ -146,8 +162,9 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     readiness: async () => {
       const checks = await checkDependencies();
       const down = Object.entries(checks).filter(([, v]) => v !== 'up').map(([k]) => k);
-      const ready = !draining && down.length === 0;
-      return { ready, body: { ready, instance: config.INSTANCE_ID, version, draining, checks, ...(down.length ? { down } : {}) } };
+      const ready = !draining && checks.mongodb === 'up';
+      const degraded = down.filter((k) => k !== 'mongodb');
+      return { ready, body: { ready, instance: config.INSTANCE_ID, version, draining, checks, ...(down.length ? { down } : {}), ...(degraded.length ? { degraded } : {}) } };
     },
   });
 
@@ -159,7 +176,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     pingTimeout: config.SOCKET_PING_TIMEOUT_MS,
     cors: { origin: config.CORS_ORIGINS.length ? config.CORS_ORIGINS : false },
     ...(config.CONNECTION_STATE_RECOVERY ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: false } } : {}),
-    ...(redis && redisSub ? { adapter: config.CONNECTION_STATE_RECOVERY ? createStreamsAdapter(redis) : createAdapter(redis, redisSub) } : {}),
+    ...(redis && redisSub ? { adapter: redisClients.streams ? createStreamsAdapter(redisClients.streams) : createAdapter(redis, redisSub) } : {}),
   });
   let refusingEvents = false;
   sink.current = attachGateway(io, {

@@ -33,6 +33,8 @@ export interface FaultCounts {
   /** Acks that found their message already stored by an earlier attempt whose answer was lost or refused. */
   ackedAsRetry: number;
   stored: number;
+  /** Stored messages no client in the room received (neither on first delivery nor re-broadcast). */
+  notBroadcast: number;
   lost: number;
   duplicated: number;
   seqRepeated: number;
@@ -50,10 +52,13 @@ const token = (userId: string) => signLocalToken(tokenSettingsFrom(loadConfig({ 
 
 export async function startLoad(options: LoadOptions) {
   const sockets = new Map<string, Socket>();
+  /** Ids of every message_received any load socket got (each is in the conversation's room). */
+  const received = new Set<string>();
   for (const user of options.users.slice(options.httpUser ? 1 : 0)) {
     const socket = connect(options.url, { auth: { token: await token(user) }, transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 500 });
     await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
     await socket.timeout(10_000).emitWithAck('join_conversation', { conversationId: options.conversationId });
+    socket.on('message_received', (message: { id: string }) => received.add(message.id));
     // Rejoin after every reconnect (a restarted core knows no rooms).
     socket.on('connect', () => socket.emit('join_conversation', { conversationId: options.conversationId }));
     sockets.set(user, socket);
@@ -120,12 +125,14 @@ export async function startLoad(options: LoadOptions) {
 
   return {
     sent,
+    received,
     /** Stops new messages; waits (at most graceMs) until every message sent so far is acknowledged. */
     async finish(graceMs: number): Promise<void> {
       running = false;
       await Promise.all(loops);
       giveUpAt = performance.now() + graceMs;
       while (pending.size && performance.now() < giveUpAt + options.answerDeadlineMs) await Promise.race([...pending, sleep(200)]);
+      await sleep(500); // the last broadcasts
       for (const s of sockets.values()) s.close();
     },
     /** First acknowledgement of an attempt made after `healedAt`: how long the service took to come back. */
@@ -166,6 +173,7 @@ export async function verify(scenario: string, load: Load, db: { uri: string; na
       acked: acked.length,
       ackedAsRetry: acked.filter((s) => s.ack!.duplicate).length,
       stored: docs.length,
+      notBroadcast: docs.filter((d) => !load.received.has(d._id.toHexString())).length,
       lost: acked.filter((s) => !byKey.has(`${s.user}\u0000${s.clientMsgId}`)).length,
       duplicated: [...byKey.values()].filter((list) => list.length > 1).length,
       seqRepeated: seqs.length - new Set(seqs).size,
@@ -194,6 +202,7 @@ export function expectNoLoss(counts: FaultCounts, options: { allowUnanswered?: b
   // Retried until acknowledged: everything sent ends up stored exactly once, and acknowledged.
   expect(counts.acked).toBe(counts.sent);
   expect(counts.stored).toBe(counts.sent);
+  expect(counts.notBroadcast).toBe(0);
   expect(counts.errorCodes.internal ?? 0).toBe(0);
   expect(Object.keys(counts.errorCodes).filter((c) => !['unavailable', 'unanswered'].includes(c))).toEqual([]);
   expect(counts.httpWithoutRetryAfter).toBe(0);
@@ -201,5 +210,44 @@ export function expectNoLoss(counts: FaultCounts, options: { allowUnanswered?: b
   if (options.recoveryWithinMs !== undefined) {
     expect(counts.recoveryMs).not.toBeNull();
     expect(counts.recoveryMs!).toBeLessThanOrEqual(options.recoveryWithinMs);
+  }
+}
+
+/** A toxic (or several) that `heal()` removes. */
+export interface Fault { remove(): Promise<void> }
+
+export interface ScenarioOptions {
+  name: string;
+  url: string;
+  api: (userId: string, method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+  users: string[];
+  db: { uri: string; name: string };
+  answerDeadlineMs: number;
+  fault: () => Promise<Fault>;
+  faultMs: number;
+  /** Called every 250 ms while the fault is on (e.g. probe /ready). */
+  duringFault?: () => Promise<void>;
+  /** Runs beside the load once healed (e.g. wait for /ready to report the dependency up again). */
+  afterHeal?: (healedAt: number) => Promise<void>;
+}
+
+/** Load for 1.5 s, fault for faultMs, heal, load 2.5 s more, finish retries, then compare with the database. */
+export async function runScenario(options: ScenarioOptions): Promise<FaultCounts> {
+  const conversationId = (await options.api(options.users[0]!, 'POST', '/api/conversations', { type: 'group', name: options.name, memberIds: options.users.slice(1) })).body.id as string;
+  const load = await startLoad({ url: options.url, tag: options.name.replace(/[^A-Za-z0-9]+/g, '_'), conversationId, users: options.users, httpUser: true, intervalMs: 60, answerDeadlineMs: options.answerDeadlineMs });
+  try {
+    await sleep(1_500);
+    const fault = await options.fault();
+    const until = performance.now() + options.faultMs;
+    while (performance.now() < until) await Promise.all([sleep(250), options.duringFault?.()]);
+    await fault.remove();
+    const healedAt = performance.now();
+    const afterHeal = options.afterHeal?.(healedAt);
+    await sleep(2_500);
+    await load.finish(15_000);
+    await afterHeal;
+    return await verify(options.name, load, options.db, conversationId, healedAt);
+  } finally {
+    await load.close();
   }
 }

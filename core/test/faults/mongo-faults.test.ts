@@ -1,7 +1,7 @@
 import type { Proxy } from 'toxiproxy-node-client';
 import { startToxiproxy, type RunningToxiproxy } from '../../../ops/services/toxiproxy';
-import { sleep, startTestCore, testServicesEnv, uniqueDbName, type TestCore } from '../harness';
-import { expectNoLoss, startLoad, verify } from './fault-load';
+import { startTestCore, testServicesEnv, uniqueDbName, type TestCore } from '../harness';
+import { expectNoLoss, runScenario, type Fault } from './fault-load';
 
 /**
  * MongoDB faults injected by Toxiproxy between one core and the real MongoDB-compatible server,
@@ -26,24 +26,10 @@ afterAll(async () => {
   await toxiproxy?.stop();
 });
 
-async function scenario(name: string, fault: () => Promise<unknown>, faultMs: number, options: { recoveryWithinMs?: number } = {}) {
-  const conversationId = (await t.api(users[0]!, 'POST', '/api/conversations', { type: 'group', name, memberIds: users.slice(1) })).body.id as string;
-  const load = await startLoad({ url: t.url, tag: name.replace(/[^A-Za-z0-9]+/g, '_'), conversationId, users, httpUser: true, intervalMs: 60, answerDeadlineMs: 2 * TIMEOUT_MS + 1_000 });
-  try {
-    await sleep(1_500);
-    const toxic = await fault();
-    await sleep(faultMs);
-    if (toxic && typeof (toxic as { remove?: unknown }).remove === 'function') await (toxic as { remove(): Promise<void> }).remove();
-    const healedAt = performance.now();
-    await sleep(2_500);
-    await load.finish(15_000);
-    const counts = await verify(name, load, { uri: testServicesEnv().MONGODB_URI, name: dbName }, conversationId, healedAt);
-    expectNoLoss(counts, { recoveryWithinMs: options.recoveryWithinMs ?? 10_000 });
-    return counts;
-  } finally {
-    await load.close();
-  }
-}
+const scenario = async (name: string, fault: () => Promise<Fault>, faultMs: number) => {
+  const counts = await runScenario({ name, url: t.url, api: t.api, users, db: { uri: testServicesEnv().MONGODB_URI, name: dbName }, answerDeadlineMs: 2 * TIMEOUT_MS + 1_000, fault, faultMs });
+  expectNoLoss(counts, { recoveryWithinMs: 10_000 });
+};
 
 describe('MongoDB faults under send load (Toxiproxy)', () => {
   it('connection reset (reset_peer, both directions, 3 s): nothing acked is lost, every send answered, back within 10 s', async () => {
