@@ -222,12 +222,16 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       // A transport closes once its write buffer drained (the notice above included); io.close()
       // would discard what is still buffered, so give them until the deadline.
       while (io.engine.clientsCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      // io.close() ends with httpServer.close(), which waits for every open connection: close them
+      // right away, and never wait on any single step longer than its bound (a dead dependency
+      // must not keep the process alive past its drain budget).
+      const ioClosed = new Promise<void>((resolve) => io.close(() => resolve()));
       httpServer.closeAllConnections();
+      await withTimeout(ioClosed, 2_000, 'closing Socket.IO').catch(() => undefined);
       clearInterval(dependencyTimer);
       maintenance.stop();
-      await optional.stop();
-      await Promise.allSettled([store.close(), redisClients?.close(), reporter.flush(2_000)]);
+      await withTimeout(optional.stop(), 3_000, 'stopping jobs and notifications').catch((error: Error) => logger.warn({ err: error.message }, 'shutdown step timed out'));
+      await Promise.allSettled([withTimeout(store.close(), 3_000, 'closing MongoDB'), redisClients && withTimeout(redisClients.close(), 2_000, 'closing Redis'), reporter.flush(2_000)]);
       logger.info({ drainedCleanly: settled }, 'stopped');
     })();
     return stopping;

@@ -12,10 +12,12 @@ async function main(): Promise<void> {
     return;
   }
   const stack = await startLocalStack({ mongo: 'h2', redis: false });
-  const stopStack = () => void stack.stop();
-  process.once('exit', stopStack);
-  const core = await runCore({ ...process.env, ...stack.env });
-  core.httpServer.once('close', () => void stack.stop());
+  // Last resort (sends SIGTERM synchronously; the server also exits when our stdin pipe closes).
+  process.once('exit', () => void stack.stop());
+  // On SIGTERM/SIGINT (to us or to the whole process group): drain the core, then stop the local
+  // database and wait for it to exit (so it is reaped, never left a zombie), all within runCore's
+  // shutdown budget, whichever child dies first.
+  const core = await runCore({ ...process.env, ...stack.env }, { afterStop: () => stack.stop() });
   const port = core.port;
   console.error(`
   Switchboard core is up: http://127.0.0.1:${port}
