@@ -1,39 +1,21 @@
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { Toxiproxy, type Proxy } from 'toxiproxy-node-client';
+import { goInstallOnce } from './go-install';
 import { cacheDir, varDir } from './paths';
 import { freePort, waitForPort } from './ports';
 import { spawnService, type RunningService } from './service-process';
 
 /** Pinned: `go list -m -versions` on the proxy lists only up to 2.5.0, but 2.12.0 is published and builds here. */
 export const TOXIPROXY_VERSION = 'v2.12.0';
-const toxiproxyDir = path.join(cacheDir, `toxiproxy-${TOXIPROXY_VERSION}`);
 /** The cached Toxiproxy server binary. Override with TOXIPROXY_BINARY. */
-export const toxiproxyBinary = process.env.TOXIPROXY_BINARY ?? path.join(toxiproxyDir, 'bin', 'toxiproxy-server');
+export const toxiproxyBinary = process.env.TOXIPROXY_BINARY ?? path.join(cacheDir, `toxiproxy-${TOXIPROXY_VERSION}`, 'bin', 'toxiproxy-server');
 
 /**
  * Builds Toxiproxy's server once with `go install github.com/Shopify/toxiproxy/v2/cmd/server@<pinned>`
- * into the shared cache (about 6 s idle, ~30 s on a busy machine); later and parallel callers (flock) reuse it.
+ * into the shared cache (about 6 s idle, ~35 s on a busy machine); later and parallel callers reuse it.
  */
 export function ensureToxiproxy(): string {
-  if (fs.existsSync(toxiproxyBinary)) return toxiproxyBinary;
-  const go = ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find((p) => fs.existsSync(p)) ?? 'go';
-  fs.mkdirSync(path.dirname(toxiproxyBinary), { recursive: true });
-  const tmpBin = fs.mkdtempSync(path.join(toxiproxyDir, 'build-'));
-  console.error(`[services] building Toxiproxy ${TOXIPROXY_VERSION} once (go install → ${toxiproxyBinary}) ...`);
-  const script = `test -x "$TARGET" || { "$GO" install "github.com/Shopify/toxiproxy/v2/cmd/server@$VERSION" && mv "$GOBIN/server" "$TARGET"; }`;
-  const result = spawnSync('flock', [path.join(toxiproxyDir, 'build.lock'), 'sh', '-c', script], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, GO: go, GOBIN: tmpBin, TARGET: toxiproxyBinary, VERSION: TOXIPROXY_VERSION, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
-  });
-  fs.rmSync(tmpBin, { recursive: true, force: true });
-  if (result.status !== 0 || !fs.existsSync(toxiproxyBinary)) {
-    throw new Error(`could not build Toxiproxy (exit ${result.status ?? result.signal}${result.error ? `, ${result.error.message}` : ''}). ` +
-      'Check that Go is installed (/usr/local/go/bin/go) and the Go module proxy is reachable, then retry.');
-  }
-  console.error(`[services] Toxiproxy built: ${toxiproxyBinary}`);
-  return toxiproxyBinary;
+  return goInstallOnce({ what: `Toxiproxy ${TOXIPROXY_VERSION}`, module: 'github.com/Shopify/toxiproxy/v2/cmd/server', version: TOXIPROXY_VERSION, builtName: 'server', target: toxiproxyBinary });
 }
 
 export interface RunningToxiproxy extends RunningService {

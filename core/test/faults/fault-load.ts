@@ -2,7 +2,8 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { io as connect, type Socket } from 'socket.io-client';
 import { signLocalToken, tokenSettingsFrom } from '../../src/auth/tokens';
 import { loadConfig } from '../../src/config';
-import { sleep } from '../harness';
+import { startToxiproxy } from '../../../ops/services/toxiproxy';
+import { sleep, startTestCore, testServicesEnv, uniqueDbName } from '../harness';
 
 /**
  * Steady send load for the fault suite: several Socket.IO clients (and one HTTP client) each start a
@@ -249,5 +250,33 @@ export async function runScenario(options: ScenarioOptions): Promise<FaultCounts
     return await verify(options.name, load, options.db, conversationId, healedAt);
   } finally {
     await load.close();
+  }
+}
+
+/** A core (in this process) whose MongoDB or Redis is reached through a fresh Toxiproxy proxy; stop() ends both. */
+export async function startProxiedCore(dependency: 'mongodb' | 'redis', env: Record<string, string>) {
+  const toxiproxy = await startToxiproxy();
+  try {
+    const services = testServicesEnv();
+    const upstream = new URL(dependency === 'mongodb' ? services.MONGODB_URI : services.REDIS_URL).host;
+    const { proxy, host, port } = await toxiproxy.proxy(dependency, upstream);
+    const dbName = uniqueDbName();
+    const via: Record<string, string> = dependency === 'mongodb'
+      ? { MONGODB_URI: `mongodb://${host}:${port}/?directConnection=true` }
+      : { REDIS_URL: `redis://${host}:${port}` };
+    const t = await startTestCore({ ...via, ...env }, { db: dbName });
+    return {
+      t,
+      proxy,
+      /** Where the test reads what was really stored: the server itself, not the proxy. */
+      db: { uri: services.MONGODB_URI, name: dbName },
+      async stop() {
+        await t.stop();
+        await toxiproxy.stop();
+      },
+    };
+  } catch (error) {
+    await toxiproxy.stop();
+    throw error;
   }
 }

@@ -1,7 +1,6 @@
 import type { Proxy } from 'toxiproxy-node-client';
-import { startToxiproxy, type RunningToxiproxy } from '../../../ops/services/toxiproxy';
-import { startTestCore, testServicesEnv, uniqueDbName, type TestCore } from '../harness';
-import { expectNoLoss, runScenario, type Fault } from './fault-load';
+import type { TestCore } from '../harness';
+import { expectNoLoss, runScenario, startProxiedCore, type Fault } from './fault-load';
 
 /**
  * MongoDB faults injected by Toxiproxy between one core and the real MongoDB-compatible server,
@@ -9,25 +8,20 @@ import { expectNoLoss, runScenario, type Fault } from './fault-load';
  */
 const TIMEOUT_MS = 1_500;
 const users = ['hugo', 'ines', 'jack', 'kim', 'lena', 'milo'];
-let toxiproxy: RunningToxiproxy;
-let proxy: Proxy;
+let stack: Awaited<ReturnType<typeof startProxiedCore>>;
 let t: TestCore;
-const dbName = uniqueDbName();
+let proxy: Proxy;
 
 beforeAll(async () => {
-  toxiproxy = await startToxiproxy();
-  const upstream = new URL(testServicesEnv().MONGODB_URI).host;
-  const created = await toxiproxy.proxy('mongodb', upstream);
-  proxy = created.proxy;
-  t = await startTestCore({ MONGODB_URI: `mongodb://${created.host}:${created.port}/?directConnection=true`, MONGODB_TIMEOUT_MS: String(TIMEOUT_MS) }, { db: dbName });
+  stack = await startProxiedCore('mongodb', { MONGODB_TIMEOUT_MS: String(TIMEOUT_MS) });
+  ({ t, proxy } = stack);
 });
 afterAll(async () => {
-  await t?.stop();
-  await toxiproxy?.stop();
+  await stack?.stop();
 });
 
 const scenario = async (name: string, fault: () => Promise<Fault>, faultMs: number) => {
-  const counts = await runScenario({ name, url: t.url, api: t.api, users, db: { uri: testServicesEnv().MONGODB_URI, name: dbName }, answerDeadlineMs: 2 * TIMEOUT_MS + 1_000, fault, faultMs });
+  const counts = await runScenario({ name, url: t.url, api: t.api, users, db: stack.db, answerDeadlineMs: 2 * TIMEOUT_MS + 1_000, fault, faultMs });
   expectNoLoss(counts, { recoveryWithinMs: 10_000 });
 };
 

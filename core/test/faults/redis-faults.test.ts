@@ -1,7 +1,6 @@
 import type { Proxy } from 'toxiproxy-node-client';
-import { startToxiproxy, type RunningToxiproxy } from '../../../ops/services/toxiproxy';
-import { sleep, startTestCore, testServicesEnv, uniqueDbName, type TestCore } from '../harness';
-import { expectNoLoss, runScenario, type Fault } from './fault-load';
+import { sleep, type TestCore } from '../harness';
+import { expectNoLoss, runScenario, startProxiedCore, type Fault } from './fault-load';
 
 /**
  * Redis faults injected by Toxiproxy between one core (Streams adapter: CONNECTION_STATE_RECOVERY on,
@@ -9,20 +8,16 @@ import { expectNoLoss, runScenario, type Fault } from './fault-load';
  * send load: Redis is optional at run time, so sends keep being stored and broadcast, /ready stays 200.
  */
 const users = ['nora', 'otto', 'pia', 'quin', 'rosa', 'sami'];
-let toxiproxy: RunningToxiproxy;
-let proxy: Proxy;
+let stack: Awaited<ReturnType<typeof startProxiedCore>>;
 let t: TestCore;
-const dbName = uniqueDbName();
+let proxy: Proxy;
 
 beforeAll(async () => {
-  toxiproxy = await startToxiproxy();
-  const created = await toxiproxy.proxy('redis', new URL(testServicesEnv().REDIS_URL).host);
-  proxy = created.proxy;
-  t = await startTestCore({ REDIS_URL: `redis://${created.host}:${created.port}`, CONNECTION_STATE_RECOVERY: 'true', REDIS_COMMAND_TIMEOUT_MS: '500' }, { db: dbName });
+  stack = await startProxiedCore('redis', { CONNECTION_STATE_RECOVERY: 'true', REDIS_COMMAND_TIMEOUT_MS: '500' });
+  ({ t, proxy } = stack);
 });
 afterAll(async () => {
-  await t?.stop();
-  await toxiproxy?.stop();
+  await stack?.stop();
 });
 
 const scenario = async (name: string, fault: () => Promise<Fault>) => {
@@ -30,7 +25,7 @@ const scenario = async (name: string, fault: () => Promise<Fault>) => {
   let redisBackMs: number | undefined;
   const elu = performance.eventLoopUtilization();
   const counts = await runScenario({
-    name, url: t.url, api: t.api, users, db: { uri: testServicesEnv().MONGODB_URI, name: dbName }, answerDeadlineMs: 5_000, fault, faultMs: 4_000,
+    name, url: t.url, api: t.api, users, db: stack.db, answerDeadlineMs: 5_000, fault, faultMs: 4_000,
     duringFault: async () => { readiness.push((await fetch(`${t.url}/ready`)).status); },
     afterHeal: async (healedAt) => {
       for (;;) {
