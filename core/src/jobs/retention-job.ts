@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
-import { MongoBulkWriteError } from 'mongodb';
 import type { MessageDoc } from '../store/documents';
+import { outcomesOfFailedInsert } from '../store/messages-repository';
 import { dayMs, type JobDefinition } from './job';
 
 export interface RetentionOptions {
@@ -67,12 +67,16 @@ export function retentionJob(db: Db, options: RetentionOptions): JobDefinition {
   };
 }
 
+/**
+ * Archives before the delete, so "archived" must be certain: every document either acknowledged or
+ * already there (duplicate _id). A bulk error with no per-document answer (network, timeout) has an
+ * empty writeErrors list and proves nothing: it fails the batch, which is retried.
+ */
 async function insertIgnoringDuplicates(collection: Collection<MessageDoc>, docs: MessageDoc[]): Promise<void> {
   try {
     await collection.insertMany(docs, { ordered: false });
   } catch (error) {
-    if (error instanceof MongoBulkWriteError && Array.isArray(error.writeErrors) && error.writeErrors.every((e) => e.code === 11000)) return;
-    if (error instanceof MongoBulkWriteError && !Array.isArray(error.writeErrors) && error.code === 11000) return;
+    if (outcomesOfFailedInsert(error, docs.length).every((o) => o.status === 'stored' || o.status === 'duplicate')) return;
     throw error;
   }
 }
