@@ -46,7 +46,7 @@ export const configSpec = {
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
   SENTRY_DSN: { schema: z.url().optional(), default: undefined, doc: 'Sentry DSN; errors are reported when set (no message text or tokens are sent).' },
   JOBS_SCHEDULER_ENABLED: { schema: bool, default: 'true', doc: 'Run jobs on their cron schedules here (each slot runs once across instances via a MongoDB lease); false: only `ops jobs run`.' },
-  MESSAGE_RETENTION_DAYS: { schema: int(0, 36_500), default: '0', doc: 'Messages older than this are deleted/archived by the retention job; 0 keeps messages forever.' },
+  MESSAGE_RETENTION_DAYS: { schema: int(0, 36_500), default: '0', doc: 'Messages older than this are deleted (with their attachments: object and record) or archived by the retention job; 0 keeps messages forever.' },
   MESSAGE_RETENTION_MODE: { schema: z.enum(['delete', 'archive']), default: 'delete', doc: '`archive` copies expired messages to `messages_archive` before deleting them.' },
   MESSAGE_RETENTION_BATCH_SIZE: { schema: int(100, 100_000), default: '5000', doc: 'Messages per retention batch.' },
   RETENTION_SCHEDULE: { schema: cron, default: '0 2 * * *', doc: 'Cron (5 fields, UTC) for message retention.' },

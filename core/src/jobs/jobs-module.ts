@@ -40,7 +40,7 @@ export async function createJobs(deps: {
   db: Db;
   settings: JobsSettings;
   instanceId: string;
-  attachments?: OrphanDeleter;
+  attachments?: OrphanDeleter & { deleteForMessages?(messageIds: string[]): Promise<number> };
   metrics?: JobMetrics;
   logger?: JobLogger;
   leaseTtlMs?: number;
@@ -49,7 +49,10 @@ export async function createJobs(deps: {
   await ensureJobIndexes(deps.db);
   const s = deps.settings;
   const jobs: JobDefinition[] = [
-    retentionJob(deps.db, { retentionDays: s.retentionDays, mode: s.retentionMode, batchSize: s.retentionBatchSize, schedule: s.retentionSchedule }),
+    retentionJob(deps.db, {
+      retentionDays: s.retentionDays, mode: s.retentionMode, batchSize: s.retentionBatchSize, schedule: s.retentionSchedule,
+      attachments: deps.attachments?.deleteForMessages ? { deleteForMessages: (ids) => deps.attachments!.deleteForMessages!(ids) } : undefined,
+    }),
     conversationArchiveJob(deps.db, { inactiveDays: s.archiveInactiveDays, schedule: s.archiveSchedule }),
   ];
   if (deps.attachments) jobs.push(orphanCleanupJob(deps.attachments, { olderThanHours: s.orphanUploadHours, limit: 10_000, schedule: s.cleanupSchedule }));

@@ -10,6 +10,11 @@ export interface RetentionOptions {
   mode: 'delete' | 'archive';
   batchSize: number;
   schedule: string | null;
+  /**
+   * Delete mode: removes the attachments (object and record) of messages about to be deleted.
+   * Archive mode keeps them, since archived messages still reference them.
+   */
+  attachments?: { deleteForMessages(messageIds: string[]): Promise<number> };
 }
 
 export const archiveCollection = 'messages_archive';
@@ -43,9 +48,13 @@ export function retentionJob(db: Db, options: RetentionOptions): JobDefinition {
         try {
           batch = options.mode === 'archive'
             ? await messages.find(filter).limit(options.batchSize).toArray()
-            : await messages.find(filter, { projection: { _id: 1 } }).limit(options.batchSize).toArray();
+            : await messages.find(filter, { projection: { _id: 1, attachments: 1 } }).limit(options.batchSize).toArray();
           if (batch.length > 0) {
             if (options.mode === 'archive') await insertIgnoringDuplicates(archive, batch);
+            // Attachments first: a run interrupted after this still finds the messages next time.
+            else if (options.attachments) {
+              await options.attachments.deleteForMessages(batch.filter((m) => m.attachments?.length).map((m) => m._id.toHexString()));
+            }
             // One round trip; each delete is an _id equality lookup (fast on every server).
             const ops: AnyBulkWriteOperation<MessageDoc>[] = batch.map((m) => ({ deleteOne: { filter: { _id: m._id } } }));
             const result = await messages.bulkWrite(ops, { ordered: false });
