@@ -92,3 +92,19 @@ describe('logging a refused batch', () => {
     }
   });
 });
+
+describe('skipped seqs', () => {
+  it('a seq used up by a retry is never filled: gap repair returns what exists and ends (nextCursor null), so the client treats the hole as skipped', async () => {
+    const id = (await t.api('ann', 'POST', '/api/conversations', { type: 'group', name: 'holes', memberIds: ['ben'] })).body.id as string;
+    const first = await ack(ann, 'send_message', { conversationId: id, clientMsgId: 'h-1', text: 'one' });
+    // The retry reserves a seq before the unique index tells it apart: that seq stays empty.
+    expect((await ack(ann, 'send_message', { conversationId: id, clientMsgId: 'h-1', text: 'one' })).duplicate).toBe(true);
+    const third = await ack(ann, 'send_message', { conversationId: id, clientMsgId: 'h-2', text: 'two' });
+    expect(third.seq).toBeGreaterThan(first.seq + 1);
+    const repair = (await t.api('ben', 'GET', `/api/conversations/${id}/messages?afterSeq=${first.seq}&limit=10`)).body;
+    expect(repair.items.map((m: { seq: number }) => m.seq)).toEqual([third.seq]);
+    expect(repair.nextCursor).toBeNull();
+    const conversation = (await t.api('ben', 'GET', `/api/conversations/${id}`)).body;
+    expect(conversation.lastSeq).toBe(third.seq);
+  });
+});
