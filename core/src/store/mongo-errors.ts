@@ -61,6 +61,9 @@ export function isMongoUnavailable(error: unknown): boolean {
     error instanceof MongoClientClosedError ||
     error instanceof MongoServerClosedError
   ) return true;
+  // Pool checkout ran out of waitQueueTimeoutMS (an overloaded or unreachable server). Its class,
+  // WaitQueueTimeoutError, is not exported by the driver, so it is told by its class's name.
+  if (error.name === 'MongoWaitQueueTimeoutError') return true;
   if (error.hasErrorLabel(MongoErrorLabel.RetryableWriteError) || error.hasErrorLabel(MongoErrorLabel.TransientTransactionError) ||
     error.hasErrorLabel(MongoErrorLabel.ResetPool) || error.hasErrorLabel(MongoErrorLabel.PoolRequestedRetry)) return true;
   // A bulk write the server did not answer per document (network, top-level or write-concern

@@ -30,13 +30,13 @@ async function startCoreProcess(): Promise<ChildProcess> {
     },
   });
   fs.closeSync(log);
-  const deadline = performance.now() + 30_000;
+  const deadline = performance.now() + 60_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`core exited with ${proc.exitCode} (log: ${logFile})`);
     try {
       if ((await fetch(`http://127.0.0.1:${port}/ready`)).ok) return proc;
     } catch { /* not listening yet */ }
-    if (performance.now() > deadline) throw new Error(`core not ready within 30 s (log: ${logFile})`);
+    if (performance.now() > deadline) throw new Error(`core not ready within 60 s (log: ${logFile})`);
     await sleep(100);
   }
 }
@@ -50,7 +50,7 @@ const kill = (proc: ChildProcess | undefined) => new Promise<void>((resolve) => 
 beforeAll(async () => {
   port = await freePort();
   child = await startCoreProcess();
-});
+}, 90_000);
 afterAll(async () => {
   await kill(child);
 });
@@ -78,4 +78,4 @@ it('core SIGKILL during a batch, restarted on the same port: nothing acked is lo
   // Broadcasts in the killed process's socket buffers are gone (an HTTP sender's ack came back, so
   // nothing re-broadcasts it): receivers find those through gap repair (afterSeq), like any gap.
   expectNoLoss(counts, { allowUnanswered: true, allowNotBroadcast: true, recoveryWithinMs: 10_000 });
-});
+}, 120_000);

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 const scenario = async (name: string, fault: () => Promise<Fault>, faultMs: number) => {
-  const counts = await runScenario({ name, url: t.url, api: t.api, users, db: stack.db, answerDeadlineMs: 2 * TIMEOUT_MS + 1_000, fault, faultMs });
+  const counts = await runScenario({ name, url: t.url, api: t.api, users, db: stack.db, answerDeadlineMs: 3 * TIMEOUT_MS + 1_000, fault, faultMs });
   expectNoLoss(counts, { recoveryWithinMs: 10_000 });
 };
 
