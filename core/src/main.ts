@@ -5,7 +5,10 @@ import { startCore, type Core } from './server';
  * Process entry: validate config, start, and stop gracefully on SIGTERM/SIGINT. Used by
  * `npm start` (through ops/services/start-local.ts), by `ops` releases and by container images.
  */
-export async function runCore(env: NodeJS.ProcessEnv = process.env): Promise<Core> {
+/** Beyond the drain budget, closing pools and flushing get this long before the process exits anyway. */
+export const SHUTDOWN_GRACE_MS = 8_000;
+
+export async function runCore(env: NodeJS.ProcessEnv = process.env, options: { afterStop?: () => Promise<void> } = {}): Promise<Core> {
   if (process.argv.includes('--help')) {
     console.log(`Switchboard core. Configuration (environment variables):\n\n${describeConfig()}`);
     process.exit(0);
@@ -28,7 +31,14 @@ export async function runCore(env: NodeJS.ProcessEnv = process.env): Promise<Cor
       process.exit(1);
     }
     core.logger.info({ signal, drainMs: config.SHUTDOWN_DRAIN_MS }, 'shutdown requested');
-    void core.stop().then(() => process.exit(0), () => process.exit(1));
+    // Whatever hangs (a dead database, a child that ignores signals), the process exits in budget.
+    setTimeout(() => {
+      core.logger.error({ budgetMs: config.SHUTDOWN_DRAIN_MS + SHUTDOWN_GRACE_MS }, 'shutdown did not finish within its budget: exiting now');
+      process.exit(1);
+    }, config.SHUTDOWN_DRAIN_MS + SHUTDOWN_GRACE_MS).unref();
+    void core.stop()
+      .then(() => options.afterStop?.())
+      .then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -55,13 +55,16 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
 
   const store = await openStore(config.MONGODB_URI, config.MONGODB_DB, {
     poolSize: config.MONGODB_POOL_SIZE,
+    timeoutMS: config.MONGODB_TIMEOUT_MS,
     hooks: {
       onCommand: (command, seconds, ok) => metrics.mongoOperationDuration.observe({ command, outcome: ok ? 'ok' : 'error' }, seconds),
       onPoolCheckout: (delta) => metrics.mongoPoolCheckedOut.inc(delta),
     },
   });
 
-  const redisClients = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger) : undefined;
+  const redisClients = config.REDIS_URL
+    ? await connectRedis(config.REDIS_URL, logger, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, streams: config.CONNECTION_STATE_RECOVERY })
+    : undefined;
   const redis = redisClients?.main;
   const redisSub = redisClients?.sub;
 
@@ -105,11 +108,19 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     events,
     limitMessages: (userId) => limits.consume('message', userId),
     maxMessageChars: config.MESSAGE_MAX_CHARS,
+    maxSendQueue: config.SEND_QUEUE_MAX,
+    sendDeadlineMs: config.MONGODB_TIMEOUT_MS,
     observePersist: (seconds) => metrics.messagePersistDuration.observe(seconds),
     now: () => new Date(),
   });
 
   let draining = false;
+  let lastRedisUp = true;
+  /**
+   * Readiness is MongoDB only: without it no message can be stored, so the instance leaves the load
+   * balancer. Redis is optional at run time (an outage degrades every instance alike, and a
+   * fleet-wide 503 would turn that into a full outage): it is reported, never a reason to be unready.
+   */
   const checkDependencies = async () => {
     const checks: Record<string, string> = {};
     const probe = async (name: string, fn: () => Promise<unknown>) => {
@@ -123,8 +134,16 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       }
     };
     await Promise.all([probe('mongodb', () => store.ping()), ...(redis ? [probe('redis', () => redis.ping())] : [])]);
+    if (redis) {
+      const redisUp = checks.redis === 'up';
+      if (redisUp !== lastRedisUp) {
+        if (redisUp) logger.info('redis is back: shared rate limits, cross-instance fan-out, typing and presence resume');
+        else logger.warn({ check: checks.redis }, 'redis unavailable: degraded (rate limits per instance, no cross-instance fan-out, typing/presence off); still ready');
+        lastRedisUp = redisUp;
+      }
+    }
     // chat_ready follows the periodic check too, so it is current when nothing probes /ready.
-    metrics.ready.set(!draining && Object.values(checks).every((v) => v === 'up') ? 1 : 0);
+    metrics.ready.set(!draining && checks.mongodb === 'up' ? 1 : 0);
     return checks;
   };
   const dependencyTimer = setInterval(() => void checkDependencies(), 5_000);
@@ -137,8 +156,11 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
   const readiness = async () => {
     const checks = await checkDependencies();
     const down = Object.entries(checks).filter(([, v]) => v !== 'up').map(([k]) => k);
-    const ready = !draining && down.length === 0;
-    return { ready, body: { ready, instance: config.INSTANCE_ID, version, draining, checks, ...(down.length ? { down } : {}) } };
+    // Only MongoDB gates readiness: without Redis an instance still stores and delivers locally, and a
+    // fleet-wide 503 on a Redis outage would be a full outage behind the load balancer (README).
+    const ready = !draining && checks.mongodb === 'up';
+    const degraded = down.filter((k) => k !== 'mongodb');
+    return { ready, body: { ready, instance: config.INSTANCE_ID, version, draining, checks, ...(down.length ? { down } : {}), ...(degraded.length ? { degraded } : {}) } };
   };
   const internalServer = http.createServer(createInternalApp({
     metrics,
@@ -172,7 +194,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     pingTimeout: config.SOCKET_PING_TIMEOUT_MS,
     cors: { origin: config.CORS_ORIGINS.length ? config.CORS_ORIGINS : false },
     ...(config.CONNECTION_STATE_RECOVERY ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: false } } : {}),
-    ...(redis && redisSub ? { adapter: config.CONNECTION_STATE_RECOVERY ? createStreamsAdapter(redis) : createAdapter(redis, redisSub) } : {}),
+    ...(redis && redisSub ? { adapter: redisClients.streams ? createStreamsAdapter(redisClients.streams) : createAdapter(redis, redisSub) } : {}),
   });
   let refusingEvents = false;
   sink.current = attachGateway(io, {
@@ -225,14 +247,18 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
       // A transport closes once its write buffer drained (the notice above included); io.close()
       // would discard what is still buffered, so give them until the deadline.
       while (io.engine.clientsCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      // io.close() ends with httpServer.close(), which waits for every open connection: close them
+      // right away, and never wait on any single step longer than its bound (a dead dependency
+      // must not keep the process alive past its drain budget).
+      const ioClosed = new Promise<void>((resolve) => io.close(() => resolve()));
       httpServer.closeAllConnections();
+      await withTimeout(ioClosed, 2_000, 'closing Socket.IO').catch(() => undefined);
       clearInterval(dependencyTimer);
       maintenance.stop();
-      await optional.stop();
-      await Promise.allSettled([store.close(), redisClients?.close(), reporter.flush(2_000)]);
+      await withTimeout(optional.stop(), 3_000, 'stopping jobs and notifications').catch((error: Error) => logger.warn({ err: error.message }, 'shutdown step timed out'));
+      await Promise.allSettled([withTimeout(store.close(), 3_000, 'closing MongoDB'), redisClients && withTimeout(redisClients.close(), 2_000, 'closing Redis'), reporter.flush(2_000)]);
       internalServer.closeAllConnections();
-      await new Promise<void>((resolve) => internalServer.close(() => resolve()));
+      await withTimeout(new Promise<void>((resolve) => internalServer.close(() => resolve())), 1_000, 'closing the internal listener').catch(() => undefined);
       logger.info({ drainedCleanly: settled }, 'stopped');
     })();
     return stopping;

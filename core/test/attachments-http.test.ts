@@ -67,3 +67,26 @@ describe('POST /api/conversations/:id/attachments', () => {
     expect(res.body.reason).toBe('archived');
   });
 });
+
+describe('broadcast order with attachments', () => {
+  it('a message with an attachment is broadcast in seq order with the plain messages sent beside it', async () => {
+    const ticket = (await t.api('uma', 'POST', `/api/conversations/${convId}/attachments`, { filename: 'order.png', contentType: 'image/png', size: png.length })).body;
+    expect((await fetch(ticket.uploadUrl, { method: 'PUT', headers: ticket.headers, body: png })).status).toBe(200);
+    const vic = await t.socket('vic');
+    await (vic as any).emitWithAck('join_conversation', { conversationId: convId });
+    const seen: { seq: number; clientMsgId: string }[] = [];
+    vic.on('message_received', (m: { seq: number; clientMsgId: string }) => seen.push(m));
+    const uma = await t.socket('uma');
+    const send = (payload: object) => (uma as any).timeout(10_000).emitWithAck('send_message', { conversationId: convId, ...payload });
+    const acks = await Promise.all([
+      send({ clientMsgId: 'ord-file', text: 'file first', attachmentIds: [ticket.attachmentId] }),
+      send({ clientMsgId: 'ord-2', text: 'then me' }),
+      send({ clientMsgId: 'ord-3', text: 'and me' }),
+    ]);
+    expect(acks.map((a: { error?: unknown }) => a.error)).toEqual([undefined, undefined, undefined]);
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toHaveLength(3);
+    const seqs = seen.map((m) => m.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  });
+});

@@ -235,3 +235,33 @@ describe('orphan-upload cleanup job', () => {
     expect(items).toBe(run.itemsProcessed);
   });
 });
+
+describe('retention job (delete mode)', () => {
+  it('deletes the attachments (object and record) of the messages it deletes, and only those', async () => {
+    const svc = service();
+    const c = convId.toHexString();
+    const upload = async (name: string) => {
+      const t = await svc.createUpload('alice', c, { filename: name, contentType: 'image/png', size: png.length });
+      expect((await put(t, png)).status).toBe(200);
+      return t;
+    };
+    const [oldFile, keptFile] = [await upload('old.png'), await upload('kept.png')];
+    const refs = await svc.resolveAttachments('alice', c, [oldFile.attachmentId, keptFile.attachmentId]);
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    const [oldMsg, keptMsg] = [new ObjectId(), new ObjectId()];
+    await store.messages.insertMany([
+      { _id: oldMsg, conversationId: convId, seq: 101, senderId: 'alice', clientMsgId: 'ret-old', text: 'old', createdAt: old, terms: [], attachments: [refs[0]!] },
+      { _id: keptMsg, conversationId: convId, seq: 102, senderId: 'alice', clientMsgId: 'ret-new', text: 'new', createdAt: new Date(), terms: [], attachments: [refs[1]!] },
+    ]);
+    await svc.markAttached([oldFile.attachmentId], oldMsg.toHexString());
+    await svc.markAttached([keptFile.attachmentId], keptMsg.toHexString());
+    const jobs = await createJobs({ db: store.db, instanceId: 'r1', attachments: svc, settings: { ...defaultJobsSettings, retentionDays: 30, retentionMode: 'delete' } });
+    const run = await jobs.runJob('retention');
+    expect(run.status).toBe('succeeded');
+    expect(await store.messages.findOne({ _id: oldMsg })).toBeNull();
+    expect(await exists(oldFile.key)).toBe(false);
+    expect(await attachmentCollection(store.db).findOne({ _id: oldFile.attachmentId })).toBeNull();
+    expect(await exists(keptFile.key)).toBe(true);
+    expect(await attachmentCollection(store.db).findOne({ _id: keptFile.attachmentId })).toMatchObject({ status: 'attached' });
+  });
+});

@@ -41,16 +41,17 @@ describe('health, readiness and metrics', () => {
     }
   });
 
-  it('/ready answers 503 naming Redis when Redis goes away, while /health stays 200 and the API keeps working', async () => {
+  it('/ready stays 200 and reports Redis as degraded when Redis goes away (optional at run time); /health stays 200, the API keeps working', async () => {
     const redis = await startRedis();
     const t = await startTestCore({ REDIS_URL: redis.address });
     try {
       expect((await fetch(`${t.url}/ready`)).status).toBe(200);
       await redis.stop();
       const ready = await fetch(`${t.url}/ready`);
-      expect(ready.status).toBe(503);
-      const body = (await ready.json()) as { down: string[] };
-      expect(body.down).toEqual(['redis']);
+      expect(ready.status).toBe(200);
+      const body = (await ready.json()) as { ready: boolean; down: string[]; degraded: string[] };
+      expect(body).toMatchObject({ ready: true, down: ['redis'], degraded: ['redis'] });
+      expect(await (await fetch(`${t.url}/metrics`)).text()).toMatch(/chat_dependency_up\{dependency="redis"\} 0/);
       expect((await fetch(`${t.url}/health`)).status).toBe(200);
       // Rate limits fall back to memory: the API still answers.
       expect((await t.api('nr', 'GET', '/api/conversations')).status).toBe(200);

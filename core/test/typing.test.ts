@@ -21,6 +21,19 @@ describe.each([
   });
 });
 
+describe('memory typing state', () => {
+  it('forgets conversations nobody touches again once their entries expired', async () => {
+    let clock = 1_000_000;
+    const typing = memoryTyping(1_000, () => clock);
+    for (let i = 0; i < 50; i++) await typing.start(`idle-${i}`, 'ann');
+    expect(typing.trackedConversations()).toBe(50);
+    clock += 1_001;
+    await typing.start('busy', 'ben');
+    expect(typing.trackedConversations()).toBe(1);
+    expect(await typing.list('busy')).toEqual(['ben']);
+  });
+});
+
 let redis: Redis;
 beforeAll(() => {
   redis = new Redis(testServicesEnv().REDIS_URL);

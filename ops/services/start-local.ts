@@ -14,11 +14,13 @@ async function main(): Promise<void> {
   }
   if (!process.env.MONGODB_URI) await provision(localStackSteps({ redis: false }));
   const stack = await startLocalStack({ mongo: 'h2', redis: false });
-  const stopStack = () => void stack.stop();
-  process.once('exit', stopStack);
+  // Last resort (sends SIGTERM synchronously; the server also exits when our stdin pipe closes).
+  process.once('exit', () => void stack.stop());
+  // On SIGTERM/SIGINT (to us or to the whole process group): drain the core, then stop the local
+  // database and wait for it to exit (so it is reaped, never left a zombie), all within runCore's
+  // shutdown budget, whichever child dies first.
   // Local defaults: APP_ENV=development is what lets the built-in development key sign and verify tokens.
-  const core = await runCore({ APP_ENV: 'development', ...process.env, ...stack.env });
-  core.httpServer.once('close', () => void stack.stop());
+  const core = await runCore({ APP_ENV: 'development', ...process.env, ...stack.env }, { afterStop: () => stack.stop() });
   const port = core.port;
   console.error(`
   Switchboard core is up: http://127.0.0.1:${port}

@@ -22,6 +22,10 @@ export interface ChatDeps {
   /** Throws the rate_limited AppError when the user has sent too many messages. */
   limitMessages(userId: string): Promise<void>;
   maxMessageChars: number;
+  /** Most sends waiting to be stored on this instance (SEND_QUEUE_MAX); more answer `unavailable`. */
+  maxSendQueue?: number;
+  /** A send not confirmed stored within this answers `unavailable` (MONGODB_TIMEOUT_MS). */
+  sendDeadlineMs?: number;
   /** Object-storage attachments; undefined when no bucket is configured. */
   attachments?: {
     resolveAttachments(userId: string, conversationId: string, attachmentIds: unknown): Promise<AttachmentRef[]>;

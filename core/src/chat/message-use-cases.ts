@@ -12,7 +12,18 @@ import { messageView, type MessageView } from './views';
 
 export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache) {
   const sendSchema = sendMessageSchema(deps.maxMessageChars);
-  const batcher = createSendBatcher(deps);
+  const batcher = createSendBatcher({
+    conversations: deps.conversations,
+    messages: deps.messages,
+    now: deps.now,
+    maxQueue: deps.maxSendQueue,
+    deadlineMs: deps.sendDeadlineMs,
+    // Runs inside the batch, in seq order, before any sender of the batch is answered.
+    publish: (doc, acceptedAt) => {
+      deps.observePersist((performance.now() - acceptedAt) / 1000);
+      deps.events.messageCreated(messageView(doc), acceptedAt);
+    },
+  });
 
   async function resolveAttachments(userId: string, conversationId: string, ids: string[] | undefined): Promise<AttachmentRef[]> {
     if (!ids?.length) return [];
@@ -28,8 +39,9 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
   return {
     /**
      * Stores a message and returns it once the write is durable (batched with concurrent sends).
-     * The same clientMsgId from the same sender returns the original (created: false) at any time;
-     * the unique index decides, so concurrent retries cannot create a second copy.
+     * The same clientMsgId from the same sender returns the original (created: false) at any time
+     * and broadcasts it again (its first ack may have been lost); the unique index decides, so
+     * concurrent retries cannot create a second copy. Not confirmed stored: a retryable `unavailable`.
      */
     async send(userId: string, id: ConversationId, input: unknown): Promise<{ message: MessageView; created: boolean }> {
       const acceptedAt = performance.now();
@@ -43,26 +55,19 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
       await deps.limitMessages(userId);
       const attachments = await resolveAttachments(userId, cacheKey, body.attachmentIds);
       const draft = { _id: newObjectId(), conversationId, senderId: userId, clientMsgId: body.clientMsgId, text: body.text, createdAt: deps.now(), terms: searchTerms(body.text) };
-      const outcome = await batcher.submit(attachments.length ? { ...draft, attachments } : draft);
-      if ('stored' in outcome) {
-        deps.observePersist((performance.now() - acceptedAt) / 1000);
-        await markAttached(outcome.stored);
-        const message = messageView(outcome.stored);
-        deps.events.messageCreated(message, acceptedAt);
-        return { message, created: true };
-      }
+      const outcome = await batcher.submit(attachments.length ? { ...draft, attachments } : draft, acceptedAt);
       if ('closed' in outcome) {
         const conversation = await deps.conversations.findById(conversationId);
         if (conversation?.archivedAt) throw new AppError('conflict', 'This conversation is archived; it accepts no new messages.', { reason: 'archived' });
         throw new AppError('not_found', 'No such conversation.');
       }
-      const original = await deps.messages.findByClientMsgId(userId, body.clientMsgId);
-      if (!original) throw new AppError('unavailable', 'The original of this retried message is not readable yet; retry.', { retryAfter: 1 });
-      if (!original.conversationId.equals(conversationId)) {
+      if ('reusedIn' in outcome) {
         throw new AppError('conflict', 'This clientMsgId was already used for another conversation.', { reason: 'client_msg_id_reused' });
       }
-      await markAttached(original);
-      return { message: messageView(original), created: false };
+      // Already broadcast (in seq order, by the batch); the ack waits for the uploads to be claimed
+      // so that a failure here is retried (the retry finds the original and claims them again).
+      await markAttached(outcome.stored);
+      return { message: messageView(outcome.stored), created: outcome.created };
     },
 
     async history(userId: string, id: ConversationId, query: unknown): Promise<{ items: MessageView[]; nextCursor: number | null }> {

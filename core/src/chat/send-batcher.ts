@@ -1,13 +1,16 @@
 import { AppError } from '../errors';
 import type { MessageDoc } from '../store/documents';
 import type { ConversationsRepository } from '../store/conversations-repository';
-import type { MessagesRepository } from '../store/messages-repository';
+import type { InsertOutcome, MessagesRepository } from '../store/messages-repository';
+import { isMongoUnavailable } from '../store/mongo-errors';
 
 export type Draft = Omit<MessageDoc, 'seq'>;
-export type BatchOutcome = { stored: MessageDoc } | { duplicateOf: 'clientMsgId' } | { closed: true };
+/** `created: false`: this clientMsgId was stored before (a retry); `stored` is that original. */
+export type BatchOutcome = { stored: MessageDoc; created: boolean } | { closed: true } | { reusedIn: MessageDoc };
 
 interface Pending {
   draft: Draft;
+  acceptedAt: number;
   attempts: number;
   resolve(outcome: BatchOutcome): void;
   reject(error: unknown): void;
@@ -15,19 +18,57 @@ interface Pending {
 
 /** A seq clash only happens when the local server hands two allocations the same value; a few retries settle it. */
 const MAX_SEQ_ATTEMPTS = 8;
+const RECENT_PUBLISHED = 10_000;
+
+export interface SendBatcherDeps {
+  conversations: ConversationsRepository;
+  messages: MessagesRepository;
+  now(): Date;
+  /**
+   * Called synchronously for every message whose storage the server confirmed (new, or found as
+   * the original of a retry), in seq order per conversation, before its sender is answered.
+   */
+  publish(doc: MessageDoc, acceptedAt: number): void;
+  maxBatch?: number;
+  /** Most sends waiting for a batch on this instance; beyond it sends answer `unavailable` at once. */
+  maxQueue?: number;
+  /** A send not settled within this answers `unavailable` (it may still be stored: the retry finds it). */
+  deadlineMs?: number;
+}
+
+/** The database did not say the message is stored: retry with the same clientMsgId (never a 500). */
+const notStored = (retryAfter = 1) =>
+  new AppError('unavailable', 'The message could not be confirmed as stored; retry with the same clientMsgId.', { retryAfter });
 
 /**
  * Groups the sends that arrive in the same event-loop turn into one write. Per conversation in a
  * batch, one `$inc` reserves as many seqs as it has messages; then one unordered insertMany stores
- * the whole batch, and its acknowledgement makes every message in it durable. Under load batches
- * grow by themselves (what arrives during one write forms the next batch); when idle a batch holds
- * one message and adds no delay.
+ * the whole batch and each document gets exactly the outcome the server reported for it (see
+ * InsertOutcome). Under load batches grow by themselves (what arrives during one write forms the
+ * next batch); when idle a batch holds one message and adds no delay.
+ *
+ * Backpressure: the queue is bounded, and while the database is failing only one batch waits on
+ * it (the probe); every other send is answered `unavailable` at once instead of queueing behind it.
  */
-export function createSendBatcher(deps: { conversations: ConversationsRepository; messages: MessagesRepository; now(): Date; maxBatch?: number }) {
+export function createSendBatcher(deps: SendBatcherDeps) {
   const maxBatch = deps.maxBatch ?? 500;
+  const maxQueue = deps.maxQueue ?? 5_000;
   const queue: Pending[] = [];
   let scheduled = false;
   let flushing = false;
+  /** Set when the last batch failed because the database is unavailable; cleared by the next definite answer. */
+  let failing = false;
+  /** Ids this instance broadcast lately (bounded), so a retry of a delivered message is not broadcast twice. */
+  const published = new Set<string>();
+  const publish = (doc: MessageDoc, acceptedAt: number) => {
+    published.add(doc._id.toHexString());
+    if (published.size > RECENT_PUBLISHED) published.delete(published.values().next().value!);
+    try {
+      deps.publish(doc, acceptedAt);
+    } catch {
+      // A broadcast failure must not cost the sender its ack: the message is stored.
+    }
+  };
 
   // One batch in flight at a time: what arrives meanwhile forms the next batch, and seqs are
   // stored and acknowledged (and so broadcast) in the order they were allocated.
@@ -38,7 +79,9 @@ export function createSendBatcher(deps: { conversations: ConversationsRepository
       scheduled = false;
       if (!queue.length) return;
       flushing = true;
-      void flush(queue.splice(0, maxBatch)).finally(() => {
+      const batch = queue.splice(0, maxBatch);
+      // flush answers every item itself; this only guards against a bug leaving senders waiting.
+      void flush(batch).catch((error: unknown) => { for (const item of batch) item.reject(error); }).finally(() => {
         flushing = false;
         if (queue.length) schedule();
       });
@@ -56,7 +99,15 @@ export function createSendBatcher(deps: { conversations: ConversationsRepository
     const now = deps.now();
     const ready: Pending[] = [];
     await Promise.all([...byConversation.values()].map(async (items) => {
-      const last = await deps.conversations.allocateSeqs(items[0]!.draft.conversationId, items.length, now);
+      let last: number | undefined;
+      try {
+        last = await deps.conversations.allocateSeqs(items[0]!.draft.conversationId, items.length, now);
+      } catch (error) {
+        // Nothing of these was written; the other conversations of the batch go on.
+        if (isMongoUnavailable(error)) failing = true;
+        for (const item of items) item.reject(isMongoUnavailable(error) ? notStored() : error);
+        return;
+      }
       if (last === undefined) {
         for (const item of items) item.resolve({ closed: true });
         return;
@@ -69,29 +120,84 @@ export function createSendBatcher(deps: { conversations: ConversationsRepository
     return ready;
   }
 
-  async function flush(batch: Pending[]): Promise<void> {
-    try {
-      const ready = await allocate(batch);
-      const outcomes = await deps.messages.insertMany(ready.map((item) => item.draft as MessageDoc));
-      outcomes.forEach((outcome, i) => {
-        const item = ready[i]!;
-        if (outcome.ok) item.resolve({ stored: item.draft as MessageDoc });
-        else if (outcome.conflict === 'clientMsgId') item.resolve({ duplicateOf: 'clientMsgId' });
-        else if (++item.attempts < MAX_SEQ_ATTEMPTS) queue.push(item);
-        else item.reject(new AppError('unavailable', 'Could not allocate a message sequence number; retry with the same clientMsgId.', { retryAfter: 1 }));
-      });
-    } catch (error) {
-      for (const item of batch) item.reject(error);
+  /** A duplicate key is either a retry of a stored clientMsgId (answer with the original) or a seq clash (take a new seq). */
+  async function settleDuplicates(items: Pending[]): Promise<{ originals: Map<Pending, MessageDoc>; clashes: Pending[] }> {
+    const originals = new Map<Pending, MessageDoc>();
+    if (!items.length) return { originals, clashes: [] };
+    const found = await deps.messages.findByClientMsgIds(items.map((item) => ({ senderId: item.draft.senderId, clientMsgId: item.draft.clientMsgId })));
+    const byKey = new Map(found.map((doc) => [`${doc.senderId}\u0000${doc.clientMsgId}`, doc]));
+    const clashes: Pending[] = [];
+    for (const item of items) {
+      const original = byKey.get(`${item.draft.senderId}\u0000${item.draft.clientMsgId}`);
+      if (original) originals.set(item, original);
+      else clashes.push(item);
     }
+    return { originals, clashes };
+  }
+
+  async function flush(batch: Pending[]): Promise<void> {
+    const ready = await allocate(batch);
+    if (!ready.length) return;
+    const outcomes: InsertOutcome[] = await deps.messages.insertMany(ready.map((item) => item.draft as MessageDoc));
+    const unknown = outcomes.filter((o) => o.status === 'unknown');
+    failing = unknown.length === outcomes.length && unknown.some((o) => isMongoUnavailable(o.cause));
+
+    let duplicates: Awaited<ReturnType<typeof settleDuplicates>>;
+    try {
+      duplicates = await settleDuplicates(ready.filter((_, i) => outcomes[i]!.status === 'duplicate'));
+    } catch {
+      // Cannot tell a retry from a clash right now: those senders retry (nothing new was stored for them).
+      duplicates = { originals: new Map(), clashes: [] };
+      ready.forEach((item, i) => { if (outcomes[i]!.status === 'duplicate') outcomes[i] = { status: 'unknown', cause: undefined }; });
+    }
+
+    // Broadcast first, in seq order per conversation (`ready` is grouped by conversation in seq
+    // order), then answer: a sender never sees its ack before the room sees the message.
+    const answers: (() => void)[] = [];
+    ready.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      const doc = item.draft as MessageDoc;
+      if (outcome.status === 'stored') {
+        publish(doc, item.acceptedAt);
+        answers.push(() => item.resolve({ stored: doc, created: true }));
+      } else if (outcome.status === 'duplicate') {
+        const original = duplicates.originals.get(item);
+        if (original && !original.conversationId.equals(doc.conversationId)) answers.push(() => item.resolve({ reusedIn: original }));
+        else if (original) {
+          // The first attempt may have been stored without its ack (and so its broadcast) getting
+          // out: a timeout, a lost connection, a crashed instance. Unless this instance broadcast it,
+          // broadcast it now (late, out of seq order; clients drop an id they already have).
+          if (!published.has(original._id.toHexString())) publish(original, item.acceptedAt);
+          answers.push(() => item.resolve({ stored: original, created: false }));
+        } else if (++item.attempts < MAX_SEQ_ATTEMPTS) queue.push(item);
+        else answers.push(() => item.reject(new AppError('unavailable', 'Could not allocate a message sequence number; retry with the same clientMsgId.', { retryAfter: 1 })));
+      } else if (outcome.status === 'rejected') {
+        answers.push(() => item.reject(new Error(`MongoDB rejected a message document (write error code ${outcome.code})`)));
+      } else {
+        answers.push(() => item.reject(notStored()));
+      }
+    });
+    for (const answer of answers) answer();
   }
 
   return {
-    /** Resolves once the message is durably stored (or is known to be a retry, or the conversation is closed). */
-    submit(draft: Draft): Promise<BatchOutcome> {
+    /**
+     * Resolves once the message is durably stored (or is known to be a retry, or the conversation is
+     * closed); rejects with a retryable `unavailable` when its storage is not confirmed.
+     */
+    submit(draft: Draft, acceptedAt: number = performance.now()): Promise<BatchOutcome> {
+      if (queue.length >= maxQueue) return Promise.reject(new AppError('unavailable', 'Too many messages are waiting to be stored on this instance; retry shortly.', { retryAfter: 1 }));
+      if (failing && flushing) return Promise.reject(new AppError('unavailable', 'The database is not answering; retry with the same clientMsgId.', { retryAfter: 2 }));
       return new Promise((resolve, reject) => {
-        queue.push({ draft, attempts: 0, resolve, reject });
+        const timer = deps.deadlineMs ? setTimeout(() => reject(notStored(2)), deps.deadlineMs) : undefined;
+        const settle = <T>(fn: (value: T) => void) => (value: T) => { clearTimeout(timer); fn(value); };
+        queue.push({ draft, acceptedAt, attempts: 0, resolve: settle(resolve), reject: settle(reject) });
         schedule();
       });
+    },
+    /** Sends waiting for a batch (for metrics and tests). */
+    get queued() {
+      return queue.length;
     },
   };
 }

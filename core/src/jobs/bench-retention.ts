@@ -32,7 +32,7 @@ async function main() {
     stopStack = () => stack.stop();
   }
   if (!uri) throw new Error('no MongoDB URI');
-  const store = await openStore(uri, `bench_${randomBytes(4).toString('hex')}`, { poolSize: 10 });
+  const store = await openStore(uri, `bench_${randomBytes(4).toString('hex')}`, { poolSize: 10, timeoutMS: 300_000 }); // bulk seeding: long steps
   try {
     await ensureJobIndexes(store.db);
     const conversations = Array.from({ length: 1000 }, () => new ObjectId());

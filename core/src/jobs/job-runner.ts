@@ -99,7 +99,18 @@ export function createJobRunner(options: JobRunnerOptions) {
       lease.renew(leaseTtlMs).then((held) => { if (!held) controller.abort(); }, () => undefined);
     }, Math.max(1_000, Math.floor(leaseTtlMs / 3)));
     heartbeat.unref();
-    const run = await store.startRun({ job: def.name, trigger, dryRun, slot, owner: options.instanceId });
+    const stopHeartbeat = () => {
+      clearInterval(heartbeat);
+      controllers.delete(controller);
+    };
+    let run: Awaited<ReturnType<typeof store.startRun>>;
+    try {
+      run = await store.startRun({ job: def.name, trigger, dryRun, slot, owner: options.instanceId });
+    } catch (error) {
+      // No run to record: stop renewing the lease (it expires by itself) instead of leaking the timer.
+      stopHeartbeat();
+      throw error;
+    }
     const t0 = performance.now();
     options.logger?.info({ job: def.name, slot, trigger, dryRun, runId: run._id.toHexString() }, 'job started');
     try {
@@ -108,8 +119,7 @@ export function createJobRunner(options: JobRunnerOptions) {
     } catch (error) {
       Object.assign(run, { status: 'failed', errors: [...run.errors, (error as Error).message ?? String(error)] });
     } finally {
-      clearInterval(heartbeat);
-      controllers.delete(controller);
+      stopHeartbeat();
     }
     const seconds = (performance.now() - t0) / 1000;
     run.endedAt = now();

@@ -55,9 +55,15 @@ export function jobsSettingsFrom(config: {
  * The job definitions for these settings. Building them touches no database (the driver's
  * collections are lazy), so `ops jobs list` can show the catalog without one.
  */
-export function jobDefinitions(db: Db, s: JobsSettings, attachments?: OrphanDeleter): JobDefinition[] {
+/** What the jobs need of the attachment service: orphan cleanup, and retention deleting attachments with their messages. */
+export type JobAttachments = OrphanDeleter & { deleteForMessages?(messageIds: string[]): Promise<number> };
+
+export function jobDefinitions(db: Db, s: JobsSettings, attachments?: JobAttachments): JobDefinition[] {
   const jobs: JobDefinition[] = [
-    retentionJob(db, { retentionDays: s.retentionDays, mode: s.retentionMode, batchSize: s.retentionBatchSize, schedule: s.retentionSchedule }),
+    retentionJob(db, {
+      retentionDays: s.retentionDays, mode: s.retentionMode, batchSize: s.retentionBatchSize, schedule: s.retentionSchedule,
+      attachments: attachments?.deleteForMessages ? { deleteForMessages: (ids) => attachments.deleteForMessages!(ids) } : undefined,
+    }),
     conversationArchiveJob(db, { inactiveDays: s.archiveInactiveDays, schedule: s.archiveSchedule }),
   ];
   if (attachments) jobs.push(orphanCleanupJob(attachments, { olderThanHours: s.orphanUploadHours, limit: 10_000, schedule: s.cleanupSchedule }));
@@ -72,7 +78,7 @@ export async function createJobs(deps: {
   db: Db;
   settings: JobsSettings;
   instanceId: string;
-  attachments?: OrphanDeleter;
+  attachments?: JobAttachments;
   metrics?: JobMetrics;
   logger?: JobLogger;
   leaseTtlMs?: number;

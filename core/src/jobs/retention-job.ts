@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
-import { MongoBulkWriteError } from 'mongodb';
 import type { MessageDoc } from '../store/documents';
+import { outcomesOfFailedInsert } from '../store/messages-repository';
 import { dayMs, type JobDefinition } from './job';
 
 export interface RetentionOptions {
@@ -10,6 +10,11 @@ export interface RetentionOptions {
   mode: 'delete' | 'archive';
   batchSize: number;
   schedule: string | null;
+  /**
+   * Delete mode: removes the attachments (object and record) of messages about to be deleted.
+   * Archive mode keeps them, since archived messages still reference them.
+   */
+  attachments?: { deleteForMessages(messageIds: string[]): Promise<number> };
 }
 
 export const archiveCollection = 'messages_archive';
@@ -43,9 +48,13 @@ export function retentionJob(db: Db, options: RetentionOptions): JobDefinition {
         try {
           batch = options.mode === 'archive'
             ? await messages.find(filter).limit(options.batchSize).toArray()
-            : await messages.find(filter, { projection: { _id: 1 } }).limit(options.batchSize).toArray();
+            : await messages.find(filter, { projection: { _id: 1, attachments: 1 } }).limit(options.batchSize).toArray();
           if (batch.length > 0) {
             if (options.mode === 'archive') await insertIgnoringDuplicates(archive, batch);
+            // Attachments first: a run interrupted after this still finds the messages next time.
+            else if (options.attachments) {
+              await options.attachments.deleteForMessages(batch.filter((m) => m.attachments?.length).map((m) => m._id.toHexString()));
+            }
             // One round trip; each delete is an _id equality lookup (fast on every server).
             const ops: AnyBulkWriteOperation<MessageDoc>[] = batch.map((m) => ({ deleteOne: { filter: { _id: m._id } } }));
             const result = await messages.bulkWrite(ops, { ordered: false });
@@ -67,12 +76,16 @@ export function retentionJob(db: Db, options: RetentionOptions): JobDefinition {
   };
 }
 
+/**
+ * Archives before the delete, so "archived" must be certain: every document either acknowledged or
+ * already there (duplicate _id). A bulk error with no per-document answer (network, timeout) has an
+ * empty writeErrors list and proves nothing: it fails the batch, which is retried.
+ */
 async function insertIgnoringDuplicates(collection: Collection<MessageDoc>, docs: MessageDoc[]): Promise<void> {
   try {
     await collection.insertMany(docs, { ordered: false });
   } catch (error) {
-    if (error instanceof MongoBulkWriteError && Array.isArray(error.writeErrors) && error.writeErrors.every((e) => e.code === 11000)) return;
-    if (error instanceof MongoBulkWriteError && !Array.isArray(error.writeErrors) && error.code === 11000) return;
+    if (outcomesOfFailedInsert(error, docs.length).every((o) => o.status === 'stored' || o.status === 'duplicate')) return;
     throw error;
   }
 }

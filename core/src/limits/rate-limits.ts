@@ -18,14 +18,15 @@ export interface RateLimits {
 
 /**
  * Per-user limits shared by every instance through Redis when it is configured, in memory
- * otherwise. If Redis stops answering, the in-memory limiter takes over rather than failing requests.
+ * otherwise. If Redis stops answering (or is reconnecting), the in-memory limiter takes over rather
+ * than failing requests: limits are then per instance until Redis is back.
  */
 export function createRateLimits(options: { perMinute: Record<RateLimitScope, number>; redis?: Redis; onReject(scope: RateLimitScope): void }): RateLimits {
   const limiters = {} as Record<RateLimitScope, RateLimiterAbstract>;
   for (const scope of ['api', 'message', 'socket'] as const) {
     const base = { points: options.perMinute[scope], duration: 60, keyPrefix: `switchboard:rl:${scope}` };
     limiters[scope] = options.redis && !localScopes.has(scope)
-      ? new RateLimiterRedis({ ...base, storeClient: options.redis, insuranceLimiter: new RateLimiterMemory(base) })
+      ? new RateLimiterRedis({ ...base, storeClient: options.redis, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(base) })
       : new RateLimiterMemory(base);
   }
   return {

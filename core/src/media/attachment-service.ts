@@ -184,6 +184,20 @@ export function createAttachmentService(deps: {
     },
 
     /**
+     * Retention (delete mode), before the messages go: their attachments lose object and record, so
+     * files do not outlive the retention policy. Claimed first (→ deleting) like orphans; safe to repeat.
+     */
+    async deleteForMessages(messageIds: string[]): Promise<number> {
+      if (!messageIds.length) return 0;
+      const found = await attachments.find({ messageId: { $in: messageIds } }, { projection: { _id: 1, key: 1 } }).toArray();
+      if (!found.length) return 0;
+      await attachments.updateMany({ _id: { $in: found.map((d) => d._id) } }, { $set: { status: 'deleting' } });
+      for (const doc of found) await s3.send(new DeleteObjectCommand({ Bucket: options.bucket, Key: doc.key }));
+      await attachments.deleteMany({ _id: { $in: found.map((d) => d._id) }, status: 'deleting' });
+      return found.length;
+    },
+
+    /**
      * Orphan cleanup: pending uploads older than `olderThanMs` lose their object and record. Each is
      * claimed first (status pending → deleting) so a concurrent send cannot attach it mid-delete.
      */

@@ -25,5 +25,9 @@ export const attachmentCollection = (db: Db) => db.collection<AttachmentDoc>(att
 
 /** Index for the orphan cleanup scan; lookups by id use the unique _id. */
 export async function ensureAttachmentIndexes(db: Db): Promise<void> {
-  await attachmentCollection(db).createIndexes([{ key: { status: 1, createdAt: 1 }, name: 'status_created' }]);
+  await attachmentCollection(db).createIndexes([
+    { key: { status: 1, createdAt: 1 }, name: 'status_created' },
+    // Retention finds the attachments of the messages it deletes.
+    { key: { messageId: 1 }, name: 'message', sparse: true },
+  ]);
 }

@@ -11,8 +11,16 @@ export interface TypingState {
   list(conversationId: string): Promise<string[]>;
 }
 
-export function memoryTyping(ttlMs: number, now: () => number = Date.now): TypingState {
+export function memoryTyping(ttlMs: number, now: () => number = Date.now): TypingState & { trackedConversations(): number } {
   const byConversation = new Map<string, Map<string, number>>();
+  let lastSweep = now();
+  // Entries are pruned when their conversation is touched; at most once per TTL a start() also
+  // sweeps every conversation, so the ones nobody touches again do not stay forever.
+  const sweep = () => {
+    if (now() - lastSweep < ttlMs) return;
+    lastSweep = now();
+    for (const conversationId of [...byConversation.keys()]) live(conversationId);
+  };
   const live = (conversationId: string) => {
     const entries = byConversation.get(conversationId);
     if (!entries) return undefined;
@@ -22,6 +30,7 @@ export function memoryTyping(ttlMs: number, now: () => number = Date.now): Typin
   };
   return {
     async start(conversationId, userId) {
+      sweep();
       const entries = live(conversationId) ?? new Map<string, number>();
       entries.set(userId, now() + ttlMs);
       byConversation.set(conversationId, entries);
@@ -32,6 +41,7 @@ export function memoryTyping(ttlMs: number, now: () => number = Date.now): Typin
     async list(conversationId) {
       return [...(live(conversationId)?.keys() ?? [])];
     },
+    trackedConversations: () => byConversation.size,
   };
 }
 

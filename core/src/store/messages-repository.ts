@@ -1,40 +1,60 @@
 import { MongoBulkWriteError, type ObjectId } from 'mongodb';
 import type { MessageDoc } from './documents';
-import { indexNames, type Store } from './mongo-store';
+import { DUPLICATE_KEY, isTransientCode, writeErrorsOf } from './mongo-errors';
+import type { Store } from './mongo-store';
 
-export type InsertOutcome = { ok: true } | { ok: false; conflict: 'seq' | 'clientMsgId' };
+/**
+ * What the server said about one document of a batch:
+ * - `stored`: acknowledged (insertedCount and writeErrors agree, no write-concern error);
+ * - `duplicate`: a unique index refused it (a retried clientMsgId, or a seq clash): the caller reads to tell which;
+ * - `rejected`: the server refused this document for good (its write error code, never its message);
+ * - `unknown`: no per-document answer (network, timeout, top-level or write-concern error) or a
+ *   transient write error: it may or may not be stored, so the sender must retry with the same clientMsgId.
+ */
+export type InsertOutcome = { status: 'stored' } | { status: 'duplicate' } | { status: 'rejected'; code: number } | { status: 'unknown'; cause: unknown };
 
-/** Which unique rule a duplicate-key write error broke; undefined for any other error. */
-function conflictOf(message: string, code: number | undefined): 'seq' | 'clientMsgId' | undefined {
-  if (code !== 11000) return undefined;
-  if (message.includes(indexNames.messageClientId) || message.includes('clientMsgId')) return 'clientMsgId';
-  if (message.includes(indexNames.messageSeq) || message.includes('seq')) return 'seq';
-  return undefined;
+/** Per-document outcomes of an unordered insertMany that threw; exported for the unit test of each driver shape. */
+export function outcomesOfFailedInsert(error: unknown, count: number): InsertOutcome[] {
+  const unknown: InsertOutcome = { status: 'unknown', cause: error };
+  const writeErrors = error instanceof MongoBulkWriteError ? writeErrorsOf(error) : [];
+  // The driver also raises MongoBulkWriteError with no writeErrors for network, timeout, top-level
+  // and write-concern errors: then the server said nothing per document and nothing is known stored.
+  if (!writeErrors.length) return Array.from({ length: count }, () => unknown);
+  const bulk = error as MongoBulkWriteError;
+  // insertedIds alone proves nothing (the driver fills it before sending): the server's count must
+  // cover every document without a write error (MongoDB reports exactly that many; mongo-java-server
+  // also counts the refused ones, hence >=), and a write-concern error means "maybe not durable".
+  const answered = !bulk.result?.getWriteConcernError() && bulk.insertedCount >= count - writeErrors.length;
+  const outcomes: InsertOutcome[] = Array.from({ length: count }, () => (answered ? { status: 'stored' } : unknown));
+  for (const writeError of writeErrors) {
+    if (writeError.index < 0 || writeError.index >= count) return Array.from({ length: count }, () => unknown);
+    outcomes[writeError.index] = writeError.code === DUPLICATE_KEY ? { status: 'duplicate' }
+      : isTransientCode(writeError.code) ? unknown
+        : { status: 'rejected', code: writeError.code };
+  }
+  return outcomes;
 }
 
 export function messagesRepository(store: Store) {
   const m = store.messages;
   return {
     findByClientMsgId: (senderId: string, clientMsgId: string) => m.findOne({ senderId, clientMsgId }),
+    /** The stored messages for several (sender, clientMsgId) pairs in one query. */
+    findByClientMsgIds: (keys: { senderId: string; clientMsgId: string }[]) =>
+      (keys.length ? m.find({ $or: keys.map(({ senderId, clientMsgId }) => ({ senderId, clientMsgId })) }).toArray() : Promise.resolve([])),
     /**
      * One unordered insertMany for a batch of sends: a single durable write acknowledges them all.
-     * Returns each document's outcome; a failure other than a duplicate key fails the whole batch.
+     * Never throws: each document gets the outcome the server reported for it (see InsertOutcome).
      */
     async insertMany(docs: MessageDoc[]): Promise<InsertOutcome[]> {
-      const outcomes: InsertOutcome[] = docs.map(() => ({ ok: true }));
-      if (!docs.length) return outcomes;
+      if (!docs.length) return [];
       try {
-        await m.insertMany(docs, { ordered: false });
+        const result = await m.insertMany(docs, { ordered: false });
+        if (result.insertedCount === docs.length) return docs.map(() => ({ status: 'stored' }));
+        return docs.map(() => ({ status: 'unknown', cause: new Error(`insertMany acknowledged ${result.insertedCount} of ${docs.length} documents`) }));
       } catch (error) {
-        if (!(error instanceof MongoBulkWriteError)) throw error;
-        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-        for (const writeError of writeErrors) {
-          const conflict = conflictOf(writeError.errmsg ?? '', writeError.code);
-          if (!conflict) throw error;
-          outcomes[writeError.index] = { ok: false, conflict };
-        }
+        return outcomesOfFailedInsert(error, docs.length);
       }
-      return outcomes;
     },
     /** Keyset page in seq order: after a seq (ascending) or before a seq (the newest first, returned ascending). */
     async page(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<MessageDoc[]> {

@@ -27,13 +27,21 @@ export const indexNames = {
 } as const;
 
 /** The only place that opens a MongoDB connection; the same code talks to Atlas and to the local server. */
-export async function openStore(uri: string, dbName: string, options: { poolSize: number; hooks?: StoreHooks }): Promise<Store> {
+export async function openStore(uri: string, dbName: string, options: { poolSize: number; timeoutMS?: number; hooks?: StoreHooks }): Promise<Store> {
   const hooks = options.hooks ?? {};
+  const timeoutMS = options.timeoutMS ?? 5_000;
   const client = new MongoClient(uri, {
     maxPoolSize: options.poolSize,
-    serverSelectionTimeoutMS: 5_000,
-    connectTimeoutMS: 5_000,
+    // Every step of an operation has a deadline (driver 7 dropped timeoutMS): finding a server,
+    // getting a pooled connection, each socket read, and the write-concern wait. A hung server
+    // fails the operation with MongoNetworkTimeoutError instead of stalling every send behind it.
+    serverSelectionTimeoutMS: Math.min(5_000, timeoutMS),
+    connectTimeoutMS: Math.min(5_000, timeoutMS),
+    waitQueueTimeoutMS: timeoutMS,
+    socketTimeoutMS: timeoutMS,
     retryWrites: true,
+    // Acknowledged means durable: on Atlas a majority of the replica set has the write in its journal.
+    writeConcern: { w: 'majority', journal: true, wtimeoutMS: timeoutMS },
     monitorCommands: Boolean(hooks.onCommand),
     appName: 'switchboard-core',
   });

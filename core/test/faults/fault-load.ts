@@ -1,0 +1,282 @@
+import { MongoClient, ObjectId } from 'mongodb';
+import { io as connect, type Socket } from 'socket.io-client';
+import { signLocalToken, tokenSettingsFrom } from '../../src/auth/tokens';
+import { loadConfig } from '../../src/config';
+import { startToxiproxy } from '../../../ops/services/toxiproxy';
+import { sleep, startTestCore, testServicesEnv, uniqueDbName } from '../harness';
+
+/**
+ * Steady send load for the fault suite: several Socket.IO clients (and one HTTP client) each start a
+ * new message every `intervalMs`, and retry every message with the same clientMsgId until it is
+ * acknowledged, as a real client does. Afterwards `verify` compares what was acknowledged with what
+ * the database really holds (read directly, not through the proxy or the core).
+ */
+export interface LoadOptions {
+  url: string;
+  /** Prefix of every clientMsgId (unique per scenario: a clientMsgId is unique per sender). */
+  tag: string;
+  conversationId: string;
+  users: string[];
+  /** Users[0] sends over HTTP (checks 503 + Retry-After), the others over Socket.IO. */
+  httpUser?: boolean;
+  intervalMs: number;
+  /** An attempt not answered within this counts as unanswered (the server promised to answer). */
+  answerDeadlineMs: number;
+}
+
+interface Attempt { at: number; answeredAt?: number; outcome: 'ack' | 'error' | 'unanswered'; code?: string; httpStatus?: number }
+interface Sent { user: string; clientMsgId: string; firstAt: number; attempts: Attempt[]; ack?: { id: string; seq: number; duplicate: boolean }; ackAt?: number }
+
+export interface FaultCounts {
+  scenario: string;
+  sent: number;
+  acked: number;
+  /** Acks that found their message already stored by an earlier attempt whose answer was lost or refused. */
+  ackedAsRetry: number;
+  stored: number;
+  /** Stored messages no client in the room received (neither on first delivery nor re-broadcast). */
+  notBroadcast: number;
+  lost: number;
+  duplicated: number;
+  seqRepeated: number;
+  ackMismatch: number;
+  unanswered: number;
+  attempts: number;
+  errorCodes: Record<string, number>;
+  httpWithoutRetryAfter: number;
+  recoveryMs: number | null;
+  maxAnswerMs: number;
+}
+
+// The default development key, as every test core uses (the URI is only there to satisfy validation).
+const token = (userId: string) => signLocalToken(tokenSettingsFrom(loadConfig({ APP_ENV: 'test', MONGODB_URI: 'mongodb://127.0.0.1' })), userId, 3600);
+
+export async function startLoad(options: LoadOptions) {
+  const sockets = new Map<string, Socket>();
+  /** Ids of every message_received any load socket got (each is in the conversation's room). */
+  const received = new Set<string>();
+  for (const user of options.users.slice(options.httpUser ? 1 : 0)) {
+    const socket = connect(options.url, { auth: { token: await token(user) }, transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 500 });
+    await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
+    await socket.timeout(10_000).emitWithAck('join_conversation', { conversationId: options.conversationId });
+    socket.on('message_received', (message: { id: string }) => received.add(message.id));
+    // Rejoin after every reconnect (a restarted core knows no rooms).
+    socket.on('connect', () => socket.emit('join_conversation', { conversationId: options.conversationId }));
+    sockets.set(user, socket);
+  }
+  const httpToken = options.httpUser ? await token(options.users[0]!) : undefined;
+  const sent: Sent[] = [];
+  const pending = new Set<Promise<void>>();
+  let running = true;
+  let giveUpAt = Number.POSITIVE_INFINITY;
+  let httpWithoutRetryAfter = 0;
+
+  async function attempt(item: Sent): Promise<{ retryAfterMs: number } | undefined> {
+    const a: Attempt = { at: performance.now(), outcome: 'unanswered' };
+    item.attempts.push(a);
+    const payload = { conversationId: options.conversationId, clientMsgId: item.clientMsgId, text: `fault load ${item.clientMsgId}` };
+    let answer: any;
+    try {
+      const socket = sockets.get(item.user);
+      if (socket) answer = await socket.timeout(options.answerDeadlineMs).emitWithAck('send_message', payload);
+      else {
+        const res = await fetch(`${options.url}/api/conversations/${options.conversationId}/messages`, {
+          method: 'POST', headers: { authorization: `Bearer ${httpToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ clientMsgId: payload.clientMsgId, text: payload.text }),
+          signal: AbortSignal.timeout(options.answerDeadlineMs),
+        });
+        const body = await res.json() as any;
+        a.httpStatus = res.status;
+        answer = res.ok ? body : { error: body };
+        if (res.status === 503 && !res.headers.get('retry-after')) httpWithoutRetryAfter++;
+      }
+    } catch {
+      return { retryAfterMs: 200 };
+    }
+    a.answeredAt = performance.now();
+    if (answer?.error) {
+      a.outcome = 'error';
+      a.code = String(answer.error.code);
+      // Only what the server calls retryable is retried (a real client gives up on the rest).
+      if (answer.error.code !== 'unavailable' && answer.error.code !== 'rate_limited') return undefined;
+      return { retryAfterMs: Math.min(500, 1000 * (answer.error.retryAfter ?? 0.2)) };
+    }
+    a.outcome = 'ack';
+    item.ack = { id: answer.id, seq: answer.seq, duplicate: answer.duplicate === true || a.httpStatus === 200 };
+    item.ackAt = a.answeredAt;
+    return undefined;
+  }
+
+  async function deliver(item: Sent): Promise<void> {
+    for (;;) {
+      const retry = await attempt(item);
+      if (!retry || performance.now() > giveUpAt) return;
+      await sleep(retry.retryAfterMs);
+    }
+  }
+
+  const loops = options.users.map(async (user, u) => {
+    for (let i = 0; running; i++) {
+      const item: Sent = { user, clientMsgId: `${options.tag}-${user}-${i}`, firstAt: performance.now(), attempts: [] };
+      sent.push(item);
+      const p = deliver(item).finally(() => pending.delete(p));
+      pending.add(p);
+      await sleep(options.intervalMs + (u % 3));
+    }
+  });
+
+  return {
+    sent,
+    received,
+    /** Stops new messages; waits (at most graceMs) until every message sent so far is acknowledged. */
+    async finish(graceMs: number): Promise<void> {
+      running = false;
+      await Promise.all(loops);
+      giveUpAt = performance.now() + graceMs;
+      while (pending.size && performance.now() < giveUpAt + options.answerDeadlineMs) await Promise.race([...pending, sleep(200)]);
+      await sleep(500); // the last broadcasts
+      for (const s of sockets.values()) s.close();
+    },
+    /** First acknowledgement of an attempt made after `healedAt`: how long the service took to come back. */
+    recoveryMs(healedAt: number): number | null {
+      const acks = sent.flatMap((s) => s.attempts).filter((a) => a.at >= healedAt && a.outcome === 'ack').map((a) => a.answeredAt! - healedAt);
+      return acks.length ? Math.round(Math.min(...acks)) : null;
+    },
+    httpWithoutRetryAfter: () => httpWithoutRetryAfter,
+    async close() {
+      running = false;
+      giveUpAt = 0;
+      for (const s of sockets.values()) s.close();
+    },
+  };
+}
+
+export type Load = Awaited<ReturnType<typeof startLoad>>;
+
+/** Compares the acknowledgements with the database's messages of the conversation, and prints the counts. */
+export async function verify(scenario: string, load: Load, db: { uri: string; name: string }, conversationId: string, healedAt: number | null): Promise<FaultCounts> {
+  const client = new MongoClient(db.uri);
+  try {
+    const docs = await client.db(db.name).collection('messages')
+      .find({ conversationId: new ObjectId(conversationId) }, { projection: { senderId: 1, clientMsgId: 1, seq: 1 } }).toArray();
+    const byKey = new Map<string, { _id: ObjectId; seq: number }[]>();
+    for (const d of docs) {
+      const key = `${d.senderId}\u0000${d.clientMsgId}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), { _id: d._id, seq: d.seq as number }]);
+    }
+    const seqs = docs.map((d) => d.seq as number);
+    const attempts = load.sent.flatMap((s) => s.attempts);
+    const errorCodes: Record<string, number> = {};
+    for (const a of attempts) if (a.outcome !== 'ack') errorCodes[a.code ?? a.outcome] = (errorCodes[a.code ?? a.outcome] ?? 0) + 1;
+    const acked = load.sent.filter((s) => s.ack);
+    const counts: FaultCounts = {
+      scenario,
+      sent: load.sent.length,
+      acked: acked.length,
+      ackedAsRetry: acked.filter((s) => s.ack!.duplicate).length,
+      stored: docs.length,
+      notBroadcast: docs.filter((d) => !load.received.has(d._id.toHexString())).length,
+      lost: acked.filter((s) => !byKey.has(`${s.user}\u0000${s.clientMsgId}`)).length,
+      duplicated: [...byKey.values()].filter((list) => list.length > 1).length,
+      seqRepeated: seqs.length - new Set(seqs).size,
+      ackMismatch: acked.filter((s) => {
+        const stored = byKey.get(`${s.user}\u0000${s.clientMsgId}`)?.[0];
+        return stored && (stored._id.toHexString() !== s.ack!.id || stored.seq !== s.ack!.seq);
+      }).length,
+      unanswered: attempts.filter((a) => a.outcome === 'unanswered').length,
+      attempts: attempts.length,
+      errorCodes,
+      httpWithoutRetryAfter: load.httpWithoutRetryAfter(),
+      recoveryMs: healedAt === null ? null : load.recoveryMs(healedAt),
+      maxAnswerMs: Math.round(Math.max(0, ...attempts.filter((a) => a.answeredAt).map((a) => a.answeredAt! - a.at))),
+    };
+    console.log(`[fault] ${JSON.stringify(counts)}`);
+    return counts;
+  } finally {
+    await client.close();
+  }
+}
+
+/** What every scenario must show (the issue's acceptance criteria). */
+export function expectNoLoss(counts: FaultCounts, options: { allowUnanswered?: boolean; allowNotBroadcast?: boolean; recoveryWithinMs?: number } = {}): void {
+  expect(counts.sent).toBeGreaterThan(50);
+  expect({ lost: counts.lost, duplicated: counts.duplicated, seqRepeated: counts.seqRepeated, ackMismatch: counts.ackMismatch }).toEqual({ lost: 0, duplicated: 0, seqRepeated: 0, ackMismatch: 0 });
+  // Retried until acknowledged: everything sent ends up stored exactly once, and acknowledged.
+  expect(counts.acked).toBe(counts.sent);
+  expect(counts.stored).toBe(counts.sent);
+  if (!options.allowNotBroadcast) expect(counts.notBroadcast).toBe(0);
+  expect(counts.errorCodes.internal ?? 0).toBe(0);
+  expect(Object.keys(counts.errorCodes).filter((c) => !['unavailable', 'unanswered'].includes(c))).toEqual([]);
+  expect(counts.httpWithoutRetryAfter).toBe(0);
+  if (!options.allowUnanswered) expect(counts.unanswered).toBe(0);
+  if (options.recoveryWithinMs !== undefined) {
+    expect(counts.recoveryMs).not.toBeNull();
+    expect(counts.recoveryMs!).toBeLessThanOrEqual(options.recoveryWithinMs);
+  }
+}
+
+/** A toxic (or several) that `heal()` removes. */
+export interface Fault { remove(): Promise<void> }
+
+export interface ScenarioOptions {
+  name: string;
+  url: string;
+  api: (userId: string, method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+  users: string[];
+  db: { uri: string; name: string };
+  answerDeadlineMs: number;
+  fault: () => Promise<Fault>;
+  faultMs: number;
+  /** Called every 250 ms while the fault is on (e.g. probe /ready). */
+  duringFault?: () => Promise<void>;
+  /** Runs beside the load once healed (e.g. wait for /ready to report the dependency up again). */
+  afterHeal?: (healedAt: number) => Promise<void>;
+}
+
+/** Load for 1.5 s, fault for faultMs, heal, load 2.5 s more, finish retries, then compare with the database. */
+export async function runScenario(options: ScenarioOptions): Promise<FaultCounts> {
+  const conversationId = (await options.api(options.users[0]!, 'POST', '/api/conversations', { type: 'group', name: options.name, memberIds: options.users.slice(1) })).body.id as string;
+  const load = await startLoad({ url: options.url, tag: options.name.replace(/[^A-Za-z0-9]+/g, '_'), conversationId, users: options.users, httpUser: true, intervalMs: 60, answerDeadlineMs: options.answerDeadlineMs });
+  try {
+    await sleep(1_500);
+    const fault = await options.fault();
+    const until = performance.now() + options.faultMs;
+    while (performance.now() < until) await Promise.all([sleep(250), options.duringFault?.()]);
+    await fault.remove();
+    const healedAt = performance.now();
+    const afterHeal = options.afterHeal?.(healedAt);
+    await sleep(2_500);
+    await load.finish(15_000);
+    await afterHeal;
+    return await verify(options.name, load, options.db, conversationId, healedAt);
+  } finally {
+    await load.close();
+  }
+}
+
+/** A core (in this process) whose MongoDB or Redis is reached through a fresh Toxiproxy proxy; stop() ends both. */
+export async function startProxiedCore(dependency: 'mongodb' | 'redis', env: Record<string, string>) {
+  const toxiproxy = await startToxiproxy();
+  try {
+    const services = testServicesEnv();
+    const upstream = new URL(dependency === 'mongodb' ? services.MONGODB_URI : services.REDIS_URL).host;
+    const { proxy, host, port } = await toxiproxy.proxy(dependency, upstream);
+    const dbName = uniqueDbName();
+    const via: Record<string, string> = dependency === 'mongodb'
+      ? { MONGODB_URI: `mongodb://${host}:${port}/?directConnection=true` }
+      : { REDIS_URL: `redis://${host}:${port}` };
+    const t = await startTestCore({ ...via, ...env }, { db: dbName });
+    return {
+      t,
+      proxy,
+      /** Where the test reads what was really stored: the server itself, not the proxy. */
+      db: { uri: services.MONGODB_URI, name: dbName },
+      async stop() {
+        await t.stop();
+        await toxiproxy.stop();
+      },
+    };
+  } catch (error) {
+    await toxiproxy.stop();
+    throw error;
+  }
+}
