@@ -50,8 +50,18 @@ export const commands: CommandEntry[] = [
       set: { type: 'string', multiple: true, value: 'KEY=VALUE', help: 'local: a core setting baked into this release (repeatable), e.g. --set LOG_LEVEL=debug' },
       'dry-run': { type: 'boolean', help: 'print the exact plan and change nothing' },
       yes: { type: 'boolean', short: 'y', help: 'do not ask for confirmation (kubernetes stacks ask otherwise)' },
+      'skip-preflight': { type: 'string', multiple: true, value: '<item>[=<reason>]', help: 'deploy although this preflight item fails (repeatable; `all`); recorded in the release. Items: see ops preflight --help' },
+      'skip-verify': { type: 'string', value: '<reason>', help: 'do not run ops verify after the switch; the reason is recorded in the release' },
     },
     load: lazy(() => require('../commands/deploy')),
+  },
+  {
+    path: ['preflight'],
+    summary: 'the pre-deployment checklist: type check, lint, tests, npm audit, config, MongoDB + indexes, Redis, S3, TLS, backups, alerts (✓/✗ each)',
+    usage: 'preflight [--env local|<stack>] [--skip <item>[=<reason>]] [--json]',
+    options: { ...common, skip: { type: 'string', multiple: true, value: '<item>[=<reason>]', help: 'do not run this item (repeatable; `all`). Items: typecheck, lint, tests, audit, config, mongodb, indexes, redis, s3, tls, backup, alerts' } },
+    details: 'Also the first step of `ops deploy`, which refuses when an item fails. CI=true: typecheck/lint/tests are recorded as covered by the pipeline. Settings: OPS_PROMETHEUS_URL (alerts), BACKUP_LOCATION (backup age, S3), OPS_BACKUP_MAX_AGE_HOURS (default: the backup RPO alert, 26), OPS_PUBLIC_URL (stacks: TLS), OPS_SKIP_PREFLIGHT (comma-separated skips).',
+    load: lazy(() => require('../preflight/commands')),
   },
   {
     path: ['rollback'],

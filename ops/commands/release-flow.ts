@@ -7,6 +7,7 @@ import { parseDuration, positiveInt, whoOf } from '../state/context';
 import { acquireLock, LockHeldError, removeIfSame } from '../state/lock';
 import { createRelease, finishRelease, getRelease, listReleases, previousGood, saveRelease, type ReleaseRecord } from '../state/releases';
 import { ActivationError, type DeployRequest } from '../targets/target';
+import { deployPreflight, type PreflightRecord } from '../preflight/commands';
 import { targetFor } from './common';
 
 const perInstance = new Set(['PORT', 'HOST', 'INSTANCE_ID', 'RELEASE_VERSION']);
@@ -103,6 +104,9 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     out.info(`${kind} ${record.id} to ${env}: ${description}${current ? ` (current: ${current.id})` : ''}`);
     appendAudit(stateDir, { who, env, action: kind, outcome: 'started', release: record.id, detail: description });
     if (kind === 'deploy') {
+      // Preflight first: nothing is built or started when an item fails (unless skipped, recorded).
+      record = { ...record, preflight: await deployPreflight(ctx, out) };
+      saveRelease(stateDir, record);
       record = { ...record, ...(await target.prepare(request, record.id, out)) };
       saveRelease(stateDir, record);
       artifact = record;
@@ -122,6 +126,8 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     const activation = error instanceof ActivationError ? error : undefined;
     const serving = activation?.switched && !activation.rolledBack ? `${record?.id} may be partly serving` : `${current?.id ?? 'nothing'} keeps serving${activation?.rolledBack ? ' (traffic was switched back automatically)' : ''}`;
     const message = `${kind} ${record?.id ?? nextId} failed${activation ? ` at "${activation.step}"` : ''}: ${(error as Error).message}\n${serving}.`;
+    const refused = (error as { preflight?: PreflightRecord & { skippedByOperator: Record<string, string> } }).preflight;
+    if (record && refused) record = { ...record, preflight: { ok: false, skipped: refused.skippedByOperator, items: refused.items } };
     if (record) record = finishRelease(stateDir, record, { status: 'failed', error: (error as Error).message.split('\n')[0], steps: out.steps });
     appendAudit(stateDir, { who, env, action: kind, outcome: 'failed', release: record?.id, detail: (error as Error).message.split('\n')[0] });
     const next = error instanceof OpsError && error.next ? error.next : `ops status --env ${env}   # what serves now; fix the cause, then: ops ${kind}${kind === 'deploy' ? '' : ' --to <release>'} --env ${env}`;

@@ -13,7 +13,8 @@ let stateDir: string;
 let env: NodeJS.ProcessEnv;
 beforeEach(() => {
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-'));
-  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana' };
+  // Preflight needs the stack's real services; these tests are about the rollout (ops/preflight has its own).
+  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all' };
 });
 afterEach(() => {
   injectKubernetes({});

@@ -1,4 +1,5 @@
 import type { Db, ObjectId } from 'mongodb';
+import { createDeclaredIndexes, type IndexDeclaration } from '../store/mongo-store';
 
 export type AttachmentStatus = 'pending' | 'attached' | 'deleting';
 
@@ -23,7 +24,9 @@ export const attachmentsCollection = 'attachments';
 
 export const attachmentCollection = (db: Db) => db.collection<AttachmentDoc>(attachmentsCollection);
 
+export const attachmentIndexes: IndexDeclaration[] = [{ collection: attachmentsCollection, indexes: [{ key: { status: 1, createdAt: 1 }, name: 'status_created' }] }];
+
 /** Index for the orphan cleanup scan; lookups by id use the unique _id. */
 export async function ensureAttachmentIndexes(db: Db): Promise<void> {
-  await attachmentCollection(db).createIndexes([{ key: { status: 1, createdAt: 1 }, name: 'status_created' }]);
+  await createDeclaredIndexes(db, attachmentIndexes);
 }
