@@ -64,6 +64,14 @@ export const commands: CommandEntry[] = [
     load: lazy(() => require('../preflight/commands')),
   },
   {
+    path: ['verify'],
+    summary: 'post-deployment verification: every REST route and its error contract, Socket.IO join/send/receive/typing/read, gap repair, /health, /ready, /metrics',
+    usage: 'verify [--env local|<stack>] [--url <public url>] [--json]',
+    options: { ...common, url: { type: 'string', value: '<url>', help: 'entry point to verify (default: the local front door, or $OPS_PUBLIC_URL for a stack)' } },
+    details: 'Also run by `ops deploy` after the switch. Acts as the users ops-verify-a/-b/-outsider in one direct and one group conversation that every run reuses (their only members), so repeated runs add no conversation other users see. Signs 5-minute tokens with the environment\'s first JWT_HS256_KEYS key.',
+    load: lazy(() => require('../verify/commands')),
+  },
+  {
     path: ['rollback'],
     summary: 'switch back to an earlier release (same health-gated switch; writes its own release record)',
     usage: 'rollback [--to <release>] [--env local|<stack>] [--dry-run]',
@@ -155,6 +163,22 @@ export const commands: CommandEntry[] = [
     options: common,
     load: lazy(() => require('../commands/stop')),
   },
+  ...(['add', 'switch', 'retire'] as const).map((step): CommandEntry => ({
+    path: ['jwt', step],
+    summary: {
+      add: 'HS256 key rotation 1/3: add a new key next to the old ones (both verify, the old one still issues) and roll the core',
+      switch: 'HS256 key rotation 2/3: issue with the new key (old tokens still verify) and roll the core',
+      retire: 'HS256 key rotation 3/3: remove the old keys once every token they signed has expired, and roll the core',
+    }[step],
+    usage: `jwt ${step} [--env local]${step === 'retire' ? ' [--force]' : ''}${step === 'add' ? ' [--max-token-ttl <duration>]' : ''}`,
+    options: {
+      ...common,
+      ...(step === 'add' ? { 'max-token-ttl': { type: 'string', value: '<duration>', help: 'longest lifetime of a token the environment issues; retire waits this long after switch (default 12h)' } as const } : {}),
+      ...(step === 'retire' ? { force: { type: 'boolean', help: 'retire before the old tokens expired (the old key leaked): their sessions end' } as const } : {}),
+    },
+    load: lazy(() => require('../keys/commands')),
+  })),
+  { path: ['jwt', 'status'], summary: 'where the HS256 key rotation stands (phase, new kid, when each step ran)', usage: 'jwt status [--env local] [--json]', options: common, load: lazy(() => require('../keys/commands')) },
   // Contributed by ops/backup/commands.ts (another engineer): they parse their own options.
   { path: ['backup'], summary: 'take a logical backup (per collection, compressed, manifest with counts and SHA-256)', load: backup },
   { path: ['backup', 'list'], summary: 'list backups with their manifests', load: backup },

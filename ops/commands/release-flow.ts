@@ -8,6 +8,7 @@ import { acquireLock, LockHeldError, removeIfSame } from '../state/lock';
 import { createRelease, finishRelease, getRelease, listReleases, previousGood, saveRelease, type ReleaseRecord } from '../state/releases';
 import { ActivationError, type DeployRequest } from '../targets/target';
 import { deployPreflight, type PreflightRecord } from '../preflight/commands';
+import { postDeployVerify } from '../verify/commands';
 import { targetFor } from './common';
 
 const perInstance = new Set(['PORT', 'HOST', 'INSTANCE_ID', 'RELEASE_VERSION']);
@@ -112,6 +113,7 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
       artifact = record;
     }
     const { cutoverMs } = await target.activate(record, artifact!, request, out);
+    if (kind === 'deploy') record = { ...record, verify: await postDeployVerify(ctx, out) };
     record = finishRelease(stateDir, record, { status: 'succeeded', steps: out.steps, cutoverMs });
     if (kind === 'rollback' && current) {
       const replaced = getRelease(stateDir, env, current.id);
@@ -120,7 +122,13 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     appendAudit(stateDir, { who, env, action: kind, outcome: 'succeeded', release: record.id, version: record.version, detail: description, durationMs: record.durationMs, cutoverMs });
     const pruned = target.prune?.(positiveInt(ctx.env.OPS_KEEP_RELEASES, 'OPS_KEEP_RELEASES', 5), new Set([record.artifact, ...(current ? [current.artifact] : [])])) ?? [];
     if (pruned.length) out.info(`pruned builds: ${pruned.join(', ')}`);
-    out.result({ ok: true, release: record, pruned }, `\n${record.id} (${record.version}) is serving ${env}: ${kind} took ${formatMs(performance.now() - started)}${cutoverMs !== undefined ? `, cutover ${cutoverMs} ms` : ''}${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}`);
+    const unverified = record.verify && !record.verify.ok;
+    out.result({ ok: !unverified, release: record, pruned }, `\n${record.id} (${record.version}) is serving ${env}: ${kind} took ${formatMs(performance.now() - started)}${cutoverMs !== undefined ? `, cutover ${cutoverMs} ms` : ''}${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}${unverified ? '\nbut the post-deploy verification FAILED (see ✗ above)' : ''}`);
+    if (unverified) {
+      appendAudit(stateDir, { who, env, action: 'verify', outcome: 'failed', release: record.id, detail: record.verify!.checks.filter((c) => !c.ok).map((c) => c.name).join('; ') });
+      out.info(`next: ops rollback --env ${env}   # or fix forward; re-check with: ops verify --env ${env}`);
+      return 1;
+    }
     return 0;
   } catch (error) {
     const activation = error instanceof ActivationError ? error : undefined;
