@@ -34,6 +34,13 @@ const common: Record<string, OptionSpec> = {
 const location = (flag: 'to' | 'from'): Record<string, OptionSpec> => ({
   [flag]: { type: 'string', value: 'dir:<path>|s3://bucket/prefix', help: 'backup location (default: $BACKUP_LOCATION)' },
 });
+/** Atlas Cloud Backup (ops/atlas): the cluster's snapshots and point-in-time restores instead of logical backups. */
+const atlas: Record<string, OptionSpec> = {
+  atlas: { type: 'boolean', help: 'Atlas Cloud Backup of the cluster instead of a logical backup (ATLAS_GROUP_ID, ATLAS_CLUSTER, API key or service account)' },
+  cluster: { type: 'string', value: '<name>', help: 'with --atlas: the cluster (default: $ATLAS_CLUSTER)' },
+};
+const atlasModule = () => require('../atlas/commands') as typeof import('../atlas/commands');
+
 const mongo: Record<string, OptionSpec> = {
   uri: { type: 'string', value: '<mongodb-uri>', help: 'MongoDB connection string (default: $MONGODB_URI)' },
   db: { type: 'string', value: '<database>', help: 'the live database (default: $MONGODB_DB or switchboard)' },
@@ -42,15 +49,16 @@ const mongo: Record<string, OptionSpec> = {
 /** Usage and options per command, in the registry's OptionSpec shape (for --help). */
 export const specs: Record<string, { usage: string; options: Record<string, OptionSpec> }> = {
   backup: {
-    usage: 'backup [--to s3://bucket/prefix | --to dir:<path>] [--collections a,b] [--compress gzip|zstd|none] [--json]',
+    usage: 'backup [--to s3://bucket/prefix | --to dir:<path>] [--collections a,b] [--compress gzip|zstd|none] [--json]  |  backup --atlas [--cluster <name>] [--retention-days <n>]',
     options: {
-      ...common, ...location('to'), ...mongo,
+      ...common, ...location('to'), ...mongo, ...atlas,
+      'retention-days': { type: 'string', value: '<n>', help: 'with --atlas: keep the on-demand snapshot n days (default 7)' },
       collections: { type: 'string', value: 'a,b', help: 'only these collections (default: all)' },
       compress: { type: 'string', value: 'gzip|zstd|none', help: 'archive compression (default gzip; zstd needs Node >= 22.15)' },
       reason: { type: 'string', value: '<text>', help: 'recorded in the manifest (default: manual)' },
     },
   },
-  'backup list': { usage: 'backup list [--from <location>] [--json]', options: { ...common, ...location('from'), to: { type: 'string', value: '<location>', help: 'same as --from' } } },
+  'backup list': { usage: 'backup list [--from <location>] [--json]  |  backup list --atlas [--cluster <name>]', options: { ...common, ...location('from'), ...atlas, to: { type: 'string', value: '<location>', help: 'same as --from' } } },
   'backup prune': {
     usage: 'backup prune --keep-daily N --keep-weekly N [--from <location>] [--dry-run] [--json]',
     options: {
@@ -65,10 +73,12 @@ export const specs: Record<string, { usage: string; options: Record<string, Opti
     options: { ...common, ...location('from'), ...mongo, to: { type: 'string', value: '<location>', help: 'same as --from' }, latest: { type: 'boolean', help: 'the newest complete backup (default)' } },
   },
   restore: {
-    usage: 'restore <backup>|latest [--from <location>] [--into <database>] [--collections a,b] [--drop] [--yes] [--json]',
+    usage: 'restore <backup>|latest [--from <location>] [--into <database>] [--collections a,b] [--drop] [--yes] [--json]  |  restore --atlas --point-in-time <iso>|--snapshot <id> --into <cluster>',
     options: {
-      ...common, ...location('from'), ...mongo,
-      into: { type: 'string', value: '<database>', help: 'target database (default: a new scratch database)' },
+      ...common, ...location('from'), ...mongo, ...atlas,
+      into: { type: 'string', value: '<database>|<cluster>', help: 'target database (default: a new scratch database); with --atlas the target cluster (all its data is replaced)' },
+      'point-in-time': { type: 'string', value: '<iso>', help: 'with --atlas: restore the cluster as it was at this moment (continuous cloud backup)' },
+      snapshot: { type: 'string', value: '<id>', help: 'with --atlas: restore this snapshot (ops backup list --atlas)' },
       collections: { type: 'string', value: 'a,b', help: 'only these collections' },
       drop: { type: 'boolean', help: 'drop the target collections first (required when they hold data)' },
       yes: { type: 'boolean', short: 'y', help: 'confirm restoring into the live database (with --into <live> --drop)' },
@@ -128,6 +138,7 @@ async function withMongo<T>(ctx: CommandContext, values: Values, fn: (client: Mo
 
 export const handlers: Record<string, CommandHandler> = {
   backup: command('backup', async (ctx, values, _p, progress) => {
+    if (values.atlas) return atlasModule().atlasBackup(ctx, values, progress);
     const store = storeOf(ctx, values);
     const compression = parseCompression(str(values.compress));
     const manifest = await withMongo(ctx, values, (client) =>
@@ -141,6 +152,7 @@ export const handlers: Record<string, CommandHandler> = {
   }),
 
   'backup list': command('backup list', async (ctx, values) => {
+    if (values.atlas) return atlasModule().atlasList(ctx, values);
     const store = storeOf(ctx, values);
     const entries = await listBackups(store);
     const rows = entries.map((e) => `${e.id.padEnd(44)} ${e.status.padEnd(10)} ${e.startedAt}  ${formatBytes(e.bytes).padStart(10)}  ${String(e.documents ?? '-').padStart(9)} docs  ${e.verification}${e.verifiedAt ? ` ${e.verifiedAt}` : ''}`);
@@ -178,6 +190,7 @@ export const handlers: Record<string, CommandHandler> = {
   }),
 
   restore: command('restore', async (ctx, values, positionals, progress) => {
+    if (values.atlas) return atlasModule().atlasRestore(ctx, values, progress);
     if (!positionals[0]) throw new BackupError('usage', 'which backup? ops restore <backup-id>|latest', 'ops backup list shows them');
     const store = storeOf(ctx, values);
     const backupId = await resolveBackupId(store, positionals[0]);

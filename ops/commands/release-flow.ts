@@ -7,8 +7,7 @@ import { parseDuration, positiveInt, whoOf } from '../state/context';
 import { acquireLock, LockHeldError, removeIfSame } from '../state/lock';
 import { createRelease, finishRelease, getRelease, listReleases, previousGood, saveRelease, type ReleaseRecord } from '../state/releases';
 import { ActivationError, type DeployRequest } from '../targets/target';
-import { deployPreflight, type PreflightRecord } from '../preflight/commands';
-import { postDeployVerify } from '../verify/commands';
+import type { PreflightRecord } from '../preflight/commands';
 import { targetFor } from './common';
 
 const perInstance = new Set(['PORT', 'HOST', 'INSTANCE_ID', 'RELEASE_VERSION']);
@@ -106,6 +105,8 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     appendAudit(stateDir, { who, env, action: kind, outcome: 'started', release: record.id, detail: description });
     if (kind === 'deploy') {
       // Preflight first: nothing is built or started when an item fails (unless skipped, recorded).
+      // Loaded on use: the probes pull in the MongoDB, Redis and S3 clients, which `ops --help` or a rollback never need.
+      const { deployPreflight } = require('../preflight/commands') as typeof import('../preflight/commands');
       record = { ...record, preflight: await deployPreflight(ctx, out) };
       saveRelease(stateDir, record);
       record = { ...record, ...(await target.prepare(request, record.id, out)) };
@@ -113,7 +114,10 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
       artifact = record;
     }
     const { cutoverMs } = await target.activate(record, artifact!, request, out);
-    if (kind === 'deploy') record = { ...record, verify: await postDeployVerify(ctx, out) };
+    if (kind === 'deploy') {
+      const { postDeployVerify } = require('../verify/commands') as typeof import('../verify/commands');
+      record = { ...record, verify: await postDeployVerify(ctx, out) };
+    }
     record = finishRelease(stateDir, record, { status: 'succeeded', steps: out.steps, cutoverMs });
     if (kind === 'rollback' && current) {
       const replaced = getRelease(stateDir, env, current.id);

@@ -1,12 +1,5 @@
 import tls from 'node:tls';
-import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import { Redis } from 'ioredis';
-import { MongoClient } from 'mongodb';
-import { $ } from 'zx';
 import type { Config } from '../../core/src/config';
-import { createS3Client } from '../../core/src/media/s3';
-import { listBackups } from '../backup/catalog';
-import { openBackupStore } from '../backup/open-store';
 import { repoRoot } from '../services/paths';
 import type { AuditCounts, FiringAlert, PreflightProbes } from './items';
 
@@ -31,18 +24,26 @@ export function parseAudit(stdout: string, stderr: string): { kind: 'ok'; counts
   return { kind: 'unavailable', reason };
 }
 
-const mongoClient = (uri: string) => new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, appName: 'switchboard-ops-preflight' });
+/*
+ * Each probe loads its client library when it runs (a deploy that skips an item never loads it): the
+ * AWS SDK alone adds seconds to a cold start of `ops`, and a Ctrl-C during that time must still be handled.
+ */
+const zx = () => require('zx') as typeof import('zx');
+const mongoClient = (uri: string) => {
+  const { MongoClient } = require('mongodb') as typeof import('mongodb');
+  return new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, appName: 'switchboard-ops-preflight' });
+};
 
 export const realProbes: PreflightProbes = {
   async command(which) {
     const [cmd, ...args] = checks[which];
-    const result = await $({ cwd: repoRoot, nothrow: true, quiet: true })`${cmd} ${args}`;
+    const result = await zx().$({ cwd: repoRoot, nothrow: true, quiet: true })`${cmd} ${args}`;
     return { ok: result.exitCode === 0, output: `${result.stdout}\n${result.stderr}` };
   },
 
   async audit() {
     // Only the npm registry is asked (the one npm is configured with); no other network.
-    const result = await $({ cwd: repoRoot, nothrow: true, quiet: true })`npm audit --omit=dev --audit-level=high --json`;
+    const result = await zx().$({ cwd: repoRoot, nothrow: true, quiet: true })`npm audit --omit=dev --audit-level=high --json`;
     return parseAudit(result.stdout, result.stderr);
   },
 
@@ -63,6 +64,7 @@ export const realProbes: PreflightProbes = {
   },
 
   async redisPing(url) {
+    const { Redis } = require('ioredis') as typeof import('ioredis');
     const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
     redis.on('error', () => undefined); // the failure reaches us through connect()/ping()
     try {
@@ -75,6 +77,8 @@ export const realProbes: PreflightProbes = {
   },
 
   async s3Bucket(config: Config) {
+    const { HeadBucketCommand } = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+    const { createS3Client } = require('../../core/src/media/s3') as typeof import('../../core/src/media/s3');
     const s3 = createS3Client({
       bucket: config.S3_BUCKET!,
       region: config.S3_REGION,
@@ -94,6 +98,8 @@ export const realProbes: PreflightProbes = {
   },
 
   async backups(location) {
+    const { openBackupStore } = require('../backup/open-store') as typeof import('../backup/open-store');
+    const { listBackups } = require('../backup/catalog') as typeof import('../backup/catalog');
     const store = openBackupStore(location);
     await store.check();
     return listBackups(store);
