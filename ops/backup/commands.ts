@@ -147,7 +147,8 @@ export const handlers: Record<string, CommandHandler> = {
       .catch((error: Error) => ctx.out.warn(`backup done, but its metric was not published: ${error.message}`));
     const lines = manifest.collections.map((c) => `  ${c.name.padEnd(16)} ${String(c.documents).padStart(10)} docs  ${formatBytes(c.archiveBytes).padStart(10)}  sha256 ${c.contentSha256.slice(0, 16)}…`);
     ctx.out.result({ ok: true, location: store.description, manifest },
-      `backup ${manifest.id} written to ${store.description}\n${lines.join('\n')}\n  total ${manifest.totals.documents} docs, ${formatBytes(manifest.totals.archiveBytes)} (${manifest.compression})\nnext: ops backup verify ${manifest.id}`);
+      `backup ${manifest.id} written to ${store.description}\n${lines.join('\n')}\n  total ${manifest.totals.documents} docs, ${formatBytes(manifest.totals.archiveBytes)} (${manifest.compression})\n` +
+      `  consistency: ${manifest.consistency === 'snapshot' ? `one snapshot${manifest.atClusterTime ? ` at cluster time ${manifest.atClusterTime}` : ''}` : `per collection (${manifest.consistencyReason})`}\nnext: ops backup verify ${manifest.id}`);
     return 0;
   }),
 
