@@ -72,6 +72,14 @@ export const specs: Record<string, { usage: string; options: Record<string, Opti
     usage: 'backup verify [<backup>|--latest] [--from <location>] [--json]',
     options: { ...common, ...location('from'), ...mongo, to: { type: 'string', value: '<location>', help: 'same as --from' }, latest: { type: 'boolean', help: 'the newest complete backup (default)' } },
   },
+  'backup drill': {
+    usage: 'backup drill [--from <location>] [--rto <duration>] [--last] [--json]',
+    options: {
+      ...common, ...location('from'), ...mongo,
+      rto: { type: 'string', value: '<duration>', help: 'recovery time objective the restore must meet, e.g. 30m (default: $OPS_RTO_TARGET or 1h)' },
+      last: { type: 'boolean', help: 'show the last drill instead of running one' },
+    },
+  },
   restore: {
     usage: 'restore <backup>|latest [--from <location>] [--into <database>] [--collections a,b] [--drop] [--yes] [--json]  |  restore --atlas --point-in-time <iso>|--snapshot <id> --into <cluster>',
     options: {
@@ -99,15 +107,17 @@ function parse(name: string, ctx: CommandContext): { values: Values; positionals
   }
 }
 
+const auditContextOf = (ctx: CommandContext, values: Values) => ({
+  stateDir: stateDirOf({ values, env: ctx.env }),
+  env: (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local',
+  who: whoOf(ctx.env),
+});
+
 /** Wraps a handler: parses options, sets the audit context, maps BackupError to OpsError (message + next step). */
 function command(name: string, run: (ctx: CommandContext, values: Values, positionals: string[], progress: ProgressSink) => Promise<number>): CommandHandler {
   return async (ctx) => {
     const { values, positionals } = parse(name, ctx);
-    setAuditContext({
-      stateDir: stateDirOf({ values, env: ctx.env }),
-      env: (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local',
-      who: whoOf(ctx.env),
-    });
+    setAuditContext(auditContextOf(ctx, values));
     try {
       return await run(ctx, values, positionals, { write: (line) => ctx.out.info(line) });
     } catch (error) {
@@ -187,6 +197,25 @@ export const handlers: Record<string, CommandHandler> = {
     await publishBackupMetric(backupMetricNames.lastVerifySuccess, record.ok ? 1 : 0, ctx.env)
       .catch((error: Error) => ctx.out.warn(`verification recorded, but its metric was not published: ${error.message}`));
     ctx.out.result({ ok: record.ok, location: store.description, verification: record }, verifyToText(record));
+    return record.ok ? 0 : 1;
+  }),
+
+  'backup drill': command('backup drill', async (ctx, values, _p, progress) => {
+    const { lastDrill, runDrill } = require('./drill') as typeof import('./drill');
+    const describe = (d: NonNullable<ReturnType<typeof lastDrill>>) =>
+      `restore drill ${d.ok ? 'PASSED' : 'FAILED'} at ${d.at}: ${d.backupId}, ${d.documents} docs restored and verified in ${formatDuration(d.durationMs / 1000)} (RTO target ${formatDuration(d.rtoTargetMs / 1000)}${d.withinRto ? '' : ', MISSED'})${d.verification.ok ? '' : `; verification failed${d.verification.error ? `: ${d.verification.error}` : ''}`}`;
+    if (values.last) {
+      const audit = auditContextOf(ctx, values);
+      const last = lastDrill(audit.stateDir, audit.env);
+      ctx.out.result({ ok: true, last: last ?? null }, last ? describe(last) : 'no restore drill recorded yet\nnext: ops backup drill');
+      return 0;
+    }
+    const store = storeOf(ctx, values);
+    const backupId = await resolveBackupId(store, 'latest');
+    const { parseDuration } = require('../state/context') as typeof import('../state/context');
+    const rtoTargetMs = parseDuration(str(values.rto) ?? ctx.env.OPS_RTO_TARGET ?? '1h');
+    const record = await withMongo(ctx, values, (client) => runDrill({ client, store, backupId, liveDatabase: liveDb(ctx, values), rtoTargetMs, progress, env: ctx.env }));
+    ctx.out.result({ ok: record.ok, drill: record }, describe(record));
     return record.ok ? 0 : 1;
   }),
 

@@ -184,6 +184,7 @@ export const commands: CommandEntry[] = [
   { path: ['backup', 'list'], summary: 'list backups with their manifests', load: backup },
   { path: ['backup', 'prune'], summary: 'apply the backup retention policy', load: backup },
   { path: ['backup', 'verify'], summary: 'verify a backup by restoring it into a scratch database', load: backup },
+  { path: ['backup', 'drill'], summary: 'quarterly restore drill: restore the newest backup into a scratch database, verify it, time it against the RTO; recorded and exported as metrics', load: backup },
   { path: ['restore'], summary: 'restore a backup (takes a safety backup first; never overwrites without an explicit flag)', load: backup },
   // Contributed by ops/jobs/commands.ts: the core's scheduled jobs, run by hand.
   { path: ['jobs', 'list'], summary: 'list the scheduled jobs (retention, conversation-archive, orphan-uploads), next and last runs', load: jobs },
