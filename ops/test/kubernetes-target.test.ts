@@ -13,8 +13,8 @@ let stateDir: string;
 let env: NodeJS.ProcessEnv;
 beforeEach(() => {
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-'));
-  // Preflight needs the stack's real services; these tests are about the rollout (ops/preflight has its own).
-  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all' };
+  // Preflight and verify need the stack's real services; these tests are about the rollout (ops/preflight and ops/verify have their own).
+  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify' };
 });
 afterEach(() => {
   injectKubernetes({});
