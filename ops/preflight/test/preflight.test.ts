@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +9,11 @@ import { storeIndexes, indexNames } from '../../../core/src/store/mongo-store';
 import { createDeclaredIndexes } from '../../../core/src/store/mongo-store';
 import { jobIndexes } from '../../../core/src/jobs/job-store';
 import type { BackupEntry } from '../../backup/catalog';
+import { createS3Client, ensureBucket } from '../../../core/src/media/s3';
+import { startMinio } from '../../services/minio';
 import { freePort } from '../../services/ports';
+import { spawnService } from '../../services/service-process';
+import { ensureDebianCommand } from '../../services/system-packages';
 import { listReleases } from '../../state/releases';
 import { runOps } from '../../test/helpers';
 import { injectPreflight } from '../commands';
@@ -196,23 +199,65 @@ describe('real probes', () => {
     }
   });
 
-  it('reads firing alerts from the Prometheus HTTP API shape (/api/v1/alerts)', async () => {
-    // Response shape as documented for GET /api/v1/alerts (status, data.alerts[].labels/state/activeAt).
-    const server = http.createServer((req, res) => {
-      expect(req.url).toBe('/api/v1/alerts');
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        status: 'success',
-        data: { alerts: [
-          { labels: { alertname: 'SwitchboardCoreNotReady', severity: 'ticket' }, annotations: {}, state: 'firing', activeAt: '2026-06-15T11:00:00Z', value: '1e+00' },
-          { labels: { alertname: 'SwitchboardMemoryGrowth', severity: 'ticket' }, annotations: {}, state: 'pending', activeAt: '2026-06-15T11:59:00Z', value: '1e+00' },
-        ] },
-      }));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  it('checks the attachments bucket on a real S3 (MinIO): present passes, missing fails naming it', async () => {
+    const minio = await startMinio();
     try {
-      expect(await realProbes.firingAlerts(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).toEqual([{ name: 'SwitchboardCoreNotReady', severity: 'ticket', activeAt: '2026-06-15T11:00:00Z' }]);
+      const settings = { MONGODB_URI: 'mongodb://unused', S3_ENDPOINT: minio.endpoint, S3_REGION: minio.region, S3_ACCESS_KEY_ID: minio.accessKeyId, S3_SECRET_ACCESS_KEY: minio.secretAccessKey };
+      const s3 = createS3Client({ bucket: 'pf-attachments', region: minio.region, endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey });
+      await ensureBucket(s3, 'pf-attachments');
+      s3.destroy();
+      expect(await item('s3').run(ctx({ settings: { ...settings, S3_BUCKET: 'pf-attachments' } }, realProbes))).toEqual({ status: 'passed', detail: 'attachments s3://pf-attachments' });
+      const missing = await runPreflight(ctx({ settings: { ...settings, S3_BUCKET: 'pf-no-such-bucket' } }, realProbes), { items: [item('s3')] });
+      expect(missing.items[0]).toMatchObject({ status: 'failed', detail: expect.stringMatching(/^HeadBucket pf-no-such-bucket: \w+ \(HTTP 404\)/) });
     } finally {
-      server.close();
+      await minio.stop();
+    }
+  });
+
+  it('reads firing alerts from a real Prometheus (/api/v1/alerts): firing ones only, not pending', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-prom-'));
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    fs.writeFileSync(path.join(work, 'rules.yml'), [
+      'groups:',
+      '  - name: preflight-test',
+      '    interval: 1s',
+      '    rules:',
+      '      - alert: PreflightTestFiring',
+      '        expr: vector(1)',
+      '        labels: { severity: ticket }',
+      '      - alert: PreflightTestPending',
+      '        expr: vector(1)',
+      '        for: 1h',
+      '',
+    ].join('\n'));
+    fs.writeFileSync(path.join(work, 'prometheus.yml'), `global:\n  evaluation_interval: 1s\nrule_files:\n  - ${path.join(work, 'rules.yml')}\n`);
+    const prometheus = await spawnService({
+      name: 'preflight prometheus',
+      command: ensureDebianCommand('prometheus', 'prometheus'),
+      args: [`--config.file=${path.join(work, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(work, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      logFile: path.join(work, 'prometheus.log'),
+      address: url,
+      waitReady: async () => {
+        for (let i = 0; i < 300; i++) {
+          if (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error('not ready');
+      },
+    });
+    try {
+      let firing: Awaited<ReturnType<typeof realProbes.firingAlerts>> = [];
+      for (let i = 0; i < 300 && firing.length === 0; i++) {
+        firing = await realProbes.firingAlerts(`${url}/`);
+        if (!firing.length) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(firing).toEqual([{ name: 'PreflightTestFiring', severity: 'ticket', activeAt: expect.any(String) }]);
+      const outcome = await item('alerts').run(ctx({ opsEnv: { OPS_PROMETHEUS_URL: url } }, realProbes));
+      expect(outcome).toEqual({ status: 'failed', detail: 'firing: PreflightTestFiring (ticket); see runbooks/<alert>.md' });
+    } finally {
+      await prometheus.stop();
+      fs.rmSync(work, { recursive: true, force: true });
     }
   });
 });
