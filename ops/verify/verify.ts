@@ -12,6 +12,7 @@ import { metricNames } from '../../core/src/telemetry/metric-names';
 
 export const verifyUsers = { a: 'ops-verify-a', b: 'ops-verify-b', outsider: 'ops-verify-outsider' } as const;
 export const VERIFY_GROUP = 'ops verify (automated post-deploy check)';
+export const MAINTENANCE_ON = 'maintenance mode is on';
 
 export interface VerifyOptions {
   /** The public entry point (front door / ingress). */
@@ -130,7 +131,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     const healthy = await check('/health answers ok', async () => {
       const health = await call(null, 'GET', '/health', '/health');
       if (health.status !== 200 || health.body?.status !== 'ok') fail(`GET /health answered ${health.status} ${JSON.stringify(health.body)}`);
-      if (health.body.maintenance?.on) fail('maintenance mode is on');
+      if (health.body.maintenance?.on) fail(MAINTENANCE_ON);
       return `version ${health.body.version}`;
     });
     await check('/ready answers 200', async () => {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { startTestCore, uniqueDbName, type TestCore } from '../../../core/test/harness';
 import { runOps } from '../../test/helpers';
+import { createOutput } from '../../cli/output';
+import { postDeployVerify } from '../commands';
 import { runVerify, verifyUsers } from '../verify';
 
 /** ops verify against a real core (in-process, real local MongoDB) through the CLI and the function. */
@@ -65,6 +67,12 @@ it('checks /metrics on each instance and fails when it is missing or when mainte
     expect(down.ok).toBe(false);
     expect(down.checks[0]).toMatchObject({ name: '/health answers ok', ok: false, detail: 'maintenance mode is on' });
     expect(down.checks).toHaveLength(3); // stops after /health, /ready, /metrics: nothing is created
+    // After a deploy during maintenance the verification is skipped (recorded), not failed.
+    const lines: string[] = [];
+    const out = createOutput({ stdout: { write: () => true }, stderr: { write: (l: string) => lines.push(l) } }, false);
+    const record = await postDeployVerify({ values: { url: other.url }, env: { OPS_STATE_DIR: stateDir } }, out);
+    expect(record).toMatchObject({ ok: true, skipped: 'maintenance mode is on (the API answers 503)' });
+    expect(lines.join('')).toContain('run ops verify after: ops maintenance off');
   } finally {
     await other.stop();
   }
