@@ -43,7 +43,7 @@ export function preflightContext(ctx: Pick<CommandContext, 'values' | 'env'>): P
 
 function skipsOf(flags: string[] | undefined, ctx: Pick<CommandContext, 'env'>, flag: string): Record<string, string> {
   try {
-    return parseSkips(flags, ctx.env.OPS_SKIP_PREFLIGHT, preflightItemIds);
+    return parseSkips(flags, ctx.env.OPS_SKIP_PREFLIGHT, preflightItemIds, flag);
   } catch (error) {
     if (error instanceof UnknownItemError) throw new OpsError(`${flag}: ${error.message}`, 'ops preflight --help', 2);
     throw error;

@@ -70,7 +70,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * The operator's skip list from `--skip-preflight <id>` (repeatable, `<id>=<reason>` allowed) and
  * OPS_SKIP_PREFLIGHT (comma-separated, same form); `all` skips every item. Unknown ids are refused.
  */
-export function parseSkips(flags: string[] | undefined, envValue: string | undefined, known: string[]): Record<string, string> {
+export function parseSkips(flags: string[] | undefined, envValue: string | undefined, known: string[], flagName = '--skip-preflight'): Record<string, string> {
   const skips: Record<string, string> = {};
   const add = (entry: string, source: string) => {
     const at = entry.indexOf('=');
@@ -82,7 +82,7 @@ export function parseSkips(flags: string[] | undefined, envValue: string | undef
     else throw new UnknownItemError(id, known);
   };
   for (const entry of (envValue ?? '').split(',')) add(entry, 'OPS_SKIP_PREFLIGHT');
-  for (const entry of flags ?? []) add(entry, '--skip-preflight');
+  for (const entry of flags ?? []) add(entry, flagName);
   return skips;
 }
 
