@@ -64,7 +64,10 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
 
   if (values['dry-run']) {
     const steps = await target.plan({ kind, request, releaseId: nextId, artifact });
-    const plan = [`take the deploy lock for ${env} ("${description}", owner ${who})`, ...steps, 'release the deploy lock'];
+    const checks = kind === 'deploy'
+      ? { before: [(require('../preflight/commands') as typeof import('../preflight/commands')).preflightPlan(ctx)], after: [(require('../verify/commands') as typeof import('../verify/commands')).verifyPlan(ctx)] }
+      : { before: [], after: [] };
+    const plan = [`take the deploy lock for ${env} ("${description}", owner ${who})`, ...checks.before, ...steps, ...checks.after, 'release the deploy lock'];
     out.result({ dryRun: true, env, kind, release: nextId, current: current?.id, artifact: artifact?.id, plan }, [`plan for ops ${kind} on ${env} (dry run: nothing changes)`, ...plan.map((s, i) => `  ${i + 1}. ${s}`)].join('\n'));
     return 0;
   }

@@ -50,6 +50,13 @@ function skipsOf(flags: string[] | undefined, ctx: Pick<CommandContext, 'env'>, 
   }
 }
 
+/** The --dry-run line for the preflight step. */
+export function preflightPlan(ctx: Pick<CommandContext, 'values' | 'env'>): string {
+  const skip = skipsOf(ctx.values['skip-preflight'] as string[] | undefined, ctx, '--skip-preflight');
+  const run = preflightItemIds.filter((id) => skip[id] === undefined);
+  return `preflight: ${run.length ? run.join(', ') : 'no item'}; refuse the deploy if one fails${Object.keys(skip).length ? ` (skipped: ${Object.keys(skip).join(', ')})` : ''}`;
+}
+
 /** What a release record keeps of the preflight run. */
 export interface PreflightRecord {
   ok: boolean;

@@ -34,6 +34,7 @@ test('--dry-run prints the exact plan and touches nothing', async () => {
   const { plan } = JSON.parse(run.stdout) as { plan: string[] };
   expect(plan).toEqual([
     'take the deploy lock for production ("deploy sha-bbb", owner dana)',
+    'preflight: no item; refuse the deploy if one fails (skipped: typecheck, lint, tests, audit, config, mongodb, indexes, redis, s3, tls, backup, alerts)',
     `read the current image: pulumi config get --path ${IMAGE_KEY} --stack production (program ${path.resolve(__dirname, '..', '..', 'infra')})`,
     `record v1: image ${repo}:sha-bbb`,
     `pulumi config set --path ${IMAGE_KEY} ${repo}:sha-bbb --stack production`,
@@ -41,6 +42,7 @@ test('--dry-run prints the exact plan and touches nothing', async () => {
     'wait until https://<stack output appHost>/health reports version sha-bbb (3 answers in a row, timeout 0 s)',
     'smoke test through https://<stack output appHost>: GET /ready = 200, GET /api/openapi.json',
     `on any failure: pulumi config set --path ${IMAGE_KEY} <previous image>, pulumi up, wait for the previous version; record v1 failed`,
+    'skip ops verify: the recorded fake stack has no core to verify (OPS_SKIP_VERIFY)',
     'release the deploy lock',
   ]);
   expect(fake.calls).toEqual([`getConfig ${IMAGE_KEY}`]); // read-only

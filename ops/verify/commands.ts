@@ -39,6 +39,15 @@ export const handlers: Record<string, CommandHandler> = {
   },
 };
 
+const skipReason = (ctx: Pick<CommandContext, 'values' | 'env'>): string | undefined =>
+  (typeof ctx.values['skip-verify'] === 'string' ? `${ctx.values['skip-verify']} (--skip-verify)` : undefined) ?? (ctx.env.OPS_SKIP_VERIFY ? `${ctx.env.OPS_SKIP_VERIFY} (OPS_SKIP_VERIFY)` : undefined);
+
+/** The --dry-run line for the verify step. */
+export function verifyPlan(ctx: Pick<CommandContext, 'values' | 'env'>): string {
+  const reason = skipReason(ctx);
+  return reason ? `skip ops verify: ${reason}` : 'ops verify: every documented route and the error contract, Socket.IO, gap repair, /health, /ready, /metrics; exit 1 (next: ops rollback) if a check fails';
+}
+
 /** The release record's verify field. */
 export type VerifyRecord = { ok: boolean; skipped?: string; checks: VerifyReport['checks'] };
 
@@ -48,7 +57,7 @@ export type VerifyRecord = { ok: boolean; skipped?: string; checks: VerifyReport
  * --skip-verify <reason> / OPS_SKIP_VERIFY=<reason> skip it, recorded.
  */
 export async function postDeployVerify(ctx: Pick<CommandContext, 'values' | 'env'>, out: Output): Promise<VerifyRecord> {
-  const reason = (typeof ctx.values['skip-verify'] === 'string' ? `${ctx.values['skip-verify']} (--skip-verify)` : undefined) ?? (ctx.env.OPS_SKIP_VERIFY ? `${ctx.env.OPS_SKIP_VERIFY} (OPS_SKIP_VERIFY)` : undefined);
+  const reason = skipReason(ctx);
   if (reason) {
     out.warn(`post-deploy verification skipped: ${reason}`);
     return { ok: true, skipped: reason, checks: [] };

@@ -282,6 +282,9 @@ describe('ops deploy runs preflight first', () => {
       expect(record!.preflight?.skipped).toEqual({ typecheck: '--skip-preflight', lint: '--skip-preflight', tests: '--skip-preflight', audit: 'mirror has no audit endpoint (--skip-preflight)' });
       expect(record!.preflight?.items.find((i) => i.id === 'mongodb')?.status).toBe('failed');
       expect(record!.build).toBeUndefined(); // nothing was built
+      const dry = await runOps(['deploy', '--dry-run', '--skip-preflight', 'lint', '--skip-verify', 'not now'], env);
+      expect(dry.stdout).toContain('2. preflight: typecheck, tests, audit, config, mongodb, indexes, redis, s3, tls, backup, alerts; refuse the deploy if one fails (skipped: lint)');
+      expect(dry.stdout).toContain('skip ops verify: not now (--skip-verify)');
       const alone = await runOps(['preflight', '--skip', 'typecheck', '--skip', 'lint', '--skip', 'tests', '--skip', 'audit', '--json'], env);
       expect(alone.code).toBe(1);
       expect((JSON.parse(alone.stdout) as { failed: string[] }).failed).toEqual(['MongoDB reachable']);
