@@ -10,6 +10,7 @@ export const procedures = {
   'maintenance-window.md': 'Run a maintenance window',
   'incident-checklist.md': 'Incident checklist (start here when in doubt)',
   'scaling-out.md': 'Scale out the core',
+  'maintenance-schedule.md': 'Maintenance schedule (weekly, monthly, quarterly tasks)',
 } as const;
 
 /** A flag and whether it takes a value (`--to v3`) or is a switch (`--yes`). */
@@ -23,24 +24,32 @@ export interface OpsCommandSpec {
 }
 
 export const opsCommands: OpsCommandSpec[] = [
-  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch' }, positionals: 0 },
-  { path: ['rollback'], flags: { '--to': 'value' }, positionals: 0 },
+  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch', '--skip-preflight': 'value', '--skip-verify': 'value' }, positionals: 0 },
+  { path: ['rollback'], flags: { '--to': 'value', '--env': 'value', '--yes': 'switch' }, positionals: 0 },
   { path: ['releases'], flags: { '--json': 'switch' }, positionals: 0 },
-  { path: ['lock', 'status'], flags: {}, positionals: 0 },
+  { path: ['releases', 'prune'], flags: { '--keep': 'value' }, positionals: 0 },
+  { path: ['preflight'], flags: { '--env': 'value', '--skip': 'value', '--json': 'switch' }, positionals: 0 },
+  { path: ['verify'], flags: { '--env': 'value', '--url': 'value', '--json': 'switch' }, positionals: 0 },
+  { path: ['lock', 'status'], flags: { '--env': 'value' }, positionals: 0 },
   { path: ['lock', 'acquire'], flags: { '-m': 'value' }, positionals: 0 },
   { path: ['lock', 'release'], flags: {}, positionals: 0 },
-  { path: ['maintenance', 'on'], flags: { '--message': 'value', '--retry-after': 'value' }, positionals: 0 },
-  { path: ['maintenance', 'off'], flags: {}, positionals: 0 },
-  { path: ['maintenance', 'status'], flags: {}, positionals: 0 },
+  { path: ['maintenance', 'on'], flags: { '--message': 'value', '--retry-after': 'value', '--env': 'value' }, positionals: 0 },
+  { path: ['maintenance', 'off'], flags: { '--env': 'value' }, positionals: 0 },
+  { path: ['maintenance', 'status'], flags: { '--env': 'value' }, positionals: 0 },
   { path: ['status'], flags: { '--json': 'switch', '--watch': 'switch' }, positionals: 0 },
-  { path: ['audit'], flags: {}, positionals: 0 },
-  { path: ['backup'], flags: { '--to': 'value' }, positionals: 0 },
-  { path: ['backup', 'list'], flags: {}, positionals: 0 },
+  { path: ['audit'], flags: { '--env': 'value', '--limit': 'value' }, positionals: 0 },
+  { path: ['backup'], flags: { '--to': 'value', '--atlas': 'switch', '--retention-days': 'value' }, positionals: 0 },
+  { path: ['backup', 'list'], flags: { '--atlas': 'switch' }, positionals: 0 },
   { path: ['backup', 'prune'], flags: { '--keep-daily': 'value', '--keep-weekly': 'value', '--dry-run': 'switch' }, positionals: 0 },
-  { path: ['backup', 'verify'], flags: {}, positionals: 0 },
-  { path: ['restore'], flags: { '--into': 'value', '--drop': 'switch', '--yes': 'switch' }, positionals: 1 },
+  { path: ['backup', 'verify'], flags: { '--latest': 'switch', '--from': 'value', '--json': 'switch' }, positionals: 0 },
+  { path: ['backup', 'drill'], flags: { '--from': 'value', '--rto': 'value', '--last': 'switch' }, positionals: 0 },
+  { path: ['restore'], flags: { '--into': 'value', '--drop': 'switch', '--yes': 'switch', '--atlas': 'switch', '--point-in-time': 'value', '--snapshot': 'value' }, positionals: 1 },
   { path: ['jobs', 'list'], flags: { '--json': 'switch' }, positionals: 0 },
   { path: ['jobs', 'run'], flags: { '--dry-run': 'switch', '--json': 'switch' }, positionals: 1 },
+  { path: ['jwt', 'add'], flags: { '--max-token-ttl': 'value' }, positionals: 0 },
+  { path: ['jwt', 'switch'], flags: {}, positionals: 0 },
+  { path: ['jwt', 'retire'], flags: { '--force': 'switch' }, positionals: 0 },
+  { path: ['jwt', 'status'], flags: {}, positionals: 0 },
 ];
 
 export interface QuotedCommand {

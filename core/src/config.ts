@@ -33,6 +33,8 @@ export const configSpec = {
   JWT_AUDIENCE: { schema: z.string().min(1), default: 'switchboard', doc: 'Required `aud` claim.' },
   JWT_HS256_KEYS: { schema: list.pipe(z.array(z.string().regex(/^[^:]+:.{32,}$/, 'each entry is kid:secret with a secret of at least 32 characters'))), default: LOCAL_DEV_KEY, emptyMeansEmpty: true, doc: 'Comma-separated `kid:secret` HS256 keys (local and tests). Set to empty to accept only JWKS.' },
   JWT_JWKS_URL: { schema: z.url().optional(), default: undefined, doc: 'JWKS URL of the identity provider (RS256/ES256, production).' },
+  JWT_JWKS_COOLDOWN_MS: { schema: int(0, 3_600_000), default: '30000', doc: 'After a JWKS fetch, the soonest a token with an unknown `kid` may trigger another (rate limit on refreshes).' },
+  JWT_JWKS_CACHE_MAX_AGE_MS: { schema: int(1_000, 86_400_000), default: '600000', doc: 'Longest the JWKS is cached before it is fetched again (a retired key stops verifying after this).' },
   JWT_CLOCK_TOLERANCE_S: { schema: int(0, 300), default: '5', doc: 'Allowed clock skew for `exp`/`nbf`, seconds.' },
   CORS_ORIGINS: { schema: list, default: '', doc: 'Comma-separated allowed browser origins (empty: same origin only).' },
   RATE_LIMIT_API_PER_MIN: { schema: int(1, 1_000_000), default: '100', doc: 'API requests per user per minute.' },

@@ -1,9 +1,10 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Db, MongoClient } from 'mongodb';
+import type { ClientSession, Db, MongoClient } from 'mongodb';
 import { writeAudit } from './audit';
 import { compressor, HashingStream } from './codec';
+import { detectConsistency, formatTimestamp, snapshotTimeOf } from './consistency';
 import { BackupError, describeError } from './errors';
 import {
   archiveFileName, MANIFEST_FORMAT_VERSION, MANIFEST_NAME, TOOL_VERSION,
@@ -52,10 +53,22 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     compressor(compression).destroy(); // fails early on an unsupported compression
     await options.store.check();
     const selected = await selectCollections(db, options.collections);
+    const consistency = await detectConsistency(options.client);
+    options.progress?.write(consistency.mode === 'snapshot'
+      ? 'consistency: one snapshot for every collection (atClusterTime of the first read)'
+      : `consistency: per collection, not one point in time: ${consistency.reason}`);
+    const session = consistency.mode === 'snapshot' ? options.client.startSession({ snapshot: true }) : undefined;
     const entries: CollectionEntry[] = [];
-    for (const info of selected) {
-      entries.push(await backupCollection(db, info, id, compression, options));
-      await options.afterCollection?.(info.name);
+    let atClusterTime: string | undefined;
+    try {
+      for (const info of selected) {
+        entries.push(await backupCollection(db, info, id, compression, options, session));
+        await options.afterCollection?.(info.name);
+      }
+      const ts = session && snapshotTimeOf(session);
+      atClusterTime = ts ? formatTimestamp(ts) : undefined;
+    } finally {
+      await session?.endSession();
     }
     const manifest: Manifest = {
       formatVersion: MANIFEST_FORMAT_VERSION,
@@ -66,6 +79,9 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       finishedAt: now().toISOString(),
       source: { database: options.database, host: hostsOf(options.client) },
       compression,
+      ...(consistency.mode === 'snapshot'
+        ? { consistency: 'snapshot' as const, ...(atClusterTime ? { atClusterTime } : { consistencyReason: 'snapshot session; no collection had a document to pin the time' }) }
+        : { consistency: 'per-collection' as const, consistencyReason: consistency.reason }),
       collections: entries,
       totals: {
         documents: entries.reduce((n, e) => n + e.documents, 0),
@@ -92,7 +108,7 @@ async function selectCollections(db: Db, names: string[] | undefined): Promise<C
   return all.filter((c) => names.includes(c.name));
 }
 
-async function backupCollection(db: Db, info: CollectionInfo, id: string, compression: Compression, options: BackupOptions): Promise<CollectionEntry> {
+async function backupCollection(db: Db, info: CollectionInfo, id: string, compression: Compression, options: BackupOptions, session?: ClientSession): Promise<CollectionEntry> {
   const collection = db.collection(info.name);
   const indexes = await indexDefinitions(db, info.name);
   const estimate = await collection.estimatedDocumentCount();
@@ -105,7 +121,7 @@ async function backupCollection(db: Db, info: CollectionInfo, id: string, compre
     let batch: string[] = [];
     let batchBytes = 0;
     let batchDocs = 0;
-    const cursor = collection.find({}, { sort: { _id: 1 }, batchSize: 1000, ...exactRead });
+    const cursor = collection.find({}, { sort: { _id: 1 }, batchSize: 1000, ...exactRead, ...(session ? { session } : {}) });
     try {
       for await (const doc of cursor) {
         const line = `${canonical(doc)}\n`;

@@ -34,6 +34,13 @@ const common: Record<string, OptionSpec> = {
 const location = (flag: 'to' | 'from'): Record<string, OptionSpec> => ({
   [flag]: { type: 'string', value: 'dir:<path>|s3://bucket/prefix', help: 'backup location (default: $BACKUP_LOCATION)' },
 });
+/** Atlas Cloud Backup (ops/atlas): the cluster's snapshots and point-in-time restores instead of logical backups. */
+const atlas: Record<string, OptionSpec> = {
+  atlas: { type: 'boolean', help: 'Atlas Cloud Backup of the cluster instead of a logical backup (ATLAS_GROUP_ID, ATLAS_CLUSTER, API key or service account)' },
+  cluster: { type: 'string', value: '<name>', help: 'with --atlas: the cluster (default: $ATLAS_CLUSTER)' },
+};
+const atlasModule = () => require('../atlas/commands') as typeof import('../atlas/commands');
+
 const mongo: Record<string, OptionSpec> = {
   uri: { type: 'string', value: '<mongodb-uri>', help: 'MongoDB connection string (default: $MONGODB_URI)' },
   db: { type: 'string', value: '<database>', help: 'the live database (default: $MONGODB_DB or switchboard)' },
@@ -42,15 +49,16 @@ const mongo: Record<string, OptionSpec> = {
 /** Usage and options per command, in the registry's OptionSpec shape (for --help). */
 export const specs: Record<string, { usage: string; options: Record<string, OptionSpec> }> = {
   backup: {
-    usage: 'backup [--to s3://bucket/prefix | --to dir:<path>] [--collections a,b] [--compress gzip|zstd|none] [--json]',
+    usage: 'backup [--to s3://bucket/prefix | --to dir:<path>] [--collections a,b] [--compress gzip|zstd|none] [--json]  |  backup --atlas [--cluster <name>] [--retention-days <n>]',
     options: {
-      ...common, ...location('to'), ...mongo,
+      ...common, ...location('to'), ...mongo, ...atlas,
+      'retention-days': { type: 'string', value: '<n>', help: 'with --atlas: keep the on-demand snapshot n days (default 7)' },
       collections: { type: 'string', value: 'a,b', help: 'only these collections (default: all)' },
       compress: { type: 'string', value: 'gzip|zstd|none', help: 'archive compression (default gzip; zstd needs Node >= 22.15)' },
       reason: { type: 'string', value: '<text>', help: 'recorded in the manifest (default: manual)' },
     },
   },
-  'backup list': { usage: 'backup list [--from <location>] [--json]', options: { ...common, ...location('from'), to: { type: 'string', value: '<location>', help: 'same as --from' } } },
+  'backup list': { usage: 'backup list [--from <location>] [--json]  |  backup list --atlas [--cluster <name>]', options: { ...common, ...location('from'), ...atlas, to: { type: 'string', value: '<location>', help: 'same as --from' } } },
   'backup prune': {
     usage: 'backup prune --keep-daily N --keep-weekly N [--from <location>] [--dry-run] [--json]',
     options: {
@@ -64,11 +72,21 @@ export const specs: Record<string, { usage: string; options: Record<string, Opti
     usage: 'backup verify [<backup>|--latest] [--from <location>] [--json]',
     options: { ...common, ...location('from'), ...mongo, to: { type: 'string', value: '<location>', help: 'same as --from' }, latest: { type: 'boolean', help: 'the newest complete backup (default)' } },
   },
-  restore: {
-    usage: 'restore <backup>|latest [--from <location>] [--into <database>] [--collections a,b] [--drop] [--yes] [--json]',
+  'backup drill': {
+    usage: 'backup drill [--from <location>] [--rto <duration>] [--last] [--json]',
     options: {
       ...common, ...location('from'), ...mongo,
-      into: { type: 'string', value: '<database>', help: 'target database (default: a new scratch database)' },
+      rto: { type: 'string', value: '<duration>', help: 'recovery time objective the restore must meet, e.g. 30m (default: $OPS_RTO_TARGET or 1h)' },
+      last: { type: 'boolean', help: 'show the last drill instead of running one' },
+    },
+  },
+  restore: {
+    usage: 'restore <backup>|latest [--from <location>] [--into <database>] [--collections a,b] [--drop] [--yes] [--json]  |  restore --atlas --point-in-time <iso>|--snapshot <id> --into <cluster>',
+    options: {
+      ...common, ...location('from'), ...mongo, ...atlas,
+      into: { type: 'string', value: '<database>|<cluster>', help: 'target database (default: a new scratch database); with --atlas the target cluster (all its data is replaced)' },
+      'point-in-time': { type: 'string', value: '<iso>', help: 'with --atlas: restore the cluster as it was at this moment (continuous cloud backup)' },
+      snapshot: { type: 'string', value: '<id>', help: 'with --atlas: restore this snapshot (ops backup list --atlas)' },
       collections: { type: 'string', value: 'a,b', help: 'only these collections' },
       drop: { type: 'boolean', help: 'drop the target collections first (required when they hold data)' },
       yes: { type: 'boolean', short: 'y', help: 'confirm restoring into the live database (with --into <live> --drop)' },
@@ -89,15 +107,17 @@ function parse(name: string, ctx: CommandContext): { values: Values; positionals
   }
 }
 
+const auditContextOf = (ctx: CommandContext, values: Values) => ({
+  stateDir: stateDirOf({ values, env: ctx.env }),
+  env: (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local',
+  who: whoOf(ctx.env),
+});
+
 /** Wraps a handler: parses options, sets the audit context, maps BackupError to OpsError (message + next step). */
 function command(name: string, run: (ctx: CommandContext, values: Values, positionals: string[], progress: ProgressSink) => Promise<number>): CommandHandler {
   return async (ctx) => {
     const { values, positionals } = parse(name, ctx);
-    setAuditContext({
-      stateDir: stateDirOf({ values, env: ctx.env }),
-      env: (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local',
-      who: whoOf(ctx.env),
-    });
+    setAuditContext(auditContextOf(ctx, values));
     try {
       return await run(ctx, values, positionals, { write: (line) => ctx.out.info(line) });
     } catch (error) {
@@ -128,6 +148,7 @@ async function withMongo<T>(ctx: CommandContext, values: Values, fn: (client: Mo
 
 export const handlers: Record<string, CommandHandler> = {
   backup: command('backup', async (ctx, values, _p, progress) => {
+    if (values.atlas) return atlasModule().atlasBackup(ctx, values, progress);
     const store = storeOf(ctx, values);
     const compression = parseCompression(str(values.compress));
     const manifest = await withMongo(ctx, values, (client) =>
@@ -136,11 +157,13 @@ export const handlers: Record<string, CommandHandler> = {
       .catch((error: Error) => ctx.out.warn(`backup done, but its metric was not published: ${error.message}`));
     const lines = manifest.collections.map((c) => `  ${c.name.padEnd(16)} ${String(c.documents).padStart(10)} docs  ${formatBytes(c.archiveBytes).padStart(10)}  sha256 ${c.contentSha256.slice(0, 16)}…`);
     ctx.out.result({ ok: true, location: store.description, manifest },
-      `backup ${manifest.id} written to ${store.description}\n${lines.join('\n')}\n  total ${manifest.totals.documents} docs, ${formatBytes(manifest.totals.archiveBytes)} (${manifest.compression})\nnext: ops backup verify ${manifest.id}`);
+      `backup ${manifest.id} written to ${store.description}\n${lines.join('\n')}\n  total ${manifest.totals.documents} docs, ${formatBytes(manifest.totals.archiveBytes)} (${manifest.compression})\n` +
+      `  consistency: ${manifest.consistency === 'snapshot' ? `one snapshot${manifest.atClusterTime ? ` at cluster time ${manifest.atClusterTime}` : ''}` : `per collection (${manifest.consistencyReason})`}\nnext: ops backup verify ${manifest.id}`);
     return 0;
   }),
 
   'backup list': command('backup list', async (ctx, values) => {
+    if (values.atlas) return atlasModule().atlasList(ctx, values);
     const store = storeOf(ctx, values);
     const entries = await listBackups(store);
     const rows = entries.map((e) => `${e.id.padEnd(44)} ${e.status.padEnd(10)} ${e.startedAt}  ${formatBytes(e.bytes).padStart(10)}  ${String(e.documents ?? '-').padStart(9)} docs  ${e.verification}${e.verifiedAt ? ` ${e.verifiedAt}` : ''}`);
@@ -177,7 +200,27 @@ export const handlers: Record<string, CommandHandler> = {
     return record.ok ? 0 : 1;
   }),
 
+  'backup drill': command('backup drill', async (ctx, values, _p, progress) => {
+    const { lastDrill, runDrill } = require('./drill') as typeof import('./drill');
+    const describe = (d: NonNullable<ReturnType<typeof lastDrill>>) =>
+      `restore drill ${d.ok ? 'PASSED' : 'FAILED'} at ${d.at}: ${d.backupId}, ${d.documents} docs restored and verified in ${formatDuration(d.durationMs / 1000)} (RTO target ${formatDuration(d.rtoTargetMs / 1000)}${d.withinRto ? '' : ', MISSED'})${d.verification.ok ? '' : `; verification failed${d.verification.error ? `: ${d.verification.error}` : ''}`}`;
+    if (values.last) {
+      const audit = auditContextOf(ctx, values);
+      const last = lastDrill(audit.stateDir, audit.env);
+      ctx.out.result({ ok: true, last: last ?? null }, last ? describe(last) : 'no restore drill recorded yet\nnext: ops backup drill');
+      return 0;
+    }
+    const store = storeOf(ctx, values);
+    const backupId = await resolveBackupId(store, 'latest');
+    const { parseDuration } = require('../state/context') as typeof import('../state/context');
+    const rtoTargetMs = parseDuration(str(values.rto) ?? ctx.env.OPS_RTO_TARGET ?? '1h');
+    const record = await withMongo(ctx, values, (client) => runDrill({ client, store, backupId, liveDatabase: liveDb(ctx, values), rtoTargetMs, progress, env: ctx.env }));
+    ctx.out.result({ ok: record.ok, drill: record }, describe(record));
+    return record.ok ? 0 : 1;
+  }),
+
   restore: command('restore', async (ctx, values, positionals, progress) => {
+    if (values.atlas) return atlasModule().atlasRestore(ctx, values, progress);
     if (!positionals[0]) throw new BackupError('usage', 'which backup? ops restore <backup-id>|latest', 'ops backup list shows them');
     const store = storeOf(ctx, values);
     const backupId = await resolveBackupId(store, positionals[0]);

@@ -36,6 +36,14 @@ export interface Manifest {
   finishedAt: string;
   source: { database: string; host: string };
   compression: Compression;
+  /**
+   * `snapshot`: every collection was read at `atClusterTime` (`<seconds>:<increment>`, one snapshot
+   * session). `per-collection`: each collection as it was when read; `consistencyReason` says why.
+   * Absent in manifests written before this was recorded (per-collection).
+   */
+  consistency?: 'snapshot' | 'per-collection';
+  atClusterTime?: string;
+  consistencyReason?: string;
   collections: CollectionEntry[];
   totals: { documents: number; contentBytes: number; archiveBytes: number };
 }

@@ -1,5 +1,5 @@
 import { Decimal128, Double, Int32, Long, ObjectId, type Db } from 'mongodb';
-import { ensureIndexes, type Store } from '../../core/src/store/mongo-store';
+import { createDeclaredIndexes, storeIndexes } from '../../core/src/store/mongo-store';
 import { directConversationId } from '../../core/src/store/ids';
 import { membershipId } from '../../core/src/store/documents';
 
@@ -21,7 +21,7 @@ const words = ['hello', 'world', 'ünïcödé', 'naïve', 'café', '日本語', 
 const users = Array.from({ length: 40 }, (_, i) => `user-${i}`);
 
 export async function seedChatDatabase(db: Db, options: SeedOptions): Promise<{ conversations: number; memberships: number; messages: number }> {
-  await ensureIndexes({ conversations: db.collection('conversations'), memberships: db.collection('memberships'), messages: db.collection('messages') } as unknown as Store);
+  await createDeclaredIndexes(db, storeIndexes);
   const conversationCount = options.conversations ?? 50;
   const base = Date.UTC(2026, 0, 1);
   let rnd = 42;

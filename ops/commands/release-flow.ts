@@ -7,6 +7,7 @@ import { parseDuration, positiveInt, whoOf } from '../state/context';
 import { acquireLock, LockHeldError, removeIfSame } from '../state/lock';
 import { createRelease, finishRelease, getRelease, listReleases, previousGood, saveRelease, type ReleaseRecord } from '../state/releases';
 import { ActivationError, type DeployRequest } from '../targets/target';
+import type { PreflightRecord } from '../preflight/commands';
 import { targetFor } from './common';
 
 const perInstance = new Set(['PORT', 'HOST', 'INSTANCE_ID', 'RELEASE_VERSION']);
@@ -63,7 +64,10 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
 
   if (values['dry-run']) {
     const steps = await target.plan({ kind, request, releaseId: nextId, artifact });
-    const plan = [`take the deploy lock for ${env} ("${description}", owner ${who})`, ...steps, 'release the deploy lock'];
+    const checks = kind === 'deploy'
+      ? { before: [(require('../preflight/commands') as typeof import('../preflight/commands')).preflightPlan(ctx)], after: [(require('../verify/commands') as typeof import('../verify/commands')).verifyPlan(ctx)] }
+      : { before: [], after: [] };
+    const plan = [`take the deploy lock for ${env} ("${description}", owner ${who})`, ...checks.before, ...steps, ...checks.after, 'release the deploy lock'];
     out.result({ dryRun: true, env, kind, release: nextId, current: current?.id, artifact: artifact?.id, plan }, [`plan for ops ${kind} on ${env} (dry run: nothing changes)`, ...plan.map((s, i) => `  ${i + 1}. ${s}`)].join('\n'));
     return 0;
   }
@@ -103,11 +107,20 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     out.info(`${kind} ${record.id} to ${env}: ${description}${current ? ` (current: ${current.id})` : ''}`);
     appendAudit(stateDir, { who, env, action: kind, outcome: 'started', release: record.id, detail: description });
     if (kind === 'deploy') {
+      // Preflight first: nothing is built or started when an item fails (unless skipped, recorded).
+      // Loaded on use: the probes pull in the MongoDB, Redis and S3 clients, which `ops --help` or a rollback never need.
+      const { deployPreflight } = require('../preflight/commands') as typeof import('../preflight/commands');
+      record = { ...record, preflight: await deployPreflight(ctx, out) };
+      saveRelease(stateDir, record);
       record = { ...record, ...(await target.prepare(request, record.id, out)) };
       saveRelease(stateDir, record);
       artifact = record;
     }
     const { cutoverMs } = await target.activate(record, artifact!, request, out);
+    if (kind === 'deploy') {
+      const { postDeployVerify } = require('../verify/commands') as typeof import('../verify/commands');
+      record = { ...record, verify: await postDeployVerify(ctx, out) };
+    }
     record = finishRelease(stateDir, record, { status: 'succeeded', steps: out.steps, cutoverMs });
     if (kind === 'rollback' && current) {
       const replaced = getRelease(stateDir, env, current.id);
@@ -116,12 +129,20 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     appendAudit(stateDir, { who, env, action: kind, outcome: 'succeeded', release: record.id, version: record.version, detail: description, durationMs: record.durationMs, cutoverMs });
     const pruned = target.prune?.(positiveInt(ctx.env.OPS_KEEP_RELEASES, 'OPS_KEEP_RELEASES', 5), new Set([record.artifact, ...(current ? [current.artifact] : [])])) ?? [];
     if (pruned.length) out.info(`pruned builds: ${pruned.join(', ')}`);
-    out.result({ ok: true, release: record, pruned }, `\n${record.id} (${record.version}) is serving ${env}: ${kind} took ${formatMs(performance.now() - started)}${cutoverMs !== undefined ? `, cutover ${cutoverMs} ms` : ''}${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}`);
+    const unverified = record.verify && !record.verify.ok;
+    out.result({ ok: !unverified, release: record, pruned }, `\n${record.id} (${record.version}) is serving ${env}: ${kind} took ${formatMs(performance.now() - started)}${cutoverMs !== undefined ? `, cutover ${cutoverMs} ms` : ''}${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}${unverified ? '\nbut the post-deploy verification FAILED (see ✗ above)' : ''}`);
+    if (unverified) {
+      appendAudit(stateDir, { who, env, action: 'verify', outcome: 'failed', release: record.id, detail: record.verify!.checks.filter((c) => !c.ok).map((c) => c.name).join('; ') });
+      out.info(`next: ops rollback --env ${env}   # or fix forward; re-check with: ops verify --env ${env}`);
+      return 1;
+    }
     return 0;
   } catch (error) {
     const activation = error instanceof ActivationError ? error : undefined;
     const serving = activation?.switched && !activation.rolledBack ? `${record?.id} may be partly serving` : `${current?.id ?? 'nothing'} keeps serving${activation?.rolledBack ? ' (traffic was switched back automatically)' : ''}`;
     const message = `${kind} ${record?.id ?? nextId} failed${activation ? ` at "${activation.step}"` : ''}: ${(error as Error).message}\n${serving}.`;
+    const refused = (error as { preflight?: PreflightRecord & { skippedByOperator: Record<string, string> } }).preflight;
+    if (record && refused) record = { ...record, preflight: { ok: false, skipped: refused.skippedByOperator, items: refused.items } };
     if (record) record = finishRelease(stateDir, record, { status: 'failed', error: (error as Error).message.split('\n')[0], steps: out.steps });
     appendAudit(stateDir, { who, env, action: kind, outcome: 'failed', release: record?.id, detail: (error as Error).message.split('\n')[0] });
     const next = error instanceof OpsError && error.next ? error.next : `ops status --env ${env}   # what serves now; fix the cause, then: ops ${kind}${kind === 'deploy' ? '' : ' --to <release>'} --env ${env}`;

@@ -34,6 +34,10 @@ export interface ReleaseRecord {
   settings?: Record<string, string>;
   /** Kubernetes: the image tag deployed. */
   image?: string;
+  /** Deploys: the preflight items and what the operator skipped (ops/preflight). */
+  preflight?: { ok: boolean; skipped: Record<string, string>; items: { id: string; title: string; status: string; detail: string; ms: number }[] };
+  /** Deploys: the post-deploy verification (ops/verify), or why it was skipped. */
+  verify?: { ok: boolean; skipped?: string; checks: { name: string; ok: boolean; detail?: string; ms: number }[] };
 }
 
 export const releasesDir = (stateDir: string, env: string): string => path.join(stateDir, env, 'releases');

@@ -13,7 +13,8 @@ let stateDir: string;
 let env: NodeJS.ProcessEnv;
 beforeEach(() => {
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-'));
-  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana' };
+  // Preflight and verify need the stack's real services; these tests are about the rollout (ops/preflight and ops/verify have their own).
+  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify' };
 });
 afterEach(() => {
   injectKubernetes({});
@@ -33,6 +34,7 @@ test('--dry-run prints the exact plan and touches nothing', async () => {
   const { plan } = JSON.parse(run.stdout) as { plan: string[] };
   expect(plan).toEqual([
     'take the deploy lock for production ("deploy sha-bbb", owner dana)',
+    'preflight: no item; refuse the deploy if one fails (skipped: typecheck, lint, tests, audit, config, mongodb, indexes, redis, s3, tls, backup, alerts)',
     `read the current image: pulumi config get --path ${IMAGE_KEY} --stack production (program ${path.resolve(__dirname, '..', '..', 'infra')})`,
     `record v1: image ${repo}:sha-bbb`,
     `pulumi config set --path ${IMAGE_KEY} ${repo}:sha-bbb --stack production`,
@@ -40,6 +42,7 @@ test('--dry-run prints the exact plan and touches nothing', async () => {
     'wait until https://<stack output appHost>/health reports version sha-bbb (3 answers in a row, timeout 0 s)',
     'smoke test through https://<stack output appHost>: GET /ready = 200, GET /api/openapi.json',
     `on any failure: pulumi config set --path ${IMAGE_KEY} <previous image>, pulumi up, wait for the previous version; record v1 failed`,
+    'skip ops verify: the recorded fake stack has no core to verify (OPS_SKIP_VERIFY)',
     'release the deploy lock',
   ]);
   expect(fake.calls).toEqual([`getConfig ${IMAGE_KEY}`]); // read-only

@@ -8,6 +8,7 @@ import { metricNames, runtimeMetricNames } from '../../core/src/telemetry/metric
 import { createMetrics } from '../../core/src/telemetry/metrics';
 import { dashboardUids } from '../../dashboards/uids';
 import { commands as registry } from '../../ops/cli/registry';
+import { backupMetricNames } from '../../ops/backup/metrics';
 import { opsCommands, procedures, quotedOpsCommands, resolveOpsCommand } from '../catalog';
 
 const dir = path.join(__dirname, '..');
@@ -175,5 +176,47 @@ describe('PromQL in runbooks', () => {
       }
     }
     expect(problems).toEqual([]);
+  });
+});
+
+describe('maintenance-schedule.md (the calendar)', () => {
+  const text = read('maintenance-schedule.md');
+  const jobs = ['retention', 'conversation-archive', 'orphan-uploads'];
+  const section = (title: string) => {
+    const start = text.indexOf(`\n## ${title}`);
+    const end = text.indexOf('\n## ', start + 1);
+    return text.slice(start, end < 0 ? undefined : end);
+  };
+  const rows = (title: string) => section(title).split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| Task') && !/^\|\s*-/.test(l));
+
+  it.each(['Weekly', 'Monthly', 'Quarterly'])('%s: every task names an existing alert, a real job (with how to see its last run), or ops commands that exist', (title) => {
+    const tasks = rows(title);
+    expect(tasks.length).toBeGreaterThanOrEqual(5);
+    const problems: string[] = [];
+    for (const row of tasks) {
+      const cells = row.split(' | ');
+      const linked = cells[cells.length - 1] ?? '';
+      const alertsLinked = [...linked.matchAll(/\[(Switchboard\w+)\]\(\1\.md\)/g)].map((m) => m[1] as string);
+      const jobsLinked = [...linked.matchAll(/job `([a-z-]+)`/g)].map((m) => m[1] as string);
+      const commands = quotedOpsCommands('maintenance-schedule.md', row).map((q) => q.text);
+      const unknownAlerts = alertsLinked.filter((a) => !alerts.includes(a));
+      const unknownJobs = jobsLinked.filter((j) => !jobs.includes(j));
+      const badCommands = commands.flatMap((c) => { const r = resolveOpsCommand(c); return 'error' in r ? [r.error] : []; });
+      const ok = (alertsLinked.length > 0 && !unknownAlerts.length)
+        || (jobsLinked.length > 0 && !unknownJobs.length && commands.some((c) => c.startsWith('ops jobs')))
+        || (/procedure/.test(linked) && commands.length > 0);
+      if (!ok || unknownAlerts.length || unknownJobs.length || badCommands.length) problems.push(`${row.slice(0, 60)}…: ${[...unknownAlerts.map((a) => `no alert ${a}`), ...unknownJobs.map((j) => `no job ${j}`), ...badCommands, ...(ok ? [] : ['links no alert, job or command'])].join('; ')}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('monthly backup verification and the quarterly restore drill are ops commands whose result is recorded and exported as metrics', () => {
+    const verification = rows('Monthly').find((r) => r.includes('Backup verification'))!;
+    expect(verification).toContain('`ops backup verify --latest');
+    expect(verification).toContain(backupMetricNames.lastVerifySuccess);
+    const drill = rows('Quarterly').find((r) => r.includes('Restore drill'))!;
+    expect(drill).toContain('`ops backup drill');
+    expect(drill).toContain(backupMetricNames.lastDrillSuccess);
+    expect(drill).toContain(backupMetricNames.lastDrillDuration);
   });
 });

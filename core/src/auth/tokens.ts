@@ -7,6 +7,9 @@ export interface TokenSettings {
   audience: string;
   hs256Keys: string[];
   jwksUrl?: string;
+  /** Rate limit and cache lifetime of the JWKS (jose's cooldownDuration / cacheMaxAge). */
+  jwksCooldownMs?: number;
+  jwksCacheMaxAgeMs?: number;
   clockToleranceS: number;
 }
 
@@ -32,7 +35,11 @@ function parseKeys(entries: string[]): Map<string, Uint8Array> {
  */
 export function createTokenVerifier(settings: TokenSettings, now: () => Date = () => new Date()) {
   const secrets = parseKeys(settings.hs256Keys);
-  const jwks = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : undefined;
+  // jose caches the key set and refetches it when a token names an unknown kid (key rotation at the
+  // identity provider), at most once per cooldown, so a flood of forged kids cannot hammer the IdP.
+  const jwks = settings.jwksUrl
+    ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs, cacheMaxAge: settings.jwksCacheMaxAgeMs })
+    : undefined;
   const options = {
     issuer: settings.issuer,
     audience: settings.audience,
@@ -79,12 +86,14 @@ export async function signLocalToken(settings: TokenSettings, userId: string, tt
     .sign(new TextEncoder().encode(first.slice(at + 1)));
 }
 
-export function tokenSettingsFrom(config: { JWT_ISSUER: string; JWT_AUDIENCE: string; JWT_HS256_KEYS: string[]; JWT_JWKS_URL?: string; JWT_CLOCK_TOLERANCE_S: number }): TokenSettings {
+export function tokenSettingsFrom(config: { JWT_ISSUER: string; JWT_AUDIENCE: string; JWT_HS256_KEYS: string[]; JWT_JWKS_URL?: string; JWT_JWKS_COOLDOWN_MS?: number; JWT_JWKS_CACHE_MAX_AGE_MS?: number; JWT_CLOCK_TOLERANCE_S: number }): TokenSettings {
   return {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
     hs256Keys: config.JWT_HS256_KEYS,
     jwksUrl: config.JWT_JWKS_URL,
+    jwksCooldownMs: config.JWT_JWKS_COOLDOWN_MS,
+    jwksCacheMaxAgeMs: config.JWT_JWKS_CACHE_MAX_AGE_MS,
     clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
   };
 }

@@ -1,4 +1,5 @@
 import { MongoServerError, ObjectId, type Collection, type Db } from 'mongodb';
+import { createDeclaredIndexes, type IndexDeclaration } from '../store/mongo-store';
 
 /**
  * Leases and run records for scheduled jobs. A lease is one document per job and slot
@@ -37,9 +38,13 @@ export interface JobRunDoc {
 
 export const jobCollections = { leases: 'job_leases', runs: 'job_runs' } as const;
 
+export const jobIndexes: IndexDeclaration[] = [
+  { collection: jobCollections.runs, indexes: [{ key: { job: 1, startedAt: -1 }, name: 'job_started' }] },
+  { collection: jobCollections.leases, indexes: [{ key: { expiresAt: 1 }, name: 'expires' }] },
+];
+
 export async function ensureJobIndexes(db: Db): Promise<void> {
-  await db.collection<JobRunDoc>(jobCollections.runs).createIndexes([{ key: { job: 1, startedAt: -1 }, name: 'job_started' }]);
-  await db.collection<LeaseDoc>(jobCollections.leases).createIndexes([{ key: { expiresAt: 1 }, name: 'expires' }]);
+  await createDeclaredIndexes(db, jobIndexes);
 }
 
 const isDuplicateKey = (error: unknown) => error instanceof MongoServerError && error.code === 11000;

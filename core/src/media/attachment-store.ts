@@ -1,4 +1,5 @@
 import type { Db, ObjectId } from 'mongodb';
+import { createDeclaredIndexes, type IndexDeclaration } from '../store/mongo-store';
 
 export type AttachmentStatus = 'pending' | 'attached' | 'deleting';
 
@@ -23,11 +24,16 @@ export const attachmentsCollection = 'attachments';
 
 export const attachmentCollection = (db: Db) => db.collection<AttachmentDoc>(attachmentsCollection);
 
-/** Index for the orphan cleanup scan; lookups by id use the unique _id. */
-export async function ensureAttachmentIndexes(db: Db): Promise<void> {
-  await attachmentCollection(db).createIndexes([
+export const attachmentIndexes: IndexDeclaration[] = [{
+  collection: attachmentsCollection,
+  indexes: [
     { key: { status: 1, createdAt: 1 }, name: 'status_created' },
     // Retention finds the attachments of the messages it deletes.
     { key: { messageId: 1 }, name: 'message', sparse: true },
-  ]);
+  ],
+}];
+
+/** Index for the orphan cleanup scan; lookups by id use the unique _id. */
+export async function ensureAttachmentIndexes(db: Db): Promise<void> {
+  await createDeclaredIndexes(db, attachmentIndexes);
 }

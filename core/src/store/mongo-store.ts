@@ -1,4 +1,4 @@
-import { MongoClient, type Collection, type Db } from 'mongodb';
+import { MongoClient, type Collection, type Db, type IndexDescription } from 'mongodb';
 import type { ConversationDoc, MembershipDoc, MessageDoc } from './documents';
 
 export interface StoreHooks {
@@ -74,15 +74,38 @@ export async function openStore(uri: string, dbName: string, options: { poolSize
   return store;
 }
 
+/**
+ * The indexes one collection needs, declared once: the core creates them at start (createIndexes is
+ * idempotent) and `ops preflight` checks that each is present, both from these lists.
+ */
+export interface IndexDeclaration {
+  collection: string;
+  indexes: (IndexDescription & { name: string })[];
+}
+
+export const storeIndexes: IndexDeclaration[] = [
+  {
+    collection: 'messages',
+    indexes: [
+      { key: { conversationId: 1, seq: 1 }, name: indexNames.messageSeq, unique: true },
+      { key: { senderId: 1, clientMsgId: 1 }, name: indexNames.messageClientId, unique: true },
+      { key: { conversationId: 1, terms: 1 }, name: indexNames.messageTerms },
+    ],
+  },
+  {
+    collection: 'memberships',
+    indexes: [
+      { key: { userId: 1, conversationId: 1 }, name: indexNames.membershipUser },
+      { key: { conversationId: 1 }, name: indexNames.membershipConversation },
+    ],
+  },
+  { collection: 'conversations', indexes: [{ key: { lastMessageAt: -1 }, name: indexNames.conversationActivity }] },
+];
+
+export async function createDeclaredIndexes(db: Db, declarations: IndexDeclaration[]): Promise<void> {
+  for (const { collection, indexes } of declarations) await db.collection(collection).createIndexes(indexes);
+}
+
 export async function ensureIndexes(store: Store): Promise<void> {
-  await store.messages.createIndexes([
-    { key: { conversationId: 1, seq: 1 }, name: indexNames.messageSeq, unique: true },
-    { key: { senderId: 1, clientMsgId: 1 }, name: indexNames.messageClientId, unique: true },
-    { key: { conversationId: 1, terms: 1 }, name: indexNames.messageTerms },
-  ]);
-  await store.memberships.createIndexes([
-    { key: { userId: 1, conversationId: 1 }, name: indexNames.membershipUser },
-    { key: { conversationId: 1 }, name: indexNames.membershipConversation },
-  ]);
-  await store.conversations.createIndexes([{ key: { lastMessageAt: -1 }, name: indexNames.conversationActivity }]);
+  await createDeclaredIndexes(store.db, storeIndexes);
 }
