@@ -23,17 +23,17 @@ export interface OpsCommandSpec {
 }
 
 export const opsCommands: OpsCommandSpec[] = [
-  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch' }, positionals: 0 },
-  { path: ['rollback'], flags: { '--to': 'value' }, positionals: 0 },
-  { path: ['releases'], flags: { '--json': 'switch' }, positionals: 0 },
-  { path: ['lock', 'status'], flags: {}, positionals: 0 },
+  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch', '--lock-wait': 'value', '--allow-drift': 'switch' }, positionals: 0 },
+  { path: ['rollback'], flags: { '--to': 'value', '--lock-wait': 'value' }, positionals: 0 },
+  { path: ['releases'], flags: { '--json': 'switch', '--env': 'value' }, positionals: 0 },
+  { path: ['lock', 'status'], flags: { '--env': 'value' }, positionals: 0 },
   { path: ['lock', 'acquire'], flags: { '-m': 'value' }, positionals: 0 },
   { path: ['lock', 'release'], flags: {}, positionals: 0 },
   { path: ['maintenance', 'on'], flags: { '--message': 'value', '--retry-after': 'value' }, positionals: 0 },
   { path: ['maintenance', 'off'], flags: {}, positionals: 0 },
   { path: ['maintenance', 'status'], flags: {}, positionals: 0 },
-  { path: ['status'], flags: { '--json': 'switch', '--watch': 'switch' }, positionals: 0 },
-  { path: ['audit'], flags: {}, positionals: 0 },
+  { path: ['status'], flags: { '--json': 'switch', '--watch': 'switch', '--env': 'value' }, positionals: 0 },
+  { path: ['audit'], flags: { '--env': 'value' }, positionals: 0 },
   { path: ['backup'], flags: { '--to': 'value' }, positionals: 0 },
   { path: ['backup', 'list'], flags: {}, positionals: 0 },
   { path: ['backup', 'prune'], flags: { '--keep-daily': 'value', '--keep-weekly': 'value', '--dry-run': 'switch' }, positionals: 0 },

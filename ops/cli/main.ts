@@ -113,9 +113,12 @@ export function globalHelp(prefix: string[] = []): string {
   return `${lines.join('\n')}\n`;
 }
 
-if (require.main === module) {
+/** The process entry (ops/cli/entry.cjs, or `tsx ops/cli/main.ts`). */
+export function main(): void {
   runCli(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (error: Error) => { console.error(error); process.exitCode = 1; },
   );
 }
+
+if (require.main === module) main();
