@@ -201,6 +201,15 @@ test('a held lock refuses the deploy before any Pulumi call', async () => {
   expect(fake.calls.filter((c) => !c.startsWith('readConfig'))).toEqual([]);
 });
 
+test('without the smoke test\'s token settings the deploy stops before anything changes', async () => {
+  const fake = use({ initialTag: 'sha-aaa' });
+  injectKubernetes({ runner: fake.runner, probe: fake.probe, pods: fake.pods, registry: ociRegistry({ baseUrl: () => registry.url }) });
+  const run = await deploy(digestOf('sha-1'));
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain('OPS_SMOKE_JWT_KEY');
+  expect(fake.calls.filter((c) => /^(preview|up)/.test(c))).toEqual([]);
+});
+
 test('kubernetes deploys need an image and explicit confirmation when not interactive', async () => {
   use({});
   const noTag = await runOps(['deploy', '--env', 'production', '--yes'], env);

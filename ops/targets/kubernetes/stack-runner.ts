@@ -121,16 +121,23 @@ export function configFileWithImage(stack: string, image: string, workDir = infr
   return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+type AutoStack = import('@pulumi/pulumi').automation.Stack;
+type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
+/** The part of the Automation API's Stack the runner calls (tests pass a recording double). */
+export type AutomationStack = Pick<AutoStack, 'preview' | 'up' | 'outputs'>;
+
+const selectLocalStack = async (stack: string, workDir: string): Promise<AutomationStack> => {
+  const { automation: auto } = require('@pulumi/pulumi') as typeof import('@pulumi/pulumi');
+  return auto.LocalWorkspace.selectStack({ stackName: stack, workDir });
+};
+
 /** The real runner: Pulumi Automation API on the program in infra/ (needs the Pulumi CLI and cluster credentials). */
-export function pulumiRunner(stack: string, workDir = infraDir): StackRunner {
-  type AutoStack = import('@pulumi/pulumi').automation.Stack;
-  type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
-  let selected: Promise<AutoStack> | undefined;
+export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (stack: string, workDir: string) => Promise<AutomationStack> = selectLocalStack): StackRunner {
+  let selected: Promise<AutomationStack> | undefined;
   const select = () => {
     selected ??= (async () => {
       try {
-        const { automation: auto } = require('@pulumi/pulumi') as typeof import('@pulumi/pulumi');
-        return await auto.LocalWorkspace.selectStack({ stackName: stack, workDir });
+        return await selectStack(stack, workDir);
       } catch (error) {
         throw new Error(`could not open Pulumi stack "${stack}" in ${workDir}: ${(error as Error).message}. Install the Pulumi CLI and log in (pulumi login), or use --dry-run to see the plan.`, { cause: error });
       }
