@@ -1,4 +1,4 @@
-import { OpsError } from '../cli/output';
+import { formatMs, OpsError } from '../cli/output';
 import type { CommandContext } from '../cli/types';
 import { parseDuration, whoOf } from '../state/context';
 import { LockHeldError, LockLostError } from '../state/lock';
@@ -53,7 +53,7 @@ export async function withCommandLock<T>(ctx: Pick<CommandContext, 'values' | 'e
   try {
     session = await holdLock(state, env, { owner: who, message: spec.message, ttlMs, kind: 'command', command: `ops ${action.replace('.', ' ')}` }, {
       waitMs: lockWaitMs(ctx),
-      onWait: (holder) => out.info(`waiting for the lock of ${env} (--lock-wait): held by ${holder.owner} ("${holder.message}", ${holder.command} on ${holder.host}), heartbeat ${holder.heartbeatAt}, expires ${holder.expiresAt}`),
+      onWait: (holder, waitedMs) => out.info(`${waitedMs >= 1_000 ? `still waiting (${formatMs(waitedMs)})` : 'waiting'} for the lock of ${env} (--lock-wait): held by ${holder.owner} ("${holder.message}", ${holder.command} on ${holder.host}), heartbeat ${holder.heartbeatAt}, expires ${holder.expiresAt}`),
       onLost: (reason) => {
         out.warn(`lost the lock of ${env}: ${reason}; stopping`);
         cancel.abort(new CancelledError(`lock lost: ${reason}`));

@@ -13,7 +13,7 @@ export interface LockSession {
 export interface HoldOptions {
   /** --lock-wait: how long to queue behind a live lock before giving up (0: refuse at once). */
   waitMs: number;
-  /** Progress while waiting: called when the holder changes (and at the start). */
+  /** Progress while waiting: called at the start, when the holder changes, and every 30 s. */
   onWait?: (holder: LockInfo, waitedMs: number) => void;
   /** Called once when the heartbeat finds the lock is no longer ours. */
   onLost?: (reason: string) => void;
@@ -36,6 +36,7 @@ export async function holdLock(state: OpsState, env: string, request: LockReques
   const started = now();
   let held: HeldLock | undefined;
   let lastHolder: string | undefined;
+  let lastReport = -Infinity;
   while (!held) {
     try {
       held = await state.acquireLock(env, request, now());
@@ -43,7 +44,10 @@ export async function holdLock(state: OpsState, env: string, request: LockReques
       if (!(error instanceof LockHeldError)) throw error;
       const waited = now() - started;
       if (waited >= options.waitMs) throw error;
-      if (lastHolder !== error.lock.id) options.onWait?.(error.lock, waited);
+      if (lastHolder !== error.lock.id || waited - lastReport >= 30_000) {
+        options.onWait?.(error.lock, waited);
+        lastReport = waited;
+      }
       lastHolder = error.lock.id;
       const untilExpiry = Date.parse(error.lock.expiresAt) - now();
       await sleep(Math.max(50, Math.min(2_000, options.waitMs - waited, untilExpiry + 10)));

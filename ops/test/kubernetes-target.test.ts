@@ -201,6 +201,22 @@ test('a held lock refuses the deploy before any Pulumi call', async () => {
   expect(fake.calls.filter((c) => !c.startsWith('readConfig'))).toEqual([]);
 });
 
+test('every changing command takes the lock (refused while it is held); read-only commands do not', async () => {
+  const fake = use({ initialTag: 'sha-aaa' });
+  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'freeze'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await runOps(['lock', 'acquire', '--env', 'local', '-m', 'freeze'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  // (deploy and rollback: the held-lock test above; restore --into <live>: the same wrapper, ops/backup/commands.ts)
+  for (const argv of [['maintenance', 'on', '--env', 'production'], ['maintenance', 'off', '--env', 'production'], ['stop', '--env', 'local']]) {
+    const run = await runOps(argv, { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
+    expect({ argv, code: run.code, refused: run.stderr.includes('held by erin') }).toEqual({ argv, code: 3, refused: true });
+  }
+  for (const argv of [['status', '--env', 'production'], ['releases', '--env', 'production'], ['lock', 'status', '--env', 'production'], ['audit', '--env', 'production']]) {
+    expect({ argv, code: (await runOps(argv, env)).code }).toEqual({ argv, code: 0 });
+  }
+  expect(readAudit(stateDir).filter((e) => e.outcome === 'refused').map((e) => `${e.env}:${e.action}`)).toEqual(['production:maintenance.on', 'production:maintenance.off', 'local:stop']);
+  expect(fake.calls.filter((c) => /^(preview|up)/.test(c))).toEqual([]);
+});
+
 test('without the smoke test\'s token settings the deploy stops before anything changes', async () => {
   const fake = use({ initialTag: 'sha-aaa' });
   injectKubernetes({ runner: fake.runner, probe: fake.probe, pods: fake.pods, registry: ociRegistry({ baseUrl: () => registry.url }) });
