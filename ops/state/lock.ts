@@ -166,8 +166,10 @@ function withMutex<T>(file: string, fn: () => T): T | undefined {
 /** Releases the lock whoever holds it (`ops lock release`); returns what was released. */
 export function forceRelease(stateDir: string, env: string): LockInfo | undefined {
   const current = readLock(stateDir, env);
-  if (current) removeIfSame(stateDir, env, current.id);
-  return current;
+  if (!current) return undefined;
+  // The holder's heartbeat takes the mutex for a moment at each beat: try again rather than report a release that did not happen.
+  for (let attempt = 0; attempt < 1_000; attempt++) if (withMutex(lockFile(stateDir, env), () => removeIf(stateDir, env, current.id)) !== undefined) return current;
+  throw new Error(`could not release ${lockFile(stateDir, env)}: its mutex stays taken (${lockFile(stateDir, env)}.mutex); retry`);
 }
 
 /** Whether a process exists (used for the local target's own daemons, never to judge a lock). */

@@ -153,9 +153,13 @@ export function s3State(options: S3StateOptions): OpsState {
     },
 
     async forceReleaseLock(env) {
-      const current = await getLock(env);
-      if (!current || 'released' in current) return undefined;
-      return (await put(lockKey(env), tombstone(current.value, 'ops lock release'), { IfMatch: current.etag })) ? current.value : undefined;
+      // A live holder renews concurrently (a new ETag each beat): retry against the version just read.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const current = await getLock(env);
+        if (!current || 'released' in current) return undefined;
+        if (await put(lockKey(env), tombstone(current.value, 'ops lock release'), { IfMatch: current.etag })) return current.value;
+      }
+      throw new Error(`could not release the lock ${state.description}/${env}/lock.json (it changed at every attempt); retry`);
     },
 
     async listReleases(env) {
