@@ -57,6 +57,8 @@ export async function withCommandLock<T>(ctx: Pick<CommandContext, 'values' | 'e
       onLost: (reason) => {
         out.warn(`lost the lock of ${env}: ${reason}; stopping`);
         cancel.abort(new CancelledError(`lock lost: ${reason}`));
+        // A command that cannot stop cleanly must not go on without the lock: same exit as Ctrl-C.
+        if (!spec.graceful) void exitNow(`lock lost: ${reason}`);
       },
     });
   } catch (error) {
@@ -70,7 +72,7 @@ export async function withCommandLock<T>(ctx: Pick<CommandContext, 'values' | 'e
     await state.appendAudit({ who, env, action: 'lock.takeover', outcome: 'info', detail: `from ${takenOver.owner} ("${takenOver.message}", ${takenOver.command}): ${takenOver.reason}` });
   }
 
-  const exitNow = async (reason: string): Promise<never> => {
+  async function exitNow(reason: string): Promise<never> {
     try {
       await spec.onInterrupt?.(reason);
     } catch (error) {
@@ -79,7 +81,7 @@ export async function withCommandLock<T>(ctx: Pick<CommandContext, 'values' | 'e
     await session.release().catch((error: Error) => out.warn(`could not release the lock: ${error.message}`));
     out.info(`\n${reason}: lock released. Check what serves with: ops status --env ${env}`);
     process.exit(130);
-  };
+  }
   const onSignal = (signal: NodeJS.Signals) => {
     const reason = `interrupted by ${signal}`;
     if (cancel.signal.aborted || !spec.graceful) {

@@ -133,6 +133,19 @@ test('Ctrl-C during pulumi up cancels it cleanly, records the release interrupte
   expect(process.listenerCount('SIGINT')).toBe(0);
 });
 
+test('a deploy whose lock is force-released meanwhile notices at its next heartbeat and cancels pulumi up', async () => {
+  let upStarted!: () => void;
+  const started = new Promise<void>((resolve) => { upStarted = resolve; });
+  use({ initialTag: 'sha-aaa', hangUp: true, onUp: () => upStarted() });
+  const running = runOps(['deploy', '--env', 'production', '--version', 'sha-hang', '--yes'], { ...env, OPS_LOCK_TTL: '300ms' });
+  await started;
+  expect((await runOps(['lock', 'release', '--env', 'production'], { ...env, OPS_USER: 'erin' })).stdout).toContain('released the lock of dana');
+  const run = await running;
+  expect(run.code).toBe(130);
+  expect(run.stderr).toContain('lost the lock of production: the lock was released by someone else; stopping');
+  expect(listReleases(stateDir, 'production')[0]).toMatchObject({ status: 'interrupted', error: expect.stringContaining('lock lost') });
+});
+
 test('pods answering /ready 503 fail the gate: the previous image is put back and the release recorded failed', async () => {
   const fake = use({ initialTag: 'sha-aaa', unready: ['sha-bad'] });
   const run = await deploy('sha-bad');
