@@ -51,8 +51,10 @@ export function kubectlPods(context?: string): PodLister {
     async get(pod, path) {
       const raw = `/api/v1/namespaces/${coreNamespace}/pods/${pod}:${podPort}/proxy${path}`;
       const result = await $({ quiet: true, nothrow: true, timeout: '15s' })`kubectl ${ctx} get --raw ${raw}`;
-      // kubectl prints the body on success; on an HTTP error it exits 1 and names the status in stderr.
-      const status = result.exitCode === 0 ? 200 : Number(/\((\d{3})\)|status code (\d{3})/i.exec(result.stderr)?.slice(1).find(Boolean) ?? 0);
+      // kubectl prints the body on success; on an HTTP error it exits 1 with `Error from server (<Reason>)`.
+      // Anything unrecognised counts as 0: never mistaken for a 200.
+      const reason = /Error from server \((\w+)\)/.exec(result.stderr)?.[1];
+      const status = result.exitCode === 0 ? 200 : (reason && statusOfReason[reason]) || 0;
       let body: unknown = result.stdout;
       try {
         body = JSON.parse(result.stdout);
@@ -63,6 +65,9 @@ export function kubectlPods(context?: string): PodLister {
     },
   };
 }
+
+/** The API server's reasons (metav1.StatusReason) for the statuses a pod's /ready and /health answer. */
+const statusOfReason: Record<string, number> = { ServiceUnavailable: 503, InternalError: 500, NotFound: 404, BadRequest: 400, Unauthorized: 401, Forbidden: 403, TooManyRequests: 429, Timeout: 504, BadGateway: 502 };
 
 interface KubePod {
   metadata: { name: string; deletionTimestamp?: string };
