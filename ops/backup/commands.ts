@@ -96,11 +96,9 @@ function parse(name: string, ctx: CommandContext): { values: Values; positionals
 function command(name: string, run: (ctx: CommandContext, values: Values, positionals: string[], progress: ProgressSink) => Promise<number>): CommandHandler {
   return async (ctx) => {
     const { values, positionals } = parse(name, ctx);
-    setAuditContext({
-      stateDir: stateDirOf({ values, env: ctx.env }),
-      env: (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local',
-      who: whoOf(ctx.env),
-    });
+    const stateDir = stateDirOf({ values, env: ctx.env });
+    const env = (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local';
+    setAuditContext({ stateDir, env, who: whoOf(ctx.env), state: openState(env, stateDir, ctx.env) });
     try {
       return await run(ctx, values, positionals, { write: (line) => ctx.out.info(line) });
     } catch (error) {
