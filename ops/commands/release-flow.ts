@@ -69,6 +69,7 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     env, state, action: kind, message: description, graceful: target.cancellable,
     onInterrupt: async (reason) => {
       target.interrupt?.();
+      if (record && record.status !== 'pending') return; // already recorded (e.g. Ctrl-C while pruning)
       await finish({ status: 'interrupted', error: reason });
       await state.appendAudit({ who, env, action: kind, outcome: 'failed', release: record?.id, detail: reason });
     },
