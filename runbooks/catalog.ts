@@ -24,9 +24,9 @@ export interface OpsCommandSpec {
 }
 
 export const opsCommands: OpsCommandSpec[] = [
-  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch', '--skip-preflight': 'value', '--skip-verify': 'value' }, positionals: 0 },
-  { path: ['rollback'], flags: { '--to': 'value', '--env': 'value', '--yes': 'switch' }, positionals: 0 },
-  { path: ['releases'], flags: { '--json': 'switch' }, positionals: 0 },
+  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch', '--skip-preflight': 'value', '--skip-verify': 'value', '--lock-wait': 'value', '--allow-drift': 'switch' }, positionals: 0 },
+  { path: ['rollback'], flags: { '--to': 'value', '--env': 'value', '--yes': 'switch', '--lock-wait': 'value' }, positionals: 0 },
+  { path: ['releases'], flags: { '--json': 'switch', '--env': 'value' }, positionals: 0 },
   { path: ['releases', 'prune'], flags: { '--keep': 'value' }, positionals: 0 },
   { path: ['preflight'], flags: { '--env': 'value', '--skip': 'value', '--json': 'switch' }, positionals: 0 },
   { path: ['verify'], flags: { '--env': 'value', '--url': 'value', '--json': 'switch' }, positionals: 0 },
@@ -36,7 +36,7 @@ export const opsCommands: OpsCommandSpec[] = [
   { path: ['maintenance', 'on'], flags: { '--message': 'value', '--retry-after': 'value', '--env': 'value' }, positionals: 0 },
   { path: ['maintenance', 'off'], flags: { '--env': 'value' }, positionals: 0 },
   { path: ['maintenance', 'status'], flags: { '--env': 'value' }, positionals: 0 },
-  { path: ['status'], flags: { '--json': 'switch', '--watch': 'switch' }, positionals: 0 },
+  { path: ['status'], flags: { '--json': 'switch', '--watch': 'switch', '--env': 'value' }, positionals: 0 },
   { path: ['audit'], flags: { '--env': 'value', '--limit': 'value' }, positionals: 0 },
   { path: ['backup'], flags: { '--to': 'value', '--atlas': 'switch', '--retention-days': 'value' }, positionals: 0 },
   { path: ['backup', 'list'], flags: { '--atlas': 'switch' }, positionals: 0 },

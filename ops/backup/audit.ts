@@ -1,11 +1,14 @@
 import path from 'node:path';
-import { appendAudit, type AuditEntry } from '../state/audit-log';
+import type { AuditEntry } from '../state/audit-log';
 import { whoOf } from '../state/context';
+import { dirState } from '../state/dir-state';
+import type { OpsState } from '../state/ops-state';
 import { repoRoot } from '../services/paths';
 
 /**
- * The one function the backup toolkit writes audit records through: one line in the ops CLI's
- * append-only audit log (<stateDir>/audit.jsonl, shared with deploys, locks, maintenance).
+ * The one function the backup toolkit writes audit records through: one entry in the ops CLI's
+ * append-only audit log of the environment (its state backend: <stateDir>/audit.jsonl, or the shared
+ * S3 audit of a Kubernetes stack when OPS_STATE_URL is set), next to deploys, locks, maintenance.
  */
 export interface BackupAudit {
   /** backup, restore, backup.verify, backup.prune, ... */
@@ -20,6 +23,8 @@ export interface AuditContext {
   stateDir: string;
   env: string;
   who: string;
+  /** The environment's state backend (default: the directory backend of stateDir). */
+  state?: OpsState;
 }
 
 let configured: AuditContext | undefined;
@@ -37,9 +42,9 @@ export function auditContext(): AuditContext {
 
 const outcomes = { success: 'succeeded', failure: 'failed', refused: 'refused' } as const;
 
-export function writeAudit(record: BackupAudit): AuditEntry {
+export async function writeAudit(record: BackupAudit): Promise<AuditEntry> {
   const ctx = auditContext();
-  return appendAudit(ctx.stateDir, {
+  return (ctx.state ?? dirState(ctx.stateDir)).appendAudit({
     who: ctx.who,
     env: ctx.env,
     action: record.action,

@@ -90,10 +90,10 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       },
     };
     await options.store.putText(`${id}/${MANIFEST_NAME}`, `${JSON.stringify(manifest, null, 2)}\n`);
-    writeAudit({ action: 'backup', target, outcome: 'success', details: { reason: manifest.reason, documents: manifest.totals.documents, archiveBytes: manifest.totals.archiveBytes } });
+    await writeAudit({ action: 'backup', target, outcome: 'success', details: { reason: manifest.reason, documents: manifest.totals.documents, archiveBytes: manifest.totals.archiveBytes } });
     return manifest;
   } catch (error) {
-    writeAudit({ action: 'backup', target, outcome: 'failure', details: { reason: options.reason ?? 'manual', error: describeError(error) } });
+    await writeAudit({ action: 'backup', target, outcome: 'failure', details: { reason: options.reason ?? 'manual', error: describeError(error) } });
     throw error;
   }
 }

@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 import type { MongoClient } from 'mongodb';
 import { OpsError } from '../cli/output';
 import type { CommandContext, CommandHandler, OptionSpec } from '../cli/types';
+import { withCommandLock } from '../commands/command-lock';
 import { stateDirOf, whoOf } from '../state/context';
+import { openState } from '../state/open-state';
 import { setAuditContext } from './audit';
 import { runBackup } from './backup';
 import { listBackups, resolveBackupId } from './catalog';
@@ -81,7 +83,7 @@ export const specs: Record<string, { usage: string; options: Record<string, Opti
     },
   },
   restore: {
-    usage: 'restore <backup>|latest [--from <location>] [--into <database>] [--collections a,b] [--drop] [--yes] [--json]  |  restore --atlas --point-in-time <iso>|--snapshot <id> --into <cluster>',
+    usage: 'restore <backup>|latest [--from <location>] [--into <database>] [--collections a,b] [--drop] [--yes] [--lock-wait <duration>] [--json]  |  restore --atlas --point-in-time <iso>|--snapshot <id> --into <cluster>',
     options: {
       ...common, ...location('from'), ...mongo, ...atlas,
       into: { type: 'string', value: '<database>|<cluster>', help: 'target database (default: a new scratch database); with --atlas the target cluster (all its data is replaced)' },
@@ -90,6 +92,7 @@ export const specs: Record<string, { usage: string; options: Record<string, Opti
       collections: { type: 'string', value: 'a,b', help: 'only these collections' },
       drop: { type: 'boolean', help: 'drop the target collections first (required when they hold data)' },
       yes: { type: 'boolean', short: 'y', help: 'confirm restoring into the live database (with --into <live> --drop)' },
+      'lock-wait': { type: 'string', value: '<duration>', help: 'into the live database: wait up to this long for the environment\'s lock (default: refuse at once)' },
     },
   },
 };
@@ -107,11 +110,11 @@ function parse(name: string, ctx: CommandContext): { values: Values; positionals
   }
 }
 
-const auditContextOf = (ctx: CommandContext, values: Values) => ({
-  stateDir: stateDirOf({ values, env: ctx.env }),
-  env: (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local',
-  who: whoOf(ctx.env),
-});
+const auditContextOf = (ctx: CommandContext, values: Values) => {
+  const stateDir = stateDirOf({ values, env: ctx.env });
+  const env = (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local';
+  return { stateDir, env, who: whoOf(ctx.env), state: openState(env, stateDir, ctx.env) };
+};
 
 /** Wraps a handler: parses options, sets the audit context, maps BackupError to OpsError (message + next step). */
 function command(name: string, run: (ctx: CommandContext, values: Values, positionals: string[], progress: ProgressSink) => Promise<number>): CommandHandler {
@@ -224,10 +227,15 @@ export const handlers: Record<string, CommandHandler> = {
     if (!positionals[0]) throw new BackupError('usage', 'which backup? ops restore <backup-id>|latest', 'ops backup list shows them');
     const store = storeOf(ctx, values);
     const backupId = await resolveBackupId(store, positionals[0]);
-    const result = await withMongo(ctx, values, (client) => runRestore({
+    const restore = () => withMongo(ctx, values, (client) => runRestore({
       client, store, backupId, into: str(values.into), liveDatabase: liveDb(ctx, values),
       collections: list(values.collections), drop: values.drop === true, yes: values.yes === true, progress,
     }));
+    // Into the live database: the environment's lock (no deploy, rollback or maintenance change meanwhile).
+    const env = str(values.env) ?? ctx.env.OPS_ENV ?? 'local';
+    const result = str(values.into) === liveDb(ctx, values)
+      ? await withCommandLock({ values, env: ctx.env, out: ctx.out }, { env, state: openState(env, stateDirOf({ values, env: ctx.env }), ctx.env), action: 'restore', message: `restore ${backupId} into the live database ${liveDb(ctx, values)}` }, restore)
+      : await restore();
     const rows = result.collections.map((c) => `  ${c.name.padEnd(16)} ${String(c.restored).padStart(10)} / ${c.expected} restored${c.failed ? `, ${c.failed} FAILED (${c.firstError})` : ''}`);
     ctx.out.result({ ok: result.ok, location: store.description, restore: result },
       `${result.ok ? 'restored' : 'restore FAILED for'} backup ${backupId} into ${result.scratch ? 'scratch ' : ''}database ${result.database} in ${formatDuration(result.durationMs / 1000)}` +

@@ -66,7 +66,7 @@ export async function runPrune(store: BackupStore, policy: RetentionPolicy, opti
     await store.delete(keys.filter(isManifest));
     await store.delete(keys.filter((k) => !isManifest(k)));
   }
-  writeAudit({
+  await writeAudit({
     action: 'backup.prune', target: { location: store.description }, outcome: 'success',
     details: { dryRun: options.dryRun, policy, deleted: plan.delete.map((d) => d.id), kept: plan.keep.map((k) => k.id) },
   });

@@ -86,11 +86,11 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     }
     const ok = results.every((r) => r.failed === 0 && r.restored === r.expected);
     const result: RestoreResult = { backupId: options.backupId, database, scratch, ...(safetyBackupId ? { safetyBackupId } : {}), ok, durationMs: Date.now() - started, collections: results };
-    writeAudit({ action, target, outcome: ok ? 'success' : 'failure', details: { safetyBackupId, durationMs: result.durationMs, collections: results } });
+    await writeAudit({ action, target, outcome: ok ? 'success' : 'failure', details: { safetyBackupId, durationMs: result.durationMs, collections: results } });
     return result;
   } catch (error) {
     const refused = error instanceof BackupError && (error.code === 'refused' || error.code === 'target_not_empty');
-    writeAudit({ action, target, outcome: refused ? 'refused' : 'failure', details: { safetyBackupId, error: describeError(error) } });
+    await writeAudit({ action, target, outcome: refused ? 'refused' : 'failure', details: { safetyBackupId, error: describeError(error) } });
     throw error;
   }
 }

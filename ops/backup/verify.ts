@@ -50,7 +50,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerificationRec
     record = { backupId: options.backupId, verifiedAt: new Date().toISOString(), ok, scratchDatabase, durationMs: Date.now() - started, collections };
   } catch (error) {
     if (error instanceof BackupError && error.code === 'not_found') {
-      writeAudit({ action: 'backup.verify', target, outcome: 'failure', details: { error: describeError(error) } });
+      await writeAudit({ action: 'backup.verify', target, outcome: 'failure', details: { error: describeError(error) } });
       throw error;
     }
     record = {
@@ -61,6 +61,6 @@ export async function runVerify(options: VerifyOptions): Promise<VerificationRec
     await options.client.db(scratchDatabase).dropDatabase().catch(() => undefined);
   }
   await options.store.putText(`${options.backupId}/${VERIFICATION_NAME}`, `${JSON.stringify(record, null, 2)}\n`);
-  writeAudit({ action: 'backup.verify', target, outcome: record.ok ? 'success' : 'failure', details: { durationMs: record.durationMs, collections: record.collections, error: record.error } });
+  await writeAudit({ action: 'backup.verify', target, outcome: record.ok ? 'success' : 'failure', details: { durationMs: record.durationMs, collections: record.collections, error: record.error } });
   return record;
 }

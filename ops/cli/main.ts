@@ -118,9 +118,12 @@ export function globalHelp(prefix: string[] = []): string {
   return `${lines.join('\n')}\n`;
 }
 
-if (require.main === module) {
+/** The process entry (ops/bin/ops: `node --import tsx ops/cli/main.ts`, one process so Ctrl-C reaches ops). */
+export function main(): void {
   runCli(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (error: Error) => { console.error(error); process.exitCode = 1; },
   );
 }
+
+if (require.main === module) main();

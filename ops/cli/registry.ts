@@ -13,6 +13,11 @@ const common: Record<string, OptionSpec> = {
   json: { type: 'boolean', help: 'print the result as JSON on stdout (progress stays on stderr)' },
 };
 
+/** Commands that take the environment's lock: queue behind a running one instead of being refused. */
+const lockWait: Record<string, OptionSpec> = {
+  'lock-wait': { type: 'string', value: '<duration>', help: 'wait up to this long (e.g. 15m) for the lock held by another command instead of being refused (default: refuse at once)' },
+};
+
 /**
  * Loads an optional module contributed by another part of ops (e.g. ops/backup/commands.ts). Only a
  * missing module file means "not implemented"; any other error (a bug in that module) is raised.
@@ -40,10 +45,12 @@ export const commands: CommandEntry[] = [
   {
     path: ['deploy'],
     summary: 'build a release and switch traffic to it behind a health gate (lock held, release recorded)',
-    usage: 'deploy [--env local|<stack>] [--version <ref>] [--strategy bluegreen|rolling] [-m <description>] [--dry-run] [--yes]',
+    usage: 'deploy [--env local|<stack>] [--version <ref>] [--strategy bluegreen|rolling] [-m <description>] [--lock-wait <duration>] [--allow-drift] [--dry-run] [--yes]',
     options: {
       ...common,
-      version: { type: 'string', value: '<ref>', help: 'git ref to build (local; default: the working tree) or image tag (kubernetes)' },
+      ...lockWait,
+      version: { type: 'string', value: '<ref>', help: 'git ref to build (local; default: the working tree), or the image (kubernetes): sha256:<digest>, a tag (resolved to its digest before anything changes) or a full reference' },
+      'allow-drift': { type: 'boolean', help: 'kubernetes: apply even if the preview shows changes besides the image (default: show them and stop)' },
       strategy: { type: 'string', value: 'bluegreen|rolling', help: 'bluegreen: start every new instance, then switch at once (local, default); rolling: the Deployment replaces pods one by one (kubernetes, default)' },
       message: { type: 'string', short: 'm', value: '<text>', help: 'why: stored as the release description and the lock message' },
       instances: { type: 'string', value: '<n>', help: 'local: number of core instances (default: as before, or 2)' },
@@ -74,9 +81,11 @@ export const commands: CommandEntry[] = [
   {
     path: ['rollback'],
     summary: 'switch back to an earlier release (same health-gated switch; writes its own release record)',
-    usage: 'rollback [--to <release>] [--env local|<stack>] [--dry-run]',
+    usage: 'rollback [--to <release>] [--env local|<stack>] [--lock-wait <duration>] [--dry-run]',
     options: {
       ...common,
+      ...lockWait,
+      'allow-drift': { type: 'boolean', help: 'kubernetes: apply even if the preview shows changes besides the image' },
       to: { type: 'string', value: '<release>', help: 'release id, e.g. v3 (default: the last release that succeeded before the current one)' },
       message: { type: 'string', short: 'm', value: '<text>', help: 'why (release description and lock message)' },
       'dry-run': { type: 'boolean', help: 'print the plan and change nothing' },
@@ -100,7 +109,7 @@ export const commands: CommandEntry[] = [
   },
   {
     path: ['lock', 'status'],
-    summary: 'show the deploy lock: owner, message, since, expiry',
+    summary: 'show the deploy lock: owner, message, since, heartbeat age, expiry',
     usage: 'lock status [--env local|<stack>] [--json]',
     options: common,
     load: lazy(() => require('../commands/lock')),
@@ -129,12 +138,13 @@ export const commands: CommandEntry[] = [
     usage: 'maintenance on [--message <text>] [--retry-after <seconds>] [--env local|<stack>]',
     options: {
       ...common,
+      ...lockWait,
       message: { type: 'string', short: 'm', value: '<text>', help: 'shown to users (default: "Switchboard is down for maintenance.")' },
       'retry-after': { type: 'string', value: '<seconds>', help: 'Retry-After sent to clients (default 120)' },
     },
     load: lazy(() => require('../commands/maintenance')),
   },
-  { path: ['maintenance', 'off'], summary: 'end maintenance mode', usage: 'maintenance off [--env local|<stack>]', options: common, load: lazy(() => require('../commands/maintenance')) },
+  { path: ['maintenance', 'off'], summary: 'end maintenance mode', usage: 'maintenance off [--env local|<stack>] [--lock-wait <duration>]', options: { ...common, ...lockWait }, load: lazy(() => require('../commands/maintenance')) },
   {
     path: ['maintenance', 'status'],
     summary: 'show whether maintenance mode is on (front door and core flag)',
@@ -159,8 +169,8 @@ export const commands: CommandEntry[] = [
   {
     path: ['stop'],
     summary: 'local target only: drain and stop every core instance and the nginx front door',
-    usage: 'stop [--env local] [--json]',
-    options: common,
+    usage: 'stop [--env local] [--lock-wait <duration>] [--json]',
+    options: { ...common, ...lockWait },
     load: lazy(() => require('../commands/stop')),
   },
   {

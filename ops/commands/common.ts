@@ -1,22 +1,31 @@
 import { OpsError } from '../cli/output';
 import type { CommandContext } from '../cli/types';
 import { envOf, stateDirOf } from '../state/context';
+import type { OpsState } from '../state/ops-state';
+import { openState } from '../state/open-state';
 import { createKubernetesTarget, type KubernetesTargetOptions } from '../targets/kubernetes/kubernetes-target';
 import { createLocalTarget } from '../targets/local/local-target';
 import type { Target } from '../targets/target';
 
-/** Test seam: the Pulumi runner and HTTP probe the Kubernetes target uses (a recorded fake in tests). */
-let kubernetesOverrides: Partial<Pick<KubernetesTargetOptions, 'runner' | 'probe' | 'verifyTimeoutMs' | 'pollMs'>> = {};
-export function injectKubernetes(overrides: typeof kubernetesOverrides): void {
+/** Test seam: the Pulumi runner, registry, pod lister, smoke test and HTTP probe the Kubernetes target uses (doubles in tests). */
+type KubernetesOverrides = Partial<Omit<KubernetesTargetOptions, 'stack' | 'stateDir' | 'env'>>;
+let kubernetesOverrides: KubernetesOverrides = {};
+export function injectKubernetes(overrides: KubernetesOverrides): void {
   kubernetesOverrides = overrides;
 }
 
-/** The target for --env: `local`, or a Kubernetes stack driven through the Pulumi Automation API. */
-export function targetFor(ctx: Pick<CommandContext, 'values' | 'env'>): { target: Target; env: string; stateDir: string } {
+/** The environment, its state backend (lock, releases, audit) and the state directory. */
+export function stateFor(ctx: Pick<CommandContext, 'values' | 'env'>): { env: string; stateDir: string; state: OpsState } {
   const env = envOf(ctx);
   const stateDir = stateDirOf(ctx);
+  return { env, stateDir, state: openState(env, stateDir, ctx.env) };
+}
+
+/** The target for --env: `local`, or a Kubernetes stack driven through the Pulumi Automation API. */
+export function targetFor(ctx: Pick<CommandContext, 'values' | 'env'>): { target: Target; env: string; stateDir: string; state: OpsState } {
+  const { env, stateDir, state } = stateFor(ctx);
   const target = env === 'local' ? createLocalTarget({ stateDir, env: ctx.env }) : createKubernetesTarget({ stack: env, stateDir, env: ctx.env, ...kubernetesOverrides });
-  return { target, env, stateDir };
+  return { target, env, stateDir, state };
 }
 
 export function requireLocal(env: string, command: string): void {

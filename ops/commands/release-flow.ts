@@ -2,12 +2,12 @@ import { createInterface } from 'node:readline/promises';
 import { configSpec } from '../../core/src/config';
 import { formatMs, OpsError } from '../cli/output';
 import type { CommandContext } from '../cli/types';
-import { appendAudit } from '../state/audit-log';
-import { parseDuration, positiveInt, whoOf } from '../state/context';
-import { acquireLock, LockHeldError, removeIfSame } from '../state/lock';
-import { createRelease, finishRelease, getRelease, listReleases, previousGood, saveRelease, type ReleaseRecord } from '../state/releases';
+import { positiveInt, whoOf } from '../state/context';
+import type { OpsState } from '../state/ops-state';
+import { finished, previousGood, type ReleaseOutcome, type ReleaseRecord } from '../state/releases';
 import { ActivationError, type DeployRequest } from '../targets/target';
 import type { PreflightRecord } from '../preflight/commands';
+import { cancelReason, withCommandLock } from './command-lock';
 import { targetFor } from './common';
 
 const perInstance = new Set(['PORT', 'HOST', 'INSTANCE_ID', 'RELEASE_VERSION']);
@@ -29,13 +29,14 @@ export function parseSettings(values: string[] | undefined): Record<string, stri
 export const currentRelease = (records: ReleaseRecord[]): ReleaseRecord | undefined => [...records].reverse().find((r) => r.status === 'succeeded');
 
 /**
- * Deploy and rollback share one flow: lock → record (pending) → build (deploy only) → the target's
- * health-gated activation → record the outcome → audit → prune → unlock. The lock is released on every
- * exit path, including Ctrl-C; a killed process leaves a lock that the next command takes over.
+ * Deploy and rollback share one flow: lock (withCommandLock: heartbeat, --lock-wait, released on every
+ * exit path) → record (pending) → build/resolve (deploy only) → the target's health-gated activation →
+ * record the outcome → audit → prune. The lock, the release history and the audit log come from the
+ * environment's state backend (S3 for shared environments), never from this checkout alone.
  */
 export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback'): Promise<number> {
   const { values, out } = ctx;
-  const { target, env, stateDir } = targetFor(ctx);
+  const { target, env, state } = targetFor(ctx);
   const who = whoOf(ctx.env);
   const strategy = ((values.strategy as string | undefined) ?? target.strategies[0]) as DeployRequest['strategy'];
   if (!target.strategies.includes(strategy)) {
@@ -46,112 +47,109 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     strategy,
     settings: parseSettings(values.set as string[] | undefined),
     instances: values.instances === undefined ? undefined : Math.max(1, positiveInt(values.instances, 'instances', 2)),
+    allowDrift: values['allow-drift'] === true,
   };
-  const records = listReleases(stateDir, env);
-  const current = currentRelease(records);
-  let artifact: ReleaseRecord | undefined;
-  if (kind === 'rollback') {
-    const to = values.to as string | undefined;
-    artifact = to ? getRelease(stateDir, env, to) : previousGood(records, current);
-    if (!artifact) {
-      throw new OpsError(to ? `no release ${to} in ${env}` : `no earlier succeeded release to roll back to in ${env} (current: ${current?.id ?? 'none'})`, `ops releases --env ${env}`, 2);
-    }
-    if (artifact.kind === 'rollback') artifact = getRelease(stateDir, env, artifact.artifact) ?? artifact;
-    if (artifact.status === 'pending') throw new OpsError(`${artifact.id} is still pending`, `ops releases --env ${env}`, 2);
-  }
-  const description = (values.message as string | undefined) ?? (kind === 'rollback' ? `rollback to ${artifact!.id}` : `deploy ${request.version ?? 'working tree'}`);
-  const nextId = `v${records.reduce((m, r) => Math.max(m, r.seq), 0) + 1}`;
+  const plan = await planRelease(ctx, kind, state, env);
+  const description = (values.message as string | undefined) ?? (kind === 'rollback' ? `rollback to ${plan.artifact!.id}` : `deploy ${request.version ?? 'working tree'}`);
 
   if (values['dry-run']) {
-    const steps = await target.plan({ kind, request, releaseId: nextId, artifact });
+    const steps = await target.plan({ kind, request: { ...request, current: plan.current }, releaseId: plan.nextId, artifact: plan.artifact });
     const checks = kind === 'deploy'
       ? { before: [(require('../preflight/commands') as typeof import('../preflight/commands')).preflightPlan(ctx)], after: [(require('../verify/commands') as typeof import('../verify/commands')).verifyPlan(ctx)] }
       : { before: [], after: [] };
-    const plan = [`take the deploy lock for ${env} ("${description}", owner ${who})`, ...checks.before, ...steps, ...checks.after, 'release the deploy lock'];
-    out.result({ dryRun: true, env, kind, release: nextId, current: current?.id, artifact: artifact?.id, plan }, [`plan for ops ${kind} on ${env} (dry run: nothing changes)`, ...plan.map((s, i) => `  ${i + 1}. ${s}`)].join('\n'));
+    const lines = [`take the deploy lock for ${env} ("${description}", owner ${who}; state ${state.description})`, ...checks.before, ...steps, ...checks.after, 'release the deploy lock'];
+    out.result({ dryRun: true, env, kind, release: plan.nextId, current: plan.current?.id, artifact: plan.artifact?.id, plan: lines }, [`plan for ops ${kind} on ${env} (dry run: nothing changes)`, ...lines.map((s, i) => `  ${i + 1}. ${s}`)].join('\n'));
     return 0;
   }
   if (target.kind === 'kubernetes' && !values.yes) await confirm(`${kind} ${env} (${description})?`);
 
-  const ttlMs = parseDuration(ctx.env.OPS_LOCK_TTL ?? '30m');
-  let lock;
-  try {
-    lock = acquireLock(stateDir, env, { owner: who, message: description, ttlMs, kind: 'command', command: `ops ${kind}` });
-  } catch (error) {
-    if (!(error instanceof LockHeldError)) throw error;
-    appendAudit(stateDir, { who, env, action: kind, outcome: 'refused', detail: error.message });
-    throw new OpsError(`${kind} refused: ${error.message}`, `wait for it, or see \`ops lock status --env ${env}\`; if it is abandoned: ops lock release --env ${env}`, 3);
-  }
-  if (lock.takenOver) {
-    out.warn(`took over the deploy lock of ${lock.takenOver.owner} ("${lock.takenOver.message}"): ${lock.takenOver.reason}`);
-    appendAudit(stateDir, { who, env, action: 'lock.takeover', outcome: 'info', detail: `from ${lock.takenOver.owner} ("${lock.takenOver.message}"): ${lock.takenOver.reason}` });
-  }
   let record: ReleaseRecord | undefined;
-  const interrupted = (signal: NodeJS.Signals) => {
-    try {
-      target.interrupt?.();
-    } catch (error) {
-      out.warn(`cleanup after ${signal} failed: ${(error as Error).message}`);
-    }
-    if (record) finishRelease(stateDir, record, { status: 'failed', error: `interrupted by ${signal}`, steps: out.steps });
-    appendAudit(stateDir, { who, env, action: kind, outcome: 'failed', release: record?.id, detail: `interrupted by ${signal}` });
-    removeIfSame(stateDir, env, lock.lock.id);
-    out.info(`\ninterrupted by ${signal}: lock released. Check what serves with: ops status --env ${env}`);
-    process.exit(130);
+  const finish = async (outcome: ReleaseOutcome) => {
+    if (!record) return;
+    record = finished(record, { steps: out.steps, ...outcome });
+    await state.saveRelease(record);
   };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  const started = performance.now();
-  try {
-    record = createRelease(stateDir, env, { kind, version: artifact?.version ?? 'building', artifact: artifact?.id, who, description, strategy });
-    out.info(`${kind} ${record.id} to ${env}: ${description}${current ? ` (current: ${current.id})` : ''}`);
-    appendAudit(stateDir, { who, env, action: kind, outcome: 'started', release: record.id, detail: description });
-    if (kind === 'deploy') {
-      // Preflight first: nothing is built or started when an item fails (unless skipped, recorded).
-      // Loaded on use: the probes pull in the MongoDB, Redis and S3 clients, which `ops --help` or a rollback never need.
-      const { deployPreflight } = require('../preflight/commands') as typeof import('../preflight/commands');
-      record = { ...record, preflight: await deployPreflight(ctx, out) };
-      saveRelease(stateDir, record);
-      record = { ...record, ...(await target.prepare(request, record.id, out)) };
-      saveRelease(stateDir, record);
-      artifact = record;
+  return withCommandLock(ctx, {
+    env, state, action: kind, message: description, graceful: target.cancellable,
+    onInterrupt: async (reason) => {
+      target.interrupt?.();
+      if (record && record.status !== 'pending') return; // already recorded (e.g. Ctrl-C while pruning)
+      await finish({ status: 'interrupted', error: reason });
+      await state.appendAudit({ who, env, action: kind, outcome: 'failed', release: record?.id, detail: reason });
+    },
+  }, async (signal) => {
+    // Read again under the lock: another runner may have released since the plan above.
+    const locked = await planRelease(ctx, kind, state, env);
+    const { current, records } = locked;
+    let artifact = locked.artifact;
+    const started = performance.now();
+    try {
+      record = await state.createRelease(env, { kind, version: artifact?.version ?? 'building', artifact: artifact?.id, who, description, strategy });
+      out.info(`${kind} ${record.id} to ${env}: ${description}${current ? ` (current: ${current.id})` : ''}`);
+      await state.appendAudit({ who, env, action: kind, outcome: 'started', release: record.id, detail: description });
+      const run: DeployRequest = { ...request, current, signal };
+      if (kind === 'deploy') {
+        // Preflight first: nothing is built or started when an item fails (unless skipped, recorded).
+        // Loaded on use: the probes pull in the MongoDB, Redis and S3 clients, which `ops --help` or a rollback never need.
+        const { deployPreflight } = require('../preflight/commands') as typeof import('../preflight/commands');
+        record = { ...record, preflight: await deployPreflight(ctx, out) };
+        await state.saveRelease(record);
+        record = { ...record, ...(await target.prepare(run, record.id, out)) };
+        await state.saveRelease(record);
+        artifact = record;
+      }
+      const { cutoverMs } = await target.activate(record, artifact!, run, out);
+      if (kind === 'deploy') {
+        const { postDeployVerify } = require('../verify/commands') as typeof import('../verify/commands');
+        record = { ...record, verify: await postDeployVerify(ctx, out) };
+      }
+      await finish({ status: 'succeeded', cutoverMs });
+      const done = record;
+      if (kind === 'rollback' && current) {
+        const replaced = await state.getRelease(env, current.id);
+        if (replaced) await state.saveRelease({ ...replaced, status: 'rolled-back', rolledBackBy: done.id });
+      }
+      await state.appendAudit({ who, env, action: kind, outcome: 'succeeded', release: done.id, version: done.version, detail: description, durationMs: done.durationMs, cutoverMs });
+      const pruned = target.prune?.(positiveInt(ctx.env.OPS_KEEP_RELEASES, 'OPS_KEEP_RELEASES', 5), new Set([done.artifact, ...(current ? [current.artifact] : [])])) ?? [];
+      if (pruned.length) out.info(`pruned builds: ${pruned.join(', ')}`);
+      const unverified = done.verify && !done.verify.ok;
+      out.result({ ok: !unverified, release: done, pruned }, `\n${done.id} (${done.version}) is serving ${env}: ${kind} took ${formatMs(performance.now() - started)}${cutoverMs !== undefined ? `, cutover ${cutoverMs} ms` : ''}${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}${unverified ? '\nbut the post-deploy verification FAILED (see ✗ above)' : ''}`);
+      if (unverified) {
+        await state.appendAudit({ who, env, action: 'verify', outcome: 'failed', release: done.id, detail: done.verify!.checks.filter((c) => !c.ok).map((c) => c.name).join('; ') });
+        out.info(`next: ops rollback --env ${env}   # or fix forward; re-check with: ops verify --env ${env}`);
+        return 1;
+      }
+      return 0;
+    } catch (error) {
+      const cancelled = cancelReason(signal);
+      const activation = error instanceof ActivationError ? error : undefined;
+      const serving = activation?.switched && !activation.rolledBack ? `${record?.id} may be partly serving` : `${current?.id ?? 'nothing'} keeps serving${activation?.rolledBack ? ' (traffic was switched back automatically)' : ''}`;
+      const firstLine = (error as Error).message.split('\n')[0];
+      const refused = (error as { preflight?: PreflightRecord & { skippedByOperator: Record<string, string> } }).preflight;
+      if (record && refused) record = { ...record, preflight: { ok: false, skipped: refused.skippedByOperator, items: refused.items } };
+      const message = `${kind} ${record?.id ?? `v${records.reduce((m, r) => Math.max(m, r.seq), 0) + 1}`} ${cancelled ? 'interrupted' : 'failed'}${activation ? ` at "${activation.step}"` : ''}: ${cancelled ? `${cancelled}; ` : ''}${(error as Error).message}\n${serving}.`;
+      await finish(cancelled ? { status: 'interrupted', error: `${cancelled}: ${firstLine}` } : { status: 'failed', error: firstLine });
+      await state.appendAudit({ who, env, action: kind, outcome: 'failed', release: record?.id, detail: cancelled ? `${cancelled}: ${firstLine}` : firstLine });
+      const next = error instanceof OpsError && error.next ? error.next : `ops status --env ${env}   # what serves now; fix the cause, then: ops ${kind}${kind === 'deploy' ? '' : ' --to <release>'} --env ${env}`;
+      throw new OpsError(message, next, cancelled ? 130 : error instanceof OpsError ? error.exitCode : 1);
     }
-    const { cutoverMs } = await target.activate(record, artifact!, request, out);
-    if (kind === 'deploy') {
-      const { postDeployVerify } = require('../verify/commands') as typeof import('../verify/commands');
-      record = { ...record, verify: await postDeployVerify(ctx, out) };
-    }
-    record = finishRelease(stateDir, record, { status: 'succeeded', steps: out.steps, cutoverMs });
-    if (kind === 'rollback' && current) {
-      const replaced = getRelease(stateDir, env, current.id);
-      if (replaced) saveRelease(stateDir, { ...replaced, status: 'rolled-back', rolledBackBy: record.id });
-    }
-    appendAudit(stateDir, { who, env, action: kind, outcome: 'succeeded', release: record.id, version: record.version, detail: description, durationMs: record.durationMs, cutoverMs });
-    const pruned = target.prune?.(positiveInt(ctx.env.OPS_KEEP_RELEASES, 'OPS_KEEP_RELEASES', 5), new Set([record.artifact, ...(current ? [current.artifact] : [])])) ?? [];
-    if (pruned.length) out.info(`pruned builds: ${pruned.join(', ')}`);
-    const unverified = record.verify && !record.verify.ok;
-    out.result({ ok: !unverified, release: record, pruned }, `\n${record.id} (${record.version}) is serving ${env}: ${kind} took ${formatMs(performance.now() - started)}${cutoverMs !== undefined ? `, cutover ${cutoverMs} ms` : ''}${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}${unverified ? '\nbut the post-deploy verification FAILED (see ✗ above)' : ''}`);
-    if (unverified) {
-      appendAudit(stateDir, { who, env, action: 'verify', outcome: 'failed', release: record.id, detail: record.verify!.checks.filter((c) => !c.ok).map((c) => c.name).join('; ') });
-      out.info(`next: ops rollback --env ${env}   # or fix forward; re-check with: ops verify --env ${env}`);
-      return 1;
-    }
-    return 0;
-  } catch (error) {
-    const activation = error instanceof ActivationError ? error : undefined;
-    const serving = activation?.switched && !activation.rolledBack ? `${record?.id} may be partly serving` : `${current?.id ?? 'nothing'} keeps serving${activation?.rolledBack ? ' (traffic was switched back automatically)' : ''}`;
-    const message = `${kind} ${record?.id ?? nextId} failed${activation ? ` at "${activation.step}"` : ''}: ${(error as Error).message}\n${serving}.`;
-    const refused = (error as { preflight?: PreflightRecord & { skippedByOperator: Record<string, string> } }).preflight;
-    if (record && refused) record = { ...record, preflight: { ok: false, skipped: refused.skippedByOperator, items: refused.items } };
-    if (record) record = finishRelease(stateDir, record, { status: 'failed', error: (error as Error).message.split('\n')[0], steps: out.steps });
-    appendAudit(stateDir, { who, env, action: kind, outcome: 'failed', release: record?.id, detail: (error as Error).message.split('\n')[0] });
-    const next = error instanceof OpsError && error.next ? error.next : `ops status --env ${env}   # what serves now; fix the cause, then: ops ${kind}${kind === 'deploy' ? '' : ' --to <release>'} --env ${env}`;
-    throw new OpsError(message, next, error instanceof OpsError ? error.exitCode : 1);
-  } finally {
-    process.removeListener('SIGINT', interrupted);
-    process.removeListener('SIGTERM', interrupted);
-    removeIfSame(stateDir, env, lock.lock.id);
+  });
+}
+
+/** What a deploy/rollback acts on, from the release history: the current release and, for a rollback, its target. */
+async function planRelease(ctx: CommandContext, kind: 'deploy' | 'rollback', state: OpsState, env: string): Promise<{ records: ReleaseRecord[]; current?: ReleaseRecord; artifact?: ReleaseRecord; nextId: string }> {
+  const records = await state.listReleases(env);
+  const current = currentRelease(records);
+  const nextId = `v${records.reduce((m, r) => Math.max(m, r.seq), 0) + 1}`;
+  if (kind === 'deploy') return { records, current, nextId };
+  const to = ctx.values.to as string | undefined;
+  let artifact = to ? await state.getRelease(env, to) : previousGood(records, current);
+  if (!artifact) {
+    throw new OpsError(to ? `no release ${to} in ${env}` : `no earlier succeeded release to roll back to in ${env} (current: ${current?.id ?? 'none'})`, `ops releases --env ${env}`, 2);
   }
+  if (artifact.kind === 'rollback') artifact = (await state.getRelease(env, artifact.artifact)) ?? artifact;
+  if (artifact.status === 'pending') throw new OpsError(`${artifact.id} is still pending`, `ops releases --env ${env}`, 2);
+  return { records, current, artifact, nextId };
 }
 
 async function confirm(question: string): Promise<void> {

@@ -1,10 +1,10 @@
 import type { CommandContext, CommandHandler } from '../cli/types';
 import { parseDuration } from '../state/context';
-import { listReleases } from '../state/releases';
+import type { ReleaseRecord } from '../state/releases';
 import type { StatusReport } from '../targets/target';
 import { targetFor } from './common';
 
-function render(report: StatusReport, last: ReturnType<typeof listReleases>[number] | undefined): string {
+function render(report: StatusReport, last: ReleaseRecord | undefined): string {
   const lines = [
     `${report.env} (${report.target}): ${report.healthy ? 'HEALTHY' : 'UNHEALTHY'}`,
     `  url          ${report.url ?? '-'}   front door: ${report.frontDoor.running ? 'running' : 'DOWN'}${report.frontDoor.detail ? ` (${report.frontDoor.detail})` : ''}`,
@@ -20,9 +20,9 @@ function render(report: StatusReport, last: ReturnType<typeof listReleases>[numb
 }
 
 async function once(ctx: CommandContext): Promise<StatusReport> {
-  const { target, env, stateDir } = targetFor(ctx);
+  const { target, env, state } = targetFor(ctx);
   const report = await target.status();
-  const last = listReleases(stateDir, env).at(-1);
+  const last = (await state.listReleases(env)).at(-1);
   ctx.out.result({ ...report, lastDeploy: last ?? null }, render(report, last));
   return report;
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { StepRecord } from '../cli/output';
 import { readJson, writeJsonAtomic } from './files';
 
-export type ReleaseStatus = 'pending' | 'succeeded' | 'failed' | 'rolled-back';
+/** `interrupted`: cancelled by Ctrl-C/SIGTERM or by losing the lock (check what serves: ops status). */
+export type ReleaseStatus = 'pending' | 'succeeded' | 'failed' | 'interrupted' | 'rolled-back';
 
 export interface ReleaseRecord {
   /** v1, v2, ... per environment. */
@@ -86,12 +87,13 @@ export function saveRelease(stateDir: string, record: ReleaseRecord): void {
   writeJsonAtomic(recordFile(stateDir, record.env, record.id), record);
 }
 
-export function finishRelease(stateDir: string, record: ReleaseRecord, outcome: { status: ReleaseStatus; error?: string; steps?: StepRecord[]; cutoverMs?: number }): ReleaseRecord {
-  const finishedAt = new Date();
-  const done: ReleaseRecord = { ...record, ...outcome, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - Date.parse(record.startedAt) };
-  saveRelease(stateDir, done);
-  return done;
+export type ReleaseOutcome = { status: ReleaseStatus; error?: string; steps?: StepRecord[]; cutoverMs?: number };
+
+/** The record of a finished release (status, duration), to be saved by the state backend. */
+export function finished(record: ReleaseRecord, outcome: ReleaseOutcome, now = Date.now()): ReleaseRecord {
+  return { ...record, ...outcome, finishedAt: new Date(now).toISOString(), durationMs: now - Date.parse(record.startedAt) };
 }
+
 
 /**
  * Default rollback target: the newest succeeded release older than the current one that runs a

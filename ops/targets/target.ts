@@ -8,6 +8,12 @@ export interface DeployRequest {
   /** Core settings baked into the release (--set KEY=VALUE). */
   settings: Record<string, string>;
   instances?: number;
+  /** The release serving now, from the environment's (shared) release history: where "current/previous image" come from. */
+  current?: ReleaseRecord;
+  /** Aborted on Ctrl-C/SIGTERM or when the lock is lost: a `cancellable` target stops cleanly. */
+  signal?: AbortSignal;
+  /** Kubernetes: apply even when the preview shows changes besides the image (--allow-drift). */
+  allowDrift?: boolean;
 }
 
 export interface InstanceStatus {
@@ -75,6 +81,8 @@ export interface Target {
   /** Removes builds beyond `keep` (never those in `protect`); returns the removed release ids. */
   prune?(keep: number, protect: Set<string>): string[];
   stop?(out: Output): Promise<void>;
-  /** Ctrl-C during activate: synchronously undo what is not serving yet (best effort). */
+  /** Ctrl-C during activate: synchronously undo what is not serving yet (best effort), before the process exits. */
   interrupt?(): void;
+  /** activate() watches request.signal and stops cleanly (e.g. cancels `pulumi up`): no immediate exit on Ctrl-C. */
+  readonly cancellable?: boolean;
 }

@@ -1,54 +1,121 @@
-import fs from 'node:fs';
-import { lockFile, readLock } from '../state/lock';
+import { createHash } from 'node:crypto';
 import type { HttpProbe } from '../targets/kubernetes/kubernetes-target';
-import { IMAGE_KEY, imageVersion, type StackRunner } from '../targets/kubernetes/stack-runner';
+import type { PodInfo, PodLister } from '../targets/kubernetes/pods';
+import type { StackSmokeTest } from '../targets/kubernetes/smoke';
+import { IMAGE_KEY, imageVersion, type ResourceChange, type StackRunner } from '../targets/kubernetes/stack-runner';
+
+export const repo = 'ghcr.io/example/switchboard-core';
+/** The digest a tag of the fake registry points at (deterministic, so tests can name it). */
+export const digestOf = (tag: string): string => `sha256:${createHash('sha256').update(tag).digest('hex')}`;
+/** The image reference a deploy of `tag` ends up with, and the version its pods report. */
+export const imageOf = (tag: string): string => `${repo}@${digestOf(tag)}`;
+export const versionOf = (tag: string): string => imageVersion(imageOf(tag));
+
+export interface FakeStackOptions {
+  stack: string;
+  /** Tag whose image the committed stack config names and the cluster runs at the start. */
+  initialTag?: string;
+  /** Tags whose `up` fails. */
+  failUp?: string[];
+  /** Tags whose pods roll out but answer /ready 503. */
+  unready?: string[];
+  /** Tags whose public smoke test fails. */
+  smokeFails?: string[];
+  /** Extra changes every preview shows (drift). */
+  drift?: ResourceChange[];
+  /** `up` runs until its signal aborts (then reports cancelled): a long rollout to interrupt. */
+  hangUp?: boolean;
+  /** `up` takes this long (a rollout longer than the lock's TTL, so only the heartbeat keeps the lock). */
+  upDelayMs?: number;
+  /** readConfig fails with this message (an unreadable stack config). */
+  configError?: string;
+  replicas?: number;
+  /** Who holds the lock, asked during `up` (to prove the lock is held while Pulumi runs). */
+  lockOwner?: () => Promise<string | undefined>;
+  /** Called when `up` starts (e.g. to tell a test the holder is mid-deploy). */
+  onUp?: () => void;
+}
 
 /**
- * A recorded fake of the Pulumi stack and the cluster behind it: every call is appended to `calls`;
- * `up` "rolls out" the configured image tag, after which the public URL reports it. Tags in `failUp`
- * make `up` fail; tags in `unready` roll out but answer /ready 503.
+ * A recorded fake of the Pulumi stack and the cluster behind it, following the Automation API's
+ * shapes (preview events, up summary) and the pods' /health and /ready: every call is appended to
+ * `calls`; `up` "rolls out" the image it was given (never a config file), after which the pods and the
+ * public URL report its version.
  */
-export const repo = 'ghcr.io/example/switchboard-core';
-
-export function fakeStack(options: { stack: string; stateDir: string; initialTag?: string; failUp?: string[]; unready?: string[] }) {
+export function fakeStack(options: FakeStackOptions) {
   const calls: string[] = [];
-  const config = new Map<string, string>(options.initialTag ? [[IMAGE_KEY, `${repo}:${options.initialTag}`]] : []);
-  let serving = options.initialTag;
+  const committed = new Map<string, string>(options.initialTag ? [[IMAGE_KEY, imageOf(options.initialTag)]] : []);
+  let serving = options.initialTag ? imageOf(options.initialTag) : undefined;
+  const tagOf = (image: string | undefined) => [...new Set([options.initialTag, ...(options.failUp ?? []), ...(options.unready ?? []), ...(options.smokeFails ?? [])])].find((t) => t && image === imageOf(t));
   const outputs = { appHost: 'chat.example.test' };
   const locksSeenDuringUp: (string | undefined)[] = [];
+  const replicas = options.replicas ?? 2;
   const runner: StackRunner = {
     stack: options.stack,
-    async getConfig(key) {
-      calls.push(`getConfig ${key}`);
-      return config.get(key);
+    async readConfig(key) {
+      calls.push(`readConfig ${key}`);
+      if (options.configError) throw new Error(options.configError);
+      return committed.get(key);
     },
-    async setConfig(key, value) {
-      calls.push(`setConfig ${key}=${value}`);
-      config.set(key, value);
+    async preview({ image, onOutput }) {
+      calls.push(`preview ${imageVersion(image)}`);
+      onOutput(`Previewing update (${options.stack}): ~ deployment/switchboard-core image ${imageVersion(image)}`);
+      const bump: ResourceChange[] = image === serving ? [] : [
+        { urn: `urn:pulumi:${options.stack}::switchboard::kubernetes:apps/v1:Deployment::switchboard-core`, type: 'kubernetes:apps/v1:Deployment', op: 'update', paths: ['spec.template.spec.containers[0].image'] },
+        { urn: `urn:pulumi:${options.stack}::switchboard::kubernetes:core/v1:ConfigMap::switchboard-config`, type: 'kubernetes:core/v1:ConfigMap', op: 'replace', paths: ['data.RELEASE_VERSION'] },
+      ];
+      return { changes: [{ urn: `urn:pulumi:${options.stack}::switchboard::pulumi:pulumi:Stack::switchboard-${options.stack}`, type: 'pulumi:pulumi:Stack', op: 'same', paths: [] }, ...bump, ...(options.drift ?? [])] };
     },
-    async up(onOutput) {
-      const image = config.get(IMAGE_KEY);
-      const tag = image ? imageVersion(image) : undefined;
-      calls.push(`up ${tag}`);
-      locksSeenDuringUp.push(fs.existsSync(lockFile(options.stateDir, options.stack)) ? readLock(options.stateDir, options.stack)?.owner : undefined);
-      onOutput(`Updating (${options.stack}): deployment/switchboard image ${tag}`);
+    async up({ image, onOutput, signal }) {
+      calls.push(`up ${imageVersion(image)}`);
+      if (options.lockOwner) locksSeenDuringUp.push(await options.lockOwner());
+      options.onUp?.();
+      onOutput(`Updating (${options.stack}): deployment/switchboard-core image ${imageVersion(image)}`);
+      if (options.hangUp) {
+        // A real `up` is a running Pulumi CLI process; this timer keeps the event loop alive the same way.
+        const engine = setInterval(() => undefined, 1_000);
+        await new Promise<void>((resolve) => (signal?.aborted ? resolve() : signal?.addEventListener('abort', () => resolve(), { once: true })));
+        clearInterval(engine);
+        calls.push('up cancelled');
+        return { result: 'cancelled', outputs: {} };
+      }
+      if (options.upDelayMs) await new Promise((r) => setTimeout(r, options.upDelayMs));
+      const tag = tagOf(image);
       if (tag && options.failUp?.includes(tag)) return { result: 'failed', outputs: {} };
-      serving = tag;
-      return { result: 'succeeded', outputs: { appHost: 'chat.example.test' } };
+      serving = image;
+      return { result: 'succeeded', outputs };
     },
     async outputs() {
       calls.push('outputs');
       return outputs;
     },
   };
+  const podList = (): PodInfo[] => (serving ? Array.from({ length: replicas }, (_, i) => ({ name: `core-${imageVersion(serving!)}-${i}`, image: serving!, imageID: `${repo}@${serving!.split('@')[1]}`, phase: 'Running', ready: true, terminating: false })) : []);
+  const health = () => ({ status: 'ok', version: serving ? imageVersion(serving) : undefined, draining: false, maintenance: { on: false }, sockets: 3 });
+  const unready = () => Boolean(serving && options.unready?.includes(tagOf(serving) ?? ''));
+  const pods: PodLister = {
+    async list() {
+      calls.push('pods');
+      return podList();
+    },
+    async get(pod, path) {
+      calls.push(`GET pod${path}`);
+      if (path === '/ready') return unready() ? { status: 503, body: { ready: false, down: ['mongodb'] } } : { status: 200, body: { ready: true } };
+      return { status: 200, body: { ...health(), instance: pod } };
+    },
+  };
   const probe: HttpProbe = {
     async get(url) {
       const path = new URL(url).pathname;
       calls.push(`GET ${path}`);
-      if (path === '/health') return { status: 200, body: { status: 'ok', instance: `pod-${serving}`, version: serving, draining: false, maintenance: { on: false } } };
-      if (path === '/ready') return serving && options.unready?.includes(serving) ? { status: 503, body: { ready: false, down: ['mongodb'] } } : { status: 200, body: { ready: true } };
-      return { status: 200, body: {} };
+      if (path === '/health') return { status: 200, body: { ...health(), instance: podList()[0]?.name } };
+      if (path === '/ready') return unready() ? { status: 503, body: { ready: false } } : { status: 200, body: { ready: true } };
+      return { status: 404, body: {} };
     },
   };
-  return { runner, probe, calls, config, locksSeenDuringUp, serving: () => serving };
+  const smoke: StackSmokeTest = async (url) => {
+    calls.push(`smoke ${url}`);
+    if (serving && options.smokeFails?.includes(tagOf(serving) ?? '')) throw new Error('POST /api/conversations/…/messages answered 503');
+  };
+  return { runner, probe, pods, smoke, calls, committed, locksSeenDuringUp, serving: () => serving };
 }

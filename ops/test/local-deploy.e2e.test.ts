@@ -278,7 +278,7 @@ test('rolling deploy under traffic: one instance at a time, zero failed requests
   expect(lost).toEqual([]);
 });
 
-test('Ctrl-C during a deploy (the real ops executable) releases the lock, stops what it started and records the release failed', async () => {
+test('Ctrl-C during a deploy (the real ops executable) releases the lock, stops what it started and records the release interrupted', async () => {
   const before = (await health()).version;
   const child = spawn(path.join(__dirname, '..', 'bin', 'ops'), ['deploy', '-m', 'interrupted one'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -294,7 +294,7 @@ test('Ctrl-C during a deploy (the real ops executable) releases the lock, stops 
   expect(stderr).toContain('lock released');
   expect(fs.existsSync(lockFile(stateDir, 'local'))).toBe(false);
   const last = listReleases(stateDir, 'local').at(-1)!;
-  expect(last).toMatchObject({ status: 'failed', error: 'interrupted by SIGINT', description: 'interrupted one' });
+  expect(last).toMatchObject({ status: 'interrupted', error: 'interrupted by SIGINT', description: 'interrupted one' });
   for (let i = 0; i < 100 && startedPids.some((pid) => isOurs({ pid, marker: 'core/src/main.js' })); i++) await sleep(50);
   expect(startedPids.filter((pid) => isOurs({ pid, marker: 'core/src/main.js' }))).toEqual([]);
   expect((await health()).version).toBe(before);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { forkModule } from '../process';
-import { acquireLock, forceRelease, LockHeldError, lockFile, readLock, removeIfSame } from '../state/lock';
+import { acquireLock, forceRelease, LockHeldError, LockLostError, lockFile, readLock, removeIfSame, renewLock } from '../state/lock';
 
 const request = { owner: 'alice', message: 'deploy v7', ttlMs: 60_000, kind: 'command' as const, command: 'ops deploy' };
 let dir: string;
@@ -27,12 +27,27 @@ test('an expired lock is taken over and reported', () => {
   expect(readLock(dir, 'local')?.id).toBe(lock.id);
 });
 
-test('a command lock whose process is gone is taken over before its expiry', () => {
+test('a command lock is judged by its heartbeat expiry, not by its PID (which another process may reuse)', () => {
   const file = lockFile(dir, 'local');
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify({ id: 'x', env: 'local', owner: 'ghost', message: 'killed -9', kind: 'command', command: 'ops deploy', host: os.hostname(), pid: 2 ** 22 + 12345, acquiredAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString() }));
-  const { takenOver } = acquireLock(dir, 'local', request);
-  expect(takenOver?.reason).toMatch(/process .* is gone/);
+  const t0 = Date.parse('2026-01-01T10:00:00Z');
+  // pid 1 is always alive: an old PID check would have kept this lock forever; a gone PID would have freed it at once.
+  fs.writeFileSync(file, JSON.stringify({ id: 'x', env: 'local', owner: 'ghost', message: 'killed -9', kind: 'command', command: 'ops deploy', host: os.hostname(), pid: 1, acquiredAt: new Date(t0).toISOString(), heartbeatAt: new Date(t0).toISOString(), expiresAt: new Date(t0 + 120_000).toISOString(), ttlMs: 120_000 }));
+  expect(() => acquireLock(dir, 'local', request, t0 + 60_000)).toThrow(LockHeldError);
+  const { takenOver } = acquireLock(dir, 'local', request, t0 + 120_001);
+  expect(takenOver?.reason).toMatch(/expired at .* \(no heartbeat since 2026-01-01T10:00:00.000Z\)/);
+});
+
+test('renewing extends the expiry; once taken over, the old holder learns it lost the lock', () => {
+  const t0 = Date.parse('2026-01-01T10:00:00Z');
+  const held = acquireLock(dir, 'local', { ...request, ttlMs: 30_000 }, t0);
+  const renewed = renewLock(dir, 'local', held, t0 + 20_000);
+  expect(readLock(dir, 'local')?.expiresAt).toBe(new Date(t0 + 50_000).toISOString());
+  expect(() => acquireLock(dir, 'local', { ...request, owner: 'bob' }, t0 + 40_000)).toThrow(LockHeldError);
+  acquireLock(dir, 'local', { ...request, owner: 'bob' }, t0 + 50_001);
+  expect(() => renewLock(dir, 'local', renewed, t0 + 51_000)).toThrow(LockLostError);
+  expect(removeIfSame(dir, 'local', renewed.lock.id)).toBe(false);
+  expect(readLock(dir, 'local')?.owner).toBe('bob');
 });
 
 test('a manual lock is not taken over while its command has exited', () => {

@@ -2,7 +2,11 @@ import { OpsError, type Output } from '../../cli/output';
 import type { ReleaseRecord } from '../../state/releases';
 import { readFlag, writeFlag } from '../maintenance-flag';
 import { ActivationError, type DeployRequest, type InstanceStatus, type MaintenanceStatus, type StatusReport, type Target } from '../target';
-import { HOST_OUTPUT, IMAGE_KEY, imageVersion, infraDir, pulumiRunner, resolveImage, type StackRunner } from './stack-runner';
+import { driftOf, describeChange } from './drift';
+import { kubectlPods, type PodInfo, type PodLister } from './pods';
+import { ociRegistry, type RegistryClient } from './registry-client';
+import { httpSmokeTest, smokeTokensFromEnv, type StackSmokeTest } from './smoke';
+import { HOST_OUTPUT, IMAGE_KEY, imageVersion, infraDir, parseVersion, pulumiRunner, stackConfigPath, type StackRunner } from './stack-runner';
 
 export interface HttpProbe {
   get(url: string): Promise<{ status: number; body: unknown }>;
@@ -28,64 +32,111 @@ export interface KubernetesTargetOptions {
   env: NodeJS.ProcessEnv;
   runner?: StackRunner;
   probe?: HttpProbe;
-  /** How long the public URL may take to answer with the new version after `up`. */
+  registry?: RegistryClient;
+  pods?: PodLister;
+  smoke?: StackSmokeTest;
+  /** How long the pods and the public URL may take to serve the new version after `up`. */
   verifyTimeoutMs?: number;
   pollMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Health = { instance?: string; version?: string; draining?: boolean; maintenance?: { on: boolean }; sockets?: number; uptimeSeconds?: number };
 
 /**
- * A Pulumi stack running the core on Kubernetes: a deploy sets the image tag and runs `up` (the
- * Deployment rolls out; Pulumi waits for it), then checks the public URL serves the new version and
- * passes the smoke test; any failure sets the previous tag back and runs `up` again.
+ * A Pulumi stack running the core on Kubernetes. A deploy resolves the image to a digest, previews
+ * with that image (and stops if anything else would change), runs `up` with the image supplied for
+ * that run only (the checkout is never written), then requires every pod to run the image and answer
+ * /ready, the public URL to report the version, and an authenticated send + read back; any failure
+ * puts the previous image (from the release history) back. Ctrl-C cancels `pulumi up` cleanly.
  */
 export function createKubernetesTarget(options: KubernetesTargetOptions): Target {
   const runner = options.runner ?? pulumiRunner(options.stack);
   const probe = options.probe ?? fetchProbe;
+  const registry = options.registry ?? ociRegistry({ basicAuth: options.env.OPS_REGISTRY_AUTH });
+  const pods = options.pods ?? kubectlPods(options.env.OPS_KUBE_CONTEXT);
   const verifyTimeoutMs = options.verifyTimeoutMs ?? 300_000;
   const pollMs = options.pollMs ?? 2_000;
+  const smokeTest = (): StackSmokeTest => {
+    if (options.smoke) return options.smoke;
+    const tokens = smokeTokensFromEnv(options.env);
+    if (!tokens) throw new OpsError('the smoke test signs tokens with the stack\'s JWT settings: OPS_SMOKE_JWT_KEY (kid:secret), OPS_SMOKE_JWT_ISSUER and OPS_SMOKE_JWT_AUDIENCE are not all set', `export OPS_SMOKE_JWT_KEY=... OPS_SMOKE_JWT_ISSUER=... OPS_SMOKE_JWT_AUDIENCE=... (from the ${options.stack} stack's secrets), then rerun`, 2);
+    return httpSmokeTest(tokens);
+  };
   const publicUrl = async () => {
     if (options.env.OPS_PUBLIC_URL) return options.env.OPS_PUBLIC_URL.replace(/\/$/, '');
     const host = (await runner.outputs())[HOST_OUTPUT];
     if (typeof host !== 'string' || !host) throw new Error(`stack ${options.stack} has no "${HOST_OUTPUT}" output (set OPS_PUBLIC_URL to override)`);
     return /^https?:\/\//.test(host) ? host.replace(/\/$/, '') : `https://${host}`;
   };
+  /** The image serving now: the shared release history first, else the stack's committed config. Read errors propagate. */
+  const servingImage = async (current: ReleaseRecord | undefined) => current?.image ?? (await runner.readConfig(IMAGE_KEY));
 
-  async function waitForVersion(url: string, image: string): Promise<void> {
-    const tag = imageVersion(image);
+  const runsImage = (pod: PodInfo, image: string) => {
+    const digest = image.split('@')[1];
+    return pod.image === image || Boolean(digest && pod.imageID?.endsWith(digest));
+  };
+
+  /** Every pod (not terminating) runs the image, is Ready, answers /ready 200 and reports the version in /health. */
+  async function podsServe(image: string): Promise<string> {
+    const version = imageVersion(image);
+    const live = (await pods.list()).filter((p) => !p.terminating);
+    if (!live.length) throw new Error('no pods of the core are running');
+    const problems: string[] = [];
+    for (const pod of live) {
+      if (!runsImage(pod, image)) { problems.push(`${pod.name} runs ${pod.image}`); continue; }
+      if (!pod.ready) { problems.push(`${pod.name} is not Ready (${pod.phase})`); continue; }
+      const ready = await pods.get(pod.name, '/ready');
+      if (ready.status !== 200) { problems.push(`${pod.name} /ready answered ${ready.status}`); continue; }
+      const health = await pods.get(pod.name, '/health');
+      const reported = (health.body as Health).version;
+      if (health.status !== 200 || reported !== version) problems.push(`${pod.name} /health answered ${health.status} version ${reported}`);
+    }
+    if (problems.length) throw new Error(problems.join('; '));
+    return `${live.length} pod(s) ready on ${version}`;
+  }
+
+  async function until(what: string, check: () => Promise<unknown>, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + verifyTimeoutMs;
-    let streak = 0;
-    let last = '';
-    while (Date.now() < deadline) {
+    let last: string;
+    for (;;) {
+      if (signal?.aborted) throw new Error(`${what}: cancelled`);
       try {
-        const { status, body } = await probe.get(`${url}/health`);
-        const version = (body as { version?: string }).version;
-        last = `${status} version ${version}`;
-        streak = status === 200 && version === tag ? streak + 1 : 0;
-        if (streak >= 3) return;
+        await check();
+        return;
       } catch (error) {
         last = (error as Error).message;
-        streak = 0;
       }
+      if (Date.now() >= deadline) throw new Error(`${what} (timeout ${Math.round(verifyTimeoutMs / 1000)} s; last: ${last})`);
       await sleep(pollMs);
     }
-    throw new Error(`${url}/health did not report version ${tag} (last: ${last})`);
   }
 
-  async function smoke(url: string): Promise<void> {
-    const ready = await probe.get(`${url}/ready`);
-    if (ready.status !== 200) throw new Error(`${url}/ready answered ${ready.status}: ${JSON.stringify(ready.body)}`);
-    const spec = await probe.get(`${url}/api/openapi.json`);
-    if (spec.status !== 200 && spec.status !== 503) throw new Error(`${url}/api/openapi.json answered ${spec.status}`);
+  /** The public URL reports the version 3 answers in a row (the load balancer reaches only new pods). */
+  async function publicServes(url: string, image: string, signal?: AbortSignal): Promise<void> {
+    const tag = imageVersion(image);
+    let streak = 0;
+    await until(`${url}/health did not report version ${tag} 3 times in a row`, async () => {
+      const { status, body } = await probe.get(`${url}/health`);
+      const version = (body as Health).version;
+      streak = status === 200 && version === tag ? streak + 1 : 0;
+      if (streak < 3) throw new Error(`${status} version ${version}`);
+    }, signal);
   }
 
-  async function apply(image: string, out: Output, label: string): Promise<void> {
-    await out.step(`pulumi config set --path ${IMAGE_KEY} ${image}`, () => runner.setConfig(IMAGE_KEY, image));
-    await out.step(`pulumi up (${label}; waits for the rollout)`, async () => {
-      const result = await runner.up((line) => out.info(`  | ${line.trimEnd()}`));
+  async function up(image: string, out: Output, label: string, signal?: AbortSignal): Promise<void> {
+    await out.step(`pulumi up (${label}; image supplied for this run only; waits for the rollout)`, async () => {
+      const result = await runner.up({ image, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal });
+      if (result.result === 'cancelled') throw new Error('pulumi up was cancelled (the engine stopped after its in-flight steps)');
       if (result.result !== 'succeeded') throw new Error(`pulumi up ${result.result}`);
     });
+  }
+
+  async function verify(image: string, out: Output, signal?: AbortSignal): Promise<string> {
+    await out.step(`every pod runs ${imageVersion(image)} and answers /ready`, () => until(`not every pod serves ${imageVersion(image)}`, () => podsServe(image), signal));
+    const url = await publicUrl();
+    await out.step(`wait until ${url}/health reports ${imageVersion(image)}`, () => publicServes(url, image, signal));
+    return url;
   }
 
   return {
@@ -93,63 +144,82 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     kind: 'kubernetes',
     /** The Deployment's RollingUpdate (maxUnavailable 0) replaces pods behind the Service. */
     strategies: ['rolling'],
+    cancellable: true,
 
     async plan({ kind, request, releaseId, artifact }) {
       let image = artifact?.image;
       if (kind === 'deploy' && request.version) {
-        const current = await runner.getConfig(IMAGE_KEY).catch(() => undefined);
+        const current = await servingImage(request.current);
         try {
-          image = resolveImage(request.version, current);
+          const parsed = parseVersion(request.version, current);
+          image = parsed.digest ? `${parsed.repository}@${parsed.digest}` : `${parsed.repository}@<digest of :${parsed.tag}, resolved from the registry>`;
         } catch {
           image = `<current image's repository>${request.version.startsWith('sha256:') ? '@' : ':'}${request.version}`;
         }
       }
-      const version = image ? imageVersion(image.replace(/^<[^>]*>/, 'repository')) : '?';
+      const version = image?.includes('<') ? '<digest>' : image ? imageVersion(image) : '?';
       return [
-        `read the current image: pulumi config get --path ${IMAGE_KEY} --stack ${options.stack} (program ${infraDir})`,
-        kind === 'deploy' ? `record ${releaseId}: image ${image ?? '(missing: --version <image reference or tag> is required)'}` : `record ${releaseId}: rollback to ${artifact?.id} (image ${image})`,
-        `pulumi config set --path ${IMAGE_KEY} ${image} --stack ${options.stack}`,
-        `pulumi up --stack ${options.stack} --yes   (Deployment rolling update; Pulumi waits until the new pods are ready)`,
-        `wait until https://<stack output ${HOST_OUTPUT}>/health reports version ${version} (3 answers in a row, timeout ${Math.round(verifyTimeoutMs / 1000)} s)`,
-        `smoke test through https://<stack output ${HOST_OUTPUT}>: GET /ready = 200, GET /api/openapi.json`,
-        `on any failure: pulumi config set --path ${IMAGE_KEY} <previous image>, pulumi up, wait for the previous version; record ${releaseId} failed`,
+        `read the image serving now: the release history (${request.current ? `${request.current.id}` : 'none yet'}), else ${IMAGE_KEY} in ${stackConfigPath(options.stack)} (read only)`,
+        kind === 'deploy' ? `record ${releaseId}: image ${image ?? '(missing: --version <digest, tag or image reference> is required)'}` : `record ${releaseId}: rollback to ${artifact?.id} (image ${image})`,
+        `pulumi preview --diff --stack ${options.stack} with ${IMAGE_KEY}=${image} in a temporary config file (program ${infraDir}); stop if anything besides the image would change${request.allowDrift ? ' (--allow-drift: apply it)' : ' (--allow-drift applies it)'}`,
+        `pulumi up --stack ${options.stack} --yes with the same temporary config (Deployment rolling update; Pulumi waits until the new pods are ready; Ctrl-C cancels it cleanly)`,
+        `every pod of the core runs ${version} and answers /ready 200 (timeout ${Math.round(verifyTimeoutMs / 1000)} s)`,
+        `wait until https://<stack output ${HOST_OUTPUT}>/health reports version ${version} (3 answers in a row)`,
+        `smoke test through https://<stack output ${HOST_OUTPUT}>: authenticated create conversation, send, read back`,
+        `on any failure: pulumi up with the previous image, wait for it; record ${releaseId} failed`,
       ];
     },
 
     async prepare(request: DeployRequest, _releaseId: string, out: Output) {
-      if (!request.version) throw new OpsError('a Kubernetes deploy needs the image to run', `ops deploy --env ${options.stack} --version <image reference, sha256:<digest> or tag>`, 2);
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,254}$/.test(request.version)) throw new OpsError(`"${request.version}" is not an image reference or tag`, undefined, 2);
+      if (!request.version) throw new OpsError('a Kubernetes deploy needs the image to run', `ops deploy --env ${options.stack} --version <sha256:digest, tag or image reference>`, 2);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,254}$/.test(request.version)) throw new OpsError(`"${request.version}" is not an image reference, digest or tag`, undefined, 2);
       if (Object.keys(request.settings).length) throw new OpsError('--set applies to the local target; Kubernetes settings live in the stack config', `pulumi config set --path --stack ${options.stack} switchboard:app.<key> <value>`, 2);
-      const current = await out.step('read the current image', () => runner.getConfig(IMAGE_KEY));
-      const image = resolveImage(request.version, current);
-      out.info(`  image ${current ?? 'none'} → ${image}`);
+      smokeTest(); // missing smoke-test settings fail here, before anything changes
+      const current = await out.step('read the image serving now', () => servingImage(request.current));
+      const parsed = parseVersion(request.version, current);
+      const digest = parsed.digest ?? (await out.step(`resolve ${parsed.repository}:${parsed.tag} to its digest`, () => registry.resolveDigest(parsed.repository, parsed.tag!)));
+      const image = `${parsed.repository}@${digest}`;
+      out.info(`  image ${current ?? 'none'} → ${image}${parsed.tag ? ` (tag ${parsed.tag})` : ''}`);
       return { version: imageVersion(image), image };
     },
 
-    async activate(_release: ReleaseRecord, artifact: ReleaseRecord, _request: DeployRequest, out: Output) {
+    async activate(_release: ReleaseRecord, artifact: ReleaseRecord, request: DeployRequest, out: Output) {
       const image = artifact.image ?? artifact.version;
-      const previous = await out.step('read the image serving now', () => runner.getConfig(IMAGE_KEY));
+      const { signal } = request;
+      const smoke = smokeTest();
+      const previous = await out.step('read the image serving now', () => servingImage(request.current));
+      const preview = await out.step(`pulumi preview --diff (image ${imageVersion(image)})`, () => runner.preview({ image, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal }));
+      const drift = driftOf(preview.changes);
+      if (drift.length) {
+        out.info(`  the preview changes more than the image:\n${drift.map((c) => `    ${describeChange(c)}`).join('\n')}`);
+        if (!request.allowDrift) {
+          throw new OpsError(`the stack ${options.stack} has ${drift.length} change(s) besides the image (listed above): nothing was applied`, `review them (cd infra && pulumi preview --diff --stack ${options.stack}); apply them on purpose with pulumi up, or rerun with --allow-drift`, 1);
+        }
+        out.warn(`--allow-drift: applying ${drift.length} change(s) besides the image`);
+      }
       let step = 'pulumi up';
       try {
-        await apply(image, out, `image ${imageVersion(image)}`);
-        const url = await publicUrl();
-        step = 'wait for the new version';
-        await out.step(`wait until ${url}/health reports ${imageVersion(image)}`, () => waitForVersion(url, image));
+        await up(image, out, `image ${imageVersion(image)}`, signal);
+        step = 'verify the rollout';
+        const url = await verify(image, out, signal);
         step = 'smoke test';
-        await out.step(`smoke test through ${url}`, () => smoke(url));
+        await out.step(`smoke test through ${url} (authenticated send + read back)`, () => smoke(url));
         return {};
       } catch (error) {
         let rolledBack = false;
-        if (previous && previous !== image) {
+        if (signal?.aborted) {
+          out.warn(`cancelled during "${step}": the previous image is not put back automatically; check the stack (ops status --env ${options.stack}), then ops rollback --env ${options.stack} or ops deploy again`);
+        } else if (previous && previous !== image) {
           out.info(`  rolling back to image ${previous}`);
           try {
-            await apply(previous, out, `rollback to ${imageVersion(previous)}`);
-            const url = await publicUrl();
-            await out.step(`wait until ${url}/health reports ${imageVersion(previous)}`, () => waitForVersion(url, previous));
+            await up(previous, out, `rollback to ${imageVersion(previous)}`);
+            await verify(previous, out);
             rolledBack = true;
           } catch (rollbackError) {
             out.warn(`automatic rollback failed: ${(rollbackError as Error).message}`);
           }
+        } else if (!previous) {
+          out.warn('no previous image in the release history or the stack config: nothing to roll back to');
         }
         throw new ActivationError((error as Error).message, step, true, rolledBack);
       }
@@ -158,24 +228,36 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     async status(): Promise<StatusReport> {
       const problems: string[] = [];
       let url: string | undefined;
-      const seen = new Map<string, InstanceStatus>();
+      const instances: InstanceStatus[] = [];
+      try {
+        for (const pod of await pods.list()) {
+          const [health, ready] = await Promise.all([pods.get(pod.name, '/health'), pods.get(pod.name, '/ready')]);
+          const h = health.body as Health;
+          const instance: InstanceStatus = { id: pod.name, url: `pod/${pod.name}`, version: h.version, healthy: health.status === 200, ready: ready.status === 200 && pod.ready && !h.draining, draining: h.draining || pod.terminating, maintenance: h.maintenance?.on, sockets: h.sockets, uptimeSeconds: h.uptimeSeconds };
+          if (!instance.healthy || !instance.ready) instance.error = `${pod.phase}${pod.terminating ? ', terminating' : ''}; /health ${health.status}, /ready ${ready.status}; image ${pod.image}`;
+          instances.push(instance);
+        }
+      } catch (error) {
+        problems.push(`cannot list the pods: ${(error as Error).message}`);
+      }
+      for (const i of instances) if (!i.healthy || !i.ready) problems.push(`${i.id} ${i.healthy ? 'not ready' : 'unhealthy'}`);
+      const versions = new Set(instances.map((i) => i.version));
+      if (versions.size > 1) problems.push(`pods report ${versions.size} versions: ${[...versions].join(', ')} (a rollout in progress, or stuck)`);
       try {
         url = await publicUrl();
-        for (let i = 0; i < 5; i++) {
-          const { status, body } = await probe.get(`${url}/health`);
-          const h = body as { instance?: string; version?: string; draining?: boolean; maintenance?: { on: boolean }; sockets?: number; uptimeSeconds?: number };
-          const id = h.instance ?? `sample-${i}`;
-          seen.set(id, { id, url, version: h.version, healthy: status === 200, ready: status === 200 && !h.draining, draining: h.draining, maintenance: h.maintenance?.on, sockets: h.sockets, uptimeSeconds: h.uptimeSeconds });
-        }
         const ready = await probe.get(`${url}/ready`);
         if (ready.status !== 200) problems.push(`${url}/ready answered ${ready.status}`);
       } catch (error) {
         problems.push((error as Error).message);
       }
-      const instances = [...seen.values()];
-      for (const i of instances) if (!i.healthy) problems.push(`${i.id} unhealthy`);
       const maintenance = await this.maintenance().catch(() => ({ on: false }));
-      return { env: options.stack, target: 'kubernetes', url, frontDoor: { running: Boolean(url) && problems.length === 0, detail: 'ingress (instances sampled through the public URL)' }, instances, maintenance, current: await runner.getConfig(IMAGE_KEY), healthy: problems.length === 0 && instances.length > 0, problems };
+      let current: string | undefined;
+      try {
+        current = await runner.readConfig(IMAGE_KEY);
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+      return { env: options.stack, target: 'kubernetes', url, frontDoor: { running: Boolean(url) && !problems.some((p) => p.startsWith(url!)), detail: 'ingress; instances are the pods, read through the API server' }, instances, maintenance, current, healthy: problems.length === 0 && instances.length > 0, problems };
     },
 
     async maintenance(): Promise<MaintenanceStatus> {

@@ -1,5 +1,26 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { parseDocument } from 'yaml';
 import { repoRoot } from '../../services/paths';
+
+/** One resource the preview would change, with the property paths that differ. */
+export interface ResourceChange {
+  urn: string;
+  type: string;
+  /** Pulumi's step op: same, update, create, delete, replace, create-replacement, ... */
+  op: string;
+  /** Property paths from the detailed diff, e.g. `spec.template.spec.containers[0].image`. */
+  paths: string[];
+}
+
+/** One `preview`/`up` with the image to run: supplied for this operation only, never written to the checkout. */
+export interface StackRun {
+  image: string;
+  onOutput: (line: string) => void;
+  /** Aborting it cancels the Pulumi operation (SIGINT to the engine: it finishes in-flight steps and stops). */
+  signal?: AbortSignal;
+}
 
 /**
  * What the Kubernetes target needs from Pulumi: the Automation API's Stack, narrowed to the calls we
@@ -7,11 +28,12 @@ import { repoRoot } from '../../services/paths';
  */
 export interface StackRunner {
   readonly stack: string;
-  /** Keys like `switchboard:app.image` are config paths (pulumi config set --path). */
-  getConfig(key: string): Promise<string | undefined>;
-  setConfig(key: string, value: string): Promise<void>;
-  /** `pulumi up`: applies the program; Pulumi's Kubernetes provider waits for the Deployment rollout. */
-  up(onOutput: (line: string) => void): Promise<{ result: 'succeeded' | 'failed'; outputs: Record<string, unknown> }>;
+  /** A key of the stack's committed config (e.g. `switchboard:app.image`); undefined when unset, an error when unreadable. */
+  readConfig(key: string): Promise<string | undefined>;
+  /** `pulumi preview --diff` with `run.image`: every resource that would change. */
+  preview(run: StackRun): Promise<{ changes: ResourceChange[] }>;
+  /** `pulumi up` with `run.image`: Pulumi's Kubernetes provider waits for the Deployment rollout. */
+  up(run: StackRun): Promise<{ result: 'succeeded' | 'failed' | 'cancelled'; outputs: Record<string, unknown> }>;
   outputs(): Promise<Record<string, unknown>>;
 }
 
@@ -34,47 +56,125 @@ export function imageVersion(image: string): string {
   return lastSegment.includes(':') ? (lastSegment.split(':').pop() ?? 'unknown') : 'latest';
 }
 
-/** `--version` may be a full image reference, a digest (sha256:...) or a tag of the current image's repository. */
-export function resolveImage(version: string, current: string | undefined): string {
-  if (version.includes('/')) return version;
-  const repository = current?.split('@')[0]?.replace(/:[^:/]+$/, '');
-  if (!repository) throw new Error(`cannot resolve "${version}": the stack has no current image; pass a full image reference`);
-  return version.startsWith('sha256:') ? `${repository}@${version}` : `${repository}:${version}`;
+/** The repository of an image reference: `ghcr.io/x/y:tag` and `ghcr.io/x/y@sha256:…` → `ghcr.io/x/y`. */
+export const repositoryOf = (image: string): string => image.split('@')[0]!.replace(/:[^:/]+$/, '');
+
+/**
+ * What `--version` names: a digest (`sha256:…`), a tag of the current image's repository, or a full
+ * reference (`repo@sha256:…` or `repo:tag`). Tags still need resolving to a digest (registry-client.ts).
+ */
+export function parseVersion(version: string, current: string | undefined): { repository: string; digest?: string; tag?: string } {
+  if (version.includes('/')) {
+    const [name, digest] = version.split('@');
+    if (digest) return { repository: name!, digest };
+    const repository = repositoryOf(version);
+    return { repository, tag: version.length > repository.length ? version.slice(repository.length + 1) : 'latest' };
+  }
+  if (!current) throw new Error(`cannot resolve "${version}": the stack has no current image; pass a full image reference`);
+  return version.startsWith('sha256:') ? { repository: repositoryOf(current), digest: version } : { repository: repositoryOf(current), tag: version };
 }
+
 export const infraDir = path.join(repoRoot, 'infra');
+export const stackConfigPath = (stack: string, workDir = infraDir): string => path.join(workDir, `Pulumi.${stack}.yaml`);
+
+/** The stack's YAML document (comments kept); throws naming the file when it cannot be read or parsed. */
+function loadStackConfig(file: string): ReturnType<typeof parseDocument> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read the stack config ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw new Error(`cannot parse the stack config ${file}: ${doc.errors[0]!.message}`);
+  return doc;
+}
+
+/** Reads a config key (`ns:key` or the path `ns:key.sub`) from the stack's YAML; throws when the file cannot be read or parsed. */
+export function readStackConfig(file: string, key: string): string | undefined {
+  const doc = loadStackConfig(file);
+  const [top, ...rest] = splitKey(key);
+  const value = doc.getIn(['config', top, ...rest]);
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new Error(`${key} in ${file} is not a string`);
+  return value;
+}
+
+/** `switchboard:app.image` → ['switchboard:app', 'image'] (the config path syntax of `pulumi config set --path`). */
+function splitKey(key: string): string[] {
+  const colon = key.indexOf(':');
+  const [first, ...rest] = key.slice(colon + 1).split('.');
+  return [`${key.slice(0, colon)}:${first}`, ...rest];
+}
+
+/**
+ * A copy of the stack's config with the image set, in a temporary directory outside the checkout, for
+ * `--config-file`: the committed `Pulumi.<stack>.yaml` is never written (its encrypted secrets and
+ * every other key come along unchanged). Returns the file and a cleanup function.
+ */
+export function configFileWithImage(stack: string, image: string, workDir = infraDir): { file: string; remove(): void } {
+  const doc = loadStackConfig(stackConfigPath(stack, workDir));
+  doc.setIn(['config', ...splitKey(IMAGE_KEY)], image);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ops-pulumi-${stack}-`));
+  const file = path.join(dir, `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(file, doc.toString(), { mode: 0o600 });
+  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+type AutoStack = import('@pulumi/pulumi').automation.Stack;
+type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
+/** The part of the Automation API's Stack the runner calls (tests pass a recording double). */
+export type AutomationStack = Pick<AutoStack, 'preview' | 'up' | 'outputs'>;
+
+const selectLocalStack = async (stack: string, workDir: string): Promise<AutomationStack> => {
+  const { automation: auto } = require('@pulumi/pulumi') as typeof import('@pulumi/pulumi');
+  return auto.LocalWorkspace.selectStack({ stackName: stack, workDir });
+};
 
 /** The real runner: Pulumi Automation API on the program in infra/ (needs the Pulumi CLI and cluster credentials). */
-export function pulumiRunner(stack: string, workDir = infraDir): StackRunner {
-  type AutoStack = import('@pulumi/pulumi').automation.Stack;
-  let selected: Promise<AutoStack> | undefined;
+export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (stack: string, workDir: string) => Promise<AutomationStack> = selectLocalStack): StackRunner {
+  let selected: Promise<AutomationStack> | undefined;
   const select = () => {
     selected ??= (async () => {
       try {
-        const { automation: auto } = require('@pulumi/pulumi') as typeof import('@pulumi/pulumi');
-        return await auto.LocalWorkspace.selectStack({ stackName: stack, workDir });
+        return await selectStack(stack, workDir);
       } catch (error) {
         throw new Error(`could not open Pulumi stack "${stack}" in ${workDir}: ${(error as Error).message}. Install the Pulumi CLI and log in (pulumi login), or use --dry-run to see the plan.`, { cause: error });
       }
     })();
     return selected;
   };
-  const isPath = (key: string) => key.slice(key.indexOf(':') + 1).includes('.');
   const plain = (outputs: Record<string, { value: unknown }>) => Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
+  const withConfig = async <T>(run: StackRun, fn: (configFile: string) => Promise<T>): Promise<T> => {
+    const config = configFileWithImage(stack, run.image, workDir);
+    try {
+      return await fn(config.file);
+    } finally {
+      config.remove();
+    }
+  };
   return {
     stack,
-    async getConfig(key) {
+    async readConfig(key) {
+      return readStackConfig(stackConfigPath(stack, workDir), key);
+    },
+    async preview(run) {
+      const changes: ResourceChange[] = [];
+      const onEvent = (event: EngineEvent) => {
+        const m = event.resourcePreEvent?.metadata;
+        if (m && m.op !== 'same') changes.push({ urn: m.urn, type: m.type, op: m.op, paths: Object.keys(m.detailedDiff ?? {}).concat(m.detailedDiff ? [] : (m.diffs ?? [])) });
+      };
+      await withConfig(run, async (configFile) => (await select()).preview({ diff: true, configFile, onOutput: run.onOutput, onEvent, signal: run.signal }));
+      return { changes };
+    },
+    async up(run) {
       try {
-        return (await (await select()).getConfig(key, isPath(key))).value;
-      } catch {
-        return undefined;
+        const result = await withConfig(run, async (configFile) => (await select()).up({ configFile, onOutput: run.onOutput, signal: run.signal }));
+        return { result: result.summary.result === 'succeeded' ? 'succeeded' : 'failed', outputs: plain(result.outputs) };
+      } catch (error) {
+        if (run.signal?.aborted) return { result: 'cancelled', outputs: {} };
+        throw error;
       }
-    },
-    async setConfig(key, value) {
-      await (await select()).setConfig(key, { value }, isPath(key));
-    },
-    async up(onOutput) {
-      const result = await (await select()).up({ onOutput });
-      return { result: result.summary.result === 'succeeded' ? 'succeeded' : 'failed', outputs: plain(result.outputs) };
     },
     async outputs() {
       return plain(await (await select()).outputs());

@@ -1,0 +1,27 @@
+import type { ResourceChange } from './stack-runner';
+
+/**
+ * What an image bump may change (infra/src/k8s/app-manifests.ts): the Deployment's container image,
+ * and RELEASE_VERSION in the core's ConfigMap (which Pulumi may replace rather than update). Anything
+ * else in a preview is drift (someone's unapplied config change, or a provider upgrade) that a deploy
+ * must not apply silently.
+ */
+const imagePaths: { type: RegExp; path: RegExp }[] = [
+  { type: /^kubernetes:apps\/v1:Deployment$/, path: /^spec\.template\.spec\.containers\[\d+\]\.image$/ },
+  { type: /^kubernetes:core\/v1:ConfigMap$/, path: /^data(\.RELEASE_VERSION|\["RELEASE_VERSION"\])$/ },
+];
+
+/** Pulumi step ops that change nothing. */
+const noChange = new Set(['same', 'read', 'refresh']);
+
+/** The changes of a preview that are not the image bump itself. */
+export function driftOf(changes: ResourceChange[]): ResourceChange[] {
+  return changes.filter((change) => {
+    if (noChange.has(change.op)) return false;
+    const rules = imagePaths.filter((r) => r.type.test(change.type));
+    if (!rules.length || !change.paths.length) return true;
+    return !change.paths.every((p) => rules.some((r) => r.path.test(p)));
+  });
+}
+
+export const describeChange = (c: ResourceChange): string => `${c.op.padEnd(8)} ${c.type} ${c.urn.split('::').pop()}${c.paths.length ? `: ${c.paths.join(', ')}` : ''}`;

@@ -1,0 +1,76 @@
+import { $ } from 'zx';
+
+/** One pod of the core's Deployment, as the cluster reports it. */
+export interface PodInfo {
+  name: string;
+  /** The image the pod spec asks for (repo@sha256:… or repo:tag). */
+  image: string;
+  /** What the kubelet actually pulled (…@sha256:…), when known. */
+  imageID?: string;
+  phase: string;
+  /** The pod's Ready condition. */
+  ready: boolean;
+  /** Terminating (deletionTimestamp set): on its way out of a rollout. */
+  terminating: boolean;
+}
+
+/**
+ * The pods of the core and a way to reach each one directly (not through the load balancer), so the
+ * post-rollout gate can ask every pod for /ready and its version. Injectable: tests use a double.
+ */
+export interface PodLister {
+  list(): Promise<PodInfo[]>;
+  get(pod: string, path: string): Promise<{ status: number; body: unknown }>;
+}
+
+/** The selector and namespace of the core's pods (infra/src/k8s/app-manifests.ts coreSelector, infra/src/stack.ts appNamespace). */
+export const coreNamespace = 'switchboard';
+export const coreSelector = 'app.kubernetes.io/name=switchboard,app.kubernetes.io/component=core';
+const podPort = 3000;
+
+/**
+ * The real lister: kubectl with the operator's kubeconfig context for the stack (`OPS_KUBE_CONTEXT`).
+ * Each pod is reached through the API server's pod proxy (`/api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/<path>`),
+ * so no port-forward and no cluster-internal network is needed.
+ */
+export function kubectlPods(context?: string): PodLister {
+  const ctx = context ? ['--context', context] : [];
+  return {
+    async list() {
+      const result = await $({ quiet: true, timeout: '30s' })`kubectl ${ctx} -n ${coreNamespace} get pods -l ${coreSelector} -o json`;
+      const items = (JSON.parse(result.stdout) as { items: KubePod[] }).items;
+      return items.map((p) => ({
+        name: p.metadata.name,
+        image: p.spec.containers.find((c) => c.name === 'core')?.image ?? p.spec.containers[0]?.image ?? '',
+        imageID: p.status.containerStatuses?.find((c) => c.name === 'core')?.imageID,
+        phase: p.status.phase,
+        ready: p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        terminating: Boolean(p.metadata.deletionTimestamp),
+      }));
+    },
+    async get(pod, path) {
+      const raw = `/api/v1/namespaces/${coreNamespace}/pods/${pod}:${podPort}/proxy${path}`;
+      const result = await $({ quiet: true, nothrow: true, timeout: '15s' })`kubectl ${ctx} get --raw ${raw}`;
+      // kubectl prints the body on success; on an HTTP error it exits 1 with `Error from server (<Reason>)`.
+      // Anything unrecognised counts as 0: never mistaken for a 200.
+      const reason = /Error from server \((\w+)\)/.exec(result.stderr)?.[1];
+      const status = result.exitCode === 0 ? 200 : (reason && statusOfReason[reason]) || 0;
+      let body: unknown = result.stdout;
+      try {
+        body = JSON.parse(result.stdout);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status, body };
+    },
+  };
+}
+
+/** The API server's reasons (metav1.StatusReason) for the statuses a pod's /ready and /health answer. */
+const statusOfReason: Record<string, number> = { ServiceUnavailable: 503, InternalError: 500, NotFound: 404, BadRequest: 400, Unauthorized: 401, Forbidden: 403, TooManyRequests: 429, Timeout: 504, BadGateway: 502 };
+
+interface KubePod {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { containers: { name: string; image: string }[] };
+  status: { phase: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; imageID?: string }[] };
+}
