@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
+import { run } from '../process';
 import { cacheDir, repoRoot } from '../services/paths';
 import type { Podman } from './podman';
 
@@ -67,7 +67,10 @@ export async function ensureBaseTarball(recipe: BaseRecipe, log: (line: string) 
   fs.mkdirSync(dir, { recursive: true });
   try {
     log(`debootstrap --variant=${recipe.variant} ${recipe.suite} from ${recipe.mirror} (once per recipe, ~30 s) ...`);
-    await $({ quiet: true })`debootstrap --variant=${recipe.variant} ${recipe.suite} ${rootfs} ${recipe.mirror}`;
+    await run('debootstrap', [`--variant=${recipe.variant}`, recipe.suite, rootfs, recipe.mirror], {
+      timeoutMs: 10 * 60_000,
+      next: `check that apt reaches ${recipe.mirror} (apt-get update); or build FROM a registry image: ops build --base ${officialBase}`,
+    });
     // What a slim image leaves out: apt's caches and lists, documentation, man pages, locales.
     for (const p of ['var/cache/apt', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'var/log']) {
       fs.rmSync(path.join(rootfs, p), { recursive: true, force: true });
@@ -77,8 +80,9 @@ export async function ensureBaseTarball(recipe: BaseRecipe, log: (line: string) 
     fs.mkdirSync(path.dirname(node), { recursive: true });
     fs.copyFileSync(path.join(nodePackageDir(), 'bin', 'node'), node);
     fs.chmodSync(node, 0o755);
-    await $({ quiet: true, nothrow: true })`strip --strip-unneeded ${node}`;
-    await $({ quiet: true })`tar -C ${rootfs} --numeric-owner -cf ${`${tarball}.tmp`} .`;
+    // Best effort: an unstripped Node only makes the image larger.
+    await run('strip', ['--strip-unneeded', node], { timeoutMs: 60_000, nothrow: true });
+    await run('tar', ['-C', rootfs, '--numeric-owner', '-cf', `${tarball}.tmp`, '.'], { timeoutMs: 5 * 60_000, next: `check free space in ${dir} (df -h)` });
     fs.renameSync(`${tarball}.tmp`, tarball);
   } finally {
     fs.rmSync(rootfs, { recursive: true, force: true });
@@ -91,10 +95,12 @@ export async function ensureBaseTarball(recipe: BaseRecipe, log: (line: string) 
 export async function ensureLocalBase(podman: Podman, log: (line: string) => void): Promise<string> {
   const recipe = baseRecipe();
   const tag = localBaseTag(recipe);
-  const exists = await podman.run(['image', 'exists', tag]).then(() => true, () => false);
-  if (exists) return tag;
+  if ((await podman.run(['image', 'exists', tag], { nothrow: true })).ok) return tag;
   const tarball = await ensureBaseTarball(recipe, log);
   log(`importing ${path.basename(tarball)} as ${tag} ...`);
-  await podman.run(['import', '--change', `ENV NODE_VERSION=${recipe.nodeVersion}`, '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', tarball, tag]);
+  await podman.run(['import', '--change', `ENV NODE_VERSION=${recipe.nodeVersion}`, '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', tarball, tag], {
+    timeoutMs: 5 * 60_000,
+    next: `delete ${tarball} to rebuild it (it may be truncated), then rerun`,
+  });
   return tag;
 }

@@ -16,7 +16,8 @@ export const handlers: Record<string, CommandHandler> = {
     try {
       result = await ctx.out.step('build the image', () => buildImage({ podman, base, contextDir, log: (line) => ctx.out.info(`  ${line}`) }));
     } catch (error) {
-      const message = (error as { stderr?: string }).stderr?.trim().split('\n').slice(-8).join('\n') || (error as Error).message;
+      // A CommandError's message already carries what ran, how it ended and podman's last stderr lines.
+      const message = (error as Error).message;
       throw new OpsError(`image build failed:\n${message}`, base === 'local' ? 'rerun with OPS_DEBUG=1; the cached base is in ~/.cache/switchboard/images (delete it to rebuild)' : 'no registry here? ops build --base local   # debootstrap + Node 24 from npm');
     }
     ctx.out.result(result, `${result.image}\n  digest ${result.digest}\n  id     ${result.id}\n  base   ${result.base}\n  size   ${mb(result.sizeBytes)}\n  steps  ${Object.entries(result.steps).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')}`);

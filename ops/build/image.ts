@@ -76,7 +76,7 @@ export async function buildImage(options: BuildImageOptions): Promise<ImageBuild
       'build', '--format', 'docker', ...(requested === 'local' ? ['--pull=never'] : []),
       '--build-arg', `BASE_IMAGE=${base}`, '--build-arg', `VERSION=${version}`, '--build-arg', `GIT_SHA=${source.gitSha}`, '--build-arg', `CREATED=${created}`,
       '-f', path.join(ctx, 'Dockerfile'), '-t', image, ctx,
-    ]);
+    ], { timeoutMs: 15 * 60_000, next: `the failing Dockerfile step is in the stderr lines above; the staged build context is kept in ${ctx}` });
   });
   const inspected = await podman.run(['image', 'inspect', '--format', '{{.Digest}} {{.Id}} {{.Size}}', image]);
   const [digest, id, size] = inspected.stdout.trim().split(' ');

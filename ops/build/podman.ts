@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { $, type ProcessOutput } from 'zx';
+import { run, type RunOptions, type RunResult } from '../process';
 import { cacheDir } from '../services/paths';
 import { requireCommand } from '../services/system-packages';
 
@@ -12,12 +12,19 @@ import { requireCommand } from '../services/system-packages';
  * own directory (removed afterwards) instead of /var/lib/containers and /run/containers.
  */
 export interface Podman {
-  /** Runs `podman <args>` (quiet), resolving to its output; rejects with podman's stderr. */
-  run(args: string[], options?: { input?: string | Buffer; quiet?: boolean }): Promise<ProcessOutput>;
+  /**
+   * Runs `podman <global args> <args>` through the process layer, resolving to its output; rejects
+   * with a CommandError (what ran, exit code, stderr tail), or with `nothrow` resolves with `ok: false`.
+   * Default budget: 2 minutes; `podman build` passes its own.
+   */
+  run(args: string[], options?: PodmanRunOptions): Promise<RunResult>;
   /** The global flags every call gets (storage root, runroot), for commands started by hand. */
   readonly globalArgs: string[];
   readonly env: NodeJS.ProcessEnv;
 }
+
+/** The process layer's options, minus the environment (always the one podman was opened with). */
+export type PodmanRunOptions = Omit<RunOptions, 'env'>;
 
 export interface PodmanOptions {
   /** Own storage: images in <dir>/root, run state in <dir>/run. Default: podman's system storage. */
@@ -48,7 +55,8 @@ export function writeContainersConf(hardNofile: number): string {
 }
 
 async function hardNofile(): Promise<number> {
-  const out = await $({ quiet: true })`sh -c ${'ulimit -Hn'}`;
+  // A shell builtin: there is no `ulimit` binary to run directly.
+  const out = await run('sh', ['-c', 'ulimit -Hn'], { timeoutMs: 10_000 });
   const n = Number(out.stdout.trim());
   return Number.isFinite(n) && n > 0 ? n : 1024;
 }
@@ -60,9 +68,6 @@ export async function openPodman(options: PodmanOptions = {}): Promise<Podman> {
   return {
     globalArgs,
     env,
-    run: (args, runOptions = {}) => {
-      const p = $({ env, quiet: runOptions.quiet ?? true, input: runOptions.input })`podman ${globalArgs} ${args}`;
-      return p;
-    },
+    run: (args, runOptions = {}) => run('podman', [...globalArgs, ...args], { ...runOptions, env }),
   };
 }

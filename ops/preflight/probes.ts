@@ -1,7 +1,11 @@
 import tls from 'node:tls';
 import type { Config } from '../../core/src/config';
+import { commandLine, run } from '../process';
 import { repoRoot } from '../services/paths';
 import type { AuditCounts, FiringAlert, PreflightProbes } from './items';
+
+/** The full suite takes minutes on a busy machine: each local check gets half an hour before it is stopped. */
+const checkTimeoutMs = 30 * 60_000;
 
 /** The commands behind the local checks: the same ones `npm test` runs. */
 const checks = {
@@ -28,7 +32,6 @@ export function parseAudit(stdout: string, stderr: string): { kind: 'ok'; counts
  * Each probe loads its client library when it runs (a deploy that skips an item never loads it): the
  * AWS SDK alone adds seconds to a cold start of `ops`, and a Ctrl-C during that time must still be handled.
  */
-const zx = () => require('zx') as typeof import('zx');
 const mongoClient = (uri: string) => {
   const { MongoClient } = require('mongodb') as typeof import('mongodb');
   return new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, appName: 'switchboard-ops-preflight' });
@@ -37,13 +40,15 @@ const mongoClient = (uri: string) => {
 export const realProbes: PreflightProbes = {
   async command(which) {
     const [cmd, ...args] = checks[which];
-    const result = await zx().$({ cwd: repoRoot, nothrow: true, quiet: true })`${cmd} ${args}`;
-    return { ok: result.exitCode === 0, output: `${result.stdout}\n${result.stderr}` };
+    const result = await run(cmd, args, { cwd: repoRoot, nothrow: true, timeoutMs: checkTimeoutMs });
+    // A check killed (at its budget, or by hand) may have printed nothing: say so rather than "no output".
+    const stopped = result.signal ? `\n${commandLine(cmd, args)} was killed by ${result.signal} (its budget is ${checkTimeoutMs / 60_000} minutes)` : '';
+    return { ok: result.ok, output: `${result.stdout}\n${result.stderr}${stopped}` };
   },
 
   async audit() {
     // Only the npm registry is asked (the one npm is configured with); no other network.
-    const result = await zx().$({ cwd: repoRoot, nothrow: true, quiet: true })`npm audit --omit=dev --audit-level=high --json`;
+    const result = await run('npm', ['audit', '--omit=dev', '--audit-level=high', '--json'], { cwd: repoRoot, nothrow: true, timeoutMs: 2 * 60_000 });
     return parseAudit(result.stdout, result.stderr);
   },
 

@@ -1,4 +1,4 @@
-import { $ } from 'zx';
+import { commandLine, run } from '../../process';
 
 /** One pod of the core's Deployment, as the cluster reports it. */
 export interface PodInfo {
@@ -37,7 +37,10 @@ export function kubectlPods(context?: string): PodLister {
   const ctx = context ? ['--context', context] : [];
   return {
     async list() {
-      const result = await $({ quiet: true, timeout: '30s' })`kubectl ${ctx} -n ${coreNamespace} get pods -l ${coreSelector} -o json`;
+      const result = await run('kubectl', [...ctx, '-n', coreNamespace, 'get', 'pods', '-l', coreSelector, '-o', 'json'], {
+        timeoutMs: 30_000,
+        next: `check that OPS_KUBE_CONTEXT names the stack's cluster and that it answers: ${commandLine('kubectl', [...ctx, 'cluster-info'])}`,
+      });
       const items = (JSON.parse(result.stdout) as { items: KubePod[] }).items;
       return items.map((p) => ({
         name: p.metadata.name,
@@ -50,11 +53,11 @@ export function kubectlPods(context?: string): PodLister {
     },
     async get(pod, path) {
       const raw = `/api/v1/namespaces/${coreNamespace}/pods/${pod}:${podPort}/proxy${path}`;
-      const result = await $({ quiet: true, nothrow: true, timeout: '15s' })`kubectl ${ctx} get --raw ${raw}`;
+      const result = await run('kubectl', [...ctx, 'get', '--raw', raw], { timeoutMs: 15_000, nothrow: true });
       // kubectl prints the body on success; on an HTTP error it exits 1 with `Error from server (<Reason>)`.
       // Anything unrecognised counts as 0: never mistaken for a 200.
       const reason = /Error from server \((\w+)\)/.exec(result.stderr)?.[1];
-      const status = result.exitCode === 0 ? 200 : (reason && statusOfReason[reason]) || 0;
+      const status = result.ok ? 200 : (reason && statusOfReason[reason]) || 0;
       let body: unknown = result.stdout;
       try {
         body = JSON.parse(result.stdout);
