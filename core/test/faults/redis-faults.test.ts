@@ -54,6 +54,14 @@ describe('Redis faults under send load (Toxiproxy, Streams adapter)', () => {
     });
   });
 
+  it('restart (proxy down 4 s: connections closed, new ones refused): the stream readers wait for the reconnect instead of spinning the event loop', async () => {
+    await scenario('redis down 4s', async () => {
+      const { listen, upstream } = proxy;
+      await proxy.update({ enabled: false, listen, upstream });
+      return { remove: async () => { await proxy.update({ enabled: true, listen, upstream }); } };
+    });
+  });
+
   it('partition (timeout toxic, 4 s): commands time out instead of stalling sends; /ready stays 200', async () => {
     await scenario('redis partition 4s', () => proxy.addToxic({ name: 'partition', type: 'timeout', stream: 'downstream', toxicity: 1, attributes: { timeout: 0 } }));
   });
