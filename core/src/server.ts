@@ -44,8 +44,13 @@ const TYPING_TTL_MS = 6_000;
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms).unref())]);
 
-/** Composition root: builds every part from the config and starts listening. */
-export async function startCore(config: Config, options: { logger?: Logger } = {}): Promise<Core> {
+/**
+ * Composition root: builds every part from the config and starts listening. `now` is the one clock
+ * token verification, session deadlines and message timestamps share (tests inject theirs), so a
+ * token's exp is judged and its socket's session ended on the same time line.
+ */
+export async function startCore(config: Config, options: { logger?: Logger; now?: () => Date } = {}): Promise<Core> {
+  const now = options.now ?? (() => new Date());
   const version = config.RELEASE_VERSION;
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, instance: config.INSTANCE_ID, version });
   const metrics = createMetrics({ version, instance: config.INSTANCE_ID });
@@ -85,7 +90,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     redis,
     onReject: (scope) => metrics.rateLimitRejections.inc({ scope }),
   });
-  const verify = createTokenVerifier(tokenSettingsFrom(config));
+  const verify = createTokenVerifier(tokenSettingsFrom(config), now);
 
   // The gateway needs the chat service and the chat service reports to the gateway: bind late.
   const sink: { current?: ChatEvents } = {};
@@ -111,7 +116,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     maxSendQueue: config.SEND_QUEUE_MAX,
     sendDeadlineMs: config.MONGODB_TIMEOUT_MS,
     observePersist: (seconds) => metrics.messagePersistDuration.observe(seconds),
-    now: () => new Date(),
+    now,
   });
 
   let draining = false;
@@ -211,6 +216,7 @@ export async function startCore(config: Config, options: { logger?: Logger } = {
     inFlight,
     refusingEvents: () => refusingEvents,
     clustered: Boolean(redis),
+    now: () => now().getTime(),
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -3,17 +3,21 @@ import { createTokenVerifier, signLocalToken, type TokenSettings } from '../src/
 
 // Token expiry against the injected clock (SWITCHBOARD_TEST_NOW_OFFSET_DAYS moves it), not today's date.
 const settings: TokenSettings = { issuer: 'switchboard-local', audience: 'switchboard', hs256Keys: ['local:a-test-secret-that-is-long-enough-for-hs256'], clockToleranceS: 5 };
-const at = (offsetS: number) => new Date(testNow().getTime() + offsetS * 1000);
+// One instant read once, so signing and verifying never straddle a second boundary (exp is in whole seconds).
+const t0 = testNow().getTime();
+const at = (offsetS: number) => new Date(t0 + offsetS * 1000);
+/** The principal for a token signed at `signedAt` with a ttl: expiresAt is its exp (whole seconds), in ms. */
+const principal = (signedAt: Date, ttlS: number) => ({ userId: 'ivy', expiresAt: (Math.floor(signedAt.getTime() / 1000) + ttlS) * 1000 });
 
 test('a token is accepted until its exp (plus the clock tolerance) on the verifier clock, then refused as expired', async () => {
   const token = await signLocalToken(settings, 'ivy', 600, at(0));
-  await expect(createTokenVerifier(settings, () => at(0))(token)).resolves.toEqual({ userId: 'ivy' });
-  await expect(createTokenVerifier(settings, () => at(604))(token)).resolves.toEqual({ userId: 'ivy' });
+  await expect(createTokenVerifier(settings, () => at(0))(token)).resolves.toEqual(principal(at(0), 600));
+  await expect(createTokenVerifier(settings, () => at(604))(token)).resolves.toEqual(principal(at(0), 600));
   await expect(createTokenVerifier(settings, () => at(660))(token)).rejects.toMatchObject({ code: 'unauthorized', message: 'The token has expired.' });
 });
 
 test('a token issued on another clock is judged by the verifier clock only', async () => {
   const lastYear = await signLocalToken(settings, 'ivy', 600, at(-365 * 86_400));
   await expect(createTokenVerifier(settings, () => at(0))(lastYear)).rejects.toMatchObject({ message: 'The token has expired.' });
-  await expect(createTokenVerifier(settings, () => at(-365 * 86_400 + 60))(lastYear)).resolves.toEqual({ userId: 'ivy' });
+  await expect(createTokenVerifier(settings, () => at(-365 * 86_400 + 60))(lastYear)).resolves.toEqual(principal(at(-365 * 86_400), 600));
 });
