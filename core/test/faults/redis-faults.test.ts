@@ -29,7 +29,8 @@ const scenario = async (name: string, fault: () => Promise<Fault>) => {
     duringFault: async () => { readiness.push((await fetch(`${t.url}/ready`)).status); },
     afterHeal: async (healedAt) => {
       for (;;) {
-        const body = (await (await fetch(`${t.url}/ready`)).json()) as { checks: { redis: string } };
+        // The per-dependency checks are on the internal listener (the public /ready only says ready and what is down).
+        const body = (await (await fetch(`${t.core.metricsUrl}/ready`)).json()) as { checks: { redis: string } };
         if (body.checks.redis === 'up') { redisBackMs = Math.round(performance.now() - healedAt); return; }
         if (performance.now() - healedAt > 15_000) return;
         await sleep(100);
