@@ -55,7 +55,7 @@ const remaining = (procs: Proc[]): Proc[] => procs.filter((p) => p.startTime !==
 async function startNpmStart(): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const varDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-start-'));
   // detached: its own process group, like a service manager's unit.
-  const child = spawn('npm', ['start'], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_VAR_DIR: varDir, SHUTDOWN_DRAIN_MS: String(DRAIN_MS), LOG_LEVEL: 'warn', MONGODB_URI: '', REDIS_URL: '' } });
+  const child = spawn('npm', ['start'], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '0', METRICS_PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_VAR_DIR: varDir, SHUTDOWN_DRAIN_MS: String(DRAIN_MS), LOG_LEVEL: 'warn', MONGODB_URI: '', REDIS_URL: '' } });
   let output = '';
   child.stdout!.on('data', (d) => { output += String(d); });
   child.stderr!.on('data', (d) => { output += String(d); });
