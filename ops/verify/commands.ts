@@ -4,23 +4,25 @@ import { OpsError, type Output } from '../cli/output';
 import type { CommandContext, CommandHandler } from '../cli/types';
 import { environmentOf } from '../preflight/commands';
 import { stateDirOf } from '../state/context';
+import { internalUrlOf } from '../targets/local/instances';
 import { createLocalTarget } from '../targets/local/local-target';
 import { MAINTENANCE_ON, runVerify, type VerifyReport } from './verify';
 
 /**
- * Where and as whom `ops verify` runs. Local: the front door, and each running instance for /metrics.
- * A stack: OPS_PUBLIC_URL (metrics are not public; the instance check is skipped). Tokens are signed
+ * Where and as whom `ops verify` runs. Local: the front door, and each running instance's internal
+ * listener (METRICS_PORT) for /metrics. A stack: OPS_PUBLIC_URL (the instances' internal listeners are
+ * not reachable from here; Prometheus scrapes them, so the instance check is skipped). Tokens are signed
  * with the environment's first HS256 key (JWT_HS256_KEYS, e.g. a dedicated `ops-verify` kid next to
  * the identity provider's JWKS), valid for 5 minutes.
  */
 export function verifyInputs(ctx: Pick<CommandContext, 'values' | 'env'>): Parameters<typeof runVerify>[0] {
   const { env, settings, publicUrl } = environmentOf(ctx);
-  const instanceUrls = env === 'local' ? createLocalTarget({ stateDir: stateDirOf(ctx), env: ctx.env }).state().running.map((i) => `http://127.0.0.1:${i.port}`) : [];
+  const metricsUrls = env === 'local' ? createLocalTarget({ stateDir: stateDirOf(ctx), env: ctx.env }).state().running.map(internalUrlOf) : [];
   const url = (typeof ctx.values.url === 'string' ? ctx.values.url : undefined) ?? publicUrl;
   if (!url) throw new OpsError(`no public URL for ${env}`, `export OPS_PUBLIC_URL=https://<host>, or pass --url`, 2);
   const tokens = tokenSettingsFrom(loadConfig({ MONGODB_URI: 'mongodb://unused', ...settings }));
   if (!tokens.hs256Keys.length) throw new OpsError(`${env} accepts no HS256 key, so ops cannot sign verification tokens`, 'add a dedicated key to JWT_HS256_KEYS (ops-verify:<secret>) in the environment and export it here', 2);
-  return { url, instanceUrls, token: (user) => signLocalToken(tokens, user, 300) };
+  return { url, metricsUrls, token: (user) => signLocalToken(tokens, user, 300) };
 }
 
 export async function verifyEnvironment(ctx: Pick<CommandContext, 'values' | 'env'>, out: Output): Promise<VerifyReport> {

@@ -6,8 +6,8 @@ import { metricNames } from '../../core/src/telemetry/metric-names';
  * The post-deployment verification: every documented REST route (including the error contract),
  * the Socket.IO flow (join, send, receive, typing, read, gap repair by afterSeq), /health, /ready and
  * /metrics. It acts as dedicated verification users in conversations it reuses on every run (a direct
- * one and a group named VERIFY_GROUP, whose only members are verification users), so repeated runs add
- * no conversation anyone else can see. Messages it sends stay in those two conversations.
+ * one and a private group named VERIFY_GROUP, whose only members are verification users), so repeated
+ * runs add no conversation anyone else can see. Messages it sends stay in those two conversations.
  */
 
 export const verifyUsers = { a: 'ops-verify-a', b: 'ops-verify-b', outsider: 'ops-verify-outsider' } as const;
@@ -17,8 +17,11 @@ export const MAINTENANCE_ON = 'maintenance mode is on';
 export interface VerifyOptions {
   /** The public entry point (front door / ingress). */
   url: string;
-  /** Direct instance URLs for /metrics (not exposed at the front door); empty skips the metrics check. */
-  instanceUrls: string[];
+  /**
+   * Each instance's internal listener (METRICS_PORT), where /metrics lives; the public port and the
+   * front door must not serve it. Empty skips the check (the environment's instances are not reachable from here).
+   */
+  metricsUrls: string[];
   /** A bearer token for a verification user. */
   token(userId: string): Promise<string>;
   print?: (line: string) => void;
@@ -50,6 +53,7 @@ interface Body {
   version?: string;
   maintenance?: { on?: boolean };
   items?: { id: string; seq: number; name?: string; type?: string }[];
+  members?: { userId: string }[];
   paths?: OpenApi['paths'];
   uploadUrl?: string;
 }
@@ -139,8 +143,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       if (ready.status !== 200) fail(`GET /ready answered ${ready.status} ${JSON.stringify(ready.body)}`);
     });
     await check('/metrics on every instance, not at the front door', async () => {
-      if (!options.instanceUrls.length) return 'skipped: instance URLs unknown for this environment';
-      for (const instance of options.instanceUrls) {
+      if (!options.metricsUrls.length) return 'skipped: instance metrics URLs unknown for this environment';
+      for (const instance of options.metricsUrls) {
         const res = await fetch(`${instance.replace(/\/+$/, '')}/metrics`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(timeoutMs) });
         const text = await res.text();
         if (res.status !== 200 || !text.includes(metricNames.buildInfo) || !text.includes(metricNames.httpRequestDuration)) fail(`${instance}/metrics answered ${res.status} without ${metricNames.buildInfo}`);
@@ -148,7 +152,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       const front = await fetch(`${base}/metrics`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(timeoutMs) });
       await front.arrayBuffer();
       if (front.status === 200) fail(`${base}/metrics is exposed publicly (200)`);
-      return `${options.instanceUrls.length} instance(s); front door answers ${front.status}`;
+      return `${options.metricsUrls.length} instance(s); front door answers ${front.status}`;
     });
     if (!healthy) return finish();
     const documented = await check('GET /api/openapi.json', async () => {
@@ -175,7 +179,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       const list = await expectStatus(a, 'GET', '/api/conversations', '/api/conversations?limit=100', 200);
       const items = list.body.items ?? [];
       group = items.find((c) => c.type === 'group' && c.name === VERIFY_GROUP)?.id ?? '';
-      if (!group) group = (await expectStatus(a, 'POST', '/api/conversations', '/api/conversations', 201, { type: 'group', name: VERIFY_GROUP, memberIds: [b] })).body.id ?? '';
+      // Private (the default, said explicitly): nobody outside the verification users can join it by id.
+      if (!group) group = (await expectStatus(a, 'POST', '/api/conversations', '/api/conversations', 201, { type: 'group', name: VERIFY_GROUP, visibility: 'private', memberIds: [b] })).body.id ?? '';
       if (!items.some((c) => c.id === direct)) fail(`the direct conversation ${direct} is not in GET /api/conversations`);
       return `direct ${direct} (${d.status === 201 ? 'created' : 'reused'}), group ${group}`;
     });
@@ -189,13 +194,23 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       await expectStatus(outsider, 'GET', '/api/conversations/{id}', `/api/conversations/${direct}`, 403, undefined, 'forbidden');
       await expectStatus(b, 'POST', '/api/conversations/{id}/archive', `/api/conversations/${group}/archive`, 403, undefined, 'forbidden');
     });
-    await check('join, 409 when already a member, leave', async () => {
+    await check('private group: join 403, owner adds and removes, 409 when already a member, leave', async () => {
       // A run stopped half-way may have left the outsider in the group: leave first (204 or 403).
       const left = await call(outsider, 'POST', '/api/conversations/{id}/leave', `/api/conversations/${group}/leave`);
       if (left.status !== 204 && left.status !== 403) fail(`cleanup leave answered ${left.status}`);
-      await expectStatus(outsider, 'POST', '/api/conversations/{id}/join', `/api/conversations/${group}/join`, 200);
+      // The group is private: joining by id is refused, only an owner (a, not b) adds members.
+      await expectStatus(outsider, 'POST', '/api/conversations/{id}/join', `/api/conversations/${group}/join`, 403, undefined, 'forbidden');
+      await expectStatus(b, 'POST', '/api/conversations/{id}/members', `/api/conversations/${group}/members`, 403, { userIds: [outsider] }, 'forbidden');
+      const add = async () => {
+        const added = await expectStatus(a, 'POST', '/api/conversations/{id}/members', `/api/conversations/${group}/members`, 200, { userIds: [outsider] });
+        if (!added.body.members?.some((m) => m.userId === outsider)) fail(`POST /api/conversations/${group}/members did not list ${outsider} as a member`);
+      };
+      await add();
       await expectStatus(outsider, 'POST', '/api/conversations/{id}/join', `/api/conversations/${group}/join`, 409, undefined, 'conflict');
       await expectStatus(outsider, 'POST', '/api/conversations/{id}/leave', `/api/conversations/${group}/leave`, 204);
+      await add();
+      await expectStatus(a, 'DELETE', '/api/conversations/{id}/members/{userId}', `/api/conversations/${group}/members/${outsider}`, 204);
+      await expectStatus(a, 'DELETE', '/api/conversations/{id}/members/{userId}', `/api/conversations/${group}/members/${outsider}`, 404, undefined, 'not_found');
       await expectStatus(a, 'POST', '/api/conversations/{id}/leave', `/api/conversations/${direct}/leave`, 409, undefined, 'conflict');
     });
     let httpSeq = 0;

@@ -64,6 +64,32 @@ export function frontDoor(options: { nginxDir: string; maintenance: () => Mainte
       }
     },
 
+    /**
+     * `nginx -s reload` only signals the master: old workers keep answering for a moment. Polls a page
+     * only nginx answers in maintenance (503 text/html; the core has no page at /) until `needed`
+     * answers in a row agree with the switch, so `ops maintenance on|off` returns once it is true.
+     */
+    async awaitMaintenance(state: FrontDoorState, on: boolean, timeoutMs = 10_000, needed = 5): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      let streak = 0;
+      let last = '';
+      while (Date.now() < deadline) {
+        try {
+          const response = await fetch(`${url(state)}/`, { signal: AbortSignal.timeout(2_000), headers: { accept: 'text/html', connection: 'close' } });
+          await response.arrayBuffer();
+          const page = response.status === 503 && (response.headers.get('content-type') ?? '').startsWith('text/html');
+          last = `${response.status} ${response.headers.get('content-type') ?? ''}`;
+          streak = page === on ? streak + 1 : 0;
+          if (streak >= needed) return;
+        } catch (error) {
+          last = (error as Error).message;
+          streak = 0;
+        }
+        await sleep(20);
+      }
+      throw new Error(`the front door ${url(state)} does not answer with maintenance ${on ? 'on' : 'off'} yet (last: GET / ${last}); see ${path.join(nginxDir, 'logs', 'error.log')}`);
+    },
+
     /** Polls /health through the front door until `needed` answers in a row come from `version` (any when undefined). */
     async verify(state: FrontDoorState, version: string | undefined, timeoutMs = 10_000, needed = 5): Promise<void> {
       const deadline = Date.now() + timeoutMs;

@@ -17,6 +17,9 @@ export interface InstanceInfo extends DaemonInfo {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Where an instance's internal listener answers (/metrics, detailed /health and /ready); the public port for state written before it existed. */
+export const internalUrlOf = (instance: Pick<InstanceInfo, 'port' | 'metricsPort'>) => `http://127.0.0.1:${instance.metricsPort || instance.port}`;
+
 /** The environment of one core instance: target settings, the release's own settings, then what ops sets per instance. */
 export function instanceEnv(settings: Record<string, string>, release: ReleaseRecord, artifact: ReleaseRecord, port: number, index: number, metricsPort = 0): Record<string, string> {
   return {
@@ -46,7 +49,7 @@ export async function waitReady(instance: InstanceInfo, deadline: number, timeou
     if (!isOurs(instance)) throw new Error(`instance ${instance.id} exited before it was ready (last: ${last})\n  log: ${instance.log}\n${tail(instance.log)}`);
     try {
       // The internal listener's /ready names each dependency's error; the public one only what is down.
-      const response = await fetch(`http://127.0.0.1:${instance.metricsPort || instance.port}/ready`, { signal: AbortSignal.timeout(2_000) });
+      const response = await fetch(`${internalUrlOf(instance)}/ready`, { signal: AbortSignal.timeout(2_000) });
       if (response.status === 200) return;
       last = `/ready ${response.status} ${await response.text()}`;
     } catch (error) {
@@ -87,7 +90,7 @@ export async function probeInstance(i: InstanceInfo): Promise<InstanceStatus> {
   const result: InstanceStatus = { id: i.id, url: base, release: i.release, version: i.version, healthy: false, ready: false };
   if (!isOurs(i)) return { ...result, error: `process ${i.pid} is not running (log: ${i.log})` };
   try {
-    const detailed = i.metricsPort ? `http://127.0.0.1:${i.metricsPort}` : base;
+    const detailed = internalUrlOf(i);
     const health = (await (await fetch(`${detailed}/health`, { signal: AbortSignal.timeout(2_000) })).json()) as { version: string; draining: boolean; maintenance: { on: boolean }; sockets: number; uptimeSeconds: number };
     const ready = await fetch(`${detailed}/ready`, { signal: AbortSignal.timeout(3_000) });
     return { ...result, version: health.version, healthy: true, ready: ready.status === 200, draining: health.draining, maintenance: health.maintenance.on, sockets: health.sockets, uptimeSeconds: health.uptimeSeconds, ...(ready.status === 200 ? {} : { error: `/ready ${ready.status}: ${await ready.text()}` }) };

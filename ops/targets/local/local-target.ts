@@ -246,7 +246,10 @@ export function createLocalTarget(options: LocalTargetOptions): Target & { reado
       else out.warn('no REDIS_URL: only the front door switches (instances report maintenance off in /health)');
       const running = state.running.filter(isOurs);
       if (state.nginx && isOurs(state.nginx) && running.length) {
-        await out.step('rewrite and reload the front door', () => door.apply(state, running.map((i) => i.port)));
+        await out.step('rewrite and reload the front door', async () => {
+          await door.apply(state, running.map((i) => i.port));
+          await door.awaitMaintenance(state, Boolean(flag));
+        });
       } else out.warn('the front door is not running: the switch applies at the next deploy');
       if (state.settings.REDIS_URL && running.length) {
         await out.step(`wait until ${running.length} instance(s) report maintenance ${flag ? 'on' : 'off'}`, () => waitForMaintenance(running, Boolean(flag)));

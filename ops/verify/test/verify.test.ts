@@ -38,8 +38,8 @@ it('passes twice in a row, reusing its conversations: nothing new for other user
   expect(first.stderr).not.toContain('✗');
   expect(first.code).toBe(0);
   const report = JSON.parse(first.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[]; covered: string[] };
-  expect(report.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['401 without a token', '400 on a bad body', '403 for a non-member', '404 on an unknown conversation', 'join, 409 when already a member, leave', 'Socket.IO: join, typing, send/receive, read', 'gap repair by afterSeq after a reconnect', 'every documented route exercised']));
-  expect(report.covered).toContain('POST /api/conversations/{id}/attachments');
+  expect(report.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['401 without a token', '400 on a bad body', '403 for a non-member', '404 on an unknown conversation', 'private group: join 403, owner adds and removes, 409 when already a member, leave', 'Socket.IO: join, typing, send/receive, read', 'gap repair by afterSeq after a reconnect', 'every documented route exercised']));
+  expect(report.covered).toEqual(expect.arrayContaining(['POST /api/conversations/{id}/attachments', 'POST /api/conversations/{id}/members', 'DELETE /api/conversations/{id}/members/{userId}']));
   const afterFirst = await conversations();
   expect(afterFirst).toBe(3); // alice's, and the verification direct + group conversations
 
@@ -58,12 +58,18 @@ it('passes twice in a row, reusing its conversations: nothing new for other user
 
 it('checks /metrics on each instance and fails when it is missing or when maintenance is on', async () => {
   const token = (user: string) => core.token(user);
-  const ok = await runVerify({ url: core.url, instanceUrls: [core.url], token });
-  // The instance is its own front door here, so "not exposed publicly" must fail, naming why.
-  expect(ok.checks.find((c) => c.name.startsWith('/metrics'))).toMatchObject({ ok: false, detail: `${core.url}/metrics is exposed publicly (200)` });
+  const metricsCheck = (report: Awaited<ReturnType<typeof runVerify>>) => report.checks.find((c) => c.name.startsWith('/metrics'));
+  // /metrics lives on the instance's internal listener (METRICS_PORT); the public port answers 404 for it.
+  const ok = await runVerify({ url: core.url, metricsUrls: [core.core.metricsUrl], token });
+  expect(metricsCheck(ok)).toMatchObject({ ok: true, detail: '1 instance(s); front door answers 404' });
+  const missing = await runVerify({ url: core.url, metricsUrls: [core.url], token });
+  expect(metricsCheck(missing)).toMatchObject({ ok: false, detail: `${core.url}/metrics answered 404 without chat_build_info` });
+  // A front door routed to the internal listener would publish the metrics: that must fail, naming why.
+  const exposed = await runVerify({ url: core.core.metricsUrl, metricsUrls: [core.core.metricsUrl], token });
+  expect(metricsCheck(exposed)).toMatchObject({ ok: false, detail: `${core.core.metricsUrl}/metrics is exposed publicly (200)` });
   const other = await startTestCore({ MAINTENANCE_MODE: 'true' });
   try {
-    const down = await runVerify({ url: other.url, instanceUrls: [], token });
+    const down = await runVerify({ url: other.url, metricsUrls: [], token });
     expect(down.ok).toBe(false);
     expect(down.checks[0]).toMatchObject({ name: '/health answers ok', ok: false, detail: 'maintenance mode is on' });
     expect(down.checks).toHaveLength(3); // stops after /health, /ready, /metrics: nothing is created
