@@ -32,16 +32,24 @@ export const specs: Record<string, { usage: string; options: Record<string, Opti
   },
 };
 
-/** The core's jobs on the configured database, without the scheduler or notifications. */
-async function withJobs<T>(ctx: CommandContext, fn: (jobs: Awaited<ReturnType<typeof startOptionalServices>>['jobs']) => Promise<T>): Promise<T> {
-  let config;
+/**
+ * The core's settings for running jobs by hand: the scheduler and notifications off. Jobs verify no
+ * tokens, so without APP_ENV they run with the local defaults (APP_ENV=development), as `npm start` and
+ * `npm run token` do; an APP_ENV given in the shell still decides (and staging/production refuse the
+ * built-in development key).
+ */
+function jobsConfig(env: NodeJS.ProcessEnv, overrides: NodeJS.ProcessEnv, next: string) {
   try {
-    // Jobs verify no tokens: without APP_ENV they run with the local defaults, as `npm start` does.
-    config = loadConfig({ APP_ENV: 'development', ...ctx.env, JOBS_SCHEDULER_ENABLED: 'false', NOTIFICATION_WEBHOOK_URL: '' });
+    return loadConfig({ APP_ENV: 'development', ...env, ...overrides, JOBS_SCHEDULER_ENABLED: 'false', NOTIFICATION_WEBHOOK_URL: '' });
   } catch (error) {
-    if (error instanceof ConfigError) throw new OpsError(error.message, 'export MONGODB_URI=<the core database> and retry');
+    if (error instanceof ConfigError) throw new OpsError(error.message, next);
     throw error;
   }
+}
+
+/** The core's jobs on the configured database, without the scheduler or notifications. */
+async function withJobs<T>(ctx: CommandContext, fn: (jobs: Awaited<ReturnType<typeof startOptionalServices>>['jobs']) => Promise<T>): Promise<T> {
+  const config = jobsConfig(ctx.env, {}, 'export MONGODB_URI=<the core database> and retry');
   const store = await ctx.out.step(`connect to ${config.MONGODB_DB}`, () => openStore(config.MONGODB_URI, config.MONGODB_DB, { poolSize: 2 }));
   const services = await startOptionalServices({
     config,
@@ -60,13 +68,7 @@ async function withJobs<T>(ctx: CommandContext, fn: (jobs: Awaited<ReturnType<ty
 
 /** The jobs the core's settings define, from the config alone (no database is contacted). */
 function offlineCatalog(env: NodeJS.ProcessEnv) {
-  let config;
-  try {
-    config = loadConfig({ ...env, MONGODB_URI: 'mongodb://127.0.0.1:1/unused', JOBS_SCHEDULER_ENABLED: 'false', NOTIFICATION_WEBHOOK_URL: '' });
-  } catch (error) {
-    if (error instanceof ConfigError) throw new OpsError(error.message, 'fix the variable named above and retry');
-    throw error;
-  }
+  const config = jobsConfig(env, { MONGODB_URI: 'mongodb://127.0.0.1:1/unused' }, 'fix the variable named above and retry');
   // Never connected: building the definitions only names collections.
   const db = new MongoClient('mongodb://127.0.0.1:1/unused').db(config.MONGODB_DB);
   const orphanUploads = config.S3_BUCKET ? { deleteOrphans: () => Promise.reject(new Error('not connected')) } : undefined;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { HttpProbe } from '../targets/kubernetes/kubernetes-target';
 import type { PodInfo, PodLister } from '../targets/kubernetes/pods';
 import type { StackSmokeTest } from '../targets/kubernetes/smoke';
@@ -27,6 +28,8 @@ export interface FakeStackOptions {
   hangUp?: boolean;
   /** `up` takes this long (a rollout longer than the lock's TTL, so only the heartbeat keeps the lock). */
   upDelayMs?: number;
+  /** `up` runs until this file exists: a rollout that ends when the test says so, not after a guessed time. */
+  upUntilFile?: string;
   /** readConfig fails with this message (an unreadable stack config). */
   configError?: string;
   replicas?: number;
@@ -80,6 +83,7 @@ export function fakeStack(options: FakeStackOptions) {
         return { result: 'cancelled', outputs: {} };
       }
       if (options.upDelayMs) await new Promise((r) => setTimeout(r, options.upDelayMs));
+      while (options.upUntilFile && !existsSync(options.upUntilFile) && !signal?.aborted) await new Promise((r) => setTimeout(r, 50));
       const tag = tagOf(image);
       if (tag && options.failUp?.includes(tag)) return { result: 'failed', outputs: {} };
       serving = image;

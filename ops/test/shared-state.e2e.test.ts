@@ -43,6 +43,9 @@ beforeEach(() => {
     ...process.env,
     OPS_STATE_URL: `s3://${bucket}/${p}`, BACKUP_S3_ENDPOINT: minio.endpoint, AWS_REGION: minio.region,
     AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey, OPS_LOCK_TTL: `${ttlMs}ms`,
+    // The lock is under test, not the checks around the rollout: the recorded fake stack has no core to
+    // check, and preflight's tests item would start `npm test` (this suite again) inside each runner.
+    OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify',
   };
 });
 
@@ -64,19 +67,41 @@ async function lockHeldBy(owner: string, timeoutMs = 30_000): Promise<void> {
   }
 }
 
+/** Resolves once the queued runner (whose stderr `seen` returns so far) says it waits for `owner`'s lock. */
+async function queuedBehind(seen: () => string, owner: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!seen().includes(`(--lock-wait): held by ${owner}`)) {
+    if (Date.now() > deadline) throw new Error(`the queued runner did not wait for ${owner} within ${timeoutMs} ms:\n${seen()}`);
+    await sleep(50);
+  }
+}
+
+/** What a running runner has written on stderr so far. */
+function stderrSoFar(run: ProcessPromise): () => string {
+  let seen = '';
+  run.stderr.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+  return () => seen;
+}
+
 test('the second runner is refused naming the first, or with --lock-wait queues behind it; the heartbeat outlives the TTL; numbers never collide', async () => {
-  const first = runner('alice', { upDelayMs: 5 * ttlMs }, deployArgs('sha-1', '-m', 'ship search'));
+  // Alice's rollout ends only when the test opens this gate, however long the runners take to start.
+  const gate = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ops-gate-')), 'rollout-done');
+  dirs.push(path.dirname(gate));
+  const first = runner('alice', { upUntilFile: gate }, deployArgs('sha-1', '-m', 'ship search'));
   await lockHeldBy('alice');
   const acquired = (await state.readLock('production'))!;
   // Wait past the first expiry: only the heartbeat keeps the lock now.
   await sleep(ttlMs + 300);
   const queuing = runner('bob', {}, deployArgs('sha-2', '--lock-wait', '60s', '-m', 'after alice'));
+  const queuingLog = stderrSoFar(queuing);
   const refused = await runner('bob', {}, deployArgs('sha-2'));
   expect(refused.exitCode).toBe(3);
   expect(refused.stderr).toMatch(/deploy refused: the deploy lock for production is held by alice .*"ship search", ops deploy on /);
   const renewedLock = (await state.readLock('production'))!;
   expect(renewedLock.id).toBe(acquired.id);
   expect(Date.parse(renewedLock.heartbeatAt)).toBeGreaterThan(Date.parse(acquired.heartbeatAt));
+  await queuedBehind(queuingLog, 'alice');
+  fs.writeFileSync(gate, '');
 
   const done = await first;
   const queued = await queuing;

@@ -60,6 +60,8 @@ describe('ops jwt on the local target (real core instances behind nginx)', () =>
     fs.rmSync(stateDir, { recursive: true, force: true });
   });
 
+  /** The settings a token is issued under on the local target, which runs as APP_ENV=development (the only way the built-in development key is accepted). */
+  const localTargetEnv = (settings: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ APP_ENV: 'development', MONGODB_URI: 'mongodb://unused', ...settings });
   const keys = () => (readJson<LocalState>(path.join(stateDir, 'local', 'target.json'))!.settings.JWT_HS256_KEYS ?? configSpec.JWT_HS256_KEYS.default).split(',');
   /** A token as the environment issues it now (first key), or signed with a given kid:secret entry. */
   const tokenWith = (entry: string, user: string) => {
@@ -93,7 +95,7 @@ describe('ops jwt on the local target (real core instances behind nginx)', () =>
   it('add → switch → retire with rolling restarts: sessions stay, old tokens verify until retire, then are refused', async () => {
     expect((await runOps(['deploy', '-m', 'before rotation', '--instances', '2'], env)).code).toBe(0);
     const [original] = keys();
-    const oldToken = await signLocalToken(tokenSettingsFrom(loadConfig({ MONGODB_URI: 'mongodb://unused' })), 'olga', 3600);
+    const oldToken = await signLocalToken(tokenSettingsFrom(loadConfig(localTargetEnv())), 'olga', 3600);
     const pietOld = await tokenWith(original!, 'piet');
     const created = await fetch(`${frontDoor}/api/conversations`, { method: 'POST', headers: { authorization: `Bearer ${oldToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'direct', memberIds: ['piet'] }) });
     const conversationId = ((await created.json()) as { id: string }).id;
@@ -110,7 +112,7 @@ describe('ops jwt on the local target (real core instances behind nginx)', () =>
 
     expect((await runOps(['jwt', 'switch'], env)).code).toBe(0);
     expect(keys()).toEqual([added, original]);
-    const issuedNow = await signLocalToken(tokenSettingsFrom(loadConfig({ MONGODB_URI: 'mongodb://unused', JWT_HS256_KEYS: keys().join(',') })), 'olga', 3600);
+    const issuedNow = await signLocalToken(tokenSettingsFrom(loadConfig(localTargetEnv({ JWT_HS256_KEYS: keys().join(',') }))), 'olga', 3600);
     expect(issuedNow.length).toBeGreaterThan(0);
     expect([await status(oldToken), await status(issuedNow)]).toEqual([200, 200]);
     expect(await delivered(olga, pietNew, conversationId, 'after switch')).toBe(true);
