@@ -6,6 +6,7 @@ import { ensureLocalBase, officialBase } from './base-image';
 import { compileTree } from './compile';
 import type { Podman } from './podman';
 import { copyProductionPackages } from './production-deps';
+import { unresolvedRuntimeModules } from './runtime-modules';
 
 export const dockerfilePath = path.join(__dirname, 'Dockerfile');
 
@@ -63,6 +64,10 @@ export async function buildImage(options: BuildImageOptions): Promise<ImageBuild
     const compiled = compileTree(repoRoot, app, imageFolders);
     for (const file of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(repoRoot, file), path.join(app, file));
     const packages = copyProductionPackages(repoRoot, app);
+    const unresolved = unresolvedRuntimeModules(app);
+    if (unresolved.length) {
+      throw new Error(`the image would not run: ${unresolved.map((u) => `${u.module} (required by ${u.chain.join(' → ')})`).join('; ')} is not a production package\nnext: move it from devDependencies to dependencies in package.json (npm install --save-prod <name>), then build again`);
+    }
     fs.copyFileSync(dockerfilePath, path.join(ctx, 'Dockerfile'));
     log(`staged ${compiled.files} compiled files and ${packages} production packages in ${path.relative(repoRoot, ctx) || ctx}`);
   });

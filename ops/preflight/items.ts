@@ -191,6 +191,9 @@ export const preflightItems: PreflightItem[] = [
         await ctx.probes.backups(location);
         checked.push(`backups ${location}`);
       }
+      // A bucket is set but the settings do not validate (e.g. the development JWT key outside
+      // development): the S3 client needs the validated config, so say why instead of "not configured".
+      if (!config && ctx.settings.S3_BUCKET) return skipped([`attachments s3://${ctx.settings.S3_BUCKET} not checked: the configuration is invalid (see "configuration valid")`, ...checked.map((c) => `checked ${c}`)].join('; '));
       return checked.length ? passed(checked.join(', ')) : skipped('neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured');
     },
   },

@@ -8,6 +8,7 @@ import { MongoClient } from 'mongodb';
 import { storeIndexes, indexNames } from '../../../core/src/store/mongo-store';
 import { createDeclaredIndexes } from '../../../core/src/store/mongo-store';
 import { jobIndexes } from '../../../core/src/jobs/job-store';
+import { attachmentIndexes } from '../../../core/src/media/attachment-store';
 import type { BackupEntry } from '../../backup/catalog';
 import { createS3Client, ensureBucket } from '../../../core/src/media/s3';
 import { startMinio } from '../../services/minio';
@@ -37,9 +38,15 @@ const probes = (over: Partial<PreflightProbes> = {}): PreflightProbes => ({
   firingAlerts: unexpected('firingAlerts'),
   ...over,
 });
+/**
+ * A stack's own token settings: the built-in development key is valid only with APP_ENV explicitly
+ * development/local/test, so settings without these are an invalid configuration (the config item's case).
+ */
+const stackAuth = { APP_ENV: 'staging', JWT_HS256_KEYS: `staging-1:${'s'.repeat(40)}` };
+const declaredCount = (declarations: { indexes: unknown[] }[]) => declarations.reduce((n, d) => n + d.indexes.length, 0);
 const ctx = (over: Partial<PreflightContext> = {}, probeOver: Partial<PreflightProbes> = {}): PreflightContext => ({
   env: 'staging',
-  settings: { MONGODB_URI: 'mongodb://db.invalid:27017', MONGODB_DB: 'sb' },
+  settings: { MONGODB_URI: 'mongodb://db.invalid:27017', MONGODB_DB: 'sb', ...stackAuth },
   opsEnv: {},
   now: () => NOW,
   probes: probes(probeOver),
@@ -83,23 +90,33 @@ describe('preflight items (injected probes and clock)', () => {
     expect(bad.status).toBe('failed');
     expect(bad.detail).toContain('MONGODB_URI="postgres://x": must start with mongodb://');
     expect(bad.detail).toContain('PORT="99999"');
+    const devKey = 'JWT_HS256_KEYS: the built-in development key is accepted only with APP_ENV set to development, local, test';
     const prod = await item('config').run(ctx({ settings: { MONGODB_URI: 'mongodb://a', APP_ENV: 'production' } }));
-    expect(prod).toEqual({ status: 'failed', detail: 'JWT_HS256_KEYS: the built-in development key is refused in production' });
+    expect(prod).toEqual({ status: 'failed', detail: expect.stringContaining(`${devKey} (APP_ENV is "production")`) });
+    // A stack that forgot APP_ENV must not accept the development key either.
+    expect((await item('config').run(ctx({ settings: { MONGODB_URI: 'mongodb://a' } }))).detail).toContain(`${devKey} (APP_ENV is not set)`);
+    expect((await item('config').run(ctx({ settings: { MONGODB_URI: 'mongodb://a', APP_ENV: 'test' } }))).status).toBe('passed');
     expect((await item('config').run(ctx())).status).toBe('passed');
   });
 
   it('indexes: every declared index must exist; a new database is skipped (the core creates them at start)', async () => {
     const all = new Map([...storeIndexes, ...jobIndexes].map((d) => [d.collection, ['_id_', ...d.indexes.map((i) => i.name)]]));
-    expect((await item('indexes').run(ctx({}, { mongoIndexes: async () => all }))).status).toBe('passed');
+    expect(await item('indexes').run(ctx({}, { mongoIndexes: async () => all }))).toEqual({ status: 'passed', detail: `${declaredCount([...storeIndexes, ...jobIndexes])} declared indexes present` });
     const missing = new Map(all);
     missing.set('messages', ['_id_', indexNames.messageSeq]);
     const failed = await item('indexes').run(ctx({}, { mongoIndexes: async () => missing }));
     expect(failed.status).toBe('failed');
     expect(failed.detail).toContain(`missing messages.${indexNames.messageClientId}, messages.${indexNames.messageTerms}`);
-    // Attachments configured: their index is required too.
-    const s3 = await item('indexes').run(ctx({ settings: { MONGODB_URI: 'mongodb://a', S3_BUCKET: 'att-bucket' } }, { mongoIndexes: async () => all }));
-    expect(s3.detail).toContain('attachments.status_created');
+    // Attachments configured: their indexes are required too (the core creates them when S3_BUCKET is set).
+    const s3 = await item('indexes').run(ctx({ settings: { MONGODB_URI: 'mongodb://a', S3_BUCKET: 'att-bucket', ...stackAuth } }, { mongoIndexes: async () => all }));
+    expect(s3).toMatchObject({ status: 'failed', detail: expect.stringContaining(`missing ${attachmentIndexes.flatMap((d) => d.indexes.map((i) => `${d.collection}.${i.name}`)).join(', ')} `) });
     expect((await item('indexes').run(ctx({}, { mongoIndexes: async () => new Map() }))).status).toBe('skipped');
+  });
+
+  it('s3: a bucket that cannot be checked because the configuration is invalid says so, not "not configured"', async () => {
+    const invalid = await item('s3').run(ctx({ settings: { MONGODB_URI: 'mongodb://a', S3_BUCKET: 'att-bucket' } }));
+    expect(invalid).toEqual({ status: 'skipped', detail: 'attachments s3://att-bucket not checked: the configuration is invalid (see "configuration valid")' });
+    expect(await item('s3').run(ctx())).toEqual({ status: 'skipped', detail: 'neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured' });
   });
 
   it('TLS: at least 14 days left by the injected clock, and a trusted chain', async () => {
@@ -137,7 +154,7 @@ describe('preflight items (injected probes and clock)', () => {
   it('the runner times each item, turns a throwing probe into that item failing, and records operator skips', async () => {
     const lines: string[] = [];
     const skip = parseSkips(['lint=flaky rule, ticket 42'], 'typecheck,tests', preflightItems.map((i) => i.id));
-    const report = await runPreflight(ctx({ settings: { MONGODB_URI: 'mongodb://a' } }, {
+    const report = await runPreflight(ctx({ settings: { MONGODB_URI: 'mongodb://a', ...stackAuth } }, {
       audit: async () => ({ kind: 'ok', counts: { low: 0, moderate: 0, high: 0, critical: 0 } }),
       mongoIndexes: async () => {
         throw new Error('connect ECONNREFUSED 127.0.0.1:1');
@@ -166,11 +183,11 @@ describe('real probes', () => {
 
   it('reads the index names of the real server: declared indexes created by the core pass, a dropped one fails', async () => {
     const db = `pf_${process.pid}_${Date.now()}`;
-    const settings = { MONGODB_URI: uri, MONGODB_DB: db };
+    const settings = { MONGODB_URI: uri, MONGODB_DB: db, ...stackAuth };
     const c = ctx({ settings }, realProbes);
     expect(await item('indexes').run(c)).toMatchObject({ status: 'skipped' });
     await createDeclaredIndexes(client.db(db), [...storeIndexes, ...jobIndexes]);
-    expect(await item('indexes').run(c)).toMatchObject({ status: 'passed', detail: '8 declared indexes present' });
+    expect(await item('indexes').run(c)).toMatchObject({ status: 'passed', detail: `${declaredCount([...storeIndexes, ...jobIndexes])} declared indexes present` });
     await client.db(db).collection('memberships').dropIndex(indexNames.membershipUser);
     expect(await item('indexes').run(c)).toMatchObject({ status: 'failed' });
     expect((await item('indexes').run(c)).detail).toContain(`memberships.${indexNames.membershipUser}`);
@@ -202,7 +219,7 @@ describe('real probes', () => {
   it('checks the attachments bucket on a real S3 (MinIO): present passes, missing fails naming it', async () => {
     const minio = await startMinio();
     try {
-      const settings = { MONGODB_URI: 'mongodb://unused', S3_ENDPOINT: minio.endpoint, S3_REGION: minio.region, S3_ACCESS_KEY_ID: minio.accessKeyId, S3_SECRET_ACCESS_KEY: minio.secretAccessKey };
+      const settings = { MONGODB_URI: 'mongodb://unused', ...stackAuth, S3_ENDPOINT: minio.endpoint, S3_REGION: minio.region, S3_ACCESS_KEY_ID: minio.accessKeyId, S3_SECRET_ACCESS_KEY: minio.secretAccessKey };
       const s3 = createS3Client({ bucket: 'pf-attachments', region: minio.region, endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey });
       await ensureBucket(s3, 'pf-attachments');
       s3.destroy();
