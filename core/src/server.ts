@@ -13,6 +13,7 @@ import { createInFlight } from './in-flight';
 import { createRateLimits } from './limits/rate-limits';
 import { startOptionalServices } from './optional-services';
 import { createMaintenance } from './maintenance';
+import { guardRedisAdapter } from './realtime/adapter-guard';
 import { attachGateway, type ChatServer } from './realtime/gateway';
 import { memoryPresence, redisPresence } from './realtime/presence';
 import { connectRedis } from './realtime/redis-clients';
@@ -193,6 +194,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
 
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
+  if (redis && redisSub && !redisClients?.streams) guardRedisAdapter(logger);
   const io: ChatServer = new Server(httpServer, {
     maxHttpBufferSize: config.SOCKET_MAX_BUFFER_BYTES,
     pingInterval: config.SOCKET_PING_INTERVAL_MS,

@@ -25,7 +25,7 @@ async function startCoreProcess(): Promise<ChildProcess> {
     cwd: repoRoot,
     stdio: ['ignore', log, log],
     env: {
-      ...process.env, APP_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MONGODB_URI: testServicesEnv().MONGODB_URI, MONGODB_DB: dbName,
+      ...process.env, APP_ENV: 'test', PORT: String(port), METRICS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', MONGODB_URI: testServicesEnv().MONGODB_URI, MONGODB_DB: dbName,
       MONGODB_TIMEOUT_MS: '1500', RATE_LIMIT_API_PER_MIN: '1000000', RATE_LIMIT_MESSAGES_PER_MIN: '1000000', JOBS_SCHEDULER_ENABLED: 'false', REDIS_URL: '',
     },
   });
