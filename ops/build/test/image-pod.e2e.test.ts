@@ -82,15 +82,18 @@ test('started exactly as the production pod: ready, serves a send/receive, stops
   // The pod's network namespace is its own; on this shared host the container uses the host's
   // loopback (--network host), so the port and the endpoints are the ones substituted here.
   const port = await freePort();
+  // The internal listener too: another core on this host (a concurrent run) may hold the manifest's fixed METRICS_PORT.
+  const metricsPort = await freePort();
   const podEnv: Record<string, string> = {
     ...env,
     PORT: String(port),
+    METRICS_PORT: String(metricsPort),
     MONGODB_URI: process.env.TEST_MONGODB_URI!,
     MONGODB_DB: podDb,
     REDIS_URL: process.env.TEST_REDIS_URL!,
     JWT_HS256_KEYS: `pod-test:${randomBytes(24).toString('hex')}`,
   };
-  const probePort = (p: Probe) => (p.httpGet.port === 'http' || p.httpGet.port === containerPort ? port : Number(p.httpGet.port));
+  const probePort = (p: Probe) => (p.httpGet.port === 'http' || p.httpGet.port === containerPort ? port : String(p.httpGet.port) === env.METRICS_PORT ? metricsPort : Number(p.httpGet.port));
   const command = container.command ?? [];
   expect(command.length).toBeGreaterThan(0);
   await podman.run([
