@@ -1,4 +1,4 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from './node-child';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findCommand } from './run';

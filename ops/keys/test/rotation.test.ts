@@ -110,7 +110,10 @@ describe('ops jwt on the local target (real core instances behind nginx)', () =>
     expect([await status(oldToken), await status(pietNew)]).toEqual([200, 200]);
     expect(await delivered(olga, pietNew, conversationId, 'after add')).toBe(true);
 
-    expect((await runOps(['jwt', 'switch'], env)).code).toBe(0);
+    const switched = await runOps(['jwt', 'switch'], env);
+    // On failure the ops output (which step, the instance's log tail) is what tells why.
+    if (switched.code !== 0) console.error(switched.stderr);
+    expect(switched.code).toBe(0);
     expect(keys()).toEqual([added, original]);
     const issuedNow = await signLocalToken(tokenSettingsFrom(loadConfig(localTargetEnv({ JWT_HS256_KEYS: keys().join(',') }))), 'olga', 3600);
     expect(issuedNow.length).toBeGreaterThan(0);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { configSpec } from '../../../core/src/config';
 import type { ReleaseRecord } from '../../state/releases';
 import type { InstanceStatus } from '../target';
-import { isOurs, spawnDaemon, stopDaemon, tail, type DaemonInfo } from './processes';
+import { hasExited, isOurs, spawnDaemon, stopDaemon, tail, type DaemonInfo } from './processes';
 import { entryPoint } from './release-build';
 
 export interface InstanceInfo extends DaemonInfo {
@@ -46,7 +46,7 @@ export function startInstance(build: string, env: Record<string, string>, logDir
 export async function waitReady(instance: InstanceInfo, deadline: number, timeoutMs: number): Promise<void> {
   let last = 'no answer yet';
   while (Date.now() < deadline) {
-    if (!isOurs(instance)) throw new Error(`instance ${instance.id} exited before it was ready (last: ${last})\n  log: ${instance.log}\n${tail(instance.log)}`);
+    if (hasExited(instance)) throw new Error(`instance ${instance.id} exited before it was ready (last: ${last})\n  log: ${instance.log}\n${tail(instance.log)}`);
     try {
       // The internal listener's /ready names each dependency's error; the public one only what is down.
       const response = await fetch(`${internalUrlOf(instance)}/ready`, { signal: AbortSignal.timeout(2_000) });

@@ -31,6 +31,20 @@ export function isOurs(info: Pick<DaemonInfo, 'pid' | 'marker'>): boolean {
   }
 }
 
+/**
+ * For a process this command has just started: gone or a zombie. Not `!isOurs`: between fork and
+ * exec (long on a loaded machine) /proc/<pid>/cmdline is still the parent's, so the marker check would
+ * call a starting instance dead. The marker guards against reused pids in saved state, not here.
+ */
+export function hasExited(info: Pick<DaemonInfo, 'pid'>): boolean {
+  if (!pidAlive(info.pid)) return true;
+  try {
+    return /\) Z /.test(fs.readFileSync(`/proc/${info.pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SIGTERM, wait up to graceMs for the process to exit, then SIGKILL. Returns how it ended. */
