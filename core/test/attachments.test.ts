@@ -74,6 +74,13 @@ async function expectAppError(promise: Promise<unknown>, code: string, status: n
 
 const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), randomBytes(1020)]);
 
+/** Creates an upload for a PNG in conversation c and PUTs it through its presigned URL (as a client would). */
+async function uploadPng(svc: ReturnType<typeof service>, c: string, name: string): Promise<UploadTicket> {
+  const t = await svc.createUpload('alice', c, { filename: name, contentType: 'image/png', size: png.length });
+  expect((await put(t, png)).status).toBe(200);
+  return t;
+}
+
 describe('presigned uploads against MinIO', () => {
   it('gives a member a presigned PUT that a plain HTTP PUT can use; the key is unguessable and scoped', async () => {
     const registry = new Registry();
@@ -187,11 +194,7 @@ describe('orphan-upload cleanup job', () => {
   it('deletes uploads no message referenced in time (object and record); keeps attached and recent ones; dry run only lists', async () => {
     const svc = service();
     const c = convId.toHexString();
-    const upload = async (name: string) => {
-      const t = await svc.createUpload('alice', c, { filename: name, contentType: 'image/png', size: png.length });
-      expect((await put(t, png)).status).toBe(200);
-      return t;
-    };
+    const upload = (name: string) => uploadPng(svc, c, name);
     const orphan = await upload('orphan.png');
     const neverUploaded = await svc.createUpload('alice', c, { filename: 'never.png', contentType: 'image/png', size: 5 });
     const used = await upload('used.png');
@@ -240,11 +243,7 @@ describe('retention job (delete mode)', () => {
   it('deletes the attachments (object and record) of the messages it deletes, and only those', async () => {
     const svc = service();
     const c = convId.toHexString();
-    const upload = async (name: string) => {
-      const t = await svc.createUpload('alice', c, { filename: name, contentType: 'image/png', size: png.length });
-      expect((await put(t, png)).status).toBe(200);
-      return t;
-    };
+    const upload = (name: string) => uploadPng(svc, c, name);
     const [oldFile, keptFile] = [await upload('old.png'), await upload('kept.png')];
     const refs = await svc.resolveAttachments('alice', c, [oldFile.attachmentId, keptFile.attachmentId]);
     const old = new Date(Date.now() - 40 * 86_400_000);
