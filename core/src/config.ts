@@ -40,6 +40,8 @@ export const configSpec = {
   RATE_LIMIT_API_PER_MIN: { schema: int(1, 1_000_000), default: '100', doc: 'API requests per user per minute.' },
   RATE_LIMIT_MESSAGES_PER_MIN: { schema: int(1, 1_000_000), default: '30', doc: 'Messages sent per user per minute (HTTP and Socket.IO together).' },
   RATE_LIMIT_SOCKET_EVENTS_PER_MIN: { schema: int(1, 1_000_000), default: '600', doc: 'Socket.IO events (every kind) per user per minute on each instance, checked before any database read.' },
+  GROUP_MAX_MEMBERS: { schema: int(2, 100_000), default: '1000', doc: 'Most members of one group. Creating or adding beyond it answers 409 `conflict` (`reason: "group_full"`). Bounds fan-out and the notifier per message.' },
+  MEMBERSHIPS_PER_USER_MAX: { schema: int(1, 100_000), default: '1000', doc: 'Most conversations one user belongs to. A create, add or join that would take a user beyond it answers 409 `conflict` (`reason: "memberships_limit"`, the users in `errors`). Bounds the conversation listing.' },
   MESSAGE_MAX_CHARS: { schema: int(1, 100_000), default: '4000', doc: 'Longest message text, in characters.' },
   HTTP_BODY_LIMIT_BYTES: { schema: int(1_024, 10_000_000), default: '65536', doc: 'Largest JSON request body.' },
   SOCKET_MAX_BUFFER_BYTES: { schema: int(1_024, 10_000_000), default: '65536', doc: 'Largest Socket.IO packet (maxHttpBufferSize).' },

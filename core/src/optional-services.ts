@@ -59,7 +59,7 @@ export async function startOptionalServices(deps: { config: Config; store: Store
       const id = parseObjectId(conversationId);
       return id ? (await memberships.listForConversation(id)).map((m) => m.userId) : [];
     },
-    isOnline: (userId) => deps.presence.isOnline(userId),
+    onlineAmong: (userIds) => deps.presence.onlineAmong(userIds),
   });
 
   const jobs = await createJobs({

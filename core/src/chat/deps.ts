@@ -22,6 +22,8 @@ export interface ChatDeps {
   /** Throws the rate_limited AppError when the user has sent too many messages. */
   limitMessages(userId: string): Promise<void>;
   maxMessageChars: number;
+  /** GROUP_MAX_MEMBERS and MEMBERSHIPS_PER_USER_MAX; unlimited when absent. */
+  membershipLimits?: { groupMaxMembers: number; membershipsPerUserMax: number };
   /** Most sends waiting to be stored on this instance (SEND_QUEUE_MAX); more answer `unavailable`. */
   maxSendQueue?: number;
   /** A send not confirmed stored within this answers `unavailable` (MONGODB_TIMEOUT_MS). */

@@ -14,6 +14,12 @@ export interface ConversationDoc {
   /** Highest seq handed out; `$inc`-ed once per message (seqs may skip, never repeat). */
   lastSeq: number;
   lastMessageAt: Date | null;
+  /**
+   * What the conversation listing orders by: `lastMessageAt`, or `createdAt` before the first message.
+   * Stored (not computed) so the listing is an index scan with a limit (`activity_id` index); written
+   * by create and by every seq allocation, backfilled at start for documents older than the field.
+   */
+  activityAt?: Date;
   archivedAt?: Date | null;
 }
 
