@@ -2,7 +2,7 @@ import type { ConversationsRepository } from '../store/conversations-repository'
 import type { MembershipsRepository } from '../store/memberships-repository';
 import type { MessagesRepository } from '../store/messages-repository';
 import type { ConversationId } from '../store/ids';
-import type { AttachmentRef } from '../media/attachment-service';
+import type { AttachmentRef } from '../store/documents';
 import type { MessageView } from './views';
 
 /** What the chat rules tell the outside world; the realtime gateway turns these into broadcasts. */

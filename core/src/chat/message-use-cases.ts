@@ -1,5 +1,5 @@
 import { AppError } from '../errors';
-import type { AttachmentRef } from '../media/attachment-service';
+import type { AttachmentRef } from '../store/documents';
 import type { MessageDoc } from '../store/documents';
 import { newObjectId, toObjectId, type ConversationId } from '../store/ids';
 import { requireMembership } from './access';

@@ -1,4 +1,4 @@
-import type { AttachmentRef } from '../media/attachment-service';
+import type { AttachmentRef } from '../store/documents';
 import type { ConversationDoc, MembershipDoc, MessageDoc } from '../store/documents';
 import { conversationIdOf, messageIdOf, type ConversationId, type MessageId } from '../store/ids';
 

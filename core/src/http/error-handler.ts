@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import { AppError, toAppError, type ErrorCode } from '../errors';
+import { AppError, type ErrorCode } from '../errors';
+import { toAppError } from '../error-classifier';
 import type { ErrorReporter } from '../telemetry/sentry';
 import { locals } from './request-context';
 

@@ -32,13 +32,9 @@ export interface AttachmentMetrics {
 }
 
 /** What a message stores and returns for each attachment. */
-export interface AttachmentRef {
-  id: string;
-  filename: string;
-  contentType: string;
-  size: number;
-  url: string;
-}
+// The stored shape lives with the documents (store/ imports nothing from media/); re-exported for callers.
+export type { AttachmentRef } from '../store/documents';
+import type { AttachmentRef } from '../store/documents';
 
 export interface UploadTicket {
   attachmentId: string;

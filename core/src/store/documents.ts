@@ -1,5 +1,13 @@
 import type { ObjectId } from 'mongodb';
-import type { AttachmentRef } from '../media/attachment-service';
+
+/** A file in object storage that a message carries, as stored on the message (media/ issues and checks it). */
+export interface AttachmentRef {
+  id: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  url: string;
+}
 
 export type ConversationType = 'direct' | 'group';
 
