@@ -5,7 +5,7 @@ import { ensureAttachmentIndexes } from './media/attachment-store';
 import { createS3Client, s3ObjectBaseUrl } from './media/s3';
 import { createNotifier } from './notifications/notifier';
 import type { Presence } from './realtime/presence';
-import { parseObjectId } from './store/ids';
+import { parseObjectId } from './domain/ids';
 import { membershipsRepository } from './store/memberships-repository';
 import type { Store } from './store/mongo-store';
 import type { Logger } from './telemetry/logger';

@@ -3,7 +3,7 @@ import { createChatService } from '../src/chat/chat-service';
 import type { ChatDeps } from '../src/chat/deps';
 import { conversationsRepository } from '../src/store/conversations-repository';
 import { membershipId, type ConversationDoc, type MembershipDoc } from '../src/store/documents';
-import { newObjectId } from '../src/store/ids';
+import { newObjectId } from '../src/domain/ids';
 import { membershipsRepository } from '../src/store/memberships-repository';
 import { messagesRepository } from '../src/store/messages-repository';
 import { openStore, type Store } from '../src/store/mongo-store';

@@ -1,5 +1,5 @@
 import { AppError } from '../errors';
-import { directConversationId, newObjectId, parseObjectId, toObjectId, type ConversationId } from '../store/ids';
+import { directConversationId, newObjectId, parseObjectId, toObjectId, type ConversationId } from '../domain/ids';
 import { membershipId, type ConversationDoc, type MembershipDoc } from '../store/documents';
 import { notFound, requireMembership } from './access';
 import type { ChatDeps } from './deps';

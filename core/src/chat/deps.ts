@@ -1,7 +1,7 @@
 import type { ConversationsRepository } from '../store/conversations-repository';
 import type { MembershipsRepository } from '../store/memberships-repository';
 import type { MessagesRepository } from '../store/messages-repository';
-import type { ConversationId } from '../store/ids';
+import type { ConversationId } from '../domain/ids';
 import type { AttachmentRef } from '../store/documents';
 import type { MessageView } from './views';
 

@@ -12,7 +12,7 @@ import type { Maintenance } from '../maintenance';
 import type { Logger } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
 import type { ErrorReporter } from '../telemetry/sentry';
-import { parseConversationId, type ConversationId } from '../store/ids';
+import { parseConversationId, type ConversationId } from '../domain/ids';
 import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SessionEndReason, type SocketData } from './events';
 import type { Presence } from './presence';
 import { endSession, isSessionEndReason, sessionEndMessages, watchSessionDeadline } from './session-lifetime';
