@@ -43,6 +43,7 @@ export async function startOptionalServices(deps: { config: Config; store: Store
         maxBytes: config.ATTACHMENT_MAX_BYTES,
         allowedTypes: config.ATTACHMENT_ALLOWED_TYPES,
         maxPerMessage: config.ATTACHMENTS_PER_MESSAGE,
+        maxPendingPerUser: config.ATTACHMENT_PENDING_PER_USER_MAX,
       },
     });
   }

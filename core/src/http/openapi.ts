@@ -169,7 +169,7 @@ export const openApiDocument = {
           key: { type: 'string' },
           method: { const: 'PUT' },
           uploadUrl: { type: 'string' },
-          headers: { type: 'object', required: ['content-type', 'content-length'], properties: { 'content-type': { type: 'string' }, 'content-length': { type: 'string' } } },
+          headers: { type: 'object', required: ['content-type', 'content-length', 'if-none-match'], properties: { 'content-type': { type: 'string' }, 'content-length': { type: 'string' }, 'if-none-match': { type: 'string', const: '*', description: 'Create-only: the URL cannot replace an object that exists (412).' } } },
           expiresAt: { type: 'string', format: 'date-time' },
           url: { type: 'string' },
         },

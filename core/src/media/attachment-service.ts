@@ -24,6 +24,8 @@ export interface AttachmentOptions {
   allowedTypes: string[];
   /** Most attachments on one message. */
   maxPerMessage: number;
+  /** Most uploads one user may have pending (issued, not yet on a message); unlimited when absent. */
+  maxPendingPerUser?: number;
 }
 
 export interface AttachmentMetrics {
@@ -41,8 +43,12 @@ export interface UploadTicket {
   key: string;
   method: 'PUT';
   uploadUrl: string;
-  /** Headers the PUT must carry exactly: both are part of the signature. */
-  headers: { 'content-type': string; 'content-length': string };
+  /**
+   * Headers the PUT must carry exactly: all are part of the signature. `if-none-match: *` makes the
+   * upload create-only: once the object exists, the same URL cannot replace it (412), so a message's
+   * file cannot be swapped after the message is sent.
+   */
+  headers: { 'content-type': string; 'content-length': string; 'if-none-match': '*' };
   expiresAt: string;
   url: string;
 }
@@ -67,7 +73,14 @@ export function sanitizeFilename(filename: string): string {
   return trimmed || 'file';
 }
 
+/**
+ * Types a browser runs as a document (scripts inside SVG or HTML) when opened from the bucket or CDN
+ * origin: refused whatever ATTACHMENT_ALLOWED_TYPES says (`image/*` would otherwise admit SVG).
+ */
+export const activeContentTypes: readonly string[] = ['image/svg+xml', 'text/html', 'application/xhtml+xml', 'text/xml', 'application/xml', 'text/javascript', 'application/javascript'];
+
 export function typeAllowed(contentType: string, allowed: string[]): boolean {
+  if (activeContentTypes.includes(contentType)) return false;
   return allowed.some((a) => (a.endsWith('/*') ? contentType.startsWith(a.slice(0, -1)) : contentType === a));
 }
 
@@ -111,6 +124,13 @@ export function createAttachmentService(deps: {
         count('rejected');
         throw new AppError('unsupported_media_type', `Attachments of type ${input.contentType} are not accepted; allowed: ${options.allowedTypes.join(', ')}.`);
       }
+      if (options.maxPendingPerUser !== undefined) {
+        const pending = await attachments.countDocuments({ uploaderId: userId, status: 'pending' });
+        if (pending >= options.maxPendingPerUser) {
+          count('rejected');
+          throw new AppError('conflict', `You have ${pending} uploads not yet sent on a message; the most is ${options.maxPendingPerUser}. Send or wait for them to expire.`, { reason: 'pending_uploads_limit' });
+        }
+      }
       const id = randomBytes(16).toString('base64url');
       const key = `conversations/${convId.toHexString()}/${randomBytes(16).toString('hex')}/${sanitizeFilename(input.filename)}`;
       const createdAt = now();
@@ -119,10 +139,10 @@ export function createAttachmentService(deps: {
         size: input.size, status: 'pending', createdAt, uploadedAt: null, messageId: null, attachedAt: null,
       };
       await attachments.insertOne(doc);
-      const command = new PutObjectCommand({ Bucket: options.bucket, Key: key, ContentType: input.contentType, ContentLength: input.size });
+      const command = new PutObjectCommand({ Bucket: options.bucket, Key: key, ContentType: input.contentType, ContentLength: input.size, IfNoneMatch: '*' });
       const uploadUrl = await getSignedUrl(s3, command, {
         expiresIn: options.uploadUrlExpiresS,
-        signableHeaders: new Set(['content-type', 'content-length']),
+        signableHeaders: new Set(['content-type', 'content-length', 'if-none-match']),
       });
       count('presigned');
       return {
@@ -130,7 +150,7 @@ export function createAttachmentService(deps: {
         key,
         method: 'PUT',
         uploadUrl,
-        headers: { 'content-type': input.contentType, 'content-length': String(input.size) },
+        headers: { 'content-type': input.contentType, 'content-length': String(input.size), 'if-none-match': '*' },
         expiresAt: new Date(createdAt.getTime() + options.uploadUrlExpiresS * 1000).toISOString(),
         url: publicUrl(key),
       };
