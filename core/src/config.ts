@@ -77,6 +77,7 @@ export const configSpec = {
   ATTACHMENT_MAX_BYTES: { schema: int(1, 5_368_709_120), default: '104857600', doc: 'Largest attachment (413 above).' },
   ATTACHMENT_ALLOWED_TYPES: { schema: list, default: 'image/*,application/pdf,video/mp4', doc: 'Accepted content types; type/* allows a family (415 otherwise).' },
   ATTACHMENT_UPLOAD_URL_TTL_S: { schema: int(1, 3_600), default: '300', doc: 'Lifetime of a presigned upload URL, seconds.' },
+  ATTACHMENT_DOWNLOAD_URL_TTL_S: { schema: int(1, 3_600), default: '60', doc: 'Lifetime of a presigned download URL (GET /api/conversations/{id}/attachments/{attachmentId}, issued to members only), seconds.' },
   ATTACHMENT_PENDING_PER_USER_MAX: { schema: int(1, 100_000), default: '50', doc: 'Most uploads one user may have issued and not yet sent on a message; beyond it a new upload answers 409 `conflict` (`reason: "pending_uploads_limit"`). Orphans count until the cleanup job removes them.' },
   ATTACHMENTS_PER_MESSAGE: { schema: int(1, 50), default: '10', doc: 'Most attachments on one message.' },
 } as const;

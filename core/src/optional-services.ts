@@ -44,6 +44,7 @@ export async function startOptionalServices(deps: { config: Config; store: Store
         allowedTypes: config.ATTACHMENT_ALLOWED_TYPES,
         maxPerMessage: config.ATTACHMENTS_PER_MESSAGE,
         maxPendingPerUser: config.ATTACHMENT_PENDING_PER_USER_MAX,
+        downloadUrlExpiresS: config.ATTACHMENT_DOWNLOAD_URL_TTL_S,
       },
     });
   }

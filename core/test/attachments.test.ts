@@ -216,6 +216,33 @@ describe('attachment hardening (issue 21)', () => {
     expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(png)).toBe(true);
   });
 
+  it('reads go through a short-lived presigned GET issued only to members, for attached files only', async () => {
+    const svc = service({ downloadUrlExpiresS: 30 });
+    const c = convId.toHexString();
+    const ticket = await uploadPng(svc, c, 'read.png');
+    await expectAppError(svc.downloadUrl('bob', c, ticket.attachmentId), 'not_found', 404); // not on a message yet
+    await svc.resolveAttachments('alice', c, [ticket.attachmentId]);
+    await svc.markAttached([ticket.attachmentId], '65f0000000000000000000fd');
+    const issued = await svc.downloadUrl('bob', c, ticket.attachmentId);
+    expect(new URL(issued.url).searchParams.get('X-Amz-Expires')).toBe('30');
+    const got = await fetch(issued.url);
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(png)).toBe(true);
+    expect(got.headers.get('content-disposition')).toMatch(/^inline; filename="read.png"/);
+    await expectAppError(svc.downloadUrl('zed', c, ticket.attachmentId), 'forbidden', 403);
+    await expectAppError(svc.downloadUrl('bob', c, 'not-an-id'), 'not_found', 404);
+    // Removed: no new URL from then on.
+    const membership = await store.memberships.findOne({ _id: `${c}:bob` });
+    await store.memberships.deleteOne({ _id: `${c}:bob` });
+    try {
+      await expectAppError(svc.downloadUrl('bob', c, ticket.attachmentId), 'forbidden', 403);
+    } finally {
+      await store.memberships.insertOne(membership!);
+    }
+    // The object itself is not readable without a signature.
+    expect((await fetch(ticket.url)).status).toBe(403);
+  });
+
   it('caps the uploads one user may have pending (409 pending_uploads_limit); sending one frees a slot', async () => {
     const svc = service({ maxPendingPerUser: 2 });
     const c = convId.toHexString();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ObjectId } from 'mongodb';
 import { z } from 'zod';
@@ -19,6 +19,8 @@ export interface AttachmentOptions {
   cdnBaseUrl?: string | undefined;
   /** Lifetime of a presigned PUT URL, seconds. */
   uploadUrlExpiresS: number;
+  /** Lifetime of a presigned GET URL, seconds (issued per read, after a membership check). */
+  downloadUrlExpiresS?: number;
   maxBytes: number;
   /** Allowed content types; `type/*` allows a whole family. */
   allowedTypes: string[];
@@ -154,6 +156,28 @@ export function createAttachmentService(deps: {
         expiresAt: new Date(createdAt.getTime() + options.uploadUrlExpiresS * 1000).toISOString(),
         url: publicUrl(key),
       };
+    },
+
+    /**
+     * GET /api/conversations/:id/attachments/:attachmentId: a short-lived presigned GET, issued only to
+     * a member of the conversation (checked against the database at issue time) for a file that is on
+     * a message there. A removed member gets 403 from then on; a URL already issued lives at most
+     * ATTACHMENT_DOWNLOAD_URL_TTL_S. The object is served as a download (Content-Disposition
+     * attachment) unless it is an image, with nosniff semantics left to the content type we stored.
+     */
+    async downloadUrl(userId: string, conversationId: string, attachmentId: string): Promise<{ url: string; expiresAt: string }> {
+      const convId = await requireMember(userId, conversationId);
+      const doc = attachmentIdsSchema.element.safeParse(attachmentId).success ? await attachments.findOne({ _id: attachmentId }) : null;
+      if (!doc || !doc.conversationId.equals(convId) || doc.status !== 'attached') throw new AppError('not_found', 'No such attachment in this conversation.');
+      const expiresS = options.downloadUrlExpiresS ?? 60;
+      const inline = doc.contentType.startsWith('image/');
+      const command = new GetObjectCommand({
+        Bucket: options.bucket, Key: doc.key,
+        ResponseContentType: doc.contentType,
+        ResponseContentDisposition: `${inline ? 'inline' : 'attachment'}; filename="${sanitizeFilename(doc.filename)}"`,
+      });
+      const url = await getSignedUrl(s3, command, { expiresIn: expiresS });
+      return { url, expiresAt: new Date(now().getTime() + expiresS * 1000).toISOString() };
     },
 
     /**
