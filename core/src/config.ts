@@ -40,6 +40,8 @@ export const configSpec = {
   RATE_LIMIT_API_PER_MIN: { schema: int(1, 1_000_000), default: '100', doc: 'API requests per user per minute.' },
   RATE_LIMIT_MESSAGES_PER_MIN: { schema: int(1, 1_000_000), default: '30', doc: 'Messages sent per user per minute (HTTP and Socket.IO together).' },
   RATE_LIMIT_SOCKET_EVENTS_PER_MIN: { schema: int(1, 1_000_000), default: '600', doc: 'Socket.IO events (every kind) per user per minute on each instance, checked before any database read.' },
+  GROUP_MAX_MEMBERS: { schema: int(2, 100_000), default: '1000', doc: 'Most members of one group. Creating or adding beyond it answers 409 `conflict` (`reason: "group_full"`). Bounds fan-out and the notifier per message.' },
+  MEMBERSHIPS_PER_USER_MAX: { schema: int(1, 100_000), default: '1000', doc: 'Most conversations one user belongs to. A create, add or join that would take a user beyond it answers 409 `conflict` (`reason: "memberships_limit"`, the users in `errors`). Bounds the conversation listing.' },
   MESSAGE_MAX_CHARS: { schema: int(1, 100_000), default: '4000', doc: 'Longest message text, in characters.' },
   HTTP_BODY_LIMIT_BYTES: { schema: int(1_024, 10_000_000), default: '65536', doc: 'Largest JSON request body.' },
   SOCKET_MAX_BUFFER_BYTES: { schema: int(1_024, 10_000_000), default: '65536', doc: 'Largest Socket.IO packet (maxHttpBufferSize).' },
@@ -75,6 +77,8 @@ export const configSpec = {
   ATTACHMENT_MAX_BYTES: { schema: int(1, 5_368_709_120), default: '104857600', doc: 'Largest attachment (413 above).' },
   ATTACHMENT_ALLOWED_TYPES: { schema: list, default: 'image/*,application/pdf,video/mp4', doc: 'Accepted content types; type/* allows a family (415 otherwise).' },
   ATTACHMENT_UPLOAD_URL_TTL_S: { schema: int(1, 3_600), default: '300', doc: 'Lifetime of a presigned upload URL, seconds.' },
+  ATTACHMENT_DOWNLOAD_URL_TTL_S: { schema: int(1, 3_600), default: '60', doc: 'Lifetime of a presigned download URL (GET /api/conversations/{id}/attachments/{attachmentId}, issued to members only), seconds.' },
+  ATTACHMENT_PENDING_PER_USER_MAX: { schema: int(1, 100_000), default: '50', doc: 'Most uploads one user may have issued and not yet sent on a message; beyond it a new upload answers 409 `conflict` (`reason: "pending_uploads_limit"`). Orphans count until the cleanup job removes them.' },
   ATTACHMENTS_PER_MESSAGE: { schema: int(1, 50), default: '10', doc: 'Most attachments on one message.' },
 } as const;
 

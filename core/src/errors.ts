@@ -1,5 +1,3 @@
-import { isMongoUnavailable } from './store/mongo-errors';
-
 /**
  * The one error type. Every failure a client can see is an AppError with a stable `code`;
  * HTTP renders it as application/problem+json and Socket.IO acks carry the same body.
@@ -74,19 +72,6 @@ export class AppError extends Error {
       ...(requestId ? { requestId } : {}),
     };
   }
-}
-
-/**
- * Anything thrown that is not an AppError: an unreachable or failing database is a 503 the client
- * may retry (decided by driver class, label and code: store/mongo-errors.ts); everything else is
- * an internal error whose message never reaches clients.
- */
-export function toAppError(error: unknown): AppError {
-  if (error instanceof AppError) return error;
-  if (isMongoUnavailable(error)) {
-    return new AppError('unavailable', 'The database is unreachable; retry shortly.', { retryAfter: 5 });
-  }
-  return new AppError('internal', 'An unexpected error occurred; it has been logged.');
 }
 
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;

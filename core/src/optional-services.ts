@@ -5,7 +5,7 @@ import { ensureAttachmentIndexes } from './media/attachment-store';
 import { createS3Client, s3ObjectBaseUrl } from './media/s3';
 import { createNotifier } from './notifications/notifier';
 import type { Presence } from './realtime/presence';
-import { parseObjectId } from './store/ids';
+import { parseObjectId } from './domain/ids';
 import { membershipsRepository } from './store/memberships-repository';
 import type { Store } from './store/mongo-store';
 import type { Logger } from './telemetry/logger';
@@ -43,6 +43,8 @@ export async function startOptionalServices(deps: { config: Config; store: Store
         maxBytes: config.ATTACHMENT_MAX_BYTES,
         allowedTypes: config.ATTACHMENT_ALLOWED_TYPES,
         maxPerMessage: config.ATTACHMENTS_PER_MESSAGE,
+        maxPendingPerUser: config.ATTACHMENT_PENDING_PER_USER_MAX,
+        downloadUrlExpiresS: config.ATTACHMENT_DOWNLOAD_URL_TTL_S,
       },
     });
   }
@@ -59,7 +61,7 @@ export async function startOptionalServices(deps: { config: Config; store: Store
       const id = parseObjectId(conversationId);
       return id ? (await memberships.listForConversation(id)).map((m) => m.userId) : [];
     },
-    isOnline: (userId) => deps.presence.isOnline(userId),
+    onlineAmong: (userIds) => deps.presence.onlineAmong(userIds),
   });
 
   const jobs = await createJobs({

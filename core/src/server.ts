@@ -15,7 +15,7 @@ import { startOptionalServices } from './optional-services';
 import { createMaintenance } from './maintenance';
 import { guardRedisAdapter } from './realtime/adapter-guard';
 import { attachGateway, type ChatServer } from './realtime/gateway';
-import { memoryPresence, redisPresence } from './realtime/presence';
+import { memoryPresence, presenceTtlMs, redisPresence } from './realtime/presence';
 import { connectRedis } from './realtime/redis-clients';
 import { memoryTyping, redisTyping } from './realtime/typing';
 import { conversationsRepository } from './store/conversations-repository';
@@ -104,7 +104,8 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     membershipChanged: (event) => sink.current?.membershipChanged(event),
     endSessions: (userId, reason) => sink.current?.endSessions(userId, reason),
   };
-  const presence = redis ? redisPresence(redis, Math.ceil((config.SOCKET_PING_INTERVAL_MS + config.SOCKET_PING_TIMEOUT_MS) / 1000) * 3) : memoryPresence();
+  const presenceTtl = presenceTtlMs(config.SOCKET_PING_INTERVAL_MS, config.SOCKET_PING_TIMEOUT_MS);
+  const presence = redis ? redisPresence(redis, presenceTtl) : memoryPresence(presenceTtl);
   const optional = await startOptionalServices({ config, store, metrics, logger, presence });
   const chat = createChatService({
     attachments: optional.attachments,
@@ -114,6 +115,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     events,
     limitMessages: (userId) => limits.consume('message', userId),
     maxMessageChars: config.MESSAGE_MAX_CHARS,
+    membershipLimits: { groupMaxMembers: config.GROUP_MAX_MEMBERS, membershipsPerUserMax: config.MEMBERSHIPS_PER_USER_MAX },
     maxSendQueue: config.SEND_QUEUE_MAX,
     sendDeadlineMs: config.MONGODB_TIMEOUT_MS,
     observePersist: (seconds) => metrics.messagePersistDuration.observe(seconds),

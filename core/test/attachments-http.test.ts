@@ -40,6 +40,13 @@ describe('POST /api/conversations/:id/attachments', () => {
     expect((await received).attachments).toHaveLength(1);
     const history = await t.api('vic', 'GET', `/api/conversations/${convId}/messages?limit=1`);
     expect(history.body.items[0].attachments[0].id).toBe(ticket.body.attachmentId);
+
+    // Reading: a member asks for a short-lived signed URL; anyone else is refused.
+    const read = await t.api('vic', 'GET', `/api/conversations/${convId}/attachments/${ticket.body.attachmentId}`);
+    expect(read.status).toBe(200);
+    expect(read.headers.get('cache-control')).toBe('private, no-store');
+    expect(Buffer.from(await (await fetch(read.body.url)).arrayBuffer()).equals(png)).toBe(true);
+    expect((await t.api('mallory', 'GET', `/api/conversations/${convId}/attachments/${ticket.body.attachmentId}`)).status).toBe(403);
   });
 
   it('refuses a message whose attachment was never uploaded (400), and stores nothing', async () => {

@@ -94,7 +94,7 @@ describe('presigned uploads against MinIO', () => {
     expect(new Date(ticket.expiresAt).getTime() - testNow().getTime()).toBeGreaterThan(290_000);
     const url = new URL(ticket.uploadUrl);
     expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
-    expect(url.searchParams.get('X-Amz-SignedHeaders')!.split(';').sort()).toEqual(['content-length', 'content-type', 'host']);
+    expect(url.searchParams.get('X-Amz-SignedHeaders')!.split(';').sort()).toEqual(['content-length', 'content-type', 'host', 'if-none-match']);
 
     const res = await put(ticket, png);
     expect(res.status).toBe(200);
@@ -114,10 +114,10 @@ describe('presigned uploads against MinIO', () => {
 
   it('refuses a PUT with a different content type or length than was signed', async () => {
     const ticket = await service().createUpload('alice', convId.toHexString(), { filename: 'x.png', contentType: 'image/png', size: png.length });
-    const wrongType = await put(ticket, png, { 'content-type': 'text/html' });
+    const wrongType = await put(ticket, png, { 'content-type': 'text/html', 'if-none-match': '*' });
     expect(wrongType.status).toBe(403);
     expect(await wrongType.text()).toMatch(/SignatureDoesNotMatch/);
-    const bigger = await put(ticket, Buffer.concat([png, png]), { 'content-type': 'image/png' });
+    const bigger = await put(ticket, Buffer.concat([png, png]), { 'content-type': 'image/png', 'if-none-match': '*' });
     expect(bigger.status).toBe(403);
     expect(await exists(ticket.key)).toBe(false);
   });
@@ -189,6 +189,80 @@ describe('attachments on messages', () => {
     await expect(svc.resolveAttachments('alice', c, [ticket.attachmentId])).resolves.toHaveLength(1);
   });
 });
+
+describe('attachment hardening (issue 21)', () => {
+  it('refuses SVG and other active content even when image/* is allowed (415)', async () => {
+    const svc = service();
+    const c = convId.toHexString();
+    await expectAppError(svc.createUpload('alice', c, { filename: 'logo.svg', contentType: 'image/svg+xml', size: 10 }), 'unsupported_media_type', 415);
+    await expectAppError(service({ allowedTypes: ['*/*', 'text/*'] }).createUpload('alice', c, { filename: 'x.html', contentType: 'text/html', size: 10 }), 'unsupported_media_type', 415);
+  });
+
+  it('an upload URL creates the object once: it cannot replace the file after the message is sent (MinIO answers 412)', async () => {
+    const svc = service();
+    const c = convId.toHexString();
+    const ticket = await uploadPng(svc, c, 'once.png');
+    const [ref] = await svc.resolveAttachments('alice', c, [ticket.attachmentId]);
+    await svc.markAttached([ref!.id], '65f0000000000000000000ff');
+    const swapped = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), randomBytes(png.length - 4)]);
+    const again = await put(ticket, swapped);
+    expect(again.status).toBe(412);
+    // Dropping the signed If-None-Match is refused too (MinIO: 400 for a missing signed header).
+    const { 'if-none-match': _dropped, ...withoutCondition } = ticket.headers;
+    const unconditional = await put(ticket, swapped, withoutCondition);
+    expect(unconditional.status).toBeGreaterThanOrEqual(400);
+    expect(unconditional.status).toBeLessThan(500);
+    const stored = await s3.send(new GetObjectCommand({ Bucket: s3Options.bucket, Key: ticket.key }));
+    expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(png)).toBe(true);
+  });
+
+  it('reads go through a short-lived presigned GET issued only to members, for attached files only', async () => {
+    const svc = service({ downloadUrlExpiresS: 30 });
+    const c = convId.toHexString();
+    const ticket = await uploadPng(svc, c, 'read.png');
+    await expectAppError(svc.downloadUrl('bob', c, ticket.attachmentId), 'not_found', 404); // not on a message yet
+    await svc.resolveAttachments('alice', c, [ticket.attachmentId]);
+    await svc.markAttached([ticket.attachmentId], '65f0000000000000000000fd');
+    const issued = await svc.downloadUrl('bob', c, ticket.attachmentId);
+    expect(new URL(issued.url).searchParams.get('X-Amz-Expires')).toBe('30');
+    const got = await fetch(issued.url);
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(png)).toBe(true);
+    expect(got.headers.get('content-disposition')).toMatch(/^inline; filename="read.png"/);
+    await expectAppError(svc.downloadUrl('zed', c, ticket.attachmentId), 'forbidden', 403);
+    await expectAppError(svc.downloadUrl('bob', c, 'not-an-id'), 'not_found', 404);
+    // Removed: no new URL from then on.
+    const membership = await store.memberships.findOne({ _id: `${c}:bob` });
+    await store.memberships.deleteOne({ _id: `${c}:bob` });
+    try {
+      await expectAppError(svc.downloadUrl('bob', c, ticket.attachmentId), 'forbidden', 403);
+    } finally {
+      await store.memberships.insertOne(membership!);
+    }
+    // The object itself is not readable without a signature.
+    expect((await fetch(ticket.url)).status).toBe(403);
+  });
+
+  it('caps the uploads one user may have pending (409 pending_uploads_limit); sending one frees a slot', async () => {
+    const svc = service({ maxPendingPerUser: 2 });
+    const c = convId.toHexString();
+    await store.db.collection('attachments').deleteMany({ uploaderId: 'bob', status: 'pending' });
+    const first = await uploadPngAs(svc, 'bob', c);
+    await svc.createUpload('bob', c, { filename: 'b.png', contentType: 'image/png', size: png.length });
+    const refused = await svc.createUpload('bob', c, { filename: 'c.png', contentType: 'image/png', size: png.length }).then(() => undefined, (e: unknown) => e as AppError);
+    expect(refused).toBeInstanceOf(AppError);
+    expect({ status: refused!.status, reason: refused!.extra.reason }).toEqual({ status: 409, reason: 'pending_uploads_limit' });
+    await svc.resolveAttachments('bob', c, [first.attachmentId]);
+    await svc.markAttached([first.attachmentId], '65f0000000000000000000fe');
+    expect((await svc.createUpload('bob', c, { filename: 'c.png', contentType: 'image/png', size: png.length })).attachmentId).toEqual(expect.any(String));
+  });
+});
+
+async function uploadPngAs(svc: ReturnType<typeof service>, userId: string, c: string): Promise<UploadTicket> {
+  const t = await svc.createUpload(userId, c, { filename: 'a.png', contentType: 'image/png', size: png.length });
+  expect((await put(t, png)).status).toBe(200);
+  return t;
+}
 
 describe('orphan-upload cleanup job', () => {
   it('deletes uploads no message referenced in time (object and record); keeps attached and recent ones; dry run only lists', async () => {

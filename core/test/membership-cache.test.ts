@@ -1,5 +1,5 @@
 import { createMembershipCache } from '../src/chat/membership-cache';
-import { parseConversationId, type ConversationId } from '../src/store/ids';
+import { parseConversationId, type ConversationId } from '../src/domain/ids';
 
 const id = (hexDigit: string) => parseConversationId(hexDigit.repeat(24)) as ConversationId;
 const [c1, a, b, c] = [id('1'), id('a'), id('b'), id('c')];

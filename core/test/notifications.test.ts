@@ -62,7 +62,7 @@ function notifier(over: Partial<NotifierOptions> = {}) {
   const online = new Set(['bob']);
   const n = createNotifier({
     webhookUrl: receiver.url, secret, preview: 0, maxAttempts: 4, baseDelayMs: 40, maxDelayMs: 1_000, timeoutMs: 2_000,
-    isOnline: async (u) => online.has(u),
+    onlineAmong: async (users) => new Set(users.filter((u) => online.has(u))),
     listMembers: async () => ['alice', 'bob', 'carol', 'dave'],
     metrics: createNotifierMetrics(registry),
     ...over,
@@ -147,7 +147,7 @@ describe('offline notification webhook', () => {
   });
 
   it('sends nothing when every other member is online, and never throws into the caller', async () => {
-    const { n, registry } = notifier({ isOnline: async () => true });
+    const { n, registry } = notifier({ onlineAmong: async (users) => new Set(users) });
     n.notifyMessage(message());
     await n.idle();
     expect(receiver.received).toHaveLength(0);
@@ -206,6 +206,17 @@ describe('offline notification webhook', () => {
     for (let i = 0; i < 3; i++) uncached.n.notifyMessage(message({ seq: i }));
     await uncached.n.idle();
     expect(lookups).toBe(3);
+  });
+
+  it('asks presence once per message for all its members, not once per member', async () => {
+    const calls: number[] = [];
+    const members = Array.from({ length: 200 }, (_, i) => `user${i}`);
+    const { n } = notifier({ listMembers: async () => members, onlineAmong: async (users) => { calls.push(users.length); return new Set(users.slice(0, 10)); } });
+    n.notifyMessage(message({ senderId: 'user0' }));
+    n.notifyMessage(message({ seq: 8, senderId: 'user0' }));
+    await n.idle();
+    expect(calls).toEqual([199, 199]);
+    expect(receiver.received.map((r) => r.body.recipients.length)).toEqual([189, 189]);
   });
 
   it('does nothing when no webhook URL is configured', async () => {

@@ -1,6 +1,6 @@
 import { Decimal128, Double, Int32, Long, ObjectId, type Db } from 'mongodb';
 import { createDeclaredIndexes, storeIndexes } from '../../core/src/store/mongo-store';
-import { directConversationId } from '../../core/src/store/ids';
+import { directConversationId } from '../../core/src/domain/ids';
 import { membershipId } from '../../core/src/store/documents';
 
 /**

@@ -1,6 +1,6 @@
 import type { ObjectId } from 'mongodb';
 import { AppError } from '../errors';
-import { parseConversationId, parseObjectId, toObjectId, type ConversationId } from '../store/ids';
+import { parseConversationId, parseObjectId, toObjectId, type ConversationId } from '../domain/ids';
 import type { MembershipDoc } from '../store/documents';
 import type { ChatDeps } from './deps';
 

@@ -1,4 +1,4 @@
-import type { ConversationId } from '../store/ids';
+import type { ConversationId } from '../domain/ids';
 import { conversationUseCases } from './conversation-use-cases';
 import type { ChatDeps } from './deps';
 import { createMembershipCache } from './membership-cache';

@@ -1,5 +1,5 @@
 import { AppError } from '../errors';
-import { directConversationId, newObjectId, toObjectId, type ConversationId } from '../store/ids';
+import { directConversationId, newObjectId, parseObjectId, toObjectId, type ConversationId } from '../domain/ids';
 import { membershipId, type ConversationDoc, type MembershipDoc } from '../store/documents';
 import { notFound, requireMembership } from './access';
 import type { ChatDeps } from './deps';
@@ -16,7 +16,7 @@ const encodeCursor = (c: ListCursor) => Buffer.from(JSON.stringify(c)).toString(
 function decodeCursor(raw: string): ListCursor {
   try {
     const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as ListCursor;
-    if (typeof value.t === 'number' && typeof value.id === 'string') return value;
+    if (typeof value.t === 'number' && Number.isFinite(value.t) && parseObjectId(String(value.id))) return value;
   } catch { /* answered below */ }
   throw new AppError('validation_failed', 'cursor is not valid; pass the nextCursor of a previous page', { errors: [{ path: 'cursor', message: 'invalid cursor' }] });
 }
@@ -25,6 +25,30 @@ function decodeCursor(raw: string): ListCursor {
 const bySeniority = (a: MembershipDoc, b: MembershipDoc) => a.joinedAt.getTime() - b.joinedAt.getTime() || a.userId.localeCompare(b.userId);
 
 export function conversationUseCases(deps: ChatDeps, membershipCache: MembershipCache) {
+  const groupMax = deps.membershipLimits?.groupMaxMembers ?? Number.POSITIVE_INFINITY;
+  const perUserMax = deps.membershipLimits?.membershipsPerUserMax ?? Number.POSITIVE_INFINITY;
+
+  /**
+   * Refuses memberships beyond the limits before anything is written: a group of more than
+   * GROUP_MAX_MEMBERS, or a user in more than MEMBERSHIPS_PER_USER_MAX conversations (409 with a
+   * `reason`; the users at their limit are listed in `errors`). Counted, not reserved: requests that
+   * race can each pass and overshoot by at most their own additions (a soft cap on a bound, not a quota).
+   */
+  async function assertRoomFor(currentMembers: number, newUserIds: string[]): Promise<void> {
+    if (!newUserIds.length) return;
+    if (currentMembers + newUserIds.length > groupMax) {
+      throw new AppError('conflict', `A group has at most ${groupMax} members (${currentMembers} now, ${newUserIds.length} to add).`, { reason: 'group_full' });
+    }
+    if (!Number.isFinite(perUserMax)) return;
+    const counts = await deps.memberships.countForUsers(newUserIds);
+    const full = newUserIds.filter((u) => (counts.get(u) ?? 0) >= perUserMax);
+    if (full.length) {
+      throw new AppError('conflict', `A user belongs to at most ${perUserMax} conversations; ${full.length} of the users would exceed it.`, {
+        reason: 'memberships_limit',
+        errors: full.map((u) => ({ path: u, message: `already in ${perUserMax} conversations` })),
+      });
+    }
+  }
   /**
    * A member is gone, whether they left or were removed: everywhere at once (sockets leave the room
    * and caches forget, on every instance). The last owner hands ownership to the longest-standing
@@ -54,19 +78,23 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
         if (others.length !== 1 || !other) {
           throw new AppError('validation_failed', 'a direct conversation has exactly one other member', { errors: [{ path: 'memberIds', message: 'exactly one other member' }] });
         }
-        const doc: ConversationDoc = { _id: directConversationId(userId, other), type: 'direct', name: null, createdBy: userId, createdAt: now, lastSeq: 0, lastMessageAt: null, archivedAt: null };
+        const doc: ConversationDoc = { _id: directConversationId(userId, other), type: 'direct', name: null, createdBy: userId, createdAt: now, activityAt: now, lastSeq: 0, lastMessageAt: null, archivedAt: null };
         const created = await deps.conversations.insert(doc);
         const found = created ? doc : await deps.conversations.findById(doc._id);
         // An archived direct conversation is reopened by asking for it again: its id is derived from the
         // pair, so it is the only one these two users can ever have (history kept, messages accepted again).
         const stored = found?.archivedAt ? await deps.conversations.reopen(doc._id) : found;
         if (!stored) throw new AppError('internal', 'direct conversation vanished while being created');
+        const existing = await deps.memberships.findManyForUser([stored._id], userId);
+        const otherExisting = await deps.memberships.findManyForUser([stored._id], other);
+        await assertRoomFor(0, [...(existing.length ? [] : [userId]), ...(otherExisting.length ? [] : [other])]);
         // Repairs a half-finished earlier create too: memberships are upserts.
         await deps.memberships.addMany([member(stored, userId, 'owner', now), member(stored, other, 'owner', now)]);
         const members = await deps.memberships.listForConversation(stored._id);
         return { conversation: conversationView(stored, { members }), created };
       }
-      const doc: ConversationDoc = { _id: newObjectId(), type: 'group', name: body.name ?? null, visibility: body.visibility ?? 'private', createdBy: userId, createdAt: now, lastSeq: 0, lastMessageAt: null, archivedAt: null };
+      await assertRoomFor(0, [userId, ...others]);
+      const doc: ConversationDoc = { _id: newObjectId(), type: 'group', name: body.name ?? null, visibility: body.visibility ?? 'private', createdBy: userId, createdAt: now, activityAt: now, lastSeq: 0, lastMessageAt: null, archivedAt: null };
       await deps.conversations.insert(doc);
       const members = [member(doc, userId, 'owner', now), ...others.map((id) => member(doc, id, 'member', now))];
       await deps.memberships.addMany(members);
@@ -77,18 +105,18 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
     async list(userId: string, query: unknown): Promise<{ items: ConversationView[]; nextCursor: string | null }> {
       const { cursor, limit } = parseInput(listQuerySchema, query);
       const after = cursor ? decodeCursor(cursor) : undefined;
-      const memberships = await deps.memberships.listForUser(userId);
+      // Served by indexes: the user's conversation ids (covered, capped by MEMBERSHIPS_PER_USER_MAX),
+      // then one sorted, limited page of conversations, then that page's memberships by _id.
+      const ids = await deps.memberships.conversationIdsForUser(userId, Number.isFinite(perUserMax) ? perUserMax * 2 : 100_000);
+      const docs = await deps.conversations.listPage(ids, after ? { t: new Date(after.t), id: parseObjectId(after.id)! } : undefined, limit);
+      const page = docs.slice(0, limit);
+      const memberships = await deps.memberships.findManyForUser(page.map((d) => d._id), userId);
       const byConversation = new Map(memberships.map((m) => [m.conversationId.toHexString(), m]));
-      const docs = await deps.conversations.findMany(memberships.map((m) => m.conversationId));
-      const key = (d: ConversationDoc) => (d.lastMessageAt ?? d.createdAt).getTime();
-      const ordered = docs
-        .sort((a, b) => key(b) - key(a) || b._id.toHexString().localeCompare(a._id.toHexString()))
-        .filter((d) => !after || key(d) < after.t || (key(d) === after.t && d._id.toHexString() < after.id));
-      const page = ordered.slice(0, limit);
+      const key = (d: ConversationDoc) => (d.activityAt ?? d.lastMessageAt ?? d.createdAt).getTime();
       const last = page[page.length - 1];
       return {
         items: page.map((d) => conversationView(d, { membership: byConversation.get(d._id.toHexString()) })),
-        nextCursor: ordered.length > limit && last ? encodeCursor({ t: key(last), id: last._id.toHexString() }) : null,
+        nextCursor: docs.length > limit && last ? encodeCursor({ t: key(last), id: last._id.toHexString() }) : null,
       };
     },
 
@@ -124,6 +152,8 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
         throw new AppError('forbidden', 'This group is private: an owner adds members (POST /api/conversations/{id}/members).', { reason: 'private_group' });
       }
       if (doc.archivedAt) throw archived();
+      if (await deps.memberships.find(conversationId, userId)) throw alreadyMember();
+      await assertRoomFor(await deps.memberships.countForConversation(conversationId), [userId]);
       const membership = member(doc, userId, 'member', deps.now());
       if (!(await deps.memberships.insert(membership))) throw alreadyMember();
       deps.events.membershipChanged({ conversationId: id, userId, change: 'joined' });
@@ -141,7 +171,9 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       if (membership.role !== 'owner') throw new AppError('forbidden', 'Only an owner can add members to this group.');
       if (doc.archivedAt) throw archived();
       const now = deps.now();
-      const added = [...new Set(userIds)].filter((u) => u !== userId);
+      const current = new Set((await deps.memberships.listForConversation(conversationId)).map((m) => m.userId));
+      const added = [...new Set(userIds)].filter((u) => u !== userId && !current.has(u));
+      await assertRoomFor(current.size, added);
       await deps.memberships.addMany(added.map((u) => member(doc, u, 'member', now)));
       for (const u of added) deps.events.membershipChanged({ conversationId: id, userId: u, change: 'joined' });
       const members = await deps.memberships.listForConversation(conversationId);

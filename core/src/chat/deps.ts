@@ -1,8 +1,8 @@
 import type { ConversationsRepository } from '../store/conversations-repository';
 import type { MembershipsRepository } from '../store/memberships-repository';
 import type { MessagesRepository } from '../store/messages-repository';
-import type { ConversationId } from '../store/ids';
-import type { AttachmentRef } from '../media/attachment-service';
+import type { ConversationId } from '../domain/ids';
+import type { AttachmentRef } from '../store/documents';
 import type { MessageView } from './views';
 
 /** What the chat rules tell the outside world; the realtime gateway turns these into broadcasts. */
@@ -22,6 +22,8 @@ export interface ChatDeps {
   /** Throws the rate_limited AppError when the user has sent too many messages. */
   limitMessages(userId: string): Promise<void>;
   maxMessageChars: number;
+  /** GROUP_MAX_MEMBERS and MEMBERSHIPS_PER_USER_MAX; unlimited when absent. */
+  membershipLimits?: { groupMaxMembers: number; membershipsPerUserMax: number };
   /** Most sends waiting to be stored on this instance (SEND_QUEUE_MAX); more answer `unavailable`. */
   maxSendQueue?: number;
   /** A send not confirmed stored within this answers `unavailable` (MONGODB_TIMEOUT_MS). */

@@ -3,7 +3,7 @@
  * Leaving forgets the entry at once on this instance and, through the Socket.IO adapter, on the
  * others; the TTL bounds how long a lost invalidation could matter.
  */
-import type { ConversationId } from '../store/ids';
+import type { ConversationId } from '../domain/ids';
 
 export function createMembershipCache(options: { ttlMs: number; maxEntries: number; now?: () => number }) {
   const now = options.now ?? Date.now;

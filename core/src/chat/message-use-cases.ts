@@ -1,7 +1,7 @@
 import { AppError } from '../errors';
-import type { AttachmentRef } from '../media/attachment-service';
+import type { AttachmentRef } from '../store/documents';
 import type { MessageDoc } from '../store/documents';
-import { newObjectId, toObjectId, type ConversationId } from '../store/ids';
+import { newObjectId, toObjectId, type ConversationId } from '../domain/ids';
 import { requireMembership } from './access';
 import type { ChatDeps } from './deps';
 import type { MembershipCache } from './membership-cache';

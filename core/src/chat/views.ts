@@ -1,6 +1,6 @@
-import type { AttachmentRef } from '../media/attachment-service';
+import type { AttachmentRef } from '../store/documents';
 import type { ConversationDoc, MembershipDoc, MessageDoc } from '../store/documents';
-import { conversationIdOf, messageIdOf, type ConversationId, type MessageId } from '../store/ids';
+import { conversationIdOf, messageIdOf, type ConversationId, type MessageId } from '../domain/ids';
 
 /** The API's shapes: what HTTP responses, socket acks and broadcasts carry. */
 export interface MessageView {

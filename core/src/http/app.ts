@@ -18,7 +18,7 @@ import { requestContext } from './request-context';
 
 export interface HttpDeps {
   chat: ChatService;
-  attachments?: Pick<AttachmentService, 'createUpload'>;
+  attachments?: Pick<AttachmentService, 'createUpload' | 'downloadUrl'>;
   verify: TokenVerifier;
   limits: RateLimits;
   maintenance: Maintenance;

@@ -7,7 +7,7 @@ import type { Metrics } from '../telemetry/metrics';
 import { principalOf } from './request-context';
 
 /** Routes only read the request, delegate to the chat service and pick the status code. */
-export function conversationsRouter(chat: ChatService, metrics: Metrics, attachments?: Pick<AttachmentService, 'createUpload'>): Router {
+export function conversationsRouter(chat: ChatService, metrics: Metrics, attachments?: Pick<AttachmentService, 'createUpload' | 'downloadUrl'>): Router {
   const router = Router();
   const userOf = (res: Parameters<typeof principalOf>[0]) => principalOf(res).userId;
   // The one place an HTTP path's id is read: canonical from here on (a malformed id answers 404).
@@ -54,6 +54,11 @@ export function conversationsRouter(chat: ChatService, metrics: Metrics, attachm
   router.post('/conversations/:id/attachments', async (req, res) => {
     if (!attachments) throw new AppError('unavailable', 'Attachments are not configured on this server (S3_BUCKET).');
     res.status(201).json(await attachments.createUpload(userOf(res), idOf(req), req.body));
+  });
+  router.get('/conversations/:id/attachments/:attachmentId', async (req, res) => {
+    if (!attachments) throw new AppError('unavailable', 'Attachments are not configured on this server (S3_BUCKET).');
+    res.setHeader('cache-control', 'private, no-store');
+    res.json(await attachments.downloadUrl(userOf(res), idOf(req), req.params.attachmentId));
   });
   router.post('/conversations/:id/read', async (req, res) => {
     res.json(await chat.messages.markRead(userOf(res), idOf(req), req.body));

@@ -111,6 +111,17 @@ export const openApiDocument = {
         responses: { '200': { description: 'Matches.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('SearchHit') } } }) }, ...member },
       },
     },
+    '/api/conversations/{id}/attachments/{attachmentId}': {
+      get: {
+        operationId: 'downloadAttachment',
+        summary: 'A short-lived presigned GET for a file on a message in this conversation (members only, checked at issue time).',
+        parameters: [idParam, { name: 'attachmentId', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': { description: 'Fetch url before expiresAt (ATTACHMENT_DOWNLOAD_URL_TTL_S).', content: json({ type: 'object', required: ['url', 'expiresAt'], properties: { url: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } } }) },
+          ...member,
+        },
+      },
+    },
     '/api/conversations/{id}/attachments': {
       post: {
         operationId: 'createUpload',
@@ -169,7 +180,7 @@ export const openApiDocument = {
           key: { type: 'string' },
           method: { const: 'PUT' },
           uploadUrl: { type: 'string' },
-          headers: { type: 'object', required: ['content-type', 'content-length'], properties: { 'content-type': { type: 'string' }, 'content-length': { type: 'string' } } },
+          headers: { type: 'object', required: ['content-type', 'content-length', 'if-none-match'], properties: { 'content-type': { type: 'string' }, 'content-length': { type: 'string' }, 'if-none-match': { type: 'string', const: '*', description: 'Create-only: the URL cannot replace an object that exists (412).' } } },
           expiresAt: { type: 'string', format: 'date-time' },
           url: { type: 'string' },
         },

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ObjectId } from 'mongodb';
 import { z } from 'zod';
@@ -19,11 +19,15 @@ export interface AttachmentOptions {
   cdnBaseUrl?: string | undefined;
   /** Lifetime of a presigned PUT URL, seconds. */
   uploadUrlExpiresS: number;
+  /** Lifetime of a presigned GET URL, seconds (issued per read, after a membership check). */
+  downloadUrlExpiresS?: number;
   maxBytes: number;
   /** Allowed content types; `type/*` allows a whole family. */
   allowedTypes: string[];
   /** Most attachments on one message. */
   maxPerMessage: number;
+  /** Most uploads one user may have pending (issued, not yet on a message); unlimited when absent. */
+  maxPendingPerUser?: number;
 }
 
 export interface AttachmentMetrics {
@@ -32,21 +36,21 @@ export interface AttachmentMetrics {
 }
 
 /** What a message stores and returns for each attachment. */
-export interface AttachmentRef {
-  id: string;
-  filename: string;
-  contentType: string;
-  size: number;
-  url: string;
-}
+// The stored shape lives with the documents (store/ imports nothing from media/); re-exported for callers.
+export type { AttachmentRef } from '../store/documents';
+import type { AttachmentRef } from '../store/documents';
 
 export interface UploadTicket {
   attachmentId: string;
   key: string;
   method: 'PUT';
   uploadUrl: string;
-  /** Headers the PUT must carry exactly: both are part of the signature. */
-  headers: { 'content-type': string; 'content-length': string };
+  /**
+   * Headers the PUT must carry exactly: all are part of the signature. `if-none-match: *` makes the
+   * upload create-only: once the object exists, the same URL cannot replace it (412), so a message's
+   * file cannot be swapped after the message is sent.
+   */
+  headers: { 'content-type': string; 'content-length': string; 'if-none-match': '*' };
   expiresAt: string;
   url: string;
 }
@@ -71,7 +75,14 @@ export function sanitizeFilename(filename: string): string {
   return trimmed || 'file';
 }
 
+/**
+ * Types a browser runs as a document (scripts inside SVG or HTML) when opened from the bucket or CDN
+ * origin: refused whatever ATTACHMENT_ALLOWED_TYPES says (`image/*` would otherwise admit SVG).
+ */
+export const activeContentTypes: readonly string[] = ['image/svg+xml', 'text/html', 'application/xhtml+xml', 'text/xml', 'application/xml', 'text/javascript', 'application/javascript'];
+
 export function typeAllowed(contentType: string, allowed: string[]): boolean {
+  if (activeContentTypes.includes(contentType)) return false;
   return allowed.some((a) => (a.endsWith('/*') ? contentType.startsWith(a.slice(0, -1)) : contentType === a));
 }
 
@@ -115,6 +126,13 @@ export function createAttachmentService(deps: {
         count('rejected');
         throw new AppError('unsupported_media_type', `Attachments of type ${input.contentType} are not accepted; allowed: ${options.allowedTypes.join(', ')}.`);
       }
+      if (options.maxPendingPerUser !== undefined) {
+        const pending = await attachments.countDocuments({ uploaderId: userId, status: 'pending' });
+        if (pending >= options.maxPendingPerUser) {
+          count('rejected');
+          throw new AppError('conflict', `You have ${pending} uploads not yet sent on a message; the most is ${options.maxPendingPerUser}. Send or wait for them to expire.`, { reason: 'pending_uploads_limit' });
+        }
+      }
       const id = randomBytes(16).toString('base64url');
       const key = `conversations/${convId.toHexString()}/${randomBytes(16).toString('hex')}/${sanitizeFilename(input.filename)}`;
       const createdAt = now();
@@ -123,10 +141,10 @@ export function createAttachmentService(deps: {
         size: input.size, status: 'pending', createdAt, uploadedAt: null, messageId: null, attachedAt: null,
       };
       await attachments.insertOne(doc);
-      const command = new PutObjectCommand({ Bucket: options.bucket, Key: key, ContentType: input.contentType, ContentLength: input.size });
+      const command = new PutObjectCommand({ Bucket: options.bucket, Key: key, ContentType: input.contentType, ContentLength: input.size, IfNoneMatch: '*' });
       const uploadUrl = await getSignedUrl(s3, command, {
         expiresIn: options.uploadUrlExpiresS,
-        signableHeaders: new Set(['content-type', 'content-length']),
+        signableHeaders: new Set(['content-type', 'content-length', 'if-none-match']),
       });
       count('presigned');
       return {
@@ -134,10 +152,32 @@ export function createAttachmentService(deps: {
         key,
         method: 'PUT',
         uploadUrl,
-        headers: { 'content-type': input.contentType, 'content-length': String(input.size) },
+        headers: { 'content-type': input.contentType, 'content-length': String(input.size), 'if-none-match': '*' },
         expiresAt: new Date(createdAt.getTime() + options.uploadUrlExpiresS * 1000).toISOString(),
         url: publicUrl(key),
       };
+    },
+
+    /**
+     * GET /api/conversations/:id/attachments/:attachmentId: a short-lived presigned GET, issued only to
+     * a member of the conversation (checked against the database at issue time) for a file that is on
+     * a message there. A removed member gets 403 from then on; a URL already issued lives at most
+     * ATTACHMENT_DOWNLOAD_URL_TTL_S. The object is served as a download (Content-Disposition
+     * attachment) unless it is an image, with nosniff semantics left to the content type we stored.
+     */
+    async downloadUrl(userId: string, conversationId: string, attachmentId: string): Promise<{ url: string; expiresAt: string }> {
+      const convId = await requireMember(userId, conversationId);
+      const doc = attachmentIdsSchema.element.safeParse(attachmentId).success ? await attachments.findOne({ _id: attachmentId }) : null;
+      if (!doc || !doc.conversationId.equals(convId) || doc.status !== 'attached') throw new AppError('not_found', 'No such attachment in this conversation.');
+      const expiresS = options.downloadUrlExpiresS ?? 60;
+      const inline = doc.contentType.startsWith('image/');
+      const command = new GetObjectCommand({
+        Bucket: options.bucket, Key: doc.key,
+        ResponseContentType: doc.contentType,
+        ResponseContentDisposition: `${inline ? 'inline' : 'attachment'}; filename="${sanitizeFilename(doc.filename)}"`,
+      });
+      const url = await getSignedUrl(s3, command, { expiresIn: expiresS });
+      return { url, expiresAt: new Date(now().getTime() + expiresS * 1000).toISOString() };
     },
 
     /**

@@ -28,6 +28,8 @@ export const attachmentIndexes: IndexDeclaration[] = [{
   collection: attachmentsCollection,
   indexes: [
     { key: { status: 1, createdAt: 1 }, name: 'status_created' },
+    // The per-user quota on pending uploads counts a user's pending ones.
+    { key: { uploaderId: 1, status: 1 }, name: 'uploader_status' },
     // Retention finds the attachments of the messages it deletes.
     { key: { messageId: 1 }, name: 'message', sparse: true },
   ],

@@ -34,7 +34,8 @@ export interface NotifierOptions {
   preview: number;
   /** Delivery attempts per notification, first included. */
   maxAttempts: number;
-  isOnline(userId: string): Promise<boolean>;
+  /** The users among these with a socket open anywhere: called once per message, never per member. */
+  onlineAmong(userIds: readonly string[]): Promise<ReadonlySet<string>>;
   listMembers(conversationId: string): Promise<string[]>;
   metrics?: NotifierMetrics;
   logger?: NotifierLogger;
@@ -168,8 +169,8 @@ export function createNotifier(options: NotifierOptions) {
     try {
       if (!task.recipients) {
         const candidates = (await members(message.conversationId)).filter((m) => m !== message.senderId);
-        const online = await Promise.all(candidates.map((m) => options.isOnline(m)));
-        task.recipients = candidates.filter((_, i) => !online[i]);
+        const online = candidates.length ? await options.onlineAmong(candidates) : new Set<string>();
+        task.recipients = candidates.filter((m) => !online.has(m));
       }
     } catch (error) {
       options.logger?.warn({ err: error, messageId: message.id }, 'could not list offline recipients');

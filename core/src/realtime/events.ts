@@ -1,6 +1,6 @@
 import type { Problem } from '../errors';
 import type { MessageView } from '../chat/views';
-import type { ConversationId } from '../store/ids';
+import type { ConversationId } from '../domain/ids';
 
 /** An ack carries the result object, or `{ error }` with the same problem body HTTP sends. */
 export type Ack<T> = (response: T | { error: Problem }) => void;

@@ -5,13 +5,14 @@ import type { ChatService } from '../chat/chat-service';
 import { parseConversationIdOrNotFound } from '../chat/access';
 import type { ChatEvents } from '../chat/deps';
 import { conversationRefSchema, parseInput, renewTokenSchema, socketMarkReadSchema, userIdSchema } from '../chat/validation';
-import { AppError, toAppError } from '../errors';
+import { AppError } from '../errors';
+import { toAppError } from '../error-classifier';
 import type { RateLimits } from '../limits/rate-limits';
 import type { Maintenance } from '../maintenance';
 import type { Logger } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
 import type { ErrorReporter } from '../telemetry/sentry';
-import { parseConversationId, type ConversationId } from '../store/ids';
+import { parseConversationId, type ConversationId } from '../domain/ids';
 import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SessionEndReason, type SocketData } from './events';
 import type { Presence } from './presence';
 import { endSession, isSessionEndReason, sessionEndMessages, watchSessionDeadline } from './session-lifetime';
@@ -93,7 +94,11 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     deps.metrics.socketConnections.inc();
     deps.metrics.socketConnects.inc();
     void socket.join(userRoom(userId));
-    void deps.presence.connected(userId).catch(() => undefined);
+    void deps.presence.connected(userId, socket.id).catch(() => undefined);
+    // Presence follows the transport: every engine.io heartbeat (ping answered by pong) refreshes
+    // this socket's entry, whatever app events the client sends (see realtime/presence.ts).
+    const onTransportHeartbeat = () => void deps.presence.refresh(userId, socket.id).catch(() => undefined);
+    socket.conn.on('heartbeat', onTransportHeartbeat);
     const lastTyping = new Map<ConversationId, number>();
 
     // The session ends when its token does; renew_token moves the deadline.
@@ -179,7 +184,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     socket.on('typing_stop', typing(false));
 
     socket.on('heartbeat', handle('heartbeat', async () => {
-      await deps.presence.refresh(userId).catch(() => undefined);
+      await deps.presence.refresh(userId, socket.id).catch(() => undefined);
       return { serverTime: new Date().toISOString() };
     }));
 
@@ -194,7 +199,8 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
 
     socket.on('disconnecting', () => {
       const conversations = [...socket.rooms, ...(socket.data.conversationsAtEnd ?? [])].filter((r) => r.startsWith('conv:')).map((r) => parseConversationId(r.slice(5))).filter((id) => id !== undefined);
-      void deps.presence.disconnected(userId).then((offline) => {
+      socket.conn.off('heartbeat', onTransportHeartbeat);
+      void deps.presence.disconnected(userId, socket.id).then((offline) => {
         if (!offline) return;
         for (const conversationId of conversations) io.to(conversationRoom(conversationId)).emit('user_offline', { conversationId, userId });
       }).catch(() => undefined);

@@ -1,5 +1,13 @@
 import type { ObjectId } from 'mongodb';
-import type { AttachmentRef } from '../media/attachment-service';
+
+/** A file in object storage that a message carries, as stored on the message (media/ issues and checks it). */
+export interface AttachmentRef {
+  id: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  url: string;
+}
 
 export type ConversationType = 'direct' | 'group';
 
@@ -14,6 +22,12 @@ export interface ConversationDoc {
   /** Highest seq handed out; `$inc`-ed once per message (seqs may skip, never repeat). */
   lastSeq: number;
   lastMessageAt: Date | null;
+  /**
+   * What the conversation listing orders by: `lastMessageAt`, or `createdAt` before the first message.
+   * Stored (not computed) so the listing is an index scan with a limit (`activity_id` index); written
+   * by create and by every seq allocation, backfilled at start for documents older than the field.
+   */
+  activityAt?: Date;
   archivedAt?: Date | null;
 }
 

@@ -6,7 +6,24 @@ export function membershipsRepository(store: Pick<Store, 'memberships'>) {
   const m = store.memberships;
   return {
     find: (conversationId: ObjectId, userId: string) => m.findOne({ _id: membershipId(conversationId, userId) }),
+    /** One user's memberships in these conversations: _id lookups. */
+    findManyForUser: (conversationIds: ObjectId[], userId: string) =>
+      (conversationIds.length ? m.find({ _id: { $in: conversationIds.map((c) => membershipId(c, userId)) } }).toArray() : Promise.resolve([])),
     listForUser: (userId: string) => m.find({ userId }).toArray(),
+    /**
+     * The ids of a user's conversations, at most `max` (MEMBERSHIPS_PER_USER_MAX caps them anyway):
+     * covered by the `user_conversations` index {userId, conversationId} on MongoDB, no documents read.
+     */
+    conversationIdsForUser: async (userId: string, max: number): Promise<ObjectId[]> =>
+      (await m.find({ userId }, { projection: { _id: 0, conversationId: 1 } }).limit(max).toArray()).map((d) => d.conversationId),
+    /** Members of a conversation right now. */
+    countForConversation: (conversationId: ObjectId): Promise<number> => m.countDocuments({ conversationId }),
+    /** How many conversations each of these users belongs to (users with none are absent): one aggregation. */
+    async countForUsers(userIds: string[]): Promise<Map<string, number>> {
+      if (!userIds.length) return new Map();
+      const rows = await m.aggregate<{ _id: string; n: number }>([{ $match: { userId: { $in: userIds } } }, { $group: { _id: '$userId', n: { $sum: 1 } } }]).toArray();
+      return new Map(rows.map((r) => [r._id, r.n]));
+    },
     /** Whether the user is a member of anything (one index probe, not a count). */
     hasAny: async (userId: string): Promise<boolean> => (await m.findOne({ userId }, { projection: { _id: 1 } })) !== null,
     setRole: async (conversationId: ObjectId, userId: string, role: MembershipDoc['role']): Promise<void> => {

@@ -24,6 +24,7 @@ export const indexNames = {
   membershipUser: 'user_conversations',
   membershipConversation: 'conversation_members',
   conversationActivity: 'activity',
+  conversationListing: 'activity_id',
 } as const;
 
 /** The only place that opens a MongoDB connection; the same code talks to Atlas and to the local server. */
@@ -99,7 +100,13 @@ export const storeIndexes: IndexDeclaration[] = [
       { key: { conversationId: 1 }, name: indexNames.membershipConversation },
     ],
   },
-  { collection: 'conversations', indexes: [{ key: { lastMessageAt: -1 }, name: indexNames.conversationActivity }] },
+  {
+    collection: 'conversations',
+    indexes: [
+      { key: { lastMessageAt: -1 }, name: indexNames.conversationActivity },
+      { key: { activityAt: -1, _id: -1 }, name: indexNames.conversationListing },
+    ],
+  },
 ];
 
 export async function createDeclaredIndexes(db: Db, declarations: IndexDeclaration[]): Promise<void> {
@@ -108,4 +115,21 @@ export async function createDeclaredIndexes(db: Db, declarations: IndexDeclarati
 
 export async function ensureIndexes(store: Store): Promise<void> {
   await createDeclaredIndexes(store.db, storeIndexes);
+  await backfillActivity(store);
+}
+
+/**
+ * Conversations stored before `activityAt` existed get it (lastMessageAt, else createdAt), in
+ * batches, once: afterwards the query finds nothing. Idempotent and safe on every instance at once.
+ */
+async function backfillActivity(store: Store): Promise<void> {
+  for (;;) {
+    const batch = await store.conversations.find({ activityAt: { $exists: false } }, { projection: { _id: 1, lastMessageAt: 1, createdAt: 1 } }).limit(1000).toArray();
+    if (!batch.length) return;
+    await store.conversations.bulkWrite(
+      batch.map((c) => ({ updateOne: { filter: { _id: c._id, activityAt: { $exists: false } }, update: { $set: { activityAt: c.lastMessageAt ?? c.createdAt } } } })),
+      { ordered: false },
+    );
+    if (batch.length < 1000) return;
+  }
 }

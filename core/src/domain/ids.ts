@@ -1,3 +1,5 @@
+// ObjectId is BSON's value type (re-exported by the driver): the canonical string form is the domain's,
+// the ObjectId conversions stay here so every id is parsed in one place.
 import { ObjectId } from 'mongodb';
 import { createHash } from 'node:crypto';
 

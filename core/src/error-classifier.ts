@@ -1,0 +1,17 @@
+import { AppError } from './errors';
+import { isMongoUnavailable } from './store/mongo-errors';
+
+// Kept apart from errors.ts so the one error shape depends on no driver: this module is where
+// knowledge of failing dependencies (store/mongo-errors.ts) meets the error codes.
+/**
+ * Anything thrown that is not an AppError: an unreachable or failing database is a 503 the client
+ * may retry (decided by driver class, label and code: store/mongo-errors.ts); everything else is
+ * an internal error whose message never reaches clients.
+ */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (isMongoUnavailable(error)) {
+    return new AppError('unavailable', 'The database is unreachable; retry shortly.', { retryAfter: 5 });
+  }
+  return new AppError('internal', 'An unexpected error occurred; it has been logged.');
+}
