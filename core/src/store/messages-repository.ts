@@ -66,6 +66,10 @@ export function messagesRepository(store: Store) {
         return outcomesOfFailedInsert(error, docs.length);
       }
     },
+    /** Removes this instance's own copy of a message whose seq was burned meanwhile (it is then stored again under a new seq). */
+    deleteOwn: async (id: ObjectId): Promise<void> => {
+      await m.deleteOne({ _id: id });
+    },
     /** Keyset page in seq order: after a seq (ascending) or before a seq (the newest first, returned ascending). */
     async page(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<MessageDoc[]> {
       // Majority read concern: history never shows a message a failover could take back (ignored by mongo-java-server).
