@@ -14,6 +14,7 @@ import type { ErrorReporter } from '../telemetry/sentry';
 import { parseConversationId, type ConversationId } from '../store/ids';
 import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SessionEndReason, type SocketData } from './events';
 import type { Presence } from './presence';
+import { guardRecovery, takePendingResync } from './recovery-guard';
 import { endSession, isSessionEndReason, sessionEndMessages, watchSessionDeadline } from './session-lifetime';
 import type { TypingState } from './typing';
 
@@ -52,6 +53,7 @@ const TYPING_MIN_INTERVAL_MS = 500;
 export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
   const now = deps.now ?? Date.now;
   const toleranceMs = deps.clockToleranceS * 1000;
+  guardRecovery(io, { verify: deps.verify, chat: deps.chat });
 
   io.use(async (socket, next) => {
     try {
@@ -99,6 +101,8 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     // The session ends when its token does; renew_token moves the deadline.
     const deadline = watchSessionDeadline(socket, now);
     deadline.arm();
+    // A recovery refused by the re-check (recovery-guard.ts): fresh session, repair over history.
+    for (const event of takePendingResync(socket)) socket.emit('conversation_resync', event);
 
     /** Runs one event: never throws, always answers an ack with the result or `{ error }`. */
     const handle = <P, R>(event: string, fn: (payload: P) => Promise<R>) =>
