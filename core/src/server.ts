@@ -70,8 +70,13 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     },
   });
 
+  const gatewayRef: { current?: { adapterReconnected(): Promise<void> } } = {};
   const redisClients = config.REDIS_URL
-    ? await connectRedis(config.REDIS_URL, logger, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, streams: config.CONNECTION_STATE_RECOVERY })
+    ? await connectRedis(config.REDIS_URL, logger, {
+      commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+      streams: config.CONNECTION_STATE_RECOVERY,
+      onAdapterReconnect: () => void gatewayRef.current?.adapterReconnected().catch((error: unknown) => logger.warn({ err: error }, 'resync after the Redis adapter reconnected failed')),
+    })
     : undefined;
   const redis = redisClients?.main;
   const redisSub = redisClients?.sub;
@@ -219,7 +224,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     ...(redis && redisSub ? { adapter: redisClients.streams ? createStreamsAdapter(redisClients.streams) : createAdapter(redis, redisSub) } : {}),
   });
   let refusingEvents = false;
-  sink.current = attachGateway(io, {
+  sink.current = gatewayRef.current = attachGateway(io, {
     chat,
     verify,
     clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
