@@ -5,8 +5,10 @@ import { isMongoUnavailable } from './store/mongo-errors';
 // knowledge of failing dependencies (store/mongo-errors.ts) meets the error codes.
 /**
  * Anything thrown that is not an AppError: an unreachable or failing database is a 503 the client
- * may retry (decided by driver class, label and code: store/mongo-errors.ts); everything else is
- * an internal error whose message never reaches clients.
+ * may retry (decided by driver class, label and code: store/mongo-errors.ts), and so is a Node
+ * system error on any socket (ECONNRESET, EPIPE, ETIMEDOUT, ECONNREFUSED…: a dependency's
+ * connection failed, whether MongoDB's or Redis'); everything else is an internal error whose
+ * message never reaches clients.
  */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;

@@ -21,6 +21,8 @@ import { memoryTyping, redisTyping } from './realtime/typing';
 import { conversationsRepository } from './store/conversations-repository';
 import { membershipsRepository } from './store/memberships-repository';
 import { messagesRepository } from './store/messages-repository';
+import { seqsRepository } from './store/seqs-repository';
+import { createSeqSettler } from './chat/seq-settler';
 import { openStore } from './store/mongo-store';
 import { createLogger, type Logger } from './telemetry/logger';
 import { createMetrics } from './telemetry/metrics';
@@ -68,8 +70,13 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     },
   });
 
+  const gatewayRef: { current?: { adapterReconnected(): Promise<void> } } = {};
   const redisClients = config.REDIS_URL
-    ? await connectRedis(config.REDIS_URL, logger, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, streams: config.CONNECTION_STATE_RECOVERY })
+    ? await connectRedis(config.REDIS_URL, logger, {
+      commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+      streams: config.CONNECTION_STATE_RECOVERY,
+      onAdapterReconnect: () => void gatewayRef.current?.adapterReconnected().catch((error: unknown) => logger.warn({ err: error }, 'resync after the Redis adapter reconnected failed')),
+    })
     : undefined;
   const redis = redisClients?.main;
   const redisSub = redisClients?.sub;
@@ -107,11 +114,24 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
   const presenceTtl = presenceTtlMs(config.SOCKET_PING_INTERVAL_MS, config.SOCKET_PING_TIMEOUT_MS);
   const presence = redis ? redisPresence(redis, presenceTtl) : memoryPresence(presenceTtl);
   const optional = await startOptionalServices({ config, store, metrics, logger, presence });
+  const conversations = conversationsRepository(store);
+  const seqs = seqsRepository(store);
+  const settler = createSeqSettler({
+    conversations,
+    seqs,
+    settleMs: config.SEQ_SETTLE_MS,
+    now,
+    onError: (error) => logger.warn({ err: error }, 'seq settler pass failed; retrying on the next tick'),
+  });
+  settler.start();
   const chat = createChatService({
     attachments: optional.attachments,
-    conversations: conversationsRepository(store),
+    conversations,
     memberships: membershipsRepository(store),
     messages: messagesRepository(store),
+    seqs,
+    settler,
+    seqSettleMs: config.SEQ_SETTLE_MS,
     events,
     limitMessages: (userId) => limits.consume('message', userId),
     maxMessageChars: config.MESSAGE_MAX_CHARS,
@@ -206,7 +226,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     ...(redis && redisSub ? { adapter: redisClients.streams ? createStreamsAdapter(redisClients.streams) : createAdapter(redis, redisSub) } : {}),
   });
   let refusingEvents = false;
-  sink.current = attachGateway(io, {
+  sink.current = gatewayRef.current = attachGateway(io, {
     chat,
     verify,
     clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
@@ -264,6 +284,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
       httpServer.closeAllConnections();
       await withTimeout(ioClosed, 2_000, 'closing Socket.IO').catch(() => undefined);
       clearInterval(dependencyTimer);
+      await withTimeout(settler.stop(), 2_000, 'stopping the seq settler').catch(() => undefined);
       maintenance.stop();
       await withTimeout(optional.stop(), 3_000, 'stopping jobs and notifications').catch((error: Error) => logger.warn({ err: error.message }, 'shutdown step timed out'));
       await Promise.allSettled([withTimeout(store.close(), 3_000, 'closing MongoDB'), redisClients && withTimeout(redisClients.close(), 2_000, 'closing Redis'), reporter.flush(2_000)]);

@@ -7,6 +7,7 @@ import { newObjectId } from '../src/domain/ids';
 import { membershipsRepository } from '../src/store/memberships-repository';
 import { messagesRepository } from '../src/store/messages-repository';
 import { openStore, type Store } from '../src/store/mongo-store';
+import { seqsRepository } from '../src/store/seqs-repository';
 import { testNow } from '../../ops/services/test-clock';
 import { startTestCore, testServicesEnv, uniqueDbName, type TestCore } from './harness';
 
@@ -83,7 +84,7 @@ describe('conversation listing by index', () => {
     const memberships: MembershipDoc[] = conversations.map((c) => ({ _id: membershipId(c._id, 'lister'), conversationId: c._id, userId: 'lister', role: 'owner', joinedAt: c.createdAt, lastReadSeq: 0 }));
     await store.memberships.insertMany(memberships);
     const deps = {
-      conversations: conversationsRepository(store), memberships: membershipsRepository(store), messages: messagesRepository(store),
+      conversations: conversationsRepository(store), memberships: membershipsRepository(store), messages: messagesRepository(store), seqs: seqsRepository(store),
       events: { messageCreated() {}, readMoved() {}, membershipChanged() {}, endSessions() {} },
       limitMessages: async () => undefined, maxMessageChars: 100, observePersist() {}, now: () => testNow(),
       membershipLimits: { groupMaxMembers: 1000, membershipsPerUserMax: 1000 },

@@ -1,4 +1,4 @@
-import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { SignJWT, createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { AppError } from '../errors';
 import { userIdSchema } from '../chat/validation';
 
@@ -28,6 +28,52 @@ function parseKeys(entries: string[]): Map<string, Uint8Array> {
   return keys;
 }
 
+type KeyResolver = ReturnType<typeof createLocalJWKSet>;
+
+/**
+ * The identity provider's key set, kept as last known good. jose's createRemoteJWKSet refetches on
+ * every verify once the set is stale and throws when that fails (every token then answered 401 —
+ * clients sign out — during an IdP outage). Here:
+ * - a stale set is refreshed in the background, at most once per cooldown, and used meanwhile;
+ * - a token naming an unknown kid (rotation) triggers a refresh, at most once per cooldown;
+ * - a failed refresh keeps the last good set;
+ * - with no set known at all and the IdP unreachable, verification answers 503 `unavailable`
+ *   (retryable), never 401.
+ * `clock` is a duration clock (ms), injectable for tests.
+ */
+export function jwksKeySet(url: URL, options: { cooldownMs: number; maxAgeMs: number; clock?: () => number; fetchTimeoutMs?: number }) {
+  const clock = options.clock ?? (() => performance.now());
+  let known: { resolve: KeyResolver; kids: Set<string | undefined>; fetchedAt: number } | undefined;
+  let lastAttempt = Number.NEGATIVE_INFINITY;
+  let pending: Promise<void> | undefined;
+  const fetchNow = (): Promise<void> => {
+    pending ??= (async () => {
+      lastAttempt = clock();
+      try {
+        const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 5_000) });
+        if (!res.ok) throw new Error(`JWKS answered HTTP ${res.status}`);
+        const body = await res.json() as JSONWebKeySet;
+        known = { resolve: createLocalJWKSet(body), kids: new Set(body.keys.map((k) => k.kid)), fetchedAt: clock() };
+      } finally {
+        pending = undefined;
+      }
+    })();
+    return pending;
+  };
+  const coolingDown = () => clock() - lastAttempt < options.cooldownMs;
+  return async function keysFor(kid: string | undefined): Promise<KeyResolver> {
+    if (!known) {
+      if (!coolingDown() || pending) await fetchNow().catch(() => undefined);
+      if (!known) throw new AppError('unavailable', 'The identity provider cannot be reached to check the token; retry shortly.', { retryAfter: 5 });
+    } else if (!known.kids.has(kid) && !coolingDown()) {
+      await fetchNow().catch(() => undefined); // a failure keeps the last good set
+    } else if (clock() - known.fetchedAt > options.maxAgeMs && !coolingDown()) {
+      void fetchNow().catch(() => undefined);
+    }
+    return known.resolve;
+  };
+}
+
 /**
  * Verifies bearer tokens. The key is chosen by `kid`; the algorithm is pinned per key type
  * (HS256 for shared secrets, RS256/ES256 for the identity provider's JWKS), so `alg: none` and
@@ -35,10 +81,11 @@ function parseKeys(entries: string[]): Map<string, Uint8Array> {
  */
 export function createTokenVerifier(settings: TokenSettings, now: () => Date = () => new Date()) {
   const secrets = parseKeys(settings.hs256Keys);
-  // jose caches the key set and refetches it when a token names an unknown kid (key rotation at the
-  // identity provider), at most once per cooldown, so a flood of forged kids cannot hammer the IdP.
+  // The key set is refetched when a token names an unknown kid (key rotation at the identity
+  // provider), at most once per cooldown, so a flood of forged kids cannot hammer the IdP; the last
+  // good set is kept through an IdP outage (jwksKeySet).
   const jwks = settings.jwksUrl
-    ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs, cacheMaxAge: settings.jwksCacheMaxAgeMs })
+    ? jwksKeySet(new URL(settings.jwksUrl), { cooldownMs: settings.jwksCooldownMs ?? 30_000, maxAgeMs: settings.jwksCacheMaxAgeMs ?? 600_000 })
     : undefined;
   const options = {
     issuer: settings.issuer,
@@ -55,7 +102,7 @@ export function createTokenVerifier(settings: TokenSettings, now: () => Date = (
       const secret = header.kid ? secrets.get(header.kid) : undefined;
       // `now` is the clock exp/nbf are checked against (tests inject theirs).
       if (secret) payload = (await jwtVerify(token, secret, { ...options, currentDate: now(), algorithms: ['HS256'] })).payload;
-      else if (jwks) payload = (await jwtVerify(token, jwks, { ...options, currentDate: now(), algorithms: ['RS256', 'ES256'] })).payload;
+      else if (jwks) payload = (await jwtVerify(token, await jwks(header.kid), { ...options, currentDate: now(), algorithms: ['RS256', 'ES256'] })).payload;
       else throw new AppError('unauthorized', 'The token names an unknown signing key.');
     } catch (error) {
       if (error instanceof AppError) throw error;

@@ -1,6 +1,7 @@
 import type { ConversationsRepository } from '../store/conversations-repository';
 import type { MembershipsRepository } from '../store/memberships-repository';
 import type { MessagesRepository } from '../store/messages-repository';
+import type { SeqsRepository } from '../store/seqs-repository';
 import type { ConversationId } from '../domain/ids';
 import type { AttachmentRef } from '../store/documents';
 import type { MessageView } from './views';
@@ -18,6 +19,12 @@ export interface ChatDeps {
   conversations: ConversationsRepository;
   memberships: MembershipsRepository;
   messages: MessagesRepository;
+  /** Tombstones and watermark of burned seqs (README "Delivery contract"). */
+  seqs: SeqsRepository;
+  /** The background settler: told about conversations that may hold unsettled seqs. */
+  settler?: { track(id: ConversationId): void };
+  /** SEQ_SETTLE_MS. */
+  seqSettleMs?: number;
   events: ChatEvents;
   /** Throws the rate_limited AppError when the user has sent too many messages. */
   limitMessages(userId: string): Promise<void>;

@@ -1,7 +1,7 @@
 import { AppError } from '../errors';
 import type { AttachmentRef } from '../store/documents';
 import type { MessageDoc } from '../store/documents';
-import { newObjectId, toObjectId, type ConversationId } from '../domain/ids';
+import { conversationIdOf, newObjectId, toObjectId, type ConversationId } from '../domain/ids';
 import { requireMembership } from './access';
 import type { ChatDeps } from './deps';
 import type { MembershipCache } from './membership-cache';
@@ -18,6 +18,9 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
     now: deps.now,
     maxQueue: deps.maxSendQueue,
     deadlineMs: deps.sendDeadlineMs,
+    seqs: deps.seqs,
+    settleMs: deps.seqSettleMs,
+    onReserved: (conversationId) => deps.settler?.track(conversationIdOf(conversationId)),
     // Runs inside the batch, in seq order, before any sender of the batch is answered.
     publish: (doc, acceptedAt) => {
       deps.observePersist((performance.now() - acceptedAt) / 1000);
@@ -70,16 +73,37 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
       return { message: messageView(outcome.stored), created: outcome.created };
     },
 
-    async history(userId: string, id: ConversationId, query: unknown): Promise<{ items: MessageView[]; nextCursor: number | null }> {
+    /**
+     * A page of history plus what tells "not yet" from "never" (README "Delivery contract"):
+     * `skipped` = burned seqs in the range the page covers, `settledSeq` = every seq ≤ it is stored
+     * or burned (capped at the end of the covered range, so a full page never vouches for seqs it
+     * does not show), `lastSeq` = highest seq reserved so far.
+     *
+     * Order matters: the watermark is read first, then the messages, then the tombstones. Stored
+     * and burned are both final, so everything ≤ the watermark read first is in one of the later
+     * reads (a seq ≤ settledSeq in neither list cannot happen; a client retries the page if it does).
+     */
+    async history(userId: string, id: ConversationId, query: unknown): Promise<{ items: MessageView[]; nextCursor: number | null; skipped: number[]; settledSeq: number; lastSeq: number }> {
       const conversationId = toObjectId(id);
       const q = parseInput(historyQuerySchema, query);
       await requireMembership(deps, conversationId, userId);
+      const conversation = await deps.conversations.findById(conversationId);
+      const lastSeq = conversation?.lastSeq ?? 0;
+      const base = conversation?.settledSeq ?? 0;
+      const scan = await deps.seqs.scan(conversationId, base, lastSeq);
+      // A gap (or a watermark worth storing) is the settler's business, on whichever instance is asked.
+      if (scan.gaps.length || scan.settled > base) deps.settler?.track(id);
       const docs = await deps.messages.page(conversationId, { afterSeq: q.afterSeq, beforeSeq: q.beforeSeq }, q.limit);
       const items = docs.map(messageView);
       const full = items.length === q.limit;
       // Going forward (afterSeq) the cursor is the last seq; going back it is the first.
       const nextCursor = !full ? null : q.afterSeq !== undefined ? items[items.length - 1]!.seq : items[0]!.seq;
-      return { items, nextCursor };
+      const newest = items.length ? items[items.length - 1]!.seq : 0;
+      // The range this page covers: (from, to].
+      const from = q.afterSeq !== undefined ? q.afterSeq : full ? items[0]!.seq - 1 : 0;
+      const to = q.afterSeq !== undefined ? (full ? newest : Math.max(lastSeq, newest)) : q.beforeSeq !== undefined ? q.beforeSeq - 1 : Math.max(lastSeq, newest);
+      const skipped = await deps.seqs.burnedIn(conversationId, from, to);
+      return { items, nextCursor, skipped, settledSeq: Math.min(scan.settled, to), lastSeq: Math.max(lastSeq, newest) };
     },
 
     async search(userId: string, id: ConversationId, query: unknown): Promise<{ items: (MessageView & { fragments: Fragment[] })[] }> {

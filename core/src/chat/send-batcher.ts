@@ -3,6 +3,8 @@ import type { MessageDoc } from '../store/documents';
 import type { ConversationsRepository } from '../store/conversations-repository';
 import type { InsertOutcome, MessagesRepository } from '../store/messages-repository';
 import { isMongoUnavailable } from '../store/mongo-errors';
+import type { SeqsRepository } from '../store/seqs-repository';
+import type { ObjectId } from 'mongodb';
 
 export type Draft = Omit<MessageDoc, 'seq'>;
 /** `created: false`: this clientMsgId was stored before (a retry); `stored` is that original. */
@@ -12,6 +14,8 @@ interface Pending {
   draft: Draft;
   acceptedAt: number;
   attempts: number;
+  /** performance.now() just before its seq was reserved (the age the settler's rule is about). */
+  reservedAt?: number;
   resolve(outcome: BatchOutcome): void;
   reject(error: unknown): void;
 }
@@ -34,6 +38,15 @@ export interface SendBatcherDeps {
   maxQueue?: number;
   /** A send not settled within this answers `unavailable` (it may still be stored: the retry finds it). */
   deadlineMs?: number;
+  /**
+   * Seq settlement (store/seqs-repository.ts, chat/seq-settler.ts): a seq this writer reserved and
+   * knows it will never store is burned at once; an insert acknowledged later than half of
+   * `settleMs` after its reservation checks the tombstones before it counts as stored.
+   */
+  seqs?: Pick<SeqsRepository, 'burn' | 'burnedAmong'>;
+  settleMs?: number;
+  /** Every conversation this instance reserved seqs in (the settler watches it). */
+  onReserved?(conversationId: ObjectId): void;
 }
 
 /** The database did not say the message is stored: retry with the same clientMsgId (never a 500). */
@@ -50,6 +63,17 @@ const notStored = (retryAfter = 1) =>
  * Backpressure: the queue is bounded, and while the database is failing only one batch waits on
  * it (the probe); every other send is answered `unavailable` at once instead of queueing behind it.
  */
+function groupByConversation(items: Pending[]): Map<string, Pending[]> {
+  const byConversation = new Map<string, Pending[]>();
+  for (const item of items) {
+    const key = item.draft.conversationId.toHexString();
+    const list = byConversation.get(key);
+    if (list) list.push(item);
+    else byConversation.set(key, [item]);
+  }
+  return byConversation;
+}
+
 export function createSendBatcher(deps: SendBatcherDeps) {
   const maxBatch = deps.maxBatch ?? 500;
   const maxQueue = deps.maxQueue ?? 5_000;
@@ -89,31 +113,31 @@ export function createSendBatcher(deps: SendBatcherDeps) {
   }
 
   async function allocate(batch: Pending[]): Promise<Pending[]> {
-    const byConversation = new Map<string, Pending[]>();
-    for (const item of batch) {
-      const key = item.draft.conversationId.toHexString();
-      const list = byConversation.get(key);
-      if (list) list.push(item);
-      else byConversation.set(key, [item]);
-    }
+    const byConversation = groupByConversation(batch);
     const now = deps.now();
     const ready: Pending[] = [];
     await Promise.all([...byConversation.values()].map(async (items) => {
       let last: number | undefined;
+      const reservedAt = performance.now();
       try {
         last = await deps.conversations.allocateSeqs(items[0]!.draft.conversationId, items.length, now);
       } catch (error) {
-        // Nothing of these was written; the other conversations of the batch go on.
+        // Whether the $inc happened is unknown: the settler watches the conversation (a reserved
+        // seq nobody stores is burned), and the senders retry. Nothing of these was stored; the
+        // other conversations of the batch go on.
+        deps.onReserved?.(items[0]!.draft.conversationId);
         if (isMongoUnavailable(error)) failing = true;
         for (const item of items) item.reject(isMongoUnavailable(error) ? notStored() : error);
         return;
       }
+      if (last !== undefined) deps.onReserved?.(items[0]!.draft.conversationId);
       if (last === undefined) {
         for (const item of items) item.resolve({ closed: true });
         return;
       }
       items.forEach((item, i) => {
         (item.draft as MessageDoc).seq = last - items.length + 1 + i;
+        item.reservedAt = reservedAt;
         ready.push(item);
       });
     }));
@@ -135,12 +159,56 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     return { originals, clashes };
   }
 
+  /** Burns seqs this writer reserved and will never store (best effort: the settler does it otherwise). */
+  function burnOwn(items: Pending[]): void {
+    if (!deps.seqs || !items.length) return;
+    for (const [, list] of groupByConversation(items)) {
+      const doc = list[0]!.draft as MessageDoc;
+      void deps.seqs.burn(doc.conversationId, list.map((item) => (item.draft as MessageDoc).seq), deps.now()).catch(() => undefined);
+    }
+  }
+
+  /**
+   * An insert acknowledged later than settleMs/2 after its seq was reserved may have raced a
+   * settler burning that seq (the settler only burns what it has seen missing for settleMs):
+   * check the tombstones, and on a hit delete this copy (marked `reseq`: it takes a new seq).
+   * Fast inserts skip this: they were stored before any settler could decide to burn.
+   */
+  async function recheckSlow(ready: Pending[], outcomes: (InsertOutcome | { status: 'reseq' })[]): Promise<void> {
+    if (!deps.seqs || !deps.settleMs) return;
+    const at = performance.now();
+    const slow = ready.filter((item, i) => outcomes[i]!.status === 'stored' && at - (item.reservedAt ?? at) >= deps.settleMs! / 2);
+    for (const [, list] of groupByConversation(slow)) {
+      const conversationId = (list[0]!.draft as MessageDoc).conversationId;
+      let burned: Set<number>;
+      try {
+        burned = await deps.seqs.burnedAmong(conversationId, list.map((item) => (item.draft as MessageDoc).seq));
+      } catch (error) {
+        // Cannot tell: the sender retries (its retry finds the stored original by clientMsgId).
+        for (const item of list) outcomes[ready.indexOf(item)] = { status: 'unknown', cause: error };
+        continue;
+      }
+      for (const item of list) {
+        const doc = item.draft as MessageDoc;
+        if (!burned.has(doc.seq)) continue;
+        try {
+          await deps.messages.deleteOwn(doc._id);
+          outcomes[ready.indexOf(item)] = { status: 'reseq' };
+        } catch (error) {
+          outcomes[ready.indexOf(item)] = { status: 'unknown', cause: error };
+        }
+      }
+    }
+  }
+
   async function flush(batch: Pending[]): Promise<void> {
     const ready = await allocate(batch);
     if (!ready.length) return;
-    const outcomes: InsertOutcome[] = await deps.messages.insertMany(ready.map((item) => item.draft as MessageDoc));
+    const outcomes: (InsertOutcome | { status: 'reseq' })[] = await deps.messages.insertMany(ready.map((item) => item.draft as MessageDoc));
+    await recheckSlow(ready, outcomes);
+    burnOwn(ready.filter((_, i) => outcomes[i]!.status === 'rejected'));
     const unknown = outcomes.filter((o) => o.status === 'unknown');
-    failing = unknown.length === outcomes.length && unknown.some((o) => isMongoUnavailable(o.cause));
+    failing = unknown.length === outcomes.length && unknown.some((o) => 'cause' in o && isMongoUnavailable(o.cause));
 
     let duplicates: Awaited<ReturnType<typeof settleDuplicates>>;
     try {
@@ -171,6 +239,9 @@ export function createSendBatcher(deps: SendBatcherDeps) {
           answers.push(() => item.resolve({ stored: original, created: false }));
         } else if (++item.attempts < MAX_SEQ_ATTEMPTS) queue.push(item);
         else answers.push(() => item.reject(new AppError('unavailable', 'Could not allocate a message sequence number; retry with the same clientMsgId.', { retryAfter: 1 })));
+      } else if (outcome.status === 'reseq') {
+        if (++item.attempts < MAX_SEQ_ATTEMPTS) queue.push(item);
+        else answers.push(() => item.reject(notStored()));
       } else if (outcome.status === 'rejected') {
         answers.push(() => item.reject(new Error(`MongoDB rejected a message document (write error code ${outcome.code})`)));
       } else {

@@ -100,7 +100,7 @@ export const openApiDocument = {
           { name: 'afterSeq', in: 'query', schema: seq },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
         ],
-        responses: { '200': { description: 'A page.', content: json({ type: 'object', required: ['items', 'nextCursor'], properties: { items: { type: 'array', items: ref('Message') }, nextCursor: { type: ['integer', 'null'], description: 'Pass as beforeSeq (or afterSeq when paging forward).' } } }) }, ...member },
+        responses: { '200': { description: 'A page.', content: json({ type: 'object', required: ['items', 'nextCursor', 'skipped', 'settledSeq', 'lastSeq'], properties: { items: { type: 'array', items: ref('Message') }, nextCursor: { type: ['integer', 'null'], description: 'Pass as beforeSeq (or afterSeq when paging forward).' }, skipped: { type: 'array', items: { type: 'integer' }, description: 'Burned seqs (never to be stored) in the range this page covers.' }, settledSeq: { type: 'integer', description: 'Every seq up to this one is stored or burned; missing seqs above it are "not yet" (README "Skipped seqs").' }, lastSeq: { type: 'integer', description: 'Highest seq reserved so far.' } } }) }, ...member },
       },
     },
     '/api/conversations/{id}/search': {

@@ -36,6 +36,12 @@ export interface ServerToClientEvents {
    * (or after a second). Do not reconnect with the same token.
    */
   session_ended(event: { reason: SessionEndReason; message: string }, ack: () => void): void;
+  /**
+   * Broadcasts of this conversation may have been missed (the Redis adapter reconnected, or a
+   * recovered session was re-checked and replaced by a fresh one): run the repair rule now —
+   * fetch `afterSeq=<high>` (README "Skipped seqs"). `lastSeq` is the highest seq reserved so far.
+   */
+  conversation_resync(event: { conversationId: ConversationId; lastSeq: number }): void;
 }
 
 /** Between instances, through the Socket.IO adapter (Redis). Payloads are JSON: ids are parsed again on arrival. */

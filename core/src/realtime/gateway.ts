@@ -15,6 +15,7 @@ import type { ErrorReporter } from '../telemetry/sentry';
 import { parseConversationId, type ConversationId } from '../domain/ids';
 import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SessionEndReason, type SocketData } from './events';
 import type { Presence } from './presence';
+import { guardRecovery, takePendingResync } from './recovery-guard';
 import { endSession, isSessionEndReason, sessionEndMessages, watchSessionDeadline } from './session-lifetime';
 import type { TypingState } from './typing';
 
@@ -50,9 +51,10 @@ const TYPING_MIN_INTERVAL_MS = 500;
  * Wires every Socket.IO handler in one place. Each reads: validate → call the chat service →
  * acknowledge → (the service's events) broadcast.
  */
-export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
+export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & { adapterReconnected(): Promise<void> } {
   const now = deps.now ?? Date.now;
   const toleranceMs = deps.clockToleranceS * 1000;
+  guardRecovery(io, { verify: deps.verify, chat: deps.chat });
 
   io.use(async (socket, next) => {
     try {
@@ -104,6 +106,8 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     // The session ends when its token does; renew_token moves the deadline.
     const deadline = watchSessionDeadline(socket, now);
     deadline.arm();
+    // A recovery refused by the re-check (recovery-guard.ts): fresh session, repair over history.
+    for (const event of takePendingResync(socket)) socket.emit('conversation_resync', event);
 
     /** Runs one event: never throws, always answers an ack with the result or `{ error }`. */
     const handle = <P, R>(event: string, fn: (payload: P) => Promise<R>) =>
@@ -143,6 +147,15 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
       // The session may have ended while the membership was read: it must not rejoin a room.
       if (socket.data.endedBy) throw new AppError('unauthorized', sessionEndMessages[socket.data.endedBy], { reason: socket.data.endedBy });
       await socket.join(conversationRoom(conversationId));
+      // Join/remove race: a removal that landed between the read above and the join found no
+      // socket to take out of the room. Read again now that it is in: a removal from here on
+      // takes it out (socketsLeave), one before it is seen here.
+      try {
+        await deps.chat.conversations.position(userId, conversationId);
+      } catch (error) {
+        await socket.leave(conversationRoom(conversationId));
+        throw error;
+      }
       socket.to(conversationRoom(conversationId)).emit('user_online', { conversationId, userId });
       const typing = await deps.typing.list(conversationId).catch(() => []);
       return { conversationId, ...position, typing: typing.filter((u) => u !== userId) };
@@ -212,7 +225,35 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents {
     });
   });
 
+  /**
+   * After the Redis adapter reconnects: broadcasts from other instances, `membership_left` and
+   * `end_sessions` sent meanwhile were lost. Re-check every local socket's conversation rooms
+   * against the database (a removal takes effect even though its pub/sub notice never came), then
+   * tell the sockets still in each room to repair with `conversation_resync {conversationId, lastSeq}`.
+   */
+  async function adapterReconnected(): Promise<void> {
+    const nsp = io.of('/');
+    const rooms = [...nsp.adapter.rooms.keys()].filter((r) => r.startsWith('conv:'));
+    for (const room of rooms) {
+      const conversationId = parseConversationId(room.slice(5));
+      if (!conversationId) continue;
+      let lastSeq = 0;
+      for (const id of [...(nsp.adapter.rooms.get(room) ?? [])]) {
+        const socket = nsp.sockets.get(id);
+        if (!socket) continue;
+        try {
+          lastSeq = Math.max(lastSeq, (await deps.chat.conversations.position(socket.data.userId, conversationId)).lastSeq);
+        } catch (error) {
+          if (toAppError(error).code === 'unavailable') return; // the database cannot say now; the next reconnect or event repeats this
+          socket.leave(room);
+        }
+      }
+      io.local.to(room).emit('conversation_resync', { conversationId, lastSeq });
+    }
+  }
+
   return {
+    adapterReconnected,
     messageCreated(message, acceptedAt) {
       io.to(conversationRoom(message.conversationId)).emit('message_received', message);
       deps.metrics.messageDeliveryDuration.observe((performance.now() - acceptedAt) / 1000);

@@ -30,7 +30,7 @@ export interface RedisClients {
  * The adapters publish without handling rejections, so every such call gets a handler here (the
  * caller still sees the error if it awaits) and an outage never crashes the process.
  */
-export async function connectRedis(url: string, logger: Logger, options: { commandTimeoutMs: number; streams?: boolean } = { commandTimeoutMs: 1_000 }): Promise<RedisClients> {
+export async function connectRedis(url: string, logger: Logger, options: { commandTimeoutMs: number; streams?: boolean; onAdapterReconnect?: () => void } = { commandTimeoutMs: 1_000 }): Promise<RedisClients> {
   const timeout = options.commandTimeoutMs;
   // No offline queue: while Redis is away commands fail at once instead of piling up behind reconnects.
   const base: RedisOptions = { maxRetriesPerRequest: 1, connectTimeout: 5_000, lazyConnect: true, enableOfflineQueue: false, commandTimeout: timeout, socketTimeout: timeout };
@@ -68,6 +68,16 @@ export async function connectRedis(url: string, logger: Logger, options: { comma
     streams.duplicate = (override?: Partial<RedisOptions>) => instrument('redis streams reader', new Redis(url, { ...readerOptions, ...override }));
   }
   await Promise.all([main.connect(), sub.connect(), streams?.connect()]);
+  // The adapter's receiving connection came back after a drop: what other instances published
+  // meanwhile is lost (pub/sub) — the gateway re-checks rooms and sends conversation_resync.
+  const receiving = streams ?? sub;
+  let dropped = false;
+  receiving.on('close', () => { dropped = true; });
+  receiving.on('ready', () => {
+    if (!dropped) return;
+    dropped = false;
+    options.onAdapterReconnect?.();
+  });
   return {
     main,
     sub,

@@ -29,6 +29,18 @@ export interface ConversationDoc {
    */
   activityAt?: Date;
   archivedAt?: Date | null;
+  /**
+   * Watermark: every seq ≤ settledSeq is stored or burned (a tombstone in skipped_seqs). Only ever
+   * raised ($max), by the seq settler; missing means 0. Readers extend it from there.
+   */
+  settledSeq?: number;
+}
+
+/** A burned seq: reserved by a writer that will never store it (see store/seqs-repository.ts). */
+export interface SkippedSeqDoc {
+  conversationId: ObjectId;
+  seq: number;
+  burnedAt: Date;
 }
 
 export interface MembershipDoc {

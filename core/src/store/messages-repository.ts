@@ -24,24 +24,34 @@ export function outcomesOfFailedInsert(error: unknown, count: number): InsertOut
   // insertedIds alone proves nothing (the driver fills it before sending): the server's count must
   // cover every document without a write error (MongoDB reports exactly that many; mongo-java-server
   // also counts the refused ones, hence >=), and a write-concern error means "maybe not durable".
-  const answered = !bulk.result?.getWriteConcernError() && bulk.insertedCount >= count - writeErrors.length;
+  const writeConcernFailed = Boolean(bulk.result?.getWriteConcernError());
+  const answered = !writeConcernFailed && bulk.insertedCount >= count - writeErrors.length;
   const outcomes: InsertOutcome[] = Array.from({ length: count }, () => (answered ? { status: 'stored' } : unknown));
   for (const writeError of writeErrors) {
     if (writeError.index < 0 || writeError.index >= count) return Array.from({ length: count }, () => unknown);
-    outcomes[writeError.index] = writeError.code === DUPLICATE_KEY ? { status: 'duplicate' }
+    // A duplicate key met together with a write-concern error proves nothing durable: the document
+    // it clashed with may itself be one a failover rolls back. Unknown: the sender retries.
+    outcomes[writeError.index] = writeError.code === DUPLICATE_KEY ? (writeConcernFailed ? unknown : { status: 'duplicate' })
       : isTransientCode(writeError.code) ? unknown
         : { status: 'rejected', code: writeError.code };
   }
   return outcomes;
 }
 
+const majority = { level: 'majority' } as const;
+
 export function messagesRepository(store: Store) {
   const m = store.messages;
   return {
     findByClientMsgId: (senderId: string, clientMsgId: string) => m.findOne({ senderId, clientMsgId }),
     /** The stored messages for several (sender, clientMsgId) pairs in one query. */
+    /**
+     * The stored messages for several (sender, clientMsgId) pairs in one query, read at majority
+     * read concern: an original acknowledged to a retry must be one no failover can roll back.
+     * (mongo-java-server, the local and test server, accepts and ignores readConcern; Atlas honours it.)
+     */
     findByClientMsgIds: (keys: { senderId: string; clientMsgId: string }[]) =>
-      (keys.length ? m.find({ $or: keys.map(({ senderId, clientMsgId }) => ({ senderId, clientMsgId })) }).toArray() : Promise.resolve([])),
+      (keys.length ? m.find({ $or: keys.map(({ senderId, clientMsgId }) => ({ senderId, clientMsgId })) }, { readConcern: majority }).toArray() : Promise.resolve([])),
     /**
      * One unordered insertMany for a batch of sends: a single durable write acknowledges them all.
      * Never throws: each document gets the outcome the server reported for it (see InsertOutcome).
@@ -56,13 +66,18 @@ export function messagesRepository(store: Store) {
         return outcomesOfFailedInsert(error, docs.length);
       }
     },
+    /** Removes this instance's own copy of a message whose seq was burned meanwhile (it is then stored again under a new seq). */
+    deleteOwn: async (id: ObjectId): Promise<void> => {
+      await m.deleteOne({ _id: id });
+    },
     /** Keyset page in seq order: after a seq (ascending) or before a seq (the newest first, returned ascending). */
     async page(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<MessageDoc[]> {
+      // Majority read concern: history never shows a message a failover could take back (ignored by mongo-java-server).
       if (range.afterSeq !== undefined) {
-        return m.find({ conversationId, seq: { $gt: range.afterSeq } }).sort({ seq: 1 }).limit(limit).toArray();
+        return m.find({ conversationId, seq: { $gt: range.afterSeq } }, { readConcern: majority }).sort({ seq: 1 }).limit(limit).toArray();
       }
       const filter = range.beforeSeq !== undefined ? { conversationId, seq: { $lt: range.beforeSeq } } : { conversationId };
-      const newestFirst = await m.find(filter).sort({ seq: -1 }).limit(limit).toArray();
+      const newestFirst = await m.find(filter, { readConcern: majority }).sort({ seq: -1 }).limit(limit).toArray();
       return newestFirst.reverse();
     },
     search: (conversationId: ObjectId, terms: string[], limit: number) =>

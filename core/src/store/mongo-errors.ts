@@ -1,4 +1,5 @@
 import {
+  MongoAPIError,
   MongoBulkWriteError,
   MongoClientClosedError,
   MongoError,
@@ -7,6 +8,7 @@ import {
   MongoNotConnectedError,
   MongoOperationTimeoutError,
   MongoServerClosedError,
+  MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
   MongoWriteConcernError,
@@ -50,6 +52,7 @@ export const isTransientCode = (code: unknown): boolean => typeof code === 'numb
  * caller should answer a retryable 503. Decided by error class, label and code, never by message.
  */
 export function isMongoUnavailable(error: unknown): boolean {
+  if (isSystemError(error)) return true;
   if (!(error instanceof MongoError)) return false;
   if (
     error instanceof MongoNetworkError || // includes timeouts on the socket and a cleared pool
@@ -69,5 +72,25 @@ export function isMongoUnavailable(error: unknown): boolean {
   // A bulk write the server did not answer per document (network, top-level or write-concern
   // error wrapped by the driver): its outcome is unknown, which the client must treat as retryable.
   if (error instanceof MongoBulkWriteError && writeErrorsOf(error).length === 0) return true;
-  return isTransientCode(error.code);
+  if (isTransientCode(error.code)) return true;
+  // Any other driver-side error (not an answer from the server, not a misuse of the API) is a
+  // fault on the way to the database: its outcome is unknown, so it is retryable, never a 500.
+  return !(error instanceof MongoServerError) && !(error instanceof MongoAPIError);
+}
+
+/**
+ * Node system errors on a socket (the driver sometimes surfaces `write ECONNRESET` unwrapped):
+ * told by their `code` (and `syscall`), never by message, also when wrapped as `cause`.
+ */
+const systemCodes = new Set([
+  'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH',
+  'ENETDOWN', 'ENETRESET', 'EAI_AGAIN', 'ENOTFOUND', 'EADDRNOTAVAIL', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export function isSystemError(error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 3) return false;
+  const { code, syscall, cause } = error as { code?: unknown; syscall?: unknown; cause?: unknown };
+  if (typeof code === 'string' && (systemCodes.has(code) || (typeof syscall === 'string' && /^E[A-Z]+$/.test(code)))) return true;
+  return isSystemError(cause, depth + 1);
 }

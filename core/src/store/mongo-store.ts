@@ -1,5 +1,5 @@
 import { MongoClient, type Collection, type Db, type IndexDescription } from 'mongodb';
-import type { ConversationDoc, MembershipDoc, MessageDoc } from './documents';
+import type { ConversationDoc, MembershipDoc, MessageDoc, SkippedSeqDoc } from './documents';
 
 export interface StoreHooks {
   onCommand?(command: string, seconds: number, ok: boolean): void;
@@ -12,6 +12,8 @@ export interface Store {
   conversations: Collection<ConversationDoc>;
   memberships: Collection<MembershipDoc>;
   messages: Collection<MessageDoc>;
+  /** Tombstones of burned seqs (reserved, never to be stored): see store/seqs-repository.ts. */
+  skippedSeqs: Collection<SkippedSeqDoc>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export const indexNames = {
   membershipConversation: 'conversation_members',
   conversationActivity: 'activity',
   conversationListing: 'activity_id',
+  skippedSeq: 'conversation_skipped_seq_unique',
 } as const;
 
 /** The only place that opens a MongoDB connection; the same code talks to Atlas and to the local server. */
@@ -64,6 +67,7 @@ export async function openStore(uri: string, dbName: string, options: { poolSize
     conversations: db.collection<ConversationDoc>('conversations'),
     memberships: db.collection<MembershipDoc>('memberships'),
     messages: db.collection<MessageDoc>('messages'),
+    skippedSeqs: db.collection<SkippedSeqDoc>('skipped_seqs'),
     async ping() {
       await db.command({ ping: 1 });
     },
@@ -100,6 +104,7 @@ export const storeIndexes: IndexDeclaration[] = [
       { key: { conversationId: 1 }, name: indexNames.membershipConversation },
     ],
   },
+  { collection: 'skipped_seqs', indexes: [{ key: { conversationId: 1, seq: 1 }, name: indexNames.skippedSeq, unique: true }] },
   {
     collection: 'conversations',
     indexes: [

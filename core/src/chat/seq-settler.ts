@@ -1,0 +1,109 @@
+import type { ConversationsRepository } from '../store/conversations-repository';
+import { toObjectId, type ConversationId } from '../domain/ids';
+import type { SeqsRepository } from '../store/seqs-repository';
+
+export interface SeqSettlerDeps {
+  conversations: Pick<ConversationsRepository, 'findById'>;
+  seqs: SeqsRepository;
+  /** A reserved seq still neither stored nor burned this long after this instance first saw it missing is burned. */
+  settleMs: number;
+  now(): Date;
+  /** Monotonic ms (performance.now by default): ages are durations, never wall-clock dates. */
+  monotonic?: () => number;
+  onError?(error: unknown): void;
+}
+
+/**
+ * Burns reserved-but-unused seqs and raises each conversation's `settledSeq` watermark.
+ *
+ * A seq is reserved by one `$inc` and then stored by its writer within the send deadline — or
+ * never: the writer crashed (SIGKILL), the database refused the document, or the local server
+ * handed two allocations overlapping ranges. This instance looks at the conversations it
+ * allocated in or was asked about (history pages with a gap); a gap it has seen for `settleMs`
+ * (by the monotonic clock, and necessarily after the seq was reserved) is burned. The age rule is
+ * what makes this safe without a transaction: a writer whose insert was acknowledged sooner than
+ * settleMs after it reserved the seq has stored it before any settler could decide to burn it, and
+ * a slower writer checks the tombstones itself (chat/send-batcher.ts).
+ */
+export function createSeqSettler(deps: SeqSettlerDeps) {
+  const monotonic = deps.monotonic ?? (() => performance.now());
+  const candidates = new Set<ConversationId>();
+  /** Per conversation: seq → when this instance first saw it missing (only seqs still missing are kept). */
+  const firstSeen = new Map<ConversationId, Map<number, number>>();
+  const tickMs = Math.max(50, Math.floor(deps.settleMs / 4));
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  async function settle(id: ConversationId): Promise<void> {
+    const objectId = toObjectId(id);
+    const conversation = await deps.conversations.findById(objectId);
+    const base = conversation?.settledSeq ?? 0;
+    if (!conversation || base >= conversation.lastSeq) {
+      candidates.delete(id);
+      firstSeen.delete(id);
+      return;
+    }
+    const { settled, gaps, scannedTo } = await deps.seqs.scan(objectId, base, conversation.lastSeq);
+    const at = monotonic();
+    const due: number[] = [];
+    const before = firstSeen.get(id);
+    const now = new Map<number, number>();
+    for (const seq of gaps) {
+      const seen = before?.get(seq) ?? at;
+      if (at - seen >= deps.settleMs) due.push(seq);
+      else now.set(seq, seen);
+    }
+    // Burning checks the messages first: a seq stored meanwhile is settled too. (If it throws, the
+    // ages seen before stay and the next tick tries again.)
+    if (due.length) await deps.seqs.burn(objectId, due, deps.now());
+    firstSeen.set(id, now);
+    const open = new Set(gaps.filter((seq) => !due.includes(seq)));
+    let watermark = settled;
+    while (watermark < scannedTo && !open.has(watermark + 1)) watermark++;
+    if (watermark > base) await deps.seqs.raiseSettled(objectId, watermark);
+    if (watermark >= conversation.lastSeq && !open.size) candidates.delete(id);
+  }
+
+  async function tick(): Promise<void> {
+    for (const id of [...candidates]) {
+      if (stopped) return;
+      try {
+        await settle(id);
+      } catch (error) {
+        deps.onError?.(error); // the next tick tries again
+      }
+    }
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick().finally(() => {
+        running = undefined;
+        schedule();
+      });
+    }, tickMs);
+    timer.unref();
+  }
+
+  return {
+    /** A conversation that may have unsettled seqs (this instance allocated in it, or a reader found a gap). */
+    track(id: ConversationId): void {
+      candidates.add(id);
+    },
+    start(): void {
+      stopped = false;
+      schedule();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+    /** One pass now (tests). */
+    settleNow: tick,
+  };
+}
+
+export type SeqSettler = ReturnType<typeof createSeqSettler>;

@@ -1,0 +1,136 @@
+import { io as connect } from 'socket.io-client';
+import { signLocalToken, tokenSettingsFrom } from '../../src/auth/tokens';
+import { collect, sleep, startTestCore, uniqueDbName, type ClientSocket, type TestCore } from '../harness';
+
+/**
+ * Issue 21 item 2: a recovered Socket.IO session is accepted only when the new token verifies,
+ * names the same user and every saved room is still a membership (read from the database);
+ * otherwise the client gets a fresh session (no replay) and `conversation_resync` for what it is
+ * still in. Each case goes across two instances (one MongoDB database, one Redis, streams adapter):
+ * the session is saved by instance A and presented to instance B.
+ */
+let a: TestCore;
+let b: TestCore;
+const env = { CONNECTION_STATE_RECOVERY: 'true' };
+
+beforeAll(async () => {
+  const db = uniqueDbName();
+  a = await startTestCore(env, { redis: true, db });
+  b = await startTestCore(env, { redis: true, db });
+});
+afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+});
+
+const open = (url: string, auth: Record<string, unknown>): ClientSocket =>
+  connect(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true }) as ClientSocket;
+const connected = (s: ClientSocket) => new Promise<void>((resolve, reject) => { s.once('connect', () => resolve()); s.once('connect_error', reject); });
+
+/** Sam joins `conversationId` on A, sees one broadcast, then A drops the transport (a network blip): the session is saved. */
+async function joinAndDrop(user: string, conversationId: string) {
+  const s = open(a.url, { token: await a.token(user) });
+  await connected(s);
+  expect((await (s as any).timeout(5_000).emitWithAck('join_conversation', { conversationId })).error).toBeUndefined();
+  const first = new Promise<void>((resolve) => s.once('message_received', () => resolve()));
+  await a.api(owner, 'POST', `/api/conversations/${conversationId}/messages`, { clientMsgId: `seen-${conversationId}`, text: 'seen' });
+  await first;
+  const dropped = new Promise<void>((resolve) => s.once('disconnect', () => resolve()));
+  a.core.io.of('/').sockets.get(s.id!)!.conn.close();
+  await dropped;
+  const session = { pid: (s as any)._pid as string, offset: (s as any)._lastOffset as string };
+  expect(typeof session.pid).toBe('string');
+  s.close();
+  await sleep(200); // A persists the session in the Redis stream
+  return session;
+}
+
+const owner = 'olga';
+/** The server's view (a fresh client object cannot know: its own `recovered` compares with a pid it never had). */
+const recoveredOnB = (s: ClientSocket) => b.core.io.of('/').sockets.get(s.id!)?.recovered;
+const group = async (name: string, members: string[]) => (await a.api(owner, 'POST', '/api/conversations', { type: 'group', name, memberIds: members })).body.id as string;
+
+describe('recovered sessions across two instances', () => {
+  it('still a member, same user, valid token: recovered on B with the missed message (the positive case)', async () => {
+    const id = await group('stays', ['sam']);
+    const session = await joinAndDrop('sam', id);
+    await a.api(owner, 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'missed-1', text: 'while away' });
+    const s = open(b.url, { token: await b.token('sam'), ...session });
+    const got = collect<{ clientMsgId: string }>(s, 'message_received');
+    await connected(s);
+    await sleep(300);
+    expect(recoveredOnB(s)).toBe(true);
+    expect(got.map((m) => m.clientMsgId)).toEqual(['missed-1']);
+    s.close();
+  });
+
+  it('removed while away: a fresh session on B, nothing replayed, no later broadcast', async () => {
+    const id = await group('removed', ['sam', 'tom']);
+    const keep = await group('kept', ['sam']);
+    const session = await joinAndDrop('sam', id);
+    expect((await a.api(owner, 'DELETE', `/api/conversations/${id}/members/sam`)).status).toBe(204);
+    await a.api(owner, 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'secret-1', text: 'after removal' });
+    const s = open(b.url, { token: await b.token('sam'), ...session });
+    const got = collect<{ clientMsgId: string }>(s, 'message_received');
+    await connected(s);
+    expect(recoveredOnB(s)).toBe(false);
+    await a.api(owner, 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'secret-2', text: 'later' });
+    await sleep(400);
+    expect(got).toEqual([]);
+    void keep;
+    s.close();
+  });
+
+  it('removed from one of two conversations while away: fresh session, conversation_resync for the one still held', async () => {
+    const gone = await group('gone', ['sam']);
+    const held = await group('held', ['sam']);
+    const s0 = open(a.url, { token: await a.token('sam') });
+    await connected(s0);
+    for (const conversationId of [gone, held]) expect((await (s0 as any).timeout(5_000).emitWithAck('join_conversation', { conversationId })).error).toBeUndefined();
+    const first = new Promise<void>((resolve) => s0.once('message_received', () => resolve()));
+    await a.api(owner, 'POST', `/api/conversations/${held}/messages`, { clientMsgId: 'h1', text: 'seen' });
+    await first;
+    const dropped = new Promise<void>((resolve) => s0.once('disconnect', () => resolve()));
+    a.core.io.of('/').sockets.get(s0.id!)!.conn.close();
+    await dropped;
+    const session = { pid: (s0 as any)._pid as string, offset: (s0 as any)._lastOffset as string };
+    s0.close();
+    await sleep(200);
+    expect((await a.api(owner, 'DELETE', `/api/conversations/${gone}/members/sam`)).status).toBe(204);
+    const s = open(b.url, { token: await b.token('sam'), ...session });
+    const resync = collect<{ conversationId: string; lastSeq: number }>(s, 'conversation_resync');
+    await connected(s);
+    await sleep(300);
+    expect(recoveredOnB(s)).toBe(false);
+    expect(resync).toEqual([{ conversationId: held, lastSeq: 1 }]);
+    s.close();
+  });
+
+  it('token expired while away: no recovery (the handshake is refused)', async () => {
+    const id = await group('expired', ['sam']);
+    const session = await joinAndDrop('sam', id);
+    const expired = await signLocalToken(tokenSettingsFrom(b.config), 'sam', 60, new Date(Date.now() - 3_600_000));
+    const s = open(b.url, { token: expired, ...session });
+    const got = collect(s, 'message_received');
+    const error = await connected(s).then(() => undefined, (e: { data?: { code?: string } }) => e);
+    expect(error?.data?.code).toBe('unauthorized');
+    expect(got).toEqual([]);
+    s.close();
+  });
+
+  it('another user presenting the recovered session id: a fresh session of their own, none of the rooms', async () => {
+    const id = await group('hijack', ['sam']);
+    const session = await joinAndDrop('sam', id);
+    await a.api(owner, 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'for-sam', text: 'private' });
+    const s = open(b.url, { token: await b.token('mallory'), ...session });
+    const got = collect<{ clientMsgId: string }>(s, 'message_received');
+    await connected(s);
+    expect(recoveredOnB(s)).toBe(false);
+    await a.api(owner, 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'for-sam-2', text: 'private' });
+    await sleep(400);
+    expect(got).toEqual([]);
+    const socketOnB = b.core.io.of('/').sockets.get(s.id!);
+    expect([...(socketOnB?.rooms ?? [])].filter((r) => r !== s.id)).toEqual(['user:mallory']);
+    s.close();
+  });
+});

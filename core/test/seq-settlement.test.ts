@@ -1,0 +1,126 @@
+import { MongoClient, ObjectId } from 'mongodb';
+import { createSendBatcher } from '../src/chat/send-batcher';
+import type { MessageDoc } from '../src/store/documents';
+import type { InsertOutcome } from '../src/store/messages-repository';
+import { sleep, startTestCore, testServicesEnv, type TestCore } from './harness';
+
+/**
+ * Issue 21 item 1: a client can tell "not yet" from "never". Reserved seqs that are never stored
+ * get burned (tombstones in skipped_seqs) by the writer or the settler; history pages report
+ * `skipped`, `settledSeq` and `lastSeq`; a seq that is only late is never reported skipped.
+ */
+const SETTLE_MS = 300;
+let t: TestCore;
+let mongo: MongoClient;
+let convId: string;
+
+beforeAll(async () => {
+  t = await startTestCore({ SEQ_SETTLE_MS: String(SETTLE_MS) });
+  mongo = await MongoClient.connect(testServicesEnv().MONGODB_URI);
+  convId = (await t.api('ann', 'POST', '/api/conversations', { type: 'group', name: 'settle', memberIds: ['ben'] })).body.id;
+});
+afterAll(async () => {
+  await t?.stop();
+  await mongo?.close();
+});
+
+const db = () => mongo.db(t.config.MONGODB_DB);
+const send = async (clientMsgId: string) => {
+  const res = await t.api('ann', 'POST', `/api/conversations/${convId}/messages`, { clientMsgId, text: clientMsgId });
+  expect(res.status).toBe(201);
+  return res.body.seq as number;
+};
+const page = async (afterSeq: number) => (await t.api('ben', 'GET', `/api/conversations/${convId}/messages?afterSeq=${afterSeq}`)).body as { items: { seq: number }[]; skipped: number[]; settledSeq: number; lastSeq: number };
+/** Reserve seqs the way an instance that then crashed would: `$inc` and nothing else. */
+const reserve = async (count: number) => {
+  const doc = await db().collection('conversations').findOneAndUpdate({ _id: new ObjectId(convId) }, { $inc: { lastSeq: count } }, { returnDocument: 'after' });
+  return doc!.lastSeq as number;
+};
+
+describe('history page fields', () => {
+  it('with every seq stored: settledSeq = lastSeq, nothing skipped', async () => {
+    await send('a1');
+    const last = await send('a2');
+    expect(await page(0)).toMatchObject({ skipped: [], settledSeq: last, lastSeq: last });
+  });
+});
+
+describe('reserved seqs nobody stores (an instance SIGKILLed after its $inc)', () => {
+  it('are "not yet" at first (above settledSeq, not skipped), then burned by the settler and reported skipped', async () => {
+    const before = (await page(0)).lastSeq;
+    const last = await reserve(2);
+    const early = await page(before);
+    expect(early).toMatchObject({ items: [], skipped: [], settledSeq: before, lastSeq: last });
+    let settled = early;
+    for (let i = 0; i < 50 && settled.settledSeq < last; i++) {
+      await sleep(100);
+      settled = await page(before);
+    }
+    expect(settled).toMatchObject({ items: [], skipped: [before + 1, before + 2], settledSeq: last, lastSeq: last });
+    expect(await db().collection('skipped_seqs').countDocuments({ conversationId: new ObjectId(convId) })).toBe(2);
+    // The next message takes the next seq, and the watermark goes on.
+    const next = await send('after-burn');
+    expect(next).toBe(last + 1);
+    expect((await page(before)).settledSeq).toBe(next);
+  });
+
+  it('a seq stored late (within the settle delay) is never reported skipped', async () => {
+    const before = (await page(0)).lastSeq;
+    const seq = await reserve(1);
+    const late = await page(before);
+    expect(late.skipped).toEqual([]);
+    expect(late.settledSeq).toBeLessThan(seq);
+    await db().collection('messages').insertOne({ _id: new ObjectId(), conversationId: new ObjectId(convId), seq, senderId: 'ann', clientMsgId: 'late-writer', text: 'late', createdAt: new Date(0), terms: [] });
+    await sleep(SETTLE_MS * 3);
+    const after = await page(before);
+    expect(after).toMatchObject({ skipped: [], settledSeq: seq, lastSeq: seq });
+    expect(after.items.map((m) => m.seq)).toEqual([seq]);
+    expect(await db().collection('skipped_seqs').countDocuments({ conversationId: new ObjectId(convId), seq })).toBe(0);
+  });
+});
+
+describe('the send batcher and burned seqs', () => {
+  const conversationId = new ObjectId();
+  const draft = (clientMsgId: string) => ({ _id: new ObjectId(), conversationId, senderId: 'ann', clientMsgId, text: 'x', createdAt: new Date(0), terms: [] });
+
+  it('an insert slower than half the settle delay whose seq was burned meanwhile deletes its copy and takes a new seq', async () => {
+    let lastSeq = 0;
+    const stored = new Map<string, MessageDoc>();
+    const deleted: number[] = [];
+    const batcher = createSendBatcher({
+      conversations: { allocateSeqs: async (_id: ObjectId, n: number) => (lastSeq += n) } as any,
+      messages: {
+        insertMany: async (docs: MessageDoc[]): Promise<InsertOutcome[]> => {
+          await sleep(60); // slower than settleMs / 2
+          for (const d of docs) stored.set(d._id.toHexString(), { ...d });
+          return docs.map(() => ({ status: 'stored' }));
+        },
+        findByClientMsgIds: async () => [],
+        deleteOwn: async (id: ObjectId) => { deleted.push(stored.get(id.toHexString())!.seq); stored.delete(id.toHexString()); },
+      } as any,
+      seqs: { burn: async () => [], burnedAmong: async (_c: ObjectId, seqs: number[]) => new Set(seqs.filter((s) => s === 1)) },
+      settleMs: 100,
+      now: () => new Date(0),
+      publish: () => undefined,
+    });
+    const outcome = await batcher.submit(draft('slow'));
+    expect('stored' in outcome && outcome.stored.seq).toBe(2);
+    expect(deleted).toEqual([1]);
+    expect([...stored.values()].map((d) => d.seq)).toEqual([2]);
+  });
+
+  it('a document the server refused for good burns its seq at once', async () => {
+    const burned: number[] = [];
+    const batcher = createSendBatcher({
+      conversations: { allocateSeqs: async () => 7 } as any,
+      messages: { insertMany: async () => [{ status: 'rejected', code: 121 }], findByClientMsgIds: async () => [], deleteOwn: async () => undefined } as any,
+      seqs: { burn: async (_c: ObjectId, seqs: number[]) => { burned.push(...seqs); return seqs; }, burnedAmong: async () => new Set<number>() },
+      settleMs: 100,
+      now: () => new Date(0),
+      publish: () => undefined,
+    });
+    await expect(batcher.submit(draft('refused'))).rejects.toBeDefined();
+    await sleep(10);
+    expect(burned).toEqual([7]);
+  });
+});
