@@ -1,3 +1,4 @@
+export { createClient } from './io';
 export { SwitchboardClient, socketIoFactory, systemClock, tokenExpiry } from './client';
 export type { ClientEvents, ClientOptions, Clock, ConnectionState, SocketFactory, SocketLike, TokenReason } from './client';
 export { AuthError, SwitchboardError, isPermanent } from './errors';
