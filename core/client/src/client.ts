@@ -12,7 +12,7 @@ export interface SocketLike {
   readonly connected: boolean;
   connect(): unknown;
   disconnect(): unknown;
-  on(event: string, listener: (...args: any[]) => void): unknown;
+  on(event: string, listener: (...args: never[]) => void): unknown;
   emit(event: string, ...args: unknown[]): unknown;
   removeAllListeners?(): unknown;
   /** socket.io-client's Manager: its `ping` events feed the liveness check. */
@@ -225,7 +225,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     if (generation !== this.generation) return;
     const socket = this.options.socketFactory(this.options.url, { token });
     this.socket = socket;
-    const live = (fn: (...args: any[]) => void) => (...args: any[]) => {
+    const live = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
       if (this.socket !== socket) return;
       this.touch();
       fn(...args);
@@ -243,10 +243,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     socket.on('disconnect', live((reason: string) => this.scheduleReconnect(reason)));
     socket.on('message_received', live((message: MessageView) => this.conversations.get(message.conversationId)?.onBroadcast(message)));
     socket.on('conversation_resync', live((event: { conversationId: string; lastSeq: number }) => this.conversations.get(event.conversationId)?.onResync(event.lastSeq)));
-    socket.on('message_read', live((event) => this.emit('read', event)));
-    socket.on('user_typing', live((event) => this.emit('typing', event)));
-    socket.on('user_online', live((event) => this.emit('online', event)));
-    socket.on('user_offline', live((event) => this.emit('offline', event)));
+    socket.on('message_read', live((event: Parameters<ClientEvents['read']>[0]) => this.emit('read', event)));
+    socket.on('user_typing', live((event: Parameters<ClientEvents['typing']>[0]) => this.emit('typing', event)));
+    socket.on('user_online', live((event: Parameters<ClientEvents['online']>[0]) => this.emit('online', event)));
+    socket.on('user_offline', live((event: Parameters<ClientEvents['offline']>[0]) => this.emit('offline', event)));
     socket.on('session_ended', live((event: { reason: SessionEndReason }, ack?: () => void) => {
       if (typeof ack === 'function') ack();
       if (event.reason === 'token_expired') {

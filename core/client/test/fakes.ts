@@ -132,8 +132,8 @@ export class FakeSocket implements SocketLike {
   private pingHandlers: (() => void)[] = [];
   io = { on: (_e: 'ping', fn: () => void) => void this.pingHandlers.push(fn) };
   constructor(private readonly server: FakeServer, readonly token: string) {}
-  on(event: string, fn: (...args: any[]) => void) {
-    this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn]);
+  on(event: string, fn: (...args: never[]) => void) {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn as (...args: any[]) => void]);
   }
   removeAllListeners() {
     this.handlers.clear();
