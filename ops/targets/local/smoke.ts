@@ -22,7 +22,7 @@ async function connectAndJoin(client: SwitchboardClient, url: string, conversati
       client.on('error', (error) => reject(new Error(`join_conversation failed: ${error.message}`)));
     }), 6_000, `socket connect and join on ${url}`);
   } catch (error) {
-    throw new Error(`${(error as Error).message} (last: ${refused?.message ?? lastReason})`);
+    throw new Error(`${(error as Error).message} (last: ${refused?.message ?? lastReason})`, { cause: error });
   }
 }
 
@@ -43,7 +43,7 @@ export async function smokeTest(urls: string[], settings: Record<string, string>
   const receiver = clientFor(last, b);
   try {
     const conversation = await sender.createConversation({ type: 'group', name: 'ops smoke test', memberIds: [b] }).catch((error: { status?: number; problem?: { code: string; detail: string }; message: string }) => {
-      throw new Error(`POST /api/conversations answered ${error.status ?? 'no response'}: ${error.problem?.code ?? ''} ${error.problem?.detail ?? error.message}`);
+      throw new Error(`POST /api/conversations answered ${error.status ?? 'no response'}: ${error.problem?.code ?? ''} ${error.problem?.detail ?? error.message}`, { cause: error });
     });
     const conversationId = conversation.id;
     await connectAndJoin(sender, first, conversationId);
