@@ -47,7 +47,7 @@ export interface ClientOptions {
   backoff?: BackoffOptions;
   /** How long an emit waits for its ack before it counts as lost (and is retried). */
   ackTimeoutMs?: number;
-  /** No packet and no ping for this long: the connection is dead even if TCP says otherwise. */
+  /** No packet and no ping for this long: the connection is dead even if TCP says otherwise (keep it above the core's SOCKET_PING_INTERVAL_MS; default 50 s). */
   pingTimeoutMs?: number;
   /** Renew the token this long before its `exp`. */
   renewBeforeMs?: number;
