@@ -11,7 +11,8 @@ import { unresolvedRuntimeModules } from './runtime-modules';
 export const dockerfilePath = path.join(__dirname, 'Dockerfile');
 
 /** What the image carries: the core, and ops (whose backup and jobs commands the CronJobs run). */
-export const imageFolders = ['core/src', 'ops'];
+// core/client/src: ops (verify, smoke tests) talk to the core through @switchboard/client.
+export const imageFolders = ['core/src', 'core/client/src', 'ops'];
 
 export interface ImageBuild {
   image: string;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { io as connect, type Socket } from 'socket.io-client';
+import { createClient, type ClientEvents, type JoinAck, type SwitchboardClient } from '../../core/client/src';
 import { metricNames } from '../../core/src/telemetry/metric-names';
 
 /**
@@ -74,7 +74,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const checks: CheckResult[] = [];
   const covered = new Set<string>();
   const tokens = new Map<string, string>();
-  const sockets: Socket[] = [];
+  const clients: SwitchboardClient[] = [];
   let openapi: OpenApi | undefined;
 
   const tokenOf = async (user: string) => {
@@ -235,32 +235,32 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       return 'presigned upload issued (not used; the orphan-uploads job removes it)';
     });
     await check('Socket.IO: join, typing, send/receive, read', async () => {
-      const [sa, sb] = [await open(a), await open(b)];
-      const joined = (await ack(sa, 'join_conversation', { conversationId: direct })) as { lastSeq: number };
-      await ack(sb, 'join_conversation', { conversationId: direct });
-      const typing = waitFor(sb, 'user_typing', (e: { userId: string; typing: boolean }) => e.userId === a && e.typing);
-      await ack(sa, 'typing_start', { conversationId: direct });
+      const [{ client: sa, joined }, { client: sb }] = [await open(a, direct), await open(b, direct)];
+      const typing = waitFor(sb, 'typing', (e) => e.userId === a && e.typing);
+      sa.typing(direct, true);
       await typing;
       const text = `${marker} over socket`;
-      const received = waitFor(sb, 'message_received', (m: { text: string; seq: number }) => m.text === text);
-      const sent = (await ack(sa, 'send_message', { conversationId: direct, clientMsgId: `${marker}-socket`, text })) as { seq: number };
+      const received = waitFor(sb, 'message', (m) => m.text === text);
+      const sent = await within(sa.send(direct, text, { clientMsgId: `${marker}-socket` }), 'send_message').catch(refused('send_message'));
       const got = await received;
       if (got.seq !== sent.seq || sent.seq <= joined.lastSeq) fail(`received seq ${got.seq}, sent ${sent.seq}, joined at ${joined.lastSeq}`);
-      const read = waitFor(sa, 'message_read', (e: { userId: string; seq: number }) => e.userId === b && e.seq === sent.seq);
-      await ack(sb, 'mark_read', { conversationId: direct, seq: sent.seq });
+      const read = waitFor(sa, 'read', (e) => e.userId === b && e.seq === sent.seq);
+      await within(sb.markRead(direct, sent.seq), 'mark_read').catch(refused('mark_read'));
       await read;
-      await ack(sa, 'typing_stop', { conversationId: direct });
+      sa.typing(direct, false);
       return `seq ${sent.seq}`;
     });
     await check('gap repair by afterSeq after a reconnect', async () => {
-      const sb = await open(b);
-      const { lastSeq } = (await ack(sb, 'join_conversation', { conversationId: direct })) as { lastSeq: number };
-      sb.disconnect();
+      const { client: sb, joined: { lastSeq } } = await open(b, direct);
+      sb.close();
       const missed: number[] = [];
       for (const n of [1, 2]) missed.push((await expectStatus(a, 'POST', '/api/conversations/{id}/messages', `/api/conversations/${direct}/messages`, 201, { clientMsgId: `${marker}-gap-${n}`, text: `${marker} missed ${n}` })).body.seq ?? -1);
-      const again = await open(b);
-      const rejoined = (await ack(again, 'join_conversation', { conversationId: direct })) as { lastSeq: number };
-      if (rejoined.lastSeq < missed[1]!) fail(`join after reconnect reports lastSeq ${rejoined.lastSeq}, below ${missed[1]}`);
+      // The client library's catch-up: subscribe first, then fetch afterSeq and deliver in order.
+      const again = await open(b, direct, lastSeq);
+      if (again.joined.lastSeq < missed[1]!) fail(`join after reconnect reports lastSeq ${again.joined.lastSeq}, below ${missed[1]}`);
+      const delivered: number[] = [];
+      await waitFor(again.client, 'message', (m) => delivered.push(m.seq) >= missed.length);
+      if (JSON.stringify(delivered) !== JSON.stringify(missed)) fail(`catch-up after seq ${lastSeq} delivered ${JSON.stringify(delivered)}, expected ${JSON.stringify(missed)}`);
       const page = await expectStatus(b, 'GET', '/api/conversations/{id}/messages', `/api/conversations/${direct}/messages?afterSeq=${lastSeq}`, 200);
       const seqs = (page.body.items ?? []).map((m) => m.seq);
       if (JSON.stringify(seqs) !== JSON.stringify(missed)) fail(`afterSeq=${lastSeq} returned ${JSON.stringify(seqs)}, expected ${JSON.stringify(missed)}`);
@@ -274,35 +274,42 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     });
     return finish();
   } finally {
-    for (const s of sockets) s.disconnect();
+    for (const c of clients) c.close();
   }
 
   function finish(): VerifyReport {
     return { url: base, ok: checks.every((c) => c.ok), checks, covered: [...covered].sort() };
   }
 
-  async function open(user: string): Promise<Socket> {
-    const socket = connect(base, { auth: { token: await tokenOf(user) }, transports: ['websocket'], reconnection: false, forceNew: true, timeout: timeoutMs });
-    sockets.push(socket);
-    await within(new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', (error) => reject(new Error(`socket connect as ${user} failed: ${error.message}`)));
-    }), `socket connect as ${user}`);
-    return socket;
+  /** A client subscribed to one conversation: resolves once it is connected and joined. */
+  async function open(user: string, conversationId: string, afterSeq?: number): Promise<{ client: SwitchboardClient; joined: JoinAck }> {
+    const client = createClient({ url: base, getToken: () => tokenOf(user), ackTimeoutMs: timeoutMs, backoff: { baseMs: 200, maxMs: 1_000 } });
+    clients.push(client);
+    let last = 'no answer';
+    client.on('stateChange', (_state, _previous, info) => void (info.reason && (last = info.reason)));
+    const joined = new Promise<JoinAck>((resolve, reject) => {
+      client.on('joined', (ack) => ack.conversationId === conversationId && resolve(ack));
+      client.on('error', (error) => reject(new CheckFailed(`join_conversation as ${user} failed: ${error.message}`)));
+      client.on('sessionEnded', (reason) => reject(new CheckFailed(`socket connect as ${user} failed: ${reason}`)));
+    });
+    client.subscribe(conversationId, afterSeq === undefined ? {} : { afterSeq });
+    client.connect();
+    try {
+      return { client, joined: await within(joined, `socket connect and join as ${user}`) };
+    } catch (error) {
+      throw error instanceof CheckFailed ? new CheckFailed(`${error.message} (last: ${last})`) : error;
+    }
   }
-  async function ack(socket: Socket, event: string, payload: unknown): Promise<unknown> {
-    const answer = (await within(socket.emitWithAck(event, payload), event)) as { error?: { code: string; detail: string } };
-    if (answer?.error) fail(`${event} answered ${answer.error.code}: ${answer.error.detail}`);
-    return answer;
+  function refused(event: string) {
+    return (error: { problem?: { code: string; detail: string }; message: string }): never => fail(`${event} answered ${error.problem ? `${error.problem.code}: ${error.problem.detail}` : error.message}`);
   }
-  function waitFor<T>(socket: Socket, event: string, match: (e: T) => boolean): Promise<T> {
-    return within(new Promise<T>((resolve) => {
-      const listener = (e: T) => {
+  function waitFor<K extends 'message' | 'typing' | 'read'>(client: SwitchboardClient, event: K, match: (e: Parameters<ClientEvents[K]>[0]) => boolean): Promise<Parameters<ClientEvents[K]>[0]> {
+    return within(new Promise((resolve) => {
+      const off = client.on(event, ((e: Parameters<ClientEvents[K]>[0]) => {
         if (!match(e)) return;
-        socket.off(event, listener);
+        off();
         resolve(e);
-      };
-      socket.on(event, listener);
+      }) as ClientEvents[K]);
     }), `${event} event`);
   }
   function within<T>(promise: Promise<T>, what: string): Promise<T> {

@@ -1,0 +1,239 @@
+import { AuthError, MemoryOutboxStore, SwitchboardClient, type ConnectionState, type MessageView } from '../src';
+import { FakeClock, FakeServer, jwt, problem, type FakeSocket } from './fakes';
+
+function setup(options: { store?: MemoryOutboxStore; getToken?: (reason: string) => Promise<string> | string; random?: () => number } = {}) {
+  const clock = new FakeClock();
+  const server = new FakeServer();
+  let n = 0;
+  const tokens: string[] = [];
+  const client = new SwitchboardClient({
+    url: 'http://core.test',
+    getToken: options.getToken ?? (() => {
+      const t = jwt('amy', clock.now() + 3_600_000, n++);
+      tokens.push(t);
+      return t;
+    }),
+    socketFactory: server.factory,
+    fetch: server.fetch as typeof fetch,
+    clock,
+    random: options.random ?? (() => 0.5),
+    backoff: { baseMs: 1_000, maxMs: 8_000 },
+    ackTimeoutMs: 2_000,
+    pingTimeoutMs: 30_000,
+    store: options.store,
+    newClientMsgId: (() => { let i = 0; return () => `c${++i}`; })(),
+  });
+  const states: { state: ConnectionState; reason?: string; delayMs?: number }[] = [];
+  client.on('stateChange', (state, _prev, info) => states.push({ state, reason: info.reason, delayMs: info.delayMs }));
+  const current = () => [...server.sockets].find((s) => s.connected) as FakeSocket | undefined;
+  return { clock, server, client, states, tokens, current };
+}
+
+describe('connection state machine', () => {
+  it('connecting → connected → reconnecting (full-jitter delay) → connected → closed', async () => {
+    const { clock, client, states, current } = setup();
+    client.connect();
+    await clock.advance(0);
+    expect(client.state).toBe('connected');
+    current()!.drop();
+    expect(client.state).toBe('reconnecting');
+    // attempt 0: uniform in [0, base]; random() = 0.5 → 500 ms
+    expect(states.at(-1)).toMatchObject({ state: 'reconnecting', reason: 'transport close', delayMs: 500 });
+    await clock.advance(499);
+    expect(client.state).toBe('reconnecting');
+    await clock.advance(1);
+    expect(client.state).toBe('connected');
+    client.close();
+    expect(states.map((s) => s.state)).toEqual(['connecting', 'connected', 'reconnecting', 'connected', 'closed']);
+  });
+
+  it('backs off exponentially up to the cap while the core refuses (503), and never signs out', async () => {
+    const { clock, client, server, states } = setup({ random: () => 0.999 });
+    server.handshake = () => problem(503, 'unavailable');
+    const ended = jest.fn();
+    client.on('sessionEnded', ended);
+    client.connect();
+    await clock.advance(60_000);
+    const delays = states.filter((s) => s.state === 'reconnecting' && s.delayMs !== undefined).map((s) => s.delayMs);
+    expect(delays.slice(0, 5)).toEqual([999, 1998, 3996, 7992, 7992]);
+    expect(client.state).toBe('reconnecting');
+    expect(ended).not.toHaveBeenCalled();
+    server.handshake = () => undefined;
+    await clock.advance(10_000);
+    expect(client.state).toBe('connected');
+  });
+
+  it('a token source that fails (IdP down) is retried; AuthError signs out', async () => {
+    let mode: 'down' | 'ok' | 'signedOut' = 'down';
+    const s = setup({ getToken: () => {
+      if (mode === 'down') return Promise.reject(new Error('idp 503'));
+      if (mode === 'signedOut') return Promise.reject(new AuthError());
+      return jwt('amy', s.clock.now() + 3_600_000);
+    } });
+    s.client.on('error', () => undefined);
+    const ended = jest.fn();
+    s.client.on('sessionEnded', ended);
+    s.client.connect();
+    await s.clock.advance(5_000);
+    expect(s.client.state).toBe('reconnecting');
+    mode = 'ok';
+    await s.clock.advance(10_000);
+    expect(s.client.state).toBe('connected');
+    mode = 'signedOut';
+    s.current()!.drop();
+    await s.clock.advance(10_000);
+    expect(s.client.state).toBe('closed');
+    expect(ended).toHaveBeenCalledWith('unauthorized');
+  });
+
+  it('a rejected handshake (401) gets fresh tokens, and signs out only when they are rejected too', async () => {
+    const s = setup();
+    s.server.handshake = () => problem(401, 'unauthorized');
+    const ended = jest.fn();
+    s.client.on('sessionEnded', ended);
+    s.client.connect();
+    await s.clock.advance(1_000);
+    expect(s.tokens.length).toBe(3);
+    expect(s.client.state).toBe('closed');
+    expect(ended).toHaveBeenCalledWith('unauthorized');
+  });
+
+  it('detects a dead connection by silence (ping timeout) and reconnects; pings keep it alive', async () => {
+    const s = setup();
+    s.client.connect();
+    await s.clock.advance(0);
+    for (let i = 0; i < 5; i++) {
+      await s.clock.advance(20_000);
+      s.current()!.ping();
+    }
+    expect(s.client.state).toBe('connected');
+    await s.clock.advance(30_000);
+    expect(s.states.some((x) => x.reason === 'ping_timeout')).toBe(true);
+    await s.clock.advance(1_000);
+    expect(s.client.state).toBe('connected');
+  });
+});
+
+describe('tokens', () => {
+  it('renews before exp over renew_token, and reconnects with a fresh token on session_ended{token_expired}', async () => {
+    const clock = new FakeClock();
+    const tokens: string[] = [];
+    const s = setup({ getToken: () => {
+      const t = jwt('amy', clock.now() + 120_000, tokens.length);
+      tokens.push(t);
+      return t;
+    } });
+    // the setup's own clock is what the client uses: rebind the token clock to it
+    Object.assign(clock, { now: s.clock.now });
+    s.client.connect();
+    await s.clock.advance(0);
+    const live = async (ms: number) => {
+      for (let t = 0; t < ms; t += 1_000) {
+        s.current()?.ping();
+        await s.clock.advance(1_000);
+      }
+    };
+    await live(59_000);
+    expect(s.server.received.filter((r) => r.event === 'renew_token')).toHaveLength(0);
+    await live(2_000);
+    const renewals = s.server.received.filter((r) => r.event === 'renew_token');
+    expect(renewals).toHaveLength(1);
+    expect(renewals[0]!.payload.token).toBe(tokens[1]);
+    const socket = s.current()!;
+    socket.deliver('session_ended', { reason: 'token_expired', message: 'expired' }, () => undefined);
+    await s.clock.advance(0);
+    expect(s.client.state).toBe('connected');
+    expect(s.current()).not.toBe(socket);
+    expect(s.current()!.token).toBe(tokens.at(-1));
+  });
+
+  it('session_ended{revoked} closes and tells the app', async () => {
+    const s = setup();
+    const ended = jest.fn();
+    s.client.on('sessionEnded', ended);
+    s.client.connect();
+    await s.clock.advance(0);
+    const ack = jest.fn();
+    s.current()!.deliver('session_ended', { reason: 'revoked', message: 'revoked' }, ack);
+    await s.clock.advance(60_000);
+    expect(ack).toHaveBeenCalled();
+    expect(s.client.state).toBe('closed');
+    expect(ended).toHaveBeenCalledWith('revoked');
+  });
+});
+
+describe('outbox', () => {
+  it('queues sends while offline and delivers each once, in order, after connecting', async () => {
+    const s = setup();
+    const sends = [s.client.send('c1', 'one'), s.client.send('c1', 'two'), s.client.send('c1', 'three')];
+    await s.clock.advance(0);
+    expect(s.client.pending().map((e) => e.text)).toEqual(['one', 'two', 'three']);
+    s.client.connect();
+    await s.clock.advance(0);
+    const acked = await Promise.all(sends);
+    expect(acked.map((m) => [m.text, m.seq])).toEqual([['one', 1], ['two', 2], ['three', 3]]);
+    expect(s.client.pending()).toEqual([]);
+  });
+
+  it('retries a lost ack with the same clientMsgId; the core dedupes it to one message', async () => {
+    const s = setup();
+    s.client.connect();
+    await s.clock.advance(0);
+    let lose = 2;
+    s.server.intercept = (event, payload) => {
+      if (event !== 'send_message') return undefined;
+      // the first two attempts are stored but their acks are lost
+      if (lose-- > 0) {
+        s.server.handle({ rooms: new Set(), deliver() {} } as never, 'send_message', payload, () => undefined);
+        return 'drop';
+      }
+      return undefined;
+    };
+    const sent = s.client.send('c1', 'hello');
+    await s.clock.advance(30_000);
+    const message = await sent;
+    const attempts = s.server.received.filter((r) => r.event === 'send_message');
+    expect(new Set(attempts.map((a) => a.payload.clientMsgId))).toEqual(new Set(['c1']));
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    expect(s.server.messages.get('c1')).toHaveLength(1);
+    expect(message.seq).toBe(1);
+  });
+
+  it('retries 429 and 503, rejects a 4xx for good and drops it from the queue', async () => {
+    const s = setup();
+    s.client.connect();
+    await s.clock.advance(0);
+    const answers = [problem(429, 'rate_limited', { retryAfter: 1 }), problem(503, 'unavailable'), undefined];
+    s.server.intercept = (event) => (event === 'send_message' ? answers.shift() : undefined);
+    const ok = s.client.send('c1', 'eventually');
+    await s.clock.advance(20_000);
+    expect((await ok).text).toBe('eventually');
+
+    s.server.intercept = (event) => (event === 'send_message' ? problem(409, 'conflict') : undefined);
+    const failed = jest.fn();
+    s.client.on('failed', failed);
+    const refused = s.client.send('c1', 'archived');
+    const outcome = refused.catch((e) => e);
+    await s.clock.advance(20_000);
+    expect(await outcome).toMatchObject({ kind: 'refused', problem: { status: 409 } });
+    expect(failed).toHaveBeenCalledTimes(1);
+    expect(s.client.pending()).toEqual([]);
+  });
+
+  it('a persistent store replays sends queued before a reload (new client instance)', async () => {
+    const store = new MemoryOutboxStore();
+    const first = setup({ store });
+    void first.client.send('c1', 'queued offline').catch(() => undefined);
+    await first.clock.advance(0);
+    first.client.close();
+    expect(await store.load()).toHaveLength(1);
+
+    const second = setup({ store });
+    const sent: MessageView[] = [];
+    second.client.on('sent', (_e, m) => sent.push(m));
+    second.client.connect();
+    await second.clock.advance(0);
+    expect(sent.map((m) => m.text)).toEqual(['queued offline']);
+    expect(await store.load()).toEqual([]);
+  });
+});
