@@ -7,7 +7,7 @@ import type { ConversationView as CoreConversationView, MessageView as CoreMessa
 import type { Problem as CoreProblem } from '../../src/errors';
 import type { UploadTicket as CoreUploadTicket } from '../../src/media/attachment-service';
 import type { ClientToServerEvents as CoreC2S, ServerToClientEvents as CoreS2C } from '../../src/realtime/events';
-import type { ConversationId, MessageId } from '../../src/store/ids';
+import type { ConversationId, MessageId } from '../../src/domain/ids';
 import type * as P from './protocol';
 
 /** Ids are branded strings in the core; on the wire they are strings. */

@@ -61,7 +61,8 @@ export interface UploadTicket {
   key: string;
   method: 'PUT';
   uploadUrl: string;
-  headers: { 'content-type': string; 'content-length': string };
+  /** Headers the PUT must carry exactly (all signed); `if-none-match: *` makes the upload create-only. */
+  headers: { 'content-type': string; 'content-length': string; 'if-none-match': '*' };
   expiresAt: string;
   url: string;
 }
