@@ -1,3 +1,4 @@
+import type { Server } from 'socket.io';
 import type { Problem } from '../errors';
 import type { MessageView } from '../chat/views';
 import type { ConversationId } from '../domain/ids';
@@ -64,3 +65,6 @@ export interface SocketData {
 /** Room names take only canonical ids, so a client's spelling can never name a room of its own. */
 export const conversationRoom = (conversationId: ConversationId) => `conv:${conversationId}`;
 export const userRoom = (userId: string) => `user:${userId}`;
+
+/** The typed Socket.IO server (here, not in gateway.ts, so the gateway's helpers can name it without a cycle). */
+export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Server, Socket } from 'socket.io';
+import type { Socket } from 'socket.io';
 import type { TokenVerifier } from '../auth/tokens';
 import type { ChatService } from '../chat/chat-service';
 import { parseConversationIdOrNotFound } from '../chat/access';
@@ -13,13 +13,13 @@ import type { Logger } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
 import type { ErrorReporter } from '../telemetry/sentry';
 import { parseConversationId, type ConversationId } from '../domain/ids';
-import { conversationRoom, userRoom, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SessionEndReason, type SocketData } from './events';
+import { conversationRoom, userRoom, type ChatServer, type ClientToServerEvents, type InterServerEvents, type ServerToClientEvents, type SessionEndReason, type SocketData } from './events';
 import type { Presence } from './presence';
 import { guardRecovery, takePendingResync } from './recovery-guard';
 import { endSession, isSessionEndReason, sessionEndMessages, watchSessionDeadline } from './session-lifetime';
 import type { TypingState } from './typing';
 
-export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type { ChatServer } from './events';
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 export interface GatewayDeps {

@@ -2,8 +2,7 @@ import { Socket } from 'socket.io';
 import type { TokenVerifier } from '../auth/tokens';
 import type { ChatService } from '../chat/chat-service';
 import { parseConversationId, type ConversationId } from '../domain/ids';
-import { userRoom } from './events';
-import type { ChatServer } from './gateway';
+import { userRoom, type ChatServer } from './events';
 
 /** Conversations a socket given a fresh session (instead of a refused recovery) must repair, with their lastSeq. */
 const pendingResync = new WeakMap<object, { conversationId: ConversationId; lastSeq: number }[]>();
