@@ -2,7 +2,7 @@
  * Load tests and the release gate.
  *   npm run loadtest:gate                      short profile, the CI gate (last step of npm test)
  *   npm run loadtest -- --profile full         release candidates: the issue's full table
- * Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
+ * Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-cpu-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
  *          --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
  *          --confirm 0 (do not re-measure breached scenarios before failing)
  * Exit codes: 0 pass, 3 a target breached, 4 invalid (the load generator was the bottleneck),
@@ -34,6 +34,7 @@ export async function main(argv: string[]): Promise<CliResult> {
       url: { type: 'string' },
       only: { type: 'string' },
       'inject-delay-ms': { type: 'string' },
+      'inject-cpu-ms': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'cpu-prof-scenario': { type: 'string' },
       'save-baseline': { type: 'boolean', default: false },
@@ -80,6 +81,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const injectDelayMs = values['inject-delay-ms'] ? Number(values['inject-delay-ms']) : undefined;
+  const injectCpuMs = values['inject-cpu-ms'] ? Number(values['inject-cpu-ms']) : undefined;
   const coreEnv = Object.fromEntries(((values['core-env'] as string[] | undefined) ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   let cpuProfile: { scenario: string; file: string } | undefined;
   if (values['cpu-prof'] || values['cpu-prof-scenario']) {
@@ -87,10 +89,11 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     cpuProfile = { scenario, file: path.join(outDir, `${startedAt.replace(/[:.]/g, '-')}-${profile.name}-${scenario}.cpuprofile`) };
   }
   try {
-    log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''} ...`);
+    log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''}${injectCpuMs ? ` (core burns ${injectCpuMs} ms of CPU per request/message)` : ''} ...`);
     const coreRuntime = values['core-runtime'] === 'compiled' ? 'compiled' : 'tsx';
-    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, coreEnv, coreRuntime });
+    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, injectCpuMs, coreEnv, coreRuntime });
     notes.push(`Core runtime: ${sut.describe.core ?? coreRuntime}.`);
+    if (injectCpuMs) notes.push(`The core was deliberately made to cost more CPU: LOADTEST_INJECT_CPU_MS=${injectCpuMs} (loadtest/servers/probe.ts preload).`);
     if (injectDelayMs) notes.push(`The core was deliberately slowed: LOADTEST_INJECT_DELAY_MS=${injectDelayMs} (loadtest/servers/probe.ts preload).`);
     records = await runSuite(sut, profile, { log, cpuProfile, only: values.only ? new Set(String(values.only).split(',')) : undefined });
     if (cpuProfile && fs.existsSync(cpuProfile.file)) {
@@ -117,7 +120,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     rules = rules.filter((r) => r.metric !== 'heapPerSocketRatio');
     notes.push(`Core given with --url ${values.url}: heap-per-socket lines skipped; tokens signed with this process's JWT_* settings.`);
   }
-  const baseline = values['inject-delay-ms'] || values.url ? undefined : baselineAll[profile.name];
+  const baseline = values['inject-delay-ms'] || values['inject-cpu-ms'] || values.url ? undefined : baselineAll[profile.name];
   let gate = decide(rules, outcomesOf(records), target.drift, baseline);
   if ((gate.verdict === 'breach' || gate.verdict === 'invalid') && values.confirm !== '0') {
     // Shared 2-core machines are noisy: a breached (or invalid) scenario is measured again, with its
