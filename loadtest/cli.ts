@@ -121,7 +121,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     notes.push(`Core given with --url ${values.url}: heap-per-socket lines skipped; tokens signed with this process's JWT_* settings.`);
   }
   const baseline = values['inject-delay-ms'] || values['inject-cpu-ms'] || values.url ? undefined : baselineAll[profile.name];
-  let gate = decide(rules, outcomesOf(records), target.drift, baseline);
+  let gate = decide(rules, outcomesOf(records), target.drift, baseline, { invalidIsNoise: target.invalidIsNoise });
   if ((gate.verdict === 'breach' || gate.verdict === 'invalid') && values.confirm !== '0') {
     // Shared 2-core machines are noisy: a breached (or invalid) scenario is measured again, with its
     // baseline, and only a breach that repeats fails the gate. A real regression repeats.
@@ -138,7 +138,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
       await sut.stop();
       return { exitCode: EXIT.fault };
     }
-    gate = decide(rules, outcomesOf(records), target.drift, baseline);
+    gate = decide(rules, outcomesOf(records), target.drift, baseline, { invalidIsNoise: target.invalidIsNoise });
   }
   await sut.stop();
   const report = toReport({ profile: profile.name, startedAt, finishedAt: new Date().toISOString(), system: sut.describe, preflight: pf, records, gate, baselineFile: String(values.baseline), notes });

@@ -14,6 +14,11 @@ export interface Rule {
   min?: number;
   /** Why this number (shown in the report). */
   why?: string;
+  /**
+   * Judged even when the scenario is invalid (generator or machine starved): the server's own CPU
+   * counters and exact loss/duplicate/error counts do not depend on how fast the generator was.
+   */
+  robust?: boolean;
 }
 
 export interface DriftRule {
@@ -64,7 +69,7 @@ export function evaluateRule(rule: Rule, outcome: ScenarioOutcome | undefined): 
   const base = { line: ruleLabel(rule), scenario: rule.scenario, metric: rule.metric, limit: [rule.min !== undefined ? `≥ ${rule.min}` : '', rule.max !== undefined ? `≤ ${rule.max}` : ''].filter(Boolean).join(' '), note: rule.why };
   if (!outcome) return { ...base, actual: null, status: 'missing', note: 'scenario did not run' };
   const value = outcome.metrics[rule.metric];
-  if (!outcome.valid) return { ...base, actual: value ?? null, status: 'invalid', note: outcome.invalidReason };
+  if (!outcome.valid && !rule.robust) return { ...base, actual: value ?? null, status: 'invalid', note: outcome.invalidReason };
   // A metric that could not be computed (no samples, NaN) is a breach: the system produced nothing to judge.
   if (value === undefined || !Number.isFinite(value)) return { ...base, actual: value ?? null, status: 'breach', note: 'no value (no samples?)' };
   const ok = (rule.max === undefined || value <= rule.max) && (rule.min === undefined || value >= rule.min);
@@ -92,12 +97,20 @@ export function evaluateDrift(drift: DriftRule | undefined, baseline: Baseline |
   return lines;
 }
 
-/** Any breach on a valid scenario fails; otherwise an invalid scenario makes the run invalid; a missing one is a harness fault. */
-export function decide(rules: Rule[], outcomes: Record<string, ScenarioOutcome>, drift?: DriftRule, baseline?: Baseline): GateVerdict {
+/**
+ * Any breach on a valid scenario (or of a robust line) fails; otherwise a missing scenario is a harness
+ * fault; otherwise an invalid line makes the run invalid, unless `invalidIsNoise`: then the run passes
+ * when every robust line was judged and passed (the latency lines it could not judge are listed as invalid).
+ */
+export function decide(rules: Rule[], outcomes: Record<string, ScenarioOutcome>, drift?: DriftRule, baseline?: Baseline, options: { invalidIsNoise?: boolean } = {}): GateVerdict {
   const lines = [...rules.map((r) => evaluateRule(r, outcomes[r.scenario])), ...evaluateDrift(drift, baseline, outcomes)];
   const breached = lines.filter((l) => l.status === 'breach');
   if (breached.length) return { verdict: 'breach', exitCode: EXIT.breach, lines, breached };
   if (lines.some((l) => l.status === 'missing')) return { verdict: 'fault', exitCode: EXIT.fault, lines, breached };
-  if (lines.some((l) => l.status === 'invalid')) return { verdict: 'invalid', exitCode: EXIT.invalid, lines, breached };
+  if (lines.some((l) => l.status === 'invalid')) {
+    const robustJudged = rules.some((r) => r.robust);
+    if (options.invalidIsNoise && robustJudged) return { verdict: 'pass', exitCode: EXIT.pass, lines, breached };
+    return { verdict: 'invalid', exitCode: EXIT.invalid, lines, breached };
+  }
   return { verdict: 'pass', exitCode: EXIT.pass, lines, breached };
 }
