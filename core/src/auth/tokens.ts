@@ -47,8 +47,36 @@ export function createTokenVerifier(settings: TokenSettings, now: () => Date = (
     requiredClaims: ['exp', 'sub'],
   };
 
+  /**
+   * Verified tokens, by their exact text (the signature covers every byte): a client sends the same
+   * bearer token with every request, and the HMAC/JWKS check with its claim parsing was a few % of
+   * the core's CPU per request (issue 23 profile). A hit is re-judged against the clock every time
+   * (exp + tolerance, exactly jose's rule), so expiry still ends access on the first request after
+   * it; only successful verifications are kept; entries from the identity provider's JWKS live at
+   * most JWKS_HIT_MAX_AGE_MS so a key the provider withdraws stops being honoured soon after. Bounded
+   * (oldest evicted first).
+   */
+  const verified = new Map<string, { principal: Principal; exp: number; until: number }>();
+  const stillValid = (exp: number, nowMs: number) => exp > Math.floor(nowMs / 1000) - settings.clockToleranceS;
+
   return async function verify(token: string | undefined): Promise<Principal> {
     if (!token) throw new AppError('unauthorized', 'A bearer token is required.');
+    const hit = verified.get(token);
+    if (hit) {
+      const nowMs = now().getTime();
+      if (nowMs < hit.until && stillValid(hit.exp, nowMs)) return hit.principal;
+      verified.delete(token);
+    }
+    const principal = await verifyFully(token);
+    const exp = principal.expiresAt / 1000;
+    const viaJwks = !secrets.has(decodeProtectedHeader(token).kid ?? '');
+    Object.freeze(principal);
+    verified.set(token, { principal, exp, until: viaJwks ? now().getTime() + JWKS_HIT_MAX_AGE_MS : Number.POSITIVE_INFINITY });
+    if (verified.size > VERIFIED_MAX_ENTRIES) verified.delete(verified.keys().next().value!);
+    return principal;
+  };
+
+  async function verifyFully(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       const header = decodeProtectedHeader(token);
@@ -66,8 +94,13 @@ export function createTokenVerifier(settings: TokenSettings, now: () => Date = (
     if (!userId.success) throw new AppError('unauthorized', 'The token subject is not a valid user id.');
     // requiredClaims makes exp present; jose has checked it is a number.
     return { userId: userId.data, expiresAt: (payload.exp as number) * 1000 };
-  };
+  }
 }
+
+/** How many verified tokens one verifier remembers (one per active session is the working set). */
+const VERIFIED_MAX_ENTRIES = 10_000;
+/** A JWKS-verified token is checked against the key set again after this long. */
+const JWKS_HIT_MAX_AGE_MS = 60_000;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
