@@ -3,18 +3,20 @@
  *   npm run loadtest:gate                      short profile, the CI gate (last step of npm test)
  *   npm run loadtest -- --profile full         release candidates: the issue's full table
  * Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-cpu-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
+ *          --record-history (append this passing run's CPU ratios to loadtest/history/<profile>.json)  --history <file>
  *          --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
  *          --confirm 0 (do not re-measure breached scenarios before failing)
  * Exit codes: 0 pass, 3 a target breached, 4 invalid (the load generator was the bottleneck),
  *             2 harness fault (could not start, preflight impossible, crash).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { profiles } from './profiles';
 import { targets } from './targets';
 import { summarizeProfile } from './lib/cpuprofile';
-import { EXIT, decide, type Baseline, type GateVerdict } from './lib/gate';
+import { EXIT, decide, historyEntryOf, type Baseline, type GateVerdict, type HistoryEntry } from './lib/gate';
 import { preflight } from './lib/preflight';
 import { toReport, writeReport } from './lib/report';
 import { startSystem, type SystemUnderTest } from './lib/stack';
@@ -38,6 +40,8 @@ export async function main(argv: string[]): Promise<CliResult> {
       'cpu-prof': { type: 'boolean', default: false },
       'cpu-prof-scenario': { type: 'string' },
       'save-baseline': { type: 'boolean', default: false },
+      'record-history': { type: 'boolean', default: false },
+      history: { type: 'string' },
       baseline: { type: 'string', default: path.join(here, 'baseline.json') },
       out: { type: 'string', default: path.join(here, 'reports') },
       retries: { type: 'string' },
@@ -121,7 +125,12 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     notes.push(`Core given with --url ${values.url}: heap-per-socket lines skipped; tokens signed with this process's JWT_* settings.`);
   }
   const baseline = values['inject-delay-ms'] || values['inject-cpu-ms'] || values.url ? undefined : baselineAll[profile.name];
-  let gate = decide(rules, outcomesOf(records), target.drift, baseline, { invalidIsNoise: target.invalidIsNoise });
+  // The recent runs of main (committed): a ratio beyond their median + k × MAD fails (after one re-measure).
+  const historyFile = String(values.history ?? path.join(here, 'history', `${profile.name}.json`));
+  const historyEntries = fs.existsSync(historyFile) ? JSON.parse(fs.readFileSync(historyFile, 'utf8')) as HistoryEntry[] : [];
+  const history = target.history && !values.url ? { rule: target.history, entries: historyEntries } : undefined;
+  const gateOptions = { invalidIsNoise: target.invalidIsNoise, history };
+  let gate = decide(rules, outcomesOf(records), target.drift, baseline, gateOptions);
   if ((gate.verdict === 'breach' || gate.verdict === 'invalid') && values.confirm !== '0') {
     // Shared 2-core machines are noisy: a breached (or invalid) scenario is measured again, with its
     // baseline, and only a breach that repeats fails the gate. A real regression repeats.
@@ -138,7 +147,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
       await sut.stop();
       return { exitCode: EXIT.fault };
     }
-    gate = decide(rules, outcomesOf(records), target.drift, baseline, { invalidIsNoise: target.invalidIsNoise });
+    gate = decide(rules, outcomesOf(records), target.drift, baseline, gateOptions);
   }
   await sut.stop();
   const report = toReport({ profile: profile.name, startedAt, finishedAt: new Date().toISOString(), system: sut.describe, preflight: pf, records, gate, baselineFile: String(values.baseline), notes });
@@ -155,8 +164,26 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     fs.writeFileSync(String(values.baseline), `${JSON.stringify(baselineAll, null, 2)}\n`);
     log(`baseline for profile ${profile.name} saved to ${values.baseline}`);
   }
+  if (values['record-history'] && target.history) {
+    if (gate.verdict !== 'pass' || values['inject-delay-ms'] || values['inject-cpu-ms'] || values.url) {
+      log(`history not recorded: only a passing run of the unmodified local core is (verdict ${gate.verdict})`);
+    } else {
+      const entry = historyEntryOf(target.history, outcomesOf(records), startedAt, process.env.GITHUB_SHA ?? gitHead());
+      fs.mkdirSync(path.dirname(historyFile), { recursive: true });
+      fs.writeFileSync(historyFile, `${JSON.stringify([...historyEntries, entry].slice(-50), null, 2)}\n`);
+      log(`history: this run's ratios appended to ${historyFile} (commit it on main)`);
+    }
+  }
   log(gate.verdict === 'pass' ? 'GATE PASS' : gate.verdict === 'breach' ? `GATE FAIL: breached ${gate.breached.map((l) => `"${l.line}" (actual ${l.actual})`).join(', ')}` : `GATE ${gate.verdict.toUpperCase()}`);
   return { exitCode: gate.exitCode, gate, files };
+}
+
+function gitHead(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function printTable(gate: GateVerdict): void {

@@ -1,4 +1,4 @@
-import type { DriftRule, Rule } from './lib/gate';
+import type { DriftRule, HistoryRule, Rule } from './lib/gate';
 
 /**
  * THE targets file: every line the gate enforces, per profile. Latencies in ms; ratios are the core's
@@ -78,6 +78,8 @@ export interface Targets {
   drift?: DriftRule;
   /** A run whose only unjudged lines are latency lines of starved scenarios passes on its robust lines. */
   invalidIsNoise?: boolean;
+  /** Against the recent runs of main recorded in loadtest/history/<profile>.json (median + k × MAD). */
+  history?: HistoryRule;
 }
 
 export const targets: Record<string, Targets> = {
@@ -85,6 +87,7 @@ export const targets: Record<string, Targets> = {
     rules: shortRules,
     drift: { metrics: ['p95RatioToBaseline', 'deliveryP95RatioToBaseline'], maxGrowth: 5, slack: 10 },
     invalidIsNoise: true,
+    history: { metrics: ['cpuPerRequestRatioToBaseline', 'cpuPerMessageRatioToBaseline'], k: 5, minMadShare: 0.1, window: 10, minRuns: 3 },
   },
   /** The smoke profile (gate test) is judged by the short profile's lines for the scenarios it runs. */
   smoke: { rules: shortRules },

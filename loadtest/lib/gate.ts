@@ -102,8 +102,8 @@ export function evaluateDrift(drift: DriftRule | undefined, baseline: Baseline |
  * fault; otherwise an invalid line makes the run invalid, unless `invalidIsNoise`: then the run passes
  * when every robust line was judged and passed (the latency lines it could not judge are listed as invalid).
  */
-export function decide(rules: Rule[], outcomes: Record<string, ScenarioOutcome>, drift?: DriftRule, baseline?: Baseline, options: { invalidIsNoise?: boolean } = {}): GateVerdict {
-  const lines = [...rules.map((r) => evaluateRule(r, outcomes[r.scenario])), ...evaluateDrift(drift, baseline, outcomes)];
+export function decide(rules: Rule[], outcomes: Record<string, ScenarioOutcome>, drift?: DriftRule, baseline?: Baseline, options: { invalidIsNoise?: boolean; history?: { rule: HistoryRule; entries: HistoryEntry[] } } = {}): GateVerdict {
+  const lines = [...rules.map((r) => evaluateRule(r, outcomes[r.scenario])), ...evaluateDrift(drift, baseline, outcomes), ...evaluateHistory(options.history?.rule, options.history?.entries ?? [], outcomes)];
   const breached = lines.filter((l) => l.status === 'breach');
   if (breached.length) return { verdict: 'breach', exitCode: EXIT.breach, lines, breached };
   if (lines.some((l) => l.status === 'missing')) return { verdict: 'fault', exitCode: EXIT.fault, lines, breached };
@@ -113,4 +113,70 @@ export function decide(rules: Rule[], outcomes: Record<string, ScenarioOutcome>,
     return { verdict: 'invalid', exitCode: EXIT.invalid, lines, breached };
   }
   return { verdict: 'pass', exitCode: EXIT.pass, lines, breached };
+}
+
+/**
+ * "Did it get worse than it has been lately": each robust same-run ratio of this run against the last
+ * N recorded runs of main (loadtest/history/<profile>.json). A line fails when the value exceeds
+ * median + k × MAD, with the MAD floored at `minMadShare` of the median (a handful of quiet runs can
+ * have a tiny MAD). Fewer than `minRuns` recorded runs: the line is not judged (reported, never fails).
+ * This is the baseline comparison k6 does not have (grafana/k6#1843).
+ */
+export interface HistoryRule {
+  metrics: string[];
+  k: number;
+  minMadShare: number;
+  window: number;
+  minRuns: number;
+}
+
+export interface HistoryEntry {
+  at: string;
+  commit?: string;
+  /** `<scenario> <metric>` → value. */
+  values: Record<string, number>;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function historyLimit(values: number[], rule: Pick<HistoryRule, 'k' | 'minMadShare'>): { median: number; mad: number; limit: number } {
+  const m = median(values);
+  const mad = Math.max(median(values.map((v) => Math.abs(v - m))), m * rule.minMadShare);
+  return { median: m, mad, limit: m + rule.k * mad };
+}
+
+export function evaluateHistory(rule: HistoryRule | undefined, history: HistoryEntry[], outcomes: Record<string, ScenarioOutcome>): GateLine[] {
+  if (!rule) return [];
+  const recent = history.slice(-rule.window);
+  const lines: GateLine[] = [];
+  for (const [scenario, outcome] of Object.entries(outcomes)) {
+    for (const metric of rule.metrics) {
+      const value = outcome.metrics[metric];
+      if (value === undefined) continue;
+      const past = recent.map((h) => h.values[`${scenario} ${metric}`]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+      if (past.length < rule.minRuns) continue;
+      const { median: m, mad, limit } = historyLimit(past, rule);
+      const line = `history ${scenario} ${metric} ≤ ${fmt(limit)} (median ${fmt(m)} + ${rule.k} × MAD ${fmt(mad)} of ${past.length} runs)`;
+      const common = { line, scenario, metric, limit: `≤ ${fmt(limit)}` };
+      if (!Number.isFinite(value)) lines.push({ ...common, actual: null, status: 'breach', note: 'no value' });
+      else lines.push({ ...common, actual: value, status: value <= limit ? 'pass' : 'breach' });
+    }
+  }
+  return lines;
+}
+
+/** The history entry of a run: its robust ratios (only from a passing run, so a regression never becomes the norm). */
+export function historyEntryOf(rule: HistoryRule, outcomes: Record<string, ScenarioOutcome>, at: string, commit?: string): HistoryEntry {
+  const values: Record<string, number> = {};
+  for (const [scenario, outcome] of Object.entries(outcomes)) {
+    for (const metric of rule.metrics) {
+      const v = outcome.metrics[metric];
+      if (v !== undefined && Number.isFinite(v)) values[`${scenario} ${metric}`] = v;
+    }
+  }
+  return { at, ...(commit ? { commit } : {}), values };
 }
