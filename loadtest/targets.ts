@@ -63,7 +63,7 @@ const cpuLines = (limits: Record<string, number>, rt: number): Rule[] => [
 
 const shortRules: Rule[] = [
   ...baselines,
-  ...cpuLines({ 'api.list': 9, 'api.history': 14, 'api.send': 8, 'api.mixed': 12 }, 6),
+  ...cpuLines({ 'api.list': 10, 'api.history': 11, 'api.send': 8, 'api.mixed': 10 }, 6),
   ...api('api.list', 50, 300, 1_000, 40),
   ...api('api.history', 50, 300, 1_000, 40),
   ...api('api.send', 50, 300, 1_000, 40),
