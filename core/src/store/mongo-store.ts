@@ -1,4 +1,5 @@
 import { MongoClient, type Collection, type Db, type IndexDescription } from 'mongodb';
+import { timeDb } from './command-timing';
 import type { ConversationDoc, MembershipDoc, MessageDoc } from './documents';
 
 export interface StoreHooks {
@@ -42,21 +43,17 @@ export async function openStore(uri: string, dbName: string, options: { poolSize
     retryWrites: true,
     // Acknowledged means durable: on Atlas a majority of the replica set has the write in its journal.
     writeConcern: { w: 'majority', journal: true, wtimeoutMS: timeoutMS },
-    monitorCommands: Boolean(hooks.onCommand),
+    // Command durations are timed at the collection API (command-timing.ts): the driver's command
+    // monitoring deserialises every reply twice.
+    monitorCommands: false,
     appName: 'switchboard-core',
   });
-  if (hooks.onCommand) {
-    const started = new Map<number, string>();
-    client.on('commandStarted', (e) => started.set(e.requestId, e.commandName));
-    client.on('commandSucceeded', (e) => { started.delete(e.requestId); hooks.onCommand?.(e.commandName, e.duration / 1000, true); });
-    client.on('commandFailed', (e) => { started.delete(e.requestId); hooks.onCommand?.(e.commandName, e.duration / 1000, false); });
-  }
   if (hooks.onPoolCheckout) {
     client.on('connectionCheckedOut', () => hooks.onPoolCheckout?.(1));
     client.on('connectionCheckedIn', () => hooks.onPoolCheckout?.(-1));
   }
   await client.connect();
-  const db = client.db(dbName);
+  const db = hooks.onCommand ? timeDb(client.db(dbName), hooks.onCommand) : client.db(dbName);
   const store: Store = {
     client,
     db,
