@@ -42,9 +42,15 @@ if (delayMs > 0) {
  */
 const cpuMs = Number(process.env.LOADTEST_INJECT_CPU_MS ?? 0);
 if (cpuMs > 0) {
+  // Spins until this thread has used cpuMs of CPU (not wall time: on a starved box a wall-clock spin is
+  // preempted and burns less, which would make the "slower core" look faster than it is).
+  const threadCpuUs = (): number => {
+    const u = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.() ?? process.cpuUsage();
+    return u.user + u.system;
+  };
   const burn = () => {
-    const until = performance.now() + cpuMs;
-    while (performance.now() < until) { /* spin */ }
+    const until = threadCpuUs() + cpuMs * 1000;
+    while (threadCpuUs() < until) { /* spin */ }
   };
   const emitRequest = http.Server.prototype.emit;
   http.Server.prototype.emit = function burning(this: http.Server, event: string, ...args: unknown[]) {
