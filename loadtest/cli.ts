@@ -2,19 +2,21 @@
  * Load tests and the release gate.
  *   npm run loadtest:gate                      short profile, the CI gate (last step of npm test)
  *   npm run loadtest -- --profile full         release candidates: the issue's full table
- * Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
+ * Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-cpu-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
+ *          --record-history (append this passing run's CPU ratios to loadtest/history/<profile>.json)  --history <file>
  *          --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
  *          --confirm 0 (do not re-measure breached scenarios before failing)
  * Exit codes: 0 pass, 3 a target breached, 4 invalid (the load generator was the bottleneck),
  *             2 harness fault (could not start, preflight impossible, crash).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { profiles } from './profiles';
 import { targets } from './targets';
 import { summarizeProfile } from './lib/cpuprofile';
-import { EXIT, decide, type Baseline, type GateVerdict } from './lib/gate';
+import { EXIT, decide, historyEntryOf, type Baseline, type GateVerdict, type HistoryEntry } from './lib/gate';
 import { preflight } from './lib/preflight';
 import { toReport, writeReport } from './lib/report';
 import { startSystem, type SystemUnderTest } from './lib/stack';
@@ -34,9 +36,12 @@ export async function main(argv: string[]): Promise<CliResult> {
       url: { type: 'string' },
       only: { type: 'string' },
       'inject-delay-ms': { type: 'string' },
+      'inject-cpu-ms': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'cpu-prof-scenario': { type: 'string' },
       'save-baseline': { type: 'boolean', default: false },
+      'record-history': { type: 'boolean', default: false },
+      history: { type: 'string' },
       baseline: { type: 'string', default: path.join(here, 'baseline.json') },
       out: { type: 'string', default: path.join(here, 'reports') },
       retries: { type: 'string' },
@@ -80,6 +85,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const injectDelayMs = values['inject-delay-ms'] ? Number(values['inject-delay-ms']) : undefined;
+  const injectCpuMs = values['inject-cpu-ms'] ? Number(values['inject-cpu-ms']) : undefined;
   const coreEnv = Object.fromEntries(((values['core-env'] as string[] | undefined) ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   let cpuProfile: { scenario: string; file: string } | undefined;
   if (values['cpu-prof'] || values['cpu-prof-scenario']) {
@@ -87,10 +93,11 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     cpuProfile = { scenario, file: path.join(outDir, `${startedAt.replace(/[:.]/g, '-')}-${profile.name}-${scenario}.cpuprofile`) };
   }
   try {
-    log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''} ...`);
+    log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''}${injectCpuMs ? ` (core burns ${injectCpuMs} ms of CPU per request/message)` : ''} ...`);
     const coreRuntime = values['core-runtime'] === 'compiled' ? 'compiled' : 'tsx';
-    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, coreEnv, coreRuntime });
+    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, injectCpuMs, coreEnv, coreRuntime });
     notes.push(`Core runtime: ${sut.describe.core ?? coreRuntime}.`);
+    if (injectCpuMs) notes.push(`The core was deliberately made to cost more CPU: LOADTEST_INJECT_CPU_MS=${injectCpuMs} (loadtest/servers/probe.ts preload).`);
     if (injectDelayMs) notes.push(`The core was deliberately slowed: LOADTEST_INJECT_DELAY_MS=${injectDelayMs} (loadtest/servers/probe.ts preload).`);
     records = await runSuite(sut, profile, { log, cpuProfile, only: values.only ? new Set(String(values.only).split(',')) : undefined });
     if (cpuProfile && fs.existsSync(cpuProfile.file)) {
@@ -117,8 +124,13 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     rules = rules.filter((r) => r.metric !== 'heapPerSocketRatio');
     notes.push(`Core given with --url ${values.url}: heap-per-socket lines skipped; tokens signed with this process's JWT_* settings.`);
   }
-  const baseline = values['inject-delay-ms'] || values.url ? undefined : baselineAll[profile.name];
-  let gate = decide(rules, outcomesOf(records), target.drift, baseline);
+  const baseline = values['inject-delay-ms'] || values['inject-cpu-ms'] || values.url ? undefined : baselineAll[profile.name];
+  // The recent runs of main (committed): a ratio beyond their median + k × MAD fails (after one re-measure).
+  const historyFile = String(values.history ?? path.join(here, 'history', `${profile.name}.json`));
+  const historyEntries = fs.existsSync(historyFile) ? JSON.parse(fs.readFileSync(historyFile, 'utf8')) as HistoryEntry[] : [];
+  const history = target.history && !values.url ? { rule: target.history, entries: historyEntries } : undefined;
+  const gateOptions = { invalidIsNoise: target.invalidIsNoise, history };
+  let gate = decide(rules, outcomesOf(records), target.drift, baseline, gateOptions);
   if ((gate.verdict === 'breach' || gate.verdict === 'invalid') && values.confirm !== '0') {
     // Shared 2-core machines are noisy: a breached (or invalid) scenario is measured again, with its
     // baseline, and only a breach that repeats fails the gate. A real regression repeats.
@@ -135,7 +147,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
       await sut.stop();
       return { exitCode: EXIT.fault };
     }
-    gate = decide(rules, outcomesOf(records), target.drift, baseline);
+    gate = decide(rules, outcomesOf(records), target.drift, baseline, gateOptions);
   }
   await sut.stop();
   const report = toReport({ profile: profile.name, startedAt, finishedAt: new Date().toISOString(), system: sut.describe, preflight: pf, records, gate, baselineFile: String(values.baseline), notes });
@@ -152,8 +164,26 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     fs.writeFileSync(String(values.baseline), `${JSON.stringify(baselineAll, null, 2)}\n`);
     log(`baseline for profile ${profile.name} saved to ${values.baseline}`);
   }
+  if (values['record-history'] && target.history) {
+    if (gate.verdict !== 'pass' || values['inject-delay-ms'] || values['inject-cpu-ms'] || values.url) {
+      log(`history not recorded: only a passing run of the unmodified local core is (verdict ${gate.verdict})`);
+    } else {
+      const entry = historyEntryOf(target.history, outcomesOf(records), startedAt, process.env.GITHUB_SHA ?? gitHead());
+      fs.mkdirSync(path.dirname(historyFile), { recursive: true });
+      fs.writeFileSync(historyFile, `${JSON.stringify([...historyEntries, entry].slice(-50), null, 2)}\n`);
+      log(`history: this run's ratios appended to ${historyFile} (commit it on main)`);
+    }
+  }
   log(gate.verdict === 'pass' ? 'GATE PASS' : gate.verdict === 'breach' ? `GATE FAIL: breached ${gate.breached.map((l) => `"${l.line}" (actual ${l.actual})`).join(', ')}` : `GATE ${gate.verdict.toUpperCase()}`);
   return { exitCode: gate.exitCode, gate, files };
+}
+
+function gitHead(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function printTable(gate: GateVerdict): void {

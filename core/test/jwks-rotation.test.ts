@@ -62,7 +62,9 @@ it('rotates keys while sockets stay connected: add → both verify → retire �
     expect(idp.state.fetches).toBe(before + 1);
     expect(await api(await k2.sign('piet'))).toBe(200);
     expect(idp.state.fetches).toBe(before + 1); // cached now
-    expect(await api(await k1.sign('piet'))).toBe(200);
+    // An old-key token the core has verified (and remembers: the verified-token cache).
+    const oldKeyToken = await k1.sign('piet');
+    expect(await api(oldKeyToken)).toBe(200);
 
     // 2. A socket with a new-key token joins; the old-key socket still receives what it sends.
     const piet = await open(await k2.sign('piet'));
@@ -76,6 +78,8 @@ it('rotates keys while sockets stay connected: add → both verify → retire �
     idp.state.keys = [k2.jwk];
     expect(await api(await (await keyPair('forged')).sign('mallory'))).toBe(401);
     expect(await api(await k1.sign('olga'))).toBe(401);
+    // The very token verified before the retirement is refused too: the refresh ended its cache hit.
+    expect(await api(oldKeyToken)).toBe(401);
     expect(await api(await k2.sign('olga'))).toBe(200);
 
     // Sessions opened before the rotation were not dropped: both sockets are connected and still deliver.

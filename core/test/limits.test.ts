@@ -62,7 +62,7 @@ describe('conversation listing by index', () => {
   let store: Store;
   const replies: { command: string; collection: string; docs: Record<string, unknown>[] }[] = [];
   beforeAll(async () => {
-    store = await openStore(testServicesEnv().MONGODB_URI, uniqueDbName(), { poolSize: 5, hooks: { onCommand: () => undefined } });
+    store = await openStore(testServicesEnv().MONGODB_URI, uniqueDbName(), { poolSize: 5, monitorCommands: true });
     store.client.on('commandSucceeded', (e: CommandSucceededEvent) => {
       const cursor = (e.reply as { cursor?: { firstBatch?: Record<string, unknown>[]; nextBatch?: Record<string, unknown>[]; ns?: string } }).cursor;
       if (cursor) replies.push({ command: e.commandName, collection: String(cursor.ns ?? '').split('.').pop()!, docs: cursor.firstBatch ?? cursor.nextBatch ?? [] });

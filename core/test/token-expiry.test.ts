@@ -21,3 +21,20 @@ test('a token issued on another clock is judged by the verifier clock only', asy
   await expect(createTokenVerifier(settings, () => at(0))(lastYear)).rejects.toMatchObject({ message: 'The token has expired.' });
   await expect(createTokenVerifier(settings, () => at(-365 * 86_400 + 60))(lastYear)).resolves.toEqual(principal(at(-365 * 86_400), 600));
 });
+
+test('a verifier that has seen a token (its verification cache) still refuses it once expired, and never caches a refusal', async () => {
+  let clock = at(0);
+  const verify = createTokenVerifier(settings, () => clock);
+  const token = await signLocalToken(settings, 'ivy', 600, at(0));
+  await expect(verify(token)).resolves.toEqual(principal(at(0), 600));
+  clock = at(604);
+  await expect(verify(token)).resolves.toEqual(principal(at(0), 600));
+  clock = at(606);
+  await expect(verify(token)).rejects.toMatchObject({ code: 'unauthorized', message: 'The token has expired.' });
+  // A forged token with a valid one's prefix is checked in full, every time.
+  clock = at(0);
+  const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
+  await expect(verify(forged)).rejects.toMatchObject({ code: 'unauthorized' });
+  await expect(verify(forged)).rejects.toMatchObject({ code: 'unauthorized' });
+  await expect(verify(token)).resolves.toEqual(principal(at(0), 600));
+});

@@ -14,6 +14,11 @@ export interface Rule {
   min?: number;
   /** Why this number (shown in the report). */
   why?: string;
+  /**
+   * Judged even when the scenario is invalid (generator or machine starved): the server's own CPU
+   * counters and exact loss/duplicate/error counts do not depend on how fast the generator was.
+   */
+  robust?: boolean;
 }
 
 export interface DriftRule {
@@ -64,7 +69,7 @@ export function evaluateRule(rule: Rule, outcome: ScenarioOutcome | undefined): 
   const base = { line: ruleLabel(rule), scenario: rule.scenario, metric: rule.metric, limit: [rule.min !== undefined ? `≥ ${rule.min}` : '', rule.max !== undefined ? `≤ ${rule.max}` : ''].filter(Boolean).join(' '), note: rule.why };
   if (!outcome) return { ...base, actual: null, status: 'missing', note: 'scenario did not run' };
   const value = outcome.metrics[rule.metric];
-  if (!outcome.valid) return { ...base, actual: value ?? null, status: 'invalid', note: outcome.invalidReason };
+  if (!outcome.valid && !rule.robust) return { ...base, actual: value ?? null, status: 'invalid', note: outcome.invalidReason };
   // A metric that could not be computed (no samples, NaN) is a breach: the system produced nothing to judge.
   if (value === undefined || !Number.isFinite(value)) return { ...base, actual: value ?? null, status: 'breach', note: 'no value (no samples?)' };
   const ok = (rule.max === undefined || value <= rule.max) && (rule.min === undefined || value >= rule.min);
@@ -92,12 +97,86 @@ export function evaluateDrift(drift: DriftRule | undefined, baseline: Baseline |
   return lines;
 }
 
-/** Any breach on a valid scenario fails; otherwise an invalid scenario makes the run invalid; a missing one is a harness fault. */
-export function decide(rules: Rule[], outcomes: Record<string, ScenarioOutcome>, drift?: DriftRule, baseline?: Baseline): GateVerdict {
-  const lines = [...rules.map((r) => evaluateRule(r, outcomes[r.scenario])), ...evaluateDrift(drift, baseline, outcomes)];
+/**
+ * Any breach on a valid scenario (or of a robust line) fails; otherwise a missing scenario is a harness
+ * fault; otherwise an invalid line makes the run invalid, unless `invalidIsNoise`: then the run passes
+ * when every robust line was judged and passed (the latency lines it could not judge are listed as invalid).
+ */
+export function decide(rules: Rule[], outcomes: Record<string, ScenarioOutcome>, drift?: DriftRule, baseline?: Baseline, options: { invalidIsNoise?: boolean; history?: { rule: HistoryRule; entries: HistoryEntry[] } } = {}): GateVerdict {
+  const lines = [...rules.map((r) => evaluateRule(r, outcomes[r.scenario])), ...evaluateDrift(drift, baseline, outcomes), ...evaluateHistory(options.history?.rule, options.history?.entries ?? [], outcomes)];
   const breached = lines.filter((l) => l.status === 'breach');
   if (breached.length) return { verdict: 'breach', exitCode: EXIT.breach, lines, breached };
   if (lines.some((l) => l.status === 'missing')) return { verdict: 'fault', exitCode: EXIT.fault, lines, breached };
-  if (lines.some((l) => l.status === 'invalid')) return { verdict: 'invalid', exitCode: EXIT.invalid, lines, breached };
+  if (lines.some((l) => l.status === 'invalid')) {
+    const robustJudged = rules.some((r) => r.robust);
+    if (options.invalidIsNoise && robustJudged) return { verdict: 'pass', exitCode: EXIT.pass, lines, breached };
+    return { verdict: 'invalid', exitCode: EXIT.invalid, lines, breached };
+  }
   return { verdict: 'pass', exitCode: EXIT.pass, lines, breached };
+}
+
+/**
+ * "Did it get worse than it has been lately": each robust same-run ratio of this run against the last
+ * N recorded runs of main (loadtest/history/<profile>.json). A line fails when the value exceeds
+ * median + k × MAD, with the MAD floored at `minMadShare` of the median (a handful of quiet runs can
+ * have a tiny MAD). Fewer than `minRuns` recorded runs: the line is not judged (reported, never fails).
+ * This is the baseline comparison k6 does not have (grafana/k6#1843).
+ */
+export interface HistoryRule {
+  metrics: string[];
+  k: number;
+  minMadShare: number;
+  window: number;
+  minRuns: number;
+}
+
+export interface HistoryEntry {
+  at: string;
+  commit?: string;
+  /** `<scenario> <metric>` → value. */
+  values: Record<string, number>;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function historyLimit(values: number[], rule: Pick<HistoryRule, 'k' | 'minMadShare'>): { median: number; mad: number; limit: number } {
+  const m = median(values);
+  const mad = Math.max(median(values.map((v) => Math.abs(v - m))), m * rule.minMadShare);
+  return { median: m, mad, limit: m + rule.k * mad };
+}
+
+export function evaluateHistory(rule: HistoryRule | undefined, history: HistoryEntry[], outcomes: Record<string, ScenarioOutcome>): GateLine[] {
+  if (!rule) return [];
+  const recent = history.slice(-rule.window);
+  const lines: GateLine[] = [];
+  for (const [scenario, outcome] of Object.entries(outcomes)) {
+    for (const metric of rule.metrics) {
+      const value = outcome.metrics[metric];
+      if (value === undefined) continue;
+      const past = recent.map((h) => h.values[`${scenario} ${metric}`]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+      if (past.length < rule.minRuns) continue;
+      const { median: m, mad, limit } = historyLimit(past, rule);
+      const line = `history ${scenario} ${metric} ≤ ${fmt(limit)} (median ${fmt(m)} + ${rule.k} × MAD ${fmt(mad)} of ${past.length} runs)`;
+      const common = { line, scenario, metric, limit: `≤ ${fmt(limit)}` };
+      if (!Number.isFinite(value)) lines.push({ ...common, actual: null, status: 'breach', note: 'no value' });
+      else lines.push({ ...common, actual: value, status: value <= limit ? 'pass' : 'breach' });
+    }
+  }
+  return lines;
+}
+
+/** The history entry of a run: its robust ratios (only from a passing run, so a regression never becomes the norm). */
+export function historyEntryOf(rule: HistoryRule, outcomes: Record<string, ScenarioOutcome>, at: string, commit?: string): HistoryEntry {
+  const values: Record<string, number> = {};
+  for (const [scenario, outcome] of Object.entries(outcomes)) {
+    for (const metric of rule.metrics) {
+      const v = outcome.metrics[metric];
+      if (v !== undefined && Number.isFinite(v)) values[`${scenario} ${metric}`] = v;
+    }
+  }
+  return { at, ...(commit ? { commit } : {}), values };
 }

@@ -114,6 +114,18 @@ export function cpuShare(a: ServerStats, b: ServerStats): number {
   return wallMs > 0 ? cpuUs / 1000 / wallMs : Number.NaN;
 }
 
+/** CPU time (ms, user + system, every thread) a process used between two stats snapshots: its own counters. */
+export function cpuMsBetween(a: ServerStats, b: ServerStats): number {
+  return (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000;
+}
+
+/** Event-loop utilisation (0..1: share of the window the main thread was not idle) between two snapshots. */
+export function eluBetween(a: ServerStats, b: ServerStats): number {
+  const active = b.elu.active - a.elu.active;
+  const idle = b.elu.idle - a.elu.idle;
+  return active + idle > 0 ? active / (active + idle) : Number.NaN;
+}
+
 /** The pid listening on a loopback TCP port (Linux `ss`), e.g. the MongoDB-compatible server; undefined if unknown. */
 export function pidListeningOn(port: number): number | undefined {
   try {

@@ -36,19 +36,19 @@ export function markdown(report: RunReport, records: ScenarioRecord[]): string {
   out.push(`Preflight: node ${pf.node}, ${pf.cpus} × ${pf.cpuModel}, load ${pf.loadAverage.join('/')}, ulimit -n ${pf.ulimitNoFile.soft}/${pf.ulimitNoFile.hard}, ports ${pf.localPortRange?.join('-')}, transport ${pf.transport}, client perMessageDeflate ${pf.clientPerMessageDeflate}, native add-ons ${Object.entries(pf.nativeAddons).map(([k, v]) => `${k}=${v}`).join(' ')}.`, '');
   const api = records.filter((r) => r.kind === 'api-open' || r.kind === 'api-closed');
   if (api.length) {
-    out.push('## API (ms, from the intended send time in the open model)', '', '| scenario | target | model | req/s | p50 | p95 | p99 | max | errors | p95 × bare | core CPU | mongo CPU | valid |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    out.push('## API (ms, from the intended send time in the open model)', '', '| scenario | target | model | req/s | p50 | p95 | p99 | max | errors | p95 × bare | CPU ms/req | CPU/req × bare | ELU | core CPU | mongo CPU | valid |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of api) {
       const m = r.metrics;
-      out.push(`| ${r.id} | ${r.target} | ${r.kind === 'api-open' ? `open @${r.params.rate}` : `closed ×${r.params.connections}`} | ${cell(m.achievedRate)} | ${cell(m.p50)} | ${cell(m.p95)} | ${cell(m.p99)} | ${cell(m.max)} | ${cell(m.errorRate)} | ${cell(m.p95RatioToBaseline ?? m.reqPerSRatioToBaseline)} | ${cell(m.coreCpuShare)} | ${cell(m.mongoCpuShare)} | ${r.valid ? 'yes' : `NO: ${r.invalidReason}`} |`);
+      out.push(`| ${r.id} | ${r.target} | ${r.kind === 'api-open' ? `open @${r.params.rate}` : `closed ×${r.params.connections}`} | ${cell(m.achievedRate)} | ${cell(m.p50)} | ${cell(m.p95)} | ${cell(m.p99)} | ${cell(m.max)} | ${cell(m.errorRate)} | ${cell(m.p95RatioToBaseline ?? m.reqPerSRatioToBaseline)} | ${cell(m.cpuMsPerRequest)} | ${cell(m.cpuPerRequestRatioToBaseline)} | ${cell(m.serverElu)} | ${cell(m.coreCpuShare)} | ${cell(m.mongoCpuShare)} | ${r.valid ? 'yes' : `NO: ${r.invalidReason}`} |`);
     }
     out.push('');
   }
   const rt = records.filter((r) => r.kind === 'realtime');
   if (rt.length) {
-    out.push('## Real-time (ms; delivery = intended send → receive, all recipients merged)', '', '| scenario | target | sockets | offered msg/s | acked msg/s | delivery p50 | p95 | p99 | ack p95 | connect p95 | lost | dup | heap/socket KB | server CPU | mongo CPU | p95 × relay | heap × relay | valid |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    out.push('## Real-time (ms; delivery = intended send → receive, all recipients merged)', '', '| scenario | target | sockets | offered msg/s | acked msg/s | delivery p50 | p95 | p99 | ack p95 | connect p95 | lost | dup | heap/socket KB | server CPU | CPU ms/msg | CPU µs/delivery | CPU/msg × relay | ELU | mongo CPU | p95 × relay | heap × relay | valid |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rt) {
       const m = r.metrics;
-      out.push(`| ${r.id} | ${r.target} | ${cell(m.connected)}/${cell(m.sockets)} | ${cell(m.rate)} | ${cell(m.achievedAckRate)} | ${cell(m.deliveryP50)} | ${cell(m.deliveryP95)} | ${cell(m.deliveryP99)} | ${cell(m.ackP95)} | ${cell(m.connectP95)} | ${cell(m.lost)} | ${cell(m.duplicated)} | ${cell(m.heapPerSocketKB)} | ${cell(m.serverCpuShare)} | ${cell(m.mongoCpuShare)} | ${cell(m.deliveryP95RatioToBaseline)} | ${cell(m.heapPerSocketRatio)} | ${r.valid ? 'yes' : `NO: ${r.invalidReason}`} |`);
+      out.push(`| ${r.id} | ${r.target} | ${cell(m.connected)}/${cell(m.sockets)} | ${cell(m.rate)} | ${cell(m.achievedAckRate)} | ${cell(m.deliveryP50)} | ${cell(m.deliveryP95)} | ${cell(m.deliveryP99)} | ${cell(m.ackP95)} | ${cell(m.connectP95)} | ${cell(m.lost)} | ${cell(m.duplicated)} | ${cell(m.heapPerSocketKB)} | ${cell(m.serverCpuShare)} | ${cell(m.cpuMsPerMessage)} | ${cell(m.cpuUsPerDelivery)} | ${cell(m.cpuPerMessageRatioToBaseline)} | ${cell(m.serverElu)} | ${cell(m.mongoCpuShare)} | ${cell(m.deliveryP95RatioToBaseline)} | ${cell(m.heapPerSocketRatio)} | ${r.valid ? 'yes' : `NO: ${r.invalidReason}`} |`);
     }
     out.push('');
   }

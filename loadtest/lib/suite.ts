@@ -8,7 +8,7 @@ import type { GeneratorHealth } from './health';
 import type { LatencyHistogram } from './histogram';
 import { round } from './histogram';
 import { createConversation, pool, seedApi, type Seeded } from './seed';
-import { watchCpu } from './processes';
+import { cpuMsBetween, eluBetween, watchCpu, type ServerProcess, type ServerStats } from './processes';
 import type { SystemUnderTest } from './stack';
 
 /** One measured scenario as it goes into the report: metrics for the gate, histograms kept encoded. */
@@ -35,7 +35,10 @@ export interface SuiteOptions {
 const BASE_FLOOR_MS = 0.5;
 const ratio = (a: number, b: number, floor = BASE_FLOOR_MS) => round(a / Math.max(b, floor));
 
-function apiRecord(id: string, target: ScenarioRecord['target'], r: HttpRunResult, params: Record<string, unknown>): ScenarioRecord {
+/** Probe snapshots of one server around a run: its CPU (process.cpuUsage) and event-loop utilisation. */
+export interface ServerWindow { before?: ServerStats; after?: ServerStats }
+
+function apiRecord(id: string, target: ScenarioRecord['target'], r: HttpRunResult, params: Record<string, unknown>, server?: ServerWindow): ScenarioRecord {
   const s = r.latency.summary();
   const metrics: Record<string, number> = {
     requests: r.requests,
@@ -45,6 +48,12 @@ function apiRecord(id: string, target: ScenarioRecord['target'], r: HttpRunResul
   };
   if (r.offeredRate) metrics.throughputRatio = round(r.achievedRate / r.offeredRate);
   else metrics.reqPerS = round(r.achievedRate, 1);
+  if (server?.before && server.after) {
+    const cpuMs = cpuMsBetween(server.before, server.after);
+    metrics.serverCpuMs = round(cpuMs, 1);
+    if (r.sentTotal) metrics.cpuMsPerRequest = round(cpuMs / r.sentTotal, 4);
+    metrics.serverElu = round(eluBetween(server.before, server.after));
+  }
   return { id, kind: r.model === 'open' ? 'api-open' : 'api-closed', target, params, metrics, histograms: { latency: r.latency }, generator: r.generator, details: { errorKinds: r.errorKinds }, valid: r.generator.valid, invalidReason: r.generator.reason };
 }
 
@@ -69,6 +78,13 @@ function realtimeRecord(id: string, target: ScenarioRecord['target'], r: Realtim
   if (r.heapUsedConnectedBytes !== null) metrics.heapUsedConnectedMB = round(r.heapUsedConnectedBytes / 1024 / 1024, 1);
   if (r.serverCpuShare !== null) metrics.serverCpuShare = round(r.serverCpuShare);
   if (r.serverEventLoopDelayP99Ms !== null) metrics.serverEventLoopDelayP99Ms = round(r.serverEventLoopDelayP99Ms);
+  // The server's own counters over the measured send window: CPU per message sent and per delivery made.
+  if (r.serverCpuMs !== null) {
+    metrics.serverCpuMs = round(r.serverCpuMs, 1);
+    if (r.measuredSent) metrics.cpuMsPerMessage = round(r.serverCpuMs / r.measuredSent, 4);
+    if (r.measuredDeliveries) metrics.cpuUsPerDelivery = round((r.serverCpuMs * 1000) / r.measuredDeliveries, 2);
+  }
+  if (r.serverElu !== null) metrics.serverElu = round(r.serverElu);
   return {
     id, kind: 'realtime', target, params: { ...r.params }, metrics,
     histograms: { delivery: r.delivery, ack: r.ack, connect: r.connect },
@@ -107,6 +123,14 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
     } finally {
       cpuOf.set(id, stop());
     }
+  };
+  /** Probe snapshots of the core and the bare route around fn (their own CPU counters, event-loop utilisation). */
+  const windowed = async <T>(fn: () => Promise<T>): Promise<{ result: T; core: ServerWindow; bare: ServerWindow }> => {
+    const snap = (p?: ServerProcess) => (p ? p.stats(false).catch(() => undefined) : Promise.resolve(undefined));
+    const [coreBefore, bareBefore] = await Promise.all([snap(sut.core.process), snap(sut.bareExpress)]);
+    const result = await fn();
+    const [coreAfter, bareAfter] = await Promise.all([snap(sut.core.process), snap(sut.bareExpress)]);
+    return { result, core: { before: coreBefore, after: coreAfter }, bare: { before: bareBefore, after: bareAfter } };
   };
   /** Runs fn under the core's V8 CPU profiler when this scenario is the one asked for (--cpu-prof-scenario). */
   const profiled = async <T>(id: string, fn: () => Promise<T>): Promise<T> => {
@@ -206,7 +230,8 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
     let bare: ScenarioRecord | undefined;
     const runBare = () => runOpenModel({ ...open, baseUrl: sut.bareExpress.url, next: () => ({ method: 'GET', path: '/bare', ok: [200] }) });
     if (!a.paired && ['bare', 'list', 'history', 'send', 'mixed'].some((e) => want(`api.${e}`))) {
-      bare = apiRecord('api.bare', 'bare-express', await runBare(), { ...openParams, path: 'GET /bare' });
+      const w = await windowed(runBare);
+      bare = apiRecord('api.bare', 'bare-express', w.result, { ...openParams, path: 'GET /bare' }, w.bare);
       add(bare);
     }
     for (const name of ['list', 'history', 'send', 'mixed']) {
@@ -215,28 +240,51 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
       const runCore = () => profiled(id, () => runOpenModel({ ...open, baseUrl: sut.core.url, next: endpoints[name]! }));
       let pairBare = bare;
       let coreRun: HttpRunResult;
+      let coreWindow: ServerWindow;
       if (a.paired) {
         await settled();
         // Paired: the bare route runs in the same seconds as the endpoint, so neighbours' noise hits both.
-        const [b, c] = await Promise.all([runBare(), runCore()]);
-        pairBare = apiRecord(bare ? `api.bare.${name}` : 'api.bare', 'bare-express', b, { ...openParams, path: 'GET /bare', pairedWith: id });
+        const w = await windowed(() => Promise.all([runBare(), runCore()]));
+        const [b, c] = w.result;
+        pairBare = apiRecord(bare ? `api.bare.${name}` : 'api.bare', 'bare-express', b, { ...openParams, path: 'GET /bare', pairedWith: id }, w.bare);
         bare ??= pairBare;
         add(pairBare);
         coreRun = c;
+        coreWindow = w.core;
       } else {
-        coreRun = await runCore();
+        await settled();
+        const w = await windowed(runCore);
+        coreRun = w.result;
+        coreWindow = w.core;
       }
-      const rec = apiRecord(id, 'core', coreRun, { ...openParams, endpoint: name, ...(a.paired ? { pairedWith: pairBare!.id } : {}) });
+      const rec = apiRecord(id, 'core', coreRun, { ...openParams, endpoint: name, ...(a.paired ? { pairedWith: pairBare!.id } : {}) }, coreWindow);
+      // CPU per request: the core's own cost, judged against the bare route's in the same seconds.
       withBaseline(rec, pairBare, [['p95RatioToBaseline', 'p95'], ['p99RatioToBaseline', 'p99']]);
       add(rec);
+    }
+    // CPU per request against the bare route's: the median of this run's bare measurements (each a few
+    // hundred µs, so one paired window alone swings 1.5× under neighbours' load).
+    const bareCpu = records.filter((r) => r.target === 'bare-express' && r.kind === 'api-open' && r.metrics.cpuMsPerRequest !== undefined).map((r) => r.metrics.cpuMsPerRequest!).sort((x, y) => x - y);
+    if (bareCpu.length) {
+      const median = bareCpu[Math.floor((bareCpu.length - 1) / 2)]!;
+      for (const r of records) {
+        if (r.target === 'core' && r.kind === 'api-open' && r.metrics.cpuMsPerRequest !== undefined) {
+          r.metrics.bareCpuMsPerRequest = median;
+          r.metrics.cpuPerRequestRatioToBaseline = ratio(r.metrics.cpuMsPerRequest, median, 0.01);
+        }
+      }
     }
     if (want('api.max')) {
       const c = a.closed;
       opts.log(`API closed model (autocannon, ${c.connections} connections, ${c.durationS} s + ${c.warmupS} s warm-up): max req/s`);
-      const bareMax = apiRecord('api.max.bare', 'bare-express', await runClosedModel({ baseUrl: sut.bareExpress.url, ...c, request: { method: 'GET', path: '/bare' }, limits }), { model: 'closed', ...c });
+      const wb = await windowed(() => runClosedModel({ baseUrl: sut.bareExpress.url, ...c, request: { method: 'GET', path: '/bare' }, limits }));
+      const bareMax = apiRecord('api.max.bare', 'bare-express', wb.result, { model: 'closed', ...c }, wb.bare);
       add(bareMax);
       const u = s.users[0]!;
-      const listMax = apiRecord('api.max.list', 'core', await profiled('api.max.list', async () => runClosedModel({ baseUrl: sut.core.url, ...c, request: { method: 'GET', path: '/api/conversations?limit=20', headers: await auth(u) }, limits })), { model: 'closed', ...c });
+      const headers = await auth(u);
+      await settled();
+      const wc = await windowed(() => profiled('api.max.list', async () => runClosedModel({ baseUrl: sut.core.url, ...c, request: { method: 'GET', path: '/api/conversations?limit=20', headers }, limits })));
+      const listMax = apiRecord('api.max.list', 'core', wc.result, { model: 'closed', ...c }, wc.core);
       withBaseline(listMax, bareMax, [['reqPerSRatioToBaseline', 'reqPerS', 1e-9]]);
       add(listMax);
     }
@@ -306,7 +354,7 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
     }
     if (paired || !core) add(relay);
     if (core) {
-      withBaseline(core, relay, [['deliveryP95RatioToBaseline', 'deliveryP95'], ['deliveryP99RatioToBaseline', 'deliveryP99'], ['ackP95RatioToBaseline', 'ackP95'], ['heapPerSocketRatio', 'heapPerSocketKB', 0.01]]);
+      withBaseline(core, relay, [['cpuPerMessageRatioToBaseline', 'cpuMsPerMessage', 0.001], ['deliveryP95RatioToBaseline', 'deliveryP95'], ['deliveryP99RatioToBaseline', 'deliveryP99'], ['ackP95RatioToBaseline', 'ackP95'], ['heapPerSocketRatio', 'heapPerSocketKB', 0.01]]);
       add(core);
     }
   };

@@ -20,6 +20,8 @@ export interface HttpRunResult {
   warmupS: number;
   /** Measured (post-warm-up) requests and errors. */
   requests: number;
+  /** Every request sent, warm-up included (the denominator of the server's CPU per request). */
+  sentTotal: number;
   errors: number;
   errorKinds: Record<string, number>;
   achievedRate: number;
@@ -127,7 +129,7 @@ export async function runOpenModel(opts: {
   }
   agent.destroy();
   const windowMs = Math.max(lastDone - measureFrom, opts.durationS * 1000);
-  return { model: 'open', offeredRate: opts.rate, durationS: opts.durationS, warmupS: opts.warmupS, requests, errors, errorKinds, achievedRate: completed / (windowMs / 1000), latency, generator };
+  return { model: 'open', offeredRate: opts.rate, durationS: opts.durationS, warmupS: opts.warmupS, requests, sentTotal: total, errors, errorKinds, achievedRate: completed / (windowMs / 1000), latency, generator };
 }
 
 function send(url: URL, agent: http.Agent, spec: HttpRequestSpec, timeoutMs: number): Promise<string> {
@@ -185,7 +187,9 @@ export async function runClosedModel(opts: {
       ...(bodyOf ? { setupRequest: (req: autocannon.Request) => ({ ...req, body: bodyOf(n++) }) } : {}),
     }],
   }, (err, res) => (err ? fail(err as Error) : finish(res)));
+  let sentTotal = 0;
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    sentTotal++;
     if (performance.now() < measureFrom) return;
     requests++;
     latency.recordMs(responseTime);
@@ -202,5 +206,5 @@ export async function runClosedModel(opts: {
     errors += transportErrors;
     errorKinds['transport'] = transportErrors;
   }
-  return { model: 'closed', offeredRate: null, durationS: opts.durationS, warmupS: opts.warmupS, requests, errors, errorKinds, achievedRate: requests / opts.durationS, latency, generator };
+  return { model: 'closed', offeredRate: null, durationS: opts.durationS, warmupS: opts.warmupS, requests, sentTotal, errors, errorKinds, achievedRate: requests / opts.durationS, latency, generator };
 }

@@ -3,7 +3,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { LatencyHistogram } from '../lib/histogram';
 import { watchGenerator, type GeneratorHealth, type GeneratorLimits } from '../lib/health';
 import type { ServerProcess, ServerStats } from '../lib/processes';
-import { cpuShare } from '../lib/processes';
+import { cpuMsBetween, cpuShare, eluBetween } from '../lib/processes';
 
 export interface RealtimeParams {
   sockets: number;
@@ -55,6 +55,9 @@ export interface RealtimeResult {
   rssConnectedBytes: number | null;
   heapUsedConnectedBytes: number | null;
   serverCpuShare: number | null;
+  /** The server's CPU time (its process.cpuUsage) and event-loop utilisation over the measured send window. */
+  serverCpuMs: number | null;
+  serverElu: number | null;
   serverEventLoopDelayP99Ms: number | null;
   generator: GeneratorHealth;
 }
@@ -202,9 +205,10 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
     setTimeout(tick, Math.max(0, t0 - performance.now()));
   });
   const sendEnd = performance.now();
+  // Server counters first: stopping a CPU profile (writing its file) must not count as the window's work.
+  const statsEnd = target.server ? await target.server.stats(false) : undefined;
   await hooks.onMeasureEnd?.();
   const generator = (watch ?? watchGenerator(limits)).stop();
-  const statsEnd = target.server ? await target.server.stats(false) : undefined;
 
   // 3. Drain: wait for every expected delivery, up to drainMs.
   const expectedOf = () => {
@@ -253,6 +257,8 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
     rssConnectedBytes: statsConnected ? statsConnected.memory.rss : null,
     heapUsedConnectedBytes: statsConnected ? statsConnected.memory.heapUsed : null,
     serverCpuShare: statsStart && statsEnd ? cpuShare(statsStart, statsEnd) : null,
+    serverCpuMs: statsStart && statsEnd ? cpuMsBetween(statsStart, statsEnd) : null,
+    serverElu: statsStart && statsEnd ? eluBetween(statsStart, statsEnd) : null,
     serverEventLoopDelayP99Ms: statsEnd ? statsEnd.eld.p99 : null,
     generator,
   };

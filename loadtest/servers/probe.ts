@@ -35,6 +35,37 @@ if (delayMs > 0) {
   console.error(`[probe] injected delay: ${delayMs} ms on every HTTP request and inbound WebSocket message`);
 }
 
+/**
+ * LOADTEST_INJECT_CPU_MS > 0: every HTTP request and every inbound WebSocket message first burns that
+ * many ms of CPU on the event loop (a busy loop: a real regression costs CPU, not just wall time). With
+ * the core's ~1 ms of CPU per request, 2 ms is the "~3× slower core" the gate must notice.
+ */
+const cpuMs = Number(process.env.LOADTEST_INJECT_CPU_MS ?? 0);
+if (cpuMs > 0) {
+  // Spins until this thread has used cpuMs of CPU (not wall time: on a starved box a wall-clock spin is
+  // preempted and burns less, which would make the "slower core" look faster than it is).
+  const threadCpuUs = (): number => {
+    const u = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.() ?? process.cpuUsage();
+    return u.user + u.system;
+  };
+  const burn = () => {
+    const until = threadCpuUs() + cpuMs * 1000;
+    while (threadCpuUs() < until) { /* spin */ }
+  };
+  const emitRequest = http.Server.prototype.emit;
+  http.Server.prototype.emit = function burning(this: http.Server, event: string, ...args: unknown[]) {
+    if (event === 'request') burn();
+    return emitRequest.apply(this, [event, ...args] as unknown as Parameters<typeof emitRequest>);
+  } as typeof emitRequest;
+  const { WebSocket } = require('ws') as typeof import('ws');
+  const emitWs = WebSocket.prototype.emit;
+  WebSocket.prototype.emit = function burning(this: InstanceType<typeof WebSocket>, event: string, ...args: unknown[]) {
+    if (event === 'message') burn();
+    return emitWs.apply(this, [event, ...args] as unknown as Parameters<typeof emitWs>);
+  } as typeof emitWs;
+  console.error(`[probe] injected CPU: ${cpuMs} ms busy on every HTTP request and inbound WebSocket message`);
+}
+
 interface ProbeRequest {
   id: number;
   type: 'stats' | 'profile-start' | 'profile-stop';

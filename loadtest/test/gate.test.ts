@@ -1,4 +1,4 @@
-import { EXIT, decide, evaluateDrift, type Rule, type ScenarioOutcome } from '../lib/gate';
+import { EXIT, decide, evaluateDrift, evaluateHistory, historyEntryOf, historyLimit, type HistoryRule, type Rule, type ScenarioOutcome } from '../lib/gate';
 import { LatencyHistogram } from '../lib/histogram';
 import { judgeGenerator } from '../lib/health';
 
@@ -111,5 +111,64 @@ describe('generator health', () => {
   it('invalidates a run with a saturated event loop or CPU', () => {
     expect(judgeGenerator({ ...base, eventLoopDelayP99Ms: 80 }, limits)).toMatchObject({ valid: false, reason: expect.stringMatching(/event-loop delay/) });
     expect(judgeGenerator({ ...base, cpuShare: 0.97 }, limits)).toMatchObject({ valid: false, reason: expect.stringMatching(/CPU/) });
+  });
+});
+
+describe('a starved machine and the robust CPU lines', () => {
+  const lines: Rule[] = [
+    { scenario: 'api.list', metric: 'p95', max: 300 },
+    { scenario: 'api.list', metric: 'cpuPerRequestRatioToBaseline', max: 9, robust: true },
+  ];
+  const starved = (metrics: Record<string, number>): ScenarioOutcome => ({ valid: false, invalidReason: 'machine CPU pressure 95 %', metrics });
+
+  it('judges a robust line of a starved scenario, and a breach of it fails the gate', () => {
+    const verdict = decide(lines, { 'api.list': starved({ p95: 4000, cpuPerRequestRatioToBaseline: 14 }) }, undefined, undefined, { invalidIsNoise: true });
+    expect(verdict.exitCode).toBe(EXIT.breach);
+    expect(verdict.breached.map((l) => l.metric)).toEqual(['cpuPerRequestRatioToBaseline']);
+  });
+
+  it('passes a starved run on its robust lines when latency cannot be judged (invalidIsNoise), and lists latency as invalid', () => {
+    const verdict = decide(lines, { 'api.list': starved({ p95: 4000, cpuPerRequestRatioToBaseline: 6 }) }, undefined, undefined, { invalidIsNoise: true });
+    expect(verdict).toMatchObject({ verdict: 'pass', exitCode: EXIT.pass });
+    expect(verdict.lines.find((l) => l.metric === 'p95')!.status).toBe('invalid');
+    // Without the option the same run is invalid (exit 4), as before.
+    expect(decide(lines, { 'api.list': starved({ p95: 4000, cpuPerRequestRatioToBaseline: 6 }) }).exitCode).toBe(EXIT.invalid);
+  });
+
+  it('invalidates latency when the machine CPU pressure is beyond the limit', () => {
+    const base = { eventLoopDelayP50Ms: 0.1, eventLoopDelayP99Ms: 2, eventLoopDelayMaxMs: 10, cpuShare: 0.3, valid: true };
+    const limits = { eventLoopDelayP99MaxMs: 40, cpuShareMax: 0.9, cpuPressureMax: 0.6 };
+    expect(judgeGenerator({ ...base, cpuPressure: 0.3 }, limits).valid).toBe(true);
+    expect(judgeGenerator({ ...base, cpuPressure: 0.9 }, limits)).toMatchObject({ valid: false, reason: expect.stringMatching(/pressure/) });
+  });
+});
+
+describe('history: median + k × MAD of the recent runs of main', () => {
+  const rule: HistoryRule = { metrics: ['cpuPerRequestRatioToBaseline'], k: 5, minMadShare: 0.1, window: 10, minRuns: 3 };
+  const entries = [5.2, 5.9, 6.3, 5.0, 5.6].map((v, i) => ({ at: `t${i}`, values: { 'api.list cpuPerRequestRatioToBaseline': v } }));
+  const run = (v: number) => ({ 'api.list': ok({ cpuPerRequestRatioToBaseline: v }) });
+
+  it('computes the limit from the median and the MAD, the MAD floored at a share of the median', () => {
+    expect(historyLimit([5, 5, 5], rule)).toEqual({ median: 5, mad: 0.5, limit: 7.5 });
+    const { median, limit } = historyLimit([5.2, 5.9, 6.3, 5.0, 5.6], rule);
+    expect(median).toBe(5.6);
+    expect(limit).toBeCloseTo(5.6 + 5 * 0.56, 5);
+  });
+
+  it('passes a run like the recent ones and fails one whose ratio grew (a ~3× slower core)', () => {
+    expect(evaluateHistory(rule, entries, run(6.4))[0]!.status).toBe('pass');
+    const verdict = decide([], run(14), undefined, undefined, { history: { rule, entries } });
+    expect(verdict.exitCode).toBe(EXIT.breach);
+    expect(verdict.breached[0]!.line).toMatch(/^history api\.list cpuPerRequestRatioToBaseline ≤ 8\.4/);
+  });
+
+  it('does not judge with fewer recorded runs than minRuns, and keeps only the window', () => {
+    expect(evaluateHistory(rule, entries.slice(0, 2), run(100))).toEqual([]);
+    const old = Array.from({ length: 20 }, (_, i) => ({ at: `o${i}`, values: { 'api.list cpuPerRequestRatioToBaseline': 1 } }));
+    expect(evaluateHistory(rule, [...old, ...entries, ...entries], run(6.4))[0]!.status).toBe('pass');
+  });
+
+  it('records the robust ratios of a run as one entry', () => {
+    expect(historyEntryOf(rule, run(5.5), 'now', 'abc')).toEqual({ at: 'now', commit: 'abc', values: { 'api.list cpuPerRequestRatioToBaseline': 5.5 } });
   });
 });

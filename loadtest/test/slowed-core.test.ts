@@ -33,6 +33,32 @@ describe('gate against a deliberately slowed core', () => {
   }, 180_000);
 });
 
+/**
+ * The gate's regression lines against a core that costs ~3× the CPU: the probe burns 2 ms of CPU on every
+ * HTTP request and inbound WebSocket message (the core's own cost is ~1-1.5 ms per request). The short
+ * profile (the real gate's loads and lines), list endpoint and sockets only, must fail on the same-run
+ * CPU ratios: these are judged even when neighbours starve the machine (robust lines).
+ */
+describe('gate against a core that costs ~3× the CPU per request', () => {
+  const mongo = process.env.TEST_MONGODB_URI;
+  (mongo ? it : it.skip)('fails on the CPU-per-request and CPU-per-message ratio lines', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'loadtest-cpu-'));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'loadtest/cli.ts', '--profile', 'short', '--only', 'api.list,rt', '--inject-cpu-ms', '2', '--out', out], {
+      cwd: path.resolve(__dirname, '..', '..'),
+      env: { ...process.env, MONGODB_URI: mongo },
+      encoding: 'utf8',
+      timeout: 280_000,
+    });
+    const stderr = run.stderr ?? '';
+    expect({ status: run.status, tail: stderr.split('\n').slice(-15).join('\n') }).toMatchObject({ status: EXIT.breach });
+    const json = fs.readdirSync(out).find((f) => f.endsWith('-short.json'))!;
+    const report = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8'));
+    const breached: string[] = report.gate.breached.map((l: { scenario: string; metric: string }) => `${l.scenario} ${l.metric}`);
+    expect(breached).toEqual(expect.arrayContaining(['api.list cpuPerRequestRatioToBaseline', 'rt.1k.core cpuPerMessageRatioToBaseline']));
+    fs.rmSync(out, { recursive: true, force: true });
+  }, 300_000);
+});
+
 function lineMax(report: any, scenario: string, metric: string): string {
   const line = report.gate.lines.find((l: any) => l.scenario === scenario && l.metric === metric);
   return line.limit.replace('≤ ', '');

@@ -46,6 +46,8 @@ export function jwksKeySet(url: URL, options: { cooldownMs: number; maxAgeMs: nu
   let known: { resolve: KeyResolver; kids: Set<string | undefined>; fetchedAt: number } | undefined;
   let lastAttempt = Number.NEGATIVE_INFINITY;
   let pending: Promise<void> | undefined;
+  // Bumped by every successful fetch: verified-token caches drop what an older key set vouched for.
+  let generation = 0;
   const fetchNow = (): Promise<void> => {
     pending ??= (async () => {
       lastAttempt = clock();
@@ -54,6 +56,7 @@ export function jwksKeySet(url: URL, options: { cooldownMs: number; maxAgeMs: nu
         if (!res.ok) throw new Error(`JWKS answered HTTP ${res.status}`);
         const body = await res.json() as JSONWebKeySet;
         known = { resolve: createLocalJWKSet(body), kids: new Set(body.keys.map((k) => k.kid)), fetchedAt: clock() };
+        generation += 1;
       } finally {
         pending = undefined;
       }
@@ -61,7 +64,7 @@ export function jwksKeySet(url: URL, options: { cooldownMs: number; maxAgeMs: nu
     return pending;
   };
   const coolingDown = () => clock() - lastAttempt < options.cooldownMs;
-  return async function keysFor(kid: string | undefined): Promise<KeyResolver> {
+  async function keysFor(kid: string | undefined): Promise<KeyResolver> {
     if (!known) {
       if (!coolingDown() || pending) await fetchNow().catch(() => undefined);
       if (!known) throw new AppError('unavailable', 'The identity provider cannot be reached to check the token; retry shortly.', { retryAfter: 5 });
@@ -71,7 +74,8 @@ export function jwksKeySet(url: URL, options: { cooldownMs: number; maxAgeMs: nu
       void fetchNow().catch(() => undefined);
     }
     return known.resolve;
-  };
+  }
+  return Object.assign(keysFor, { generation: () => generation });
 }
 
 /**
@@ -94,8 +98,38 @@ export function createTokenVerifier(settings: TokenSettings, now: () => Date = (
     requiredClaims: ['exp', 'sub'],
   };
 
+  /**
+   * Verified tokens, by their exact text (the signature covers every byte): a client sends the same
+   * bearer token with every request, and the HMAC/JWKS check with its claim parsing was a few % of
+   * the core's CPU per request (issue 23 profile). A hit is re-judged against the clock every time
+   * (exp + tolerance, exactly jose's rule), so expiry still ends access on the first request after
+   * it; only successful verifications are kept; entries from the identity provider's JWKS live at
+   * most JWKS_HIT_MAX_AGE_MS and only as long as the key set that verified them (a refresh that
+   * retires a key ends its tokens' hits at once). Bounded (oldest evicted first).
+   */
+  const verified = new Map<string, { principal: Principal; exp: number; until: number; keySet: number }>();
+  const keySetGeneration = () => jwks?.generation() ?? 0;
+  const stillValid = (exp: number, nowMs: number) => exp > Math.floor(nowMs / 1000) - settings.clockToleranceS;
+
   return async function verify(token: string | undefined): Promise<Principal> {
     if (!token) throw new AppError('unauthorized', 'A bearer token is required.');
+    const hit = verified.get(token);
+    if (hit) {
+      const nowMs = now().getTime();
+      if (nowMs < hit.until && stillValid(hit.exp, nowMs) && (hit.keySet === HS256_ENTRY || hit.keySet === keySetGeneration())) return hit.principal;
+      verified.delete(token);
+    }
+    const keySet = keySetGeneration();
+    const principal = await verifyFully(token);
+    const exp = principal.expiresAt / 1000;
+    const viaJwks = !secrets.has(decodeProtectedHeader(token).kid ?? '');
+    Object.freeze(principal);
+    verified.set(token, { principal, exp, until: viaJwks ? now().getTime() + JWKS_HIT_MAX_AGE_MS : Number.POSITIVE_INFINITY, keySet: viaJwks ? keySet : HS256_ENTRY });
+    if (verified.size > VERIFIED_MAX_ENTRIES) verified.delete(verified.keys().next().value!);
+    return principal;
+  };
+
+  async function verifyFully(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       const header = decodeProtectedHeader(token);
@@ -113,8 +147,15 @@ export function createTokenVerifier(settings: TokenSettings, now: () => Date = (
     if (!userId.success) throw new AppError('unauthorized', 'The token subject is not a valid user id.');
     // requiredClaims makes exp present; jose has checked it is a number.
     return { userId: userId.data, expiresAt: (payload.exp as number) * 1000 };
-  };
+  }
 }
+
+/** How many verified tokens one verifier remembers (one per active session is the working set). */
+const VERIFIED_MAX_ENTRIES = 10_000;
+/** Marks a cache entry verified with a configured HS256 secret (no key set to outlive). */
+const HS256_ENTRY = -1;
+/** A JWKS-verified token is checked against the key set again after this long. */
+const JWKS_HIT_MAX_AGE_MS = 60_000;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 

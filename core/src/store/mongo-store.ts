@@ -1,4 +1,5 @@
 import { MongoClient, type Collection, type Db, type IndexDescription } from 'mongodb';
+import { timeDb } from './command-timing';
 import type { ConversationDoc, MembershipDoc, MessageDoc, SkippedSeqDoc } from './documents';
 
 export interface StoreHooks {
@@ -31,7 +32,13 @@ export const indexNames = {
 } as const;
 
 /** The only place that opens a MongoDB connection; the same code talks to Atlas and to the local server. */
-export async function openStore(uri: string, dbName: string, options: { poolSize: number; timeoutMS?: number; hooks?: StoreHooks }): Promise<Store> {
+export async function openStore(uri: string, dbName: string, options: {
+  poolSize: number;
+  timeoutMS?: number;
+  hooks?: StoreHooks;
+  /** The driver's command events (tests that inspect replies); off in the core, see below. */
+  monitorCommands?: boolean;
+}): Promise<Store> {
   const hooks = options.hooks ?? {};
   const timeoutMS = options.timeoutMS ?? 5_000;
   const client = new MongoClient(uri, {
@@ -46,21 +53,17 @@ export async function openStore(uri: string, dbName: string, options: { poolSize
     retryWrites: true,
     // Acknowledged means durable: on Atlas a majority of the replica set has the write in its journal.
     writeConcern: { w: 'majority', journal: true, wtimeoutMS: timeoutMS },
-    monitorCommands: Boolean(hooks.onCommand),
+    // Command durations are timed at the collection API (command-timing.ts): the driver's command
+    // monitoring deserialises every reply twice.
+    monitorCommands: options.monitorCommands ?? false,
     appName: 'switchboard-core',
   });
-  if (hooks.onCommand) {
-    const started = new Map<number, string>();
-    client.on('commandStarted', (e) => started.set(e.requestId, e.commandName));
-    client.on('commandSucceeded', (e) => { started.delete(e.requestId); hooks.onCommand?.(e.commandName, e.duration / 1000, true); });
-    client.on('commandFailed', (e) => { started.delete(e.requestId); hooks.onCommand?.(e.commandName, e.duration / 1000, false); });
-  }
   if (hooks.onPoolCheckout) {
     client.on('connectionCheckedOut', () => hooks.onPoolCheckout?.(1));
     client.on('connectionCheckedIn', () => hooks.onPoolCheckout?.(-1));
   }
   await client.connect();
-  const db = client.db(dbName);
+  const db = hooks.onCommand ? timeDb(client.db(dbName), hooks.onCommand) : client.db(dbName);
   const store: Store = {
     client,
     db,
