@@ -230,9 +230,15 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     });
     await check('attachments answer as documented', async () => {
       const upload = await call(a, 'POST', '/api/conversations/{id}/attachments', `/api/conversations/${direct}/attachments`, { filename: 'verify.pdf', contentType: 'application/pdf', size: 10 });
-      if (upload.status === 503) return 'attachments not configured (503 unavailable)';
+      // A download of a file that is on no message: refused as not found (members only, attached files only).
+      const download = await call(a, 'GET', '/api/conversations/{id}/attachments/{attachmentId}', `/api/conversations/${direct}/attachments/${marker}-none`);
+      if (upload.status === 503) {
+        if (download.status !== 503) fail(`uploads answer 503 but a download answered ${download.status}`);
+        return 'attachments not configured (503 unavailable)';
+      }
       if (upload.status !== 201 || !upload.body?.uploadUrl) fail(`answered ${upload.status}`);
-      return 'presigned upload issued (not used; the orphan-uploads job removes it)';
+      if (download.status !== 404) fail(`a download of an attachment on no message answered ${download.status}, expected 404`);
+      return 'presigned upload issued (not used; the orphan-uploads job removes it); unknown attachment 404';
     });
     await check('Socket.IO: join, typing, send/receive, read', async () => {
       const [{ client: sa, joined }, { client: sb }] = [await open(a, direct), await open(b, direct)];
