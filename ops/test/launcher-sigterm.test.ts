@@ -17,7 +17,9 @@ const listening = (port: number) => new Promise<boolean>((resolve) => {
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 test('SIGTERM to npm alone stops the services CLI, its MongoDB-compatible server and Redis', async () => {
-  const npm = spawn('npm', ['run', 'services', '--', 'up'], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Not a jest worker's child: the process layer's jest watchdog (JEST_WORKER_ID) would stop it for another reason.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('JEST')));
+  const npm = spawn('npm', ['run', 'services', '--', 'up'], { cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   npm.stdout.on('data', (c: Buffer) => (out += c.toString()));
   npm.stderr.on('data', (c: Buffer) => (out += c.toString()));
