@@ -24,7 +24,9 @@ export interface OpsCommandSpec {
 }
 
 export const opsCommands: OpsCommandSpec[] = [
-  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch', '--skip-preflight': 'value', '--skip-verify': 'value', '--lock-wait': 'value', '--allow-drift': 'switch' }, positionals: 0 },
+  { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch', '--skip-preflight': 'value', '--skip-verify': 'value', '--lock-wait': 'value', '--allow-drift': 'switch', '--set': 'value' }, positionals: 0 },
+  { path: ['config', 'set'], flags: { '--env': 'value', '--secret': 'switch', '--yes': 'switch', '--dry-run': 'switch', '--lock-wait': 'value' }, positionals: 3 },
+  { path: ['config', 'get'], flags: { '--env': 'value', '--json': 'switch' }, positionals: 3 },
   { path: ['rollback'], flags: { '--to': 'value', '--env': 'value', '--yes': 'switch', '--lock-wait': 'value' }, positionals: 0 },
   { path: ['releases'], flags: { '--json': 'switch', '--env': 'value' }, positionals: 0 },
   { path: ['releases', 'prune'], flags: { '--keep': 'value' }, positionals: 0 },

@@ -114,6 +114,14 @@ const appBase = z.object({
   jwtJwksUrl: z.url().optional(),
   /** Allowed browser origins. */
   corsOrigins: z.array(z.url()).default([]),
+  /**
+   * Any other core setting, by the core's own name (core/src/config.ts), e.g. RATE_LIMIT_API_PER_MIN or
+   * MESSAGE_RETENTION_BATCH_SIZE: what the runbooks tell an operator to change. Set with
+   * `ops config set KEY=VALUE --env <stack>` (a release of its own, undone by `ops rollback`). Settings the
+   * stack derives (ports, RELEASE_VERSION, the provisioned buckets, the typed keys above) are refused
+   * when the pod environment is assembled (coreEnvironment in infra/src/k8s/app-manifests.ts).
+   */
+  settings: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'a core setting name, e.g. RATE_LIMIT_API_PER_MIN'), z.string()).default({}),
   ...coreSettings.shape,
 });
 

@@ -31,6 +31,9 @@ test('index.ts builds the production stack from Pulumi config and exports its ou
   const secret = program.resources.find((r) => r.type === 'kubernetes:core/v1:Secret');
   // Production authenticates with JWKS only: no HS256 keys, and the DSN comes from the secret config.
   expect(secret?.inputs.stringData).toMatchObject({ JWT_HS256_KEYS: '', SENTRY_DSN: 'https://public@sentry.example.com/1', NOTIFICATION_WEBHOOK_SECRET: 'w'.repeat(32) });
+  // Config is part of a release: the pod template carries the checksum of the ConfigMap and Secret (resolved from outputs).
+  const deployment = program.resources.find((r) => r.type === 'kubernetes:apps/v1:Deployment' && (r.inputs.metadata as { name?: string })?.name === 'switchboard-core');
+  expect((deployment?.inputs.spec as any).template.metadata.annotations['switchboard.dev/config-checksum']).toMatch(/^[a-f0-9]{64}$/);
   // Everything in the cluster goes through the stack's own provider (its kubeconfig context).
   const provider = program.resources.find((r) => r.type === 'pulumi:providers:kubernetes');
   expect(provider?.inputs).toMatchObject({ context: 'switchboard-production' });

@@ -93,6 +93,25 @@ export const commands: CommandEntry[] = [
     },
     load: lazy(() => require('../commands/rollback')),
   },
+  { path: ['config', 'list'], summary: 'stacks: the core settings changed through ops config in the current release (secrets shown as [secret])', usage: 'config list --env <stack> [--json]', options: common, load: lazy(() => require('../commands/config')) },
+  { path: ['config', 'get'], summary: 'stacks: a core setting as the current release runs it (else the committed stack file); secrets never printed', usage: 'config get <KEY>... --env <stack> [--json]', options: common, load: lazy(() => require('../commands/config')) },
+  ...(['set', 'unset'] as const).map((verb): CommandEntry => ({
+    path: ['config', verb],
+    summary: verb === 'set'
+      ? 'stacks: change core settings as a release of their own (same image, pods roll on the config checksum, health gate, smoke test); ops rollback undoes it'
+      : 'stacks: remove settings set through ops config (back to the committed stack file or the core default), as a release',
+    usage: verb === 'set' ? 'config set <KEY=VALUE|KEY --secret < value>... --env <stack> [--secret] [-m <text>] [--lock-wait <duration>] [--allow-drift] [--dry-run] [--yes]' : 'config unset <KEY>... --env <stack> [-m <text>] [--lock-wait <duration>] [--dry-run] [--yes]',
+    options: {
+      ...common,
+      ...lockWait,
+      ...(verb === 'set' ? { secret: { type: 'boolean', help: 'store the value as a Pulumi secret (read from stdin when only KEY is given); JWT_HS256_KEYS, SENTRY_DSN and NOTIFICATION_WEBHOOK_SECRET always are' } as const } : {}),
+      'allow-drift': { type: 'boolean', help: 'apply even if the preview shows changes besides these settings' },
+      message: { type: 'string', short: 'm', value: '<text>', help: 'why (release description and lock message)' },
+      'dry-run': { type: 'boolean', help: 'print the plan and change nothing' },
+      yes: { type: 'boolean', short: 'y', help: 'do not ask for confirmation' },
+    },
+    load: lazy(() => require('../commands/config')),
+  })),
   {
     path: ['releases'],
     summary: 'list releases: id, version, who, when, status, duration, description',

@@ -1,3 +1,4 @@
+import { stopWithParent } from '../process';
 import { startLocalStack } from './local-stack';
 import { localStackSteps, provision, testRunSteps } from './provision';
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   const stop = () => void stack.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  stopWithParent(); // a SIGTERM to npm's pid alone ends npm's shell, not us: stop when reparented
 }
 
 main().catch((error: Error) => {

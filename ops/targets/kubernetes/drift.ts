@@ -1,3 +1,4 @@
+import { configChangeAllowed } from './stack-config';
 import type { ResourceChange } from './stack-runner';
 
 /**
@@ -15,12 +16,15 @@ const imagePaths: { type: RegExp; path: RegExp }[] = [
 const noChange = new Set(['same', 'read', 'refresh']);
 
 /** The changes of a preview that are not the image bump itself. */
-export function driftOf(changes: ResourceChange[]): ResourceChange[] {
+export function driftOf(changes: ResourceChange[], changedSettings: string[] = []): ResourceChange[] {
+  // A release's own settings (ops config) are desired state: their ConfigMap/Secret keys and the pod
+  // template's config checksum (which also follows RELEASE_VERSION) are not drift.
+  const configAllows = configChangeAllowed(changedSettings);
   return changes.filter((change) => {
     if (noChange.has(change.op)) return false;
     const rules = imagePaths.filter((r) => r.type.test(change.type));
-    if (!rules.length || !change.paths.length) return true;
-    return !change.paths.every((p) => rules.some((r) => r.path.test(p)));
+    if (!change.paths.length) return true;
+    return !change.paths.every((p) => rules.some((r) => r.path.test(p)) || configAllows(change, p));
   });
 }
 

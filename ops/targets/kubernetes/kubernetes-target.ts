@@ -3,10 +3,15 @@ import type { ReleaseRecord } from '../../state/releases';
 import { readFlag, writeFlag } from '../maintenance-flag';
 import { ActivationError, type DeployRequest, type InstanceStatus, type MaintenanceStatus, type StatusReport, type Target } from '../target';
 import { driftOf, describeChange } from './drift';
+import { changedSettings, stackSettingOf } from './stack-config';
 import { kubectlPods, type PodInfo, type PodLister } from './pods';
 import { ociRegistry, type RegistryClient } from './registry-client';
 import { httpSmokeTest, smokeTokensFromEnv, type StackSmokeTest } from './smoke';
-import { HOST_OUTPUT, IMAGE_KEY, imageVersion, infraDir, parseVersion, pulumiRunner, stackConfigPath, type StackRunner } from './stack-runner';
+import { HOST_OUTPUT, IMAGE_KEY, imageVersion, infraDir, parseVersion, pulumiRunner, readStackValue, stackConfigPath, type StackRunner } from './stack-runner';
+import type { ReleaseConfig } from '../../state/releases';
+
+/** How a setting is shown: a secret never by value. */
+export const describeEntry = (entry: ReleaseConfig[string] | undefined): string => (!entry ? '(committed)' : 'unset' in entry ? '(unset)' : 'secure' in entry ? '[secret]' : JSON.stringify(entry.value));
 
 export interface HttpProbe {
   get(url: string): Promise<{ status: number; body: unknown }>;
@@ -124,9 +129,9 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     }, signal);
   }
 
-  async function up(image: string, out: Output, label: string, signal?: AbortSignal): Promise<void> {
-    await out.step(`pulumi up (${label}; image supplied for this run only; waits for the rollout)`, async () => {
-      const result = await runner.up({ image, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal });
+  async function up(image: string, config: ReleaseConfig | undefined, out: Output, label: string, signal?: AbortSignal): Promise<void> {
+    await out.step(`pulumi up (${label}; image and settings supplied for this run only; waits for the rollout)`, async () => {
+      const result = await runner.up({ image, config, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal });
       if (result.result === 'cancelled') throw new Error('pulumi up was cancelled (the engine stopped after its in-flight steps)');
       if (result.result !== 'succeeded') throw new Error(`pulumi up ${result.result}`);
     });
@@ -188,8 +193,11 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       const { signal } = request;
       const smoke = smokeTest();
       const previous = await out.step('read the image serving now', () => servingImage(request.current));
-      const preview = await out.step(`pulumi preview --diff (image ${imageVersion(image)})`, () => runner.preview({ image, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal }));
-      const drift = driftOf(preview.changes);
+      const previousConfig = request.current?.config;
+      const changed = changedSettings(previousConfig, request.config);
+      if (changed.length) out.info(`  settings: ${changed.map((name) => `${name} ${describeEntry(previousConfig?.[name])} → ${describeEntry(request.config?.[name])}`).join(', ')}`);
+      const preview = await out.step(`pulumi preview --diff (image ${imageVersion(image)}${changed.length ? `, settings ${changed.join(', ')}` : ''})`, () => runner.preview({ image, config: request.config, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal }));
+      const drift = driftOf(preview.changes, changed);
       if (drift.length) {
         out.info(`  the preview changes more than the image:\n${drift.map((c) => `    ${describeChange(c)}`).join('\n')}`);
         if (!request.allowDrift) {
@@ -199,7 +207,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       }
       let step = 'pulumi up';
       try {
-        await up(image, out, `image ${imageVersion(image)}`, signal);
+        await up(image, request.config, out, `image ${imageVersion(image)}${changed.length ? ` + settings` : ''}`, signal);
         step = 'verify the rollout';
         const url = await verify(image, out, signal);
         step = 'smoke test';
@@ -209,10 +217,10 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
         let rolledBack = false;
         if (signal?.aborted) {
           out.warn(`cancelled during "${step}": the previous image is not put back automatically; check the stack (ops status --env ${options.stack}), then ops rollback --env ${options.stack} or ops deploy again`);
-        } else if (previous && previous !== image) {
-          out.info(`  rolling back to image ${previous}`);
+        } else if (previous && (previous !== image || changed.length)) {
+          out.info(`  rolling back to image ${previous}${changed.length ? ` and the previous settings (${changed.join(', ')})` : ''}`);
           try {
-            await up(previous, out, `rollback to ${imageVersion(previous)}`);
+            await up(previous, previousConfig, out, `rollback to ${imageVersion(previous)}`);
             await verify(previous, out);
             rolledBack = true;
           } catch (rollbackError) {
@@ -223,6 +231,21 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
         }
         throw new ActivationError((error as Error).message, step, true, rolledBack);
       }
+    },
+
+    config: {
+      async serving(request) {
+        const image = await servingImage(request.current);
+        if (!image) throw new OpsError(`no image serves ${options.stack} yet (no release, no ${IMAGE_KEY} in ${stackConfigPath(options.stack)})`, `ops deploy --env ${options.stack} --version <image>`, 1);
+        return { image, version: imageVersion(image) };
+      },
+      async committed(name) {
+        const setting = stackSettingOf(name);
+        const value = readStackValue(stackConfigPath(options.stack), setting.key);
+        const secret = Boolean(setting.secret || (typeof value === 'object' && value !== null && 'secure' in value));
+        return { key: setting.key, secret, value: value === undefined || secret ? undefined : Array.isArray(value) ? value.join(',') : String(value) };
+      },
+      encrypt: (name, value) => runner.encryptSecret(stackSettingOf(name, true).key, value),
     },
 
     async status(): Promise<StatusReport> {
