@@ -21,7 +21,8 @@ afterAll(() => registry.close());
 beforeEach(() => {
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-'));
   // Preflight and verify need the stack's real services; these tests are about the rollout (ops/preflight and ops/verify have their own).
-  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify' };
+  // OPS_STATE_URL=dir:…: this stack's shared state, on purpose in a directory (a stack without one is refused).
+  env = { OPS_STATE_DIR: stateDir, OPS_STATE_URL: `dir:${stateDir}`, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify' };
   registry.requests.length = 0;
 });
 afterEach(() => {
@@ -209,7 +210,7 @@ test('rollback redeploys the previous good image from the history and marks the 
 
 test('a held lock refuses the deploy before any Pulumi call', async () => {
   const fake = use({ initialTag: 'sha-aaa' });
-  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'incident 7: freeze'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'incident 7: freeze', '--ttl', '1h'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
   const run = await deploy(digestOf('sha-2'));
   expect(run.code).toBe(3);
   expect(run.stderr).toContain('incident 7: freeze');
@@ -219,8 +220,8 @@ test('a held lock refuses the deploy before any Pulumi call', async () => {
 
 test('every changing command takes the lock (refused while it is held); read-only commands do not', async () => {
   const fake = use({ initialTag: 'sha-aaa' });
-  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'freeze'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
-  expect((await runOps(['lock', 'acquire', '--env', 'local', '-m', 'freeze'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'freeze', '--ttl', '1h'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await runOps(['lock', 'acquire', '--env', 'local', '-m', 'freeze', '--ttl', '1h'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
   // (deploy and rollback: the held-lock test above; restore --into <live>: the same wrapper, ops/backup/commands.ts)
   for (const argv of [['maintenance', 'on', '--env', 'production'], ['maintenance', 'off', '--env', 'production'], ['stop', '--env', 'local']]) {
     const run = await runOps(argv, { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
