@@ -32,7 +32,7 @@ export async function runCli(argv: string[], streams: Streams = process, env: No
     }
     const guesses = group.length ? [] : closest(words[0]!, [...new Set(commands.map((c) => c.path[0]!))]);
     const didYouMean = guesses.length ? `did you mean: ${guesses.slice(0, 3).map((g) => `ops ${g}`).join(', ')}?\n` : '';
-    streams.stderr.write(`error: unknown command "ops ${words.join(' ')}"\n${didYouMean}${group.length ? globalHelp([words[0]!]) : 'next: ops --help lists every command\n'}`);
+    streams.stderr.write(`error: unknown command "ops ${words.join(' ')}"\n${didYouMean}${group.length ? `${globalHelp([words[0]!])}next: ops ${words[0]} --help\n` : 'next: ops --help lists every command\n'}`);
     return 2;
   }
   const args = argv.slice(entry.path.length);

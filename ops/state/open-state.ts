@@ -9,6 +9,8 @@ import { STATE_URL_KEY, stackSetting } from './stacks';
 export interface OpenStateOptions {
   /** --local-state (or OPS_LOCAL_STATE=1): a stack's lock and history on this machine only, on purpose. */
   localState?: boolean;
+  /** Where the stack files are (default infra/; tests pass their own). */
+  workDir?: string;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface OpenStateOptions {
 export function openState(env: string, stateDir: string, processEnv: NodeJS.ProcessEnv, options: OpenStateOptions = {}): OpsState {
   if (env === 'local') return dirState(stateDir);
   if (options.localState || processEnv.OPS_LOCAL_STATE === '1') return dirState(stateDir);
-  const fromStack = processEnv.OPS_STATE_URL ? undefined : stackSetting(env, STATE_URL_KEY);
+  const fromStack = processEnv.OPS_STATE_URL ? undefined : stackSetting(env, STATE_URL_KEY, options.workDir);
   const url = processEnv.OPS_STATE_URL ?? fromStack;
   const source = processEnv.OPS_STATE_URL ? 'OPS_STATE_URL' : `${STATE_URL_KEY} in infra/Pulumi.${env}.yaml`;
   if (!url) {
