@@ -25,13 +25,13 @@ export interface OpsCommandSpec {
 
 export const opsCommands: OpsCommandSpec[] = [
   { path: ['deploy'], flags: { '--env': 'value', '--version': 'value', '--strategy': 'value', '--dry-run': 'switch', '--yes': 'switch', '--skip-preflight': 'value', '--skip-verify': 'value', '--lock-wait': 'value', '--allow-drift': 'switch' }, positionals: 0 },
-  { path: ['rollback'], flags: { '--to': 'value', '--env': 'value', '--yes': 'switch', '--lock-wait': 'value' }, positionals: 0 },
+  { path: ['rollback'], flags: { '--to': 'value', '--env': 'value', '--yes': 'switch', '--lock-wait': 'value' }, positionals: 1 },
   { path: ['releases'], flags: { '--json': 'switch', '--env': 'value' }, positionals: 0 },
   { path: ['releases', 'prune'], flags: { '--keep': 'value' }, positionals: 0 },
   { path: ['preflight'], flags: { '--env': 'value', '--skip': 'value', '--json': 'switch' }, positionals: 0 },
   { path: ['verify'], flags: { '--env': 'value', '--url': 'value', '--json': 'switch' }, positionals: 0 },
   { path: ['lock', 'status'], flags: { '--env': 'value' }, positionals: 0 },
-  { path: ['lock', 'acquire'], flags: { '-m': 'value' }, positionals: 0 },
+  { path: ['lock', 'acquire'], flags: { '-m': 'value', '--ttl': 'value' }, positionals: 0 },
   { path: ['lock', 'release'], flags: {}, positionals: 0 },
   { path: ['maintenance', 'on'], flags: { '--message': 'value', '--retry-after': 'value', '--env': 'value' }, positionals: 0 },
   { path: ['maintenance', 'off'], flags: { '--env': 'value' }, positionals: 0 },
