@@ -218,6 +218,18 @@ test('a held lock refuses the deploy before any Pulumi call', async () => {
   expect(fake.calls.filter((c) => !c.startsWith('readConfig'))).toEqual([]);
 });
 
+test('a manual lock keeps others out: its holder deploys under it, others are refused unless they have its token', async () => {
+  use({ initialTag: 'sha-aaa' });
+  const held = await runOps(['lock', 'acquire', '--env', 'production', '-m', 'maintenance window', '--ttl', '2h', '--json'], { ...env, OPS_USER: 'erin' });
+  expect(held.code).toBe(0);
+  const { token } = JSON.parse(held.stdout) as { token: string };
+  expect((await runOps(['deploy', '--env', 'production', '--version', digestOf('sha-1'), '--yes'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await deploy(digestOf('sha-2'))).code).toBe(3); // dana
+  expect((await runOps(['deploy', digestOf('sha-2'), '--env', 'production', '--yes'], { ...env, OPS_LOCK_TOKEN: token })).code).toBe(0);
+  expect(readLock(stateDir, 'production')).toMatchObject({ owner: 'erin', kind: 'manual' });
+  expect(listReleases(stateDir, 'production').map((r) => `${r.id}:${r.who}:${r.status}`)).toEqual(['v1:erin:succeeded', 'v2:dana:succeeded']);
+});
+
 test('every changing command takes the lock (refused while it is held); read-only commands do not', async () => {
   const fake = use({ initialTag: 'sha-aaa' });
   expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'freeze', '--ttl', '1h'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
