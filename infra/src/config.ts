@@ -137,7 +137,7 @@ const edge = z.object({
   rateLimitBurst: z.number().int().min(0).default(40),
   /** Largest request body at the edge (nginx syntax, e.g. 1m). */
   clientMaxBodySize: z.string().regex(/^\d+[km]$/).default('1m'),
-  /** Edge maintenance: nginx answers 503 itself (used by `ops maintenance --edge`, core down). */
+  /** Edge maintenance: nginx answers 503 itself (set with pulumi config + up while the core is down; infra/README.md). */
   maintenance: z.boolean().default(false),
   /** Let's Encrypt account e-mail and ACME server (staging CA outside production). */
   acmeEmail: z.email(),

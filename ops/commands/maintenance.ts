@@ -1,4 +1,4 @@
-import { OpsError } from '../cli/output';
+import { describeUnknown, EXIT_UNKNOWN, OpsError } from '../cli/output';
 import type { CommandHandler } from '../cli/types';
 import { positiveInt, whoOf } from '../state/context';
 import type { MaintenanceStatus } from '../targets/target';
@@ -6,7 +6,7 @@ import { withCommandLock } from './command-lock';
 import { targetFor } from './common';
 
 const describe = (m: MaintenanceStatus) =>
-  m.on ? `maintenance ON since ${m.since ?? '?'}: "${m.message}" (Retry-After ${m.retryAfter} s; front door ${m.frontDoor ? 'on' : 'off'}, core flag ${m.coreFlag ? 'on' : 'off'})` : 'maintenance off';
+  m.unknown ? describeUnknown(m.unknown) : m.on ? `maintenance ON since ${m.since ?? '?'}: "${m.message}" (Retry-After ${m.retryAfter} s; front door ${m.frontDoor ? 'on' : 'off'}, core flag ${m.coreFlag ? 'on' : 'off'})` : 'maintenance off';
 
 export const handlers: Record<string, CommandHandler> = {
   async 'maintenance on'(ctx) {
@@ -33,6 +33,7 @@ export const handlers: Record<string, CommandHandler> = {
   async 'maintenance status'(ctx) {
     const { target, env } = targetFor(ctx);
     const status = await target.maintenance();
-    ctx.out.result({ env, maintenance: status }, describe(status));
+    ctx.out.result({ env, maintenance: status, known: !status.unknown }, describe(status));
+    return status.unknown ? EXIT_UNKNOWN : 0;
   },
 };

@@ -1,4 +1,4 @@
-import type { Output } from '../cli/output';
+import type { Output, Unknown } from '../cli/output';
 import type { ReleaseConfig, ReleaseRecord } from '../state/releases';
 
 export interface DeployRequest {
@@ -40,6 +40,8 @@ export interface MaintenanceStatus {
   /** Where the switch was read: the front door (nginx) and/or the core's Redis flag. */
   frontDoor?: boolean;
   coreFlag?: boolean;
+  /** Set when the switch could not be read (no REDIS_URL, Redis unreachable): `on` means nothing then. */
+  unknown?: Unknown;
 }
 
 export interface StatusReport {
@@ -53,6 +55,8 @@ export interface StatusReport {
   current?: string;
   healthy: boolean;
   problems: string[];
+  /** What could not be determined (no kubectl context, Pulumi missing, a dependency unreachable): printed as unknown, exit 4. */
+  unknowns?: Unknown[];
 }
 
 /** A failed activation: where it failed, and whether traffic had been switched (and switched back). */

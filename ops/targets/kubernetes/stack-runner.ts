@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { run as runCommand } from '../../process';
+import { MissingCommandError, requireCommand, run as runCommand } from '../../process';
 import { repoRoot } from '../../services/paths';
 import type { ReleaseConfig } from '../../state/releases';
 import { stackSettingOf, yamlValue } from './stack-config';
@@ -146,6 +146,8 @@ type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
 export type AutomationStack = Pick<AutoStack, 'preview' | 'up' | 'outputs'>;
 
 const selectLocalStack = async (stack: string, workDir: string): Promise<AutomationStack> => {
+  // The Automation API spawns the pulumi CLI: missing, it fails with a bare "code: -2". Name it instead.
+  requireCommand('pulumi');
   const { automation: auto } = require('@pulumi/pulumi') as typeof import('@pulumi/pulumi');
   return auto.LocalWorkspace.selectStack({ stackName: stack, workDir });
 };
@@ -158,6 +160,7 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
       try {
         return await selectStack(stack, workDir);
       } catch (error) {
+        if (error instanceof MissingCommandError) throw error;
         throw new Error(`could not open Pulumi stack "${stack}" in ${workDir}: ${(error as Error).message}. Install the Pulumi CLI and log in (pulumi login), or use --dry-run to see the plan.`, { cause: error });
       }
     })();
