@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
 import { terminationGraceSeconds, type StackConfig } from '../config';
 import { backupJobManifests } from './backup-manifests';
@@ -114,6 +115,18 @@ export function imageVersion(image: string): string {
   return lastSegment.includes(':') ? (lastSegment.split(':').pop() ?? 'unknown') : 'latest';
 }
 
+/**
+ * The pod template's `switchboard.dev/config-checksum`: a hash of the core's plain (non-output)
+ * environment, without RELEASE_VERSION (an image bump changes the template through the image already,
+ * and ops' drift check allows only that). The core reads its config at start only (envFrom), so a
+ * ConfigMap change must roll the pods: a new checksum is a new ReplicaSet.
+ */
+export const configChecksumAnnotation = 'switchboard.dev/config-checksum';
+export function configChecksum(env: Record<string, pulumi.Input<string>>): string {
+  const plain = Object.entries(env).filter(([key, value]) => key !== 'RELEASE_VERSION' && typeof value === 'string').sort(([a], [b]) => a.localeCompare(b));
+  return createHash('sha256').update(JSON.stringify(plain)).digest('hex').slice(0, 16);
+}
+
 export function appManifests(spec: AppSpec): Manifest[] {
   const { namespace, app } = spec;
   const meta = (name: string, component = 'core') => ({ name, namespace, labels: labels(component, spec.environment) });
@@ -155,7 +168,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
         selector: { matchLabels: coreSelector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
         template: {
-          metadata: { labels: labels('core', spec.environment), annotations: { 'prometheus.io/port': String(metricsPort) } },
+          metadata: { labels: labels('core', spec.environment), annotations: { 'prometheus.io/port': String(metricsPort), [configChecksumAnnotation]: configChecksum(spec.env) } },
           spec: {
             serviceAccountName: 'switchboard-core',
             automountServiceAccountToken: false,
