@@ -179,19 +179,23 @@ test('a config change is drift for a deploy (refused), and applied on purpose it
   expect(after?.status.readyReplicas).toBe(2);
 });
 
-test('an unrelated change made behind Pulumi\'s back (kubectl edit of the HPA) is drift: the deploy is refused and changes nothing; --allow-drift puts the program\'s value back', async () => {
+/**
+ * Found against the real engine: with server-side apply, the refreshed preview's dry-run apply meets the
+ * field kubectl now owns and fails with a field conflict, so the deploy is refused before anything is
+ * applied (not through the drift list). --allow-drift cannot override it either (the provider does not
+ * force conflicts); resolving it is a deliberate `pulumi up` with pulumi.com/patchForce, out of this test.
+ */
+test('an unrelated change made behind Pulumi\'s back (kubectl patch of the HPA) refuses the deploy and changes nothing', async () => {
   const maxReplicas = async () => (JSON.parse((await cluster.kubectl(['-n', coreNamespace, 'get', 'hpa', 'switchboard-core', '-o', 'json'])).stdout) as { spec: { maxReplicas: number } }).spec.maxReplicas;
   const declared = await maxReplicas();
+  const imageBefore = (await deployment())?.spec.template.spec.containers[0]!.image;
   await cluster.kubectl(['-n', coreNamespace, 'patch', 'hpa', 'switchboard-core', '--type', 'merge', '-p', JSON.stringify({ spec: { maxReplicas: declared + 5 } })]);
 
   const refused = await deploy('sha-2');
   expect(refused.code).not.toBe(0);
-  expect(refused.stderr).toMatch(/change\(s\) besides the image/);
-  expect(refused.stderr).toContain('HorizontalPodAutoscaler');
-  expect((await deployment())?.spec.template.spec.containers[0]!.image).toBe(imageOf('sha-1'));
+  expect(refused.stderr).toContain('✗ pulumi preview');
+  expect(refused.stderr).toContain('.spec.maxReplicas');
+  expect((await deployment())?.spec.template.spec.containers[0]!.image).toBe(imageBefore);
   expect(await maxReplicas()).toBe(declared + 5);
-
-  expectOk(await deploy('sha-2', '--allow-drift'));
-  expect(await maxReplicas()).toBe(declared);
-  expect((await deployment())?.spec.template.spec.containers[0]!.image).toBe(imageOf('sha-2'));
+  expect(listReleases(stateDir, stack).at(-1)?.status).toBe('failed');
 });
