@@ -172,8 +172,21 @@ const cluster = z.object({
   oidcProviderUrl: z.string().regex(/^[a-z0-9.-]+(\/[A-Za-z0-9._-]+)*$/, 'the issuer without https://, e.g. oidc.eks.eu-west-1.amazonaws.com/id/ABC123'),
 });
 
+/**
+ * A local stack (issue 25): only the Kubernetes part is deployed, to a local cluster; Atlas, ElastiCache,
+ * S3/CloudFront, IAM, Route 53 and the edge (its controller comes from an OCI Helm chart) are switched off,
+ * and the core is pointed at the local stand-ins given here. Never set in dev/staging/production.
+ */
+const local = z.object({
+  /** MongoDB-compatible server the pods would use (the local mongo-java-server). */
+  mongodbUri: z.string().min(1),
+  /** Redis the pods would use. */
+  redisUrl: z.string().min(1),
+});
+
 const common = {
   aws,
+  local: local.optional(),
   edge,
   cluster,
   /** Owner and cost-centre tags applied to every taggable resource. */
@@ -225,6 +238,9 @@ export const stackConfigSchema = z
     if (config.redis.automaticFailover && config.redis.numCacheClusters < 2) {
       ctx.addIssue({ code: 'custom', path: ['redis', 'numCacheClusters'], message: 'automatic failover needs ≥ 2 nodes' });
     }
+    if (config.environment === 'production' && config.local) {
+      ctx.addIssue({ code: 'custom', path: ['local'], message: 'a production stack never deploys to a local cluster' });
+    }
     if (!config.atlas.privateEndpoint && config.atlas.accessList.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['atlas', 'accessList'], message: 'list the egress CIDRs or enable privateEndpoint' });
     }
@@ -236,7 +252,7 @@ export type ProductionConfig = Extract<StackConfig, { environment: 'production' 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 
 /** The configuration object keys under the `switchboard:` namespace. */
-export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags'] as const;
+export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags', 'local'] as const;
 
 /**
  * Secrets (`pulumi config set --secret switchboard:<key>`), never in plain text:

@@ -116,6 +116,7 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
   if (config.app.notifications.webhookUrl && !secrets.notificationWebhookSecret) {
     throw new Error('switchboard:app.notifications.webhookUrl needs the secret switchboard:notificationWebhookSecret (pulumi config set --secret switchboard:notificationWebhookSecret "$(openssl rand -hex 32)")');
   }
+  if (config.local) return buildLocalStack(config, config.local, secrets);
   const tags = standardTags(config);
   const atlas = new AtlasDatabase('mongo', {
     environment: config.environment,
@@ -172,4 +173,22 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
     backupPolicyArn: storage.backupPolicy.arn,
     appHost: config.edge.host,
   };
+}
+
+/**
+ * A local stack (`switchboard:local`, issue 25): the core's Kubernetes objects only, on a local cluster,
+ * its database and Redis pointed at the local stand-ins. Atlas, ElastiCache, S3/CloudFront, IAM and
+ * Route 53 are off; so are the edge (its controller is an OCI Helm chart not reachable here) and
+ * cert-manager's objects (they need the edge's ingress class).
+ */
+function buildLocalStack(config: StackConfig, local: NonNullable<StackConfig['local']>, secrets: StackSecrets): StackOutputs {
+  const appSecrets: SecretValues = {
+    MONGODB_URI: pulumi.secret(local.mongodbUri),
+    REDIS_URL: pulumi.secret(local.redisUrl),
+    JWT_HS256_KEYS: secrets.jwtHs256Keys ?? '',
+  };
+  const specs = kubernetesSpecs(config, appSecrets, loadObservability(), placeholderProvisioned(config));
+  new SwitchboardApp('app', { spec: specs.app, provider: clusterProvider(config) });
+  const off = pulumi.output('(off in a local stack)');
+  return { mongoClusterName: off, redisEndpoint: off, mediaBucket: off, backupBucket: off, mediaCdnDomain: off, coreMediaPolicyArn: off, backupPolicyArn: off, appHost: config.edge.host };
 }

@@ -24,6 +24,8 @@ export const debianCommands: DebianCommand[] = [
   { command: 'buildah', package: 'buildah' },
   { command: 'runc', package: 'runc' }, // crun cannot run on this host's hybrid cgroups
   { command: 'debootstrap', package: 'debootstrap' }, // the local base image's root filesystem
+  { command: 'etcd', package: 'etcd-server' }, // the local Kubernetes cluster's store (ops/services/kube-cluster.ts)
+  { command: 'openssl', package: 'openssl' }, // its certificates and service-account keys
 ];
 
 export const aptInstallLine = (packages: string[]) => `sudo apt-get install -y ${[...new Set(packages)].join(' ')}`;

@@ -35,7 +35,11 @@ export interface StackRunner {
   readonly stack: string;
   /** A key of the stack's committed config (e.g. `switchboard:app.image`); undefined when unset, an error when unreadable. */
   readConfig(key: string): Promise<string | undefined>;
-  /** `pulumi preview --diff` with `run.image`: every resource that would change. */
+  /**
+   * `pulumi preview --diff --refresh` with `run.image`: every resource that would change. The refresh
+   * reads the live objects first, so a change made behind Pulumi's back (kubectl edit) shows as drift:
+   * without it the preview compares the program with the state file only (seen against a real cluster, issue 25).
+   */
   preview(run: StackRun): Promise<{ changes: ResourceChange[] }>;
   /** `pulumi up` with `run.image`: Pulumi's Kubernetes provider waits for the Deployment rollout. */
   up(run: StackRun): Promise<{ result: 'succeeded' | 'failed' | 'cancelled'; outputs: Record<string, unknown> }>;
@@ -148,6 +152,8 @@ export type AutomationStack = Pick<AutoStack, 'preview' | 'up' | 'outputs'>;
 const selectLocalStack = async (stack: string, workDir: string): Promise<AutomationStack> => {
   // The Automation API spawns the pulumi CLI: missing, it fails with a bare "code: -2". Name it instead.
   requireCommand('pulumi');
+  // OPS_PULUMI_INLINE=1: the engine runs infra/program.ts in this process (the local Kubernetes stack).
+  if (process.env.OPS_PULUMI_INLINE === '1') return (require('./inline-program') as typeof import('./inline-program')).selectInlineStack(stack, workDir);
   const { automation: auto } = require('@pulumi/pulumi') as typeof import('@pulumi/pulumi');
   return auto.LocalWorkspace.selectStack({ stackName: stack, workDir });
 };
@@ -186,12 +192,12 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
         const m = event.resourcePreEvent?.metadata;
         if (m && m.op !== 'same') changes.push({ urn: m.urn, type: m.type, op: m.op, paths: Object.keys(m.detailedDiff ?? {}).concat(m.detailedDiff ? [] : (m.diffs ?? [])) });
       };
-      await withConfig(run, async (configFile) => (await select()).preview({ diff: true, configFile, onOutput: run.onOutput, onEvent, signal: run.signal }));
+      await withConfig(run, async (configFile) => (await select()).preview({ diff: true, refresh: true, configFile, onOutput: run.onOutput, onEvent, signal: run.signal }));
       return { changes };
     },
     async up(run) {
       try {
-        const result = await withConfig(run, async (configFile) => (await select()).up({ configFile, onOutput: run.onOutput, signal: run.signal }));
+        const result = await withConfig(run, async (configFile) => (await select()).up({ refresh: true, configFile, onOutput: run.onOutput, signal: run.signal }));
         return { result: result.summary.result === 'succeeded' ? 'succeeded' : 'failed', outputs: plain(result.outputs) };
       } catch (error) {
         if (run.signal?.aborted) return { result: 'cancelled', outputs: {} };
