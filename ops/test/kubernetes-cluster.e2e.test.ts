@@ -71,7 +71,9 @@ beforeAll(async () => {
     pollMs: 1_000,
     verifyTimeoutMs: minutes(3),
   });
-  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the pods of the local cluster run no containers (kwok)', OPS_KUBE_CONTEXT: cluster.context, OPS_PUBLIC_URL: 'https://chat.local.example.com' };
+  // OPS_LOCAL_STATE=1: a local cluster's lock and releases are this machine's on purpose (the test reads them in stateDir);
+  // stacks otherwise need switchboard:ops.stateUrl (issue 26).
+  env = { OPS_STATE_DIR: stateDir, OPS_LOCAL_STATE: '1', OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the pods of the local cluster run no containers (kwok)', OPS_KUBE_CONTEXT: cluster.context, OPS_PUBLIC_URL: 'https://chat.local.example.com' };
   timings['cluster start'] = Math.round(performance.now() - started);
 }, minutes(5));
 
