@@ -1,14 +1,14 @@
 import { dashboardUids } from '../dashboards/uids';
-import { alertsConfig as c } from './config';
+import { dashboardUrl as dashboardLink, localLinks, runbookUrl as runbookLink, type LinkSettings } from './links';
 import { sliRecordingRules, sloAlerts } from './slo-rules';
 import { symptomAlerts } from './symptom-rules';
 import type { AlertDefinition, AlertingRule, RuleGroup } from './types';
 
-export const runbookUrl = (alert: string) => `${c.links.runbookBaseUrl}/${alert}.md`;
-export const dashboardUrl = (uid: string) => `${c.links.grafanaUrl}/d/${uid}`;
+export const runbookUrl = (alert: string, links: LinkSettings = localLinks) => runbookLink(links, alert);
+export const dashboardUrl = (uid: string, links: LinkSettings = localLinks) => dashboardLink(links, uid);
 
-/** The one place runbook_url and dashboard are attached (kubernetes-mixin style). */
-export function withLinks(definition: AlertDefinition): AlertingRule {
+/** The one place runbook_url and dashboard are attached (kubernetes-mixin style), from the environment's link settings. */
+export function withLinks(definition: AlertDefinition, links: LinkSettings = localLinks): AlertingRule {
   return {
     alert: definition.alert,
     expr: definition.expr,
@@ -17,8 +17,8 @@ export function withLinks(definition: AlertDefinition): AlertingRule {
     annotations: {
       summary: definition.summary,
       description: definition.description,
-      runbook_url: runbookUrl(definition.alert),
-      dashboard: dashboardUrl(dashboardUids[definition.dashboard]),
+      runbook_url: runbookUrl(definition.alert, links),
+      dashboard: dashboardUrl(dashboardUids[definition.dashboard], links),
     },
   };
 }
@@ -28,11 +28,13 @@ export interface BuildOptions {
   forOverride?: string;
   /** Test-only: evaluation interval of every group. */
   interval?: string;
+  /** Base URLs of runbook_url and dashboard (per environment); default: the local ones. */
+  links?: LinkSettings;
 }
 
 export function buildRuleGroups(options: BuildOptions = {}): RuleGroup[] {
   const alert = (d: AlertDefinition) => {
-    const rule = withLinks(d);
+    const rule = withLinks(d, options.links);
     return options.forOverride === undefined ? rule : { ...rule, for: options.forOverride };
   };
   const interval = options.interval ? { interval: options.interval } : {};
