@@ -59,9 +59,10 @@ export const inhibitions: Inhibition[] = [
   },
   {
     source: 'SwitchboardCoreInstanceDown',
-    targets: ['SwitchboardCoreNotReady', 'SwitchboardEventLoopLagHigh', 'SwitchboardMemoryGrowth', 'SwitchboardMongoDBUnreachable', 'SwitchboardRedisUnreachable'],
+    // Not its dependency alerts: a down instance exports no chat_dependency_up, so they cannot fire for it.
+    targets: ['SwitchboardCoreNotReady', 'SwitchboardEventLoopLagHigh', 'SwitchboardMemoryGrowth'],
     equal: ['environment', 'job', 'instance'],
-    why: "an instance that is down explains its own readiness, runtime and dependency symptoms",
+    why: 'an instance that is down explains its own readiness and runtime symptoms',
   },
   {
     source: 'SwitchboardCoreAbsent',

@@ -23,9 +23,22 @@ export function withLinks(definition: AlertDefinition, links: LinkSettings = loc
   };
 }
 
+/** Seconds of a Prometheus duration such as 90s, 5m, 1h, 1d. */
+export function durationSeconds(d: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(d);
+  if (!m) throw new Error(`unsupported duration ${d}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
 export interface BuildOptions {
-  /** Test-only: replace every alert's `for:` (the live drill). Shipped rules never set it. */
+  /** Test-only: replace every alert's `for:`. Shipped rules never set it. */
   forOverride?: string;
+  /**
+   * Test-only (the fire drill): divide every alert's `for:` by this (at least 1 s). Unlike
+   * forOverride it keeps the shipped order in which alerts fire, which inhibition depends on
+   * (MongoDBUnreachable must fire before the burn page it inhibits).
+   */
+  forScale?: number;
   /** Test-only: evaluation interval of every group. */
   interval?: string;
   /** Base URLs of runbook_url and dashboard (per environment); default: the local ones. */
@@ -35,6 +48,7 @@ export interface BuildOptions {
 export function buildRuleGroups(options: BuildOptions = {}): RuleGroup[] {
   const alert = (d: AlertDefinition) => {
     const rule = withLinks(d, options.links);
+    if (options.forScale !== undefined) return { ...rule, for: `${Math.max(1, Math.round(durationSeconds(rule.for) / options.forScale))}s` };
     return options.forOverride === undefined ? rule : { ...rule, for: options.forOverride };
   };
   const interval = options.interval ? { interval: options.interval } : {};

@@ -6,7 +6,7 @@ import { startAlertmanager, type RunningAlertmanager } from '../../ops/services/
 import { requireCommand } from '../../ops/services/system-packages';
 import { alertmanagerFile, generatedDir, renderAlertmanager } from '../generate';
 import { inhibitions, receiversFor, routingConfig, unknownAlertReferences } from '../routing';
-import { buildRuleGroups } from '../rules';
+import { buildRuleGroups, durationSeconds } from '../rules';
 import { isAlertingRule } from '../types';
 
 /**
@@ -49,6 +49,12 @@ describe('alertmanager.yml', () => {
 
   it('names only alerts that exist in its inhibitions and maintenance list', () => {
     expect(unknownAlertReferences()).toEqual([]);
+  });
+
+  it('inhibits only alerts that fire no sooner than their cause (Alertmanager cannot take back a page already sent)', () => {
+    const forOf = (alert: string) => Math.min(...alerting.filter((r) => r.alert === alert).map((r) => durationSeconds(r.for)));
+    const early = inhibitions.flatMap((i) => i.targets.filter((t) => forOf(t) < forOf(i.source)).map((t) => `${t} (for ${forOf(t)} s) fires before its cause ${i.source} (for ${forOf(i.source)} s)`));
+    expect(early).toEqual([]);
   });
 
   it('keeps secrets out of the file (receivers read them from files)', () => {
