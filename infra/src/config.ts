@@ -164,8 +164,20 @@ const cluster = z.object({
   oidcProviderUrl: z.string().regex(/^[a-z0-9.-]+(\/[A-Za-z0-9._-]+)*$/, 'the issuer without https://, e.g. oidc.eks.eu-west-1.amazonaws.com/id/ABC123'),
 });
 
+/**
+ * Where alerts link to and which Alertmanager `ops maintenance` silences (alerts/links.ts): the
+ * runbooks (base URL of runbooks/) and the Grafana the dashboards are provisioned into. Every
+ * rendered runbook_url and dashboard link is checked to resolve (alerts/test/links.test.ts).
+ */
+const observability = z.object({
+  runbookBaseUrl: z.url(),
+  grafanaUrl: z.url(),
+  alertmanagerUrl: z.url().optional(),
+});
+
 const common = {
   aws,
+  observability,
   edge,
   cluster,
   /** Owner and cost-centre tags applied to every taggable resource. */
@@ -228,7 +240,7 @@ export type ProductionConfig = Extract<StackConfig, { environment: 'production' 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 
 /** The configuration object keys under the `switchboard:` namespace. */
-export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags'] as const;
+export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags', 'observability'] as const;
 
 /**
  * Secrets (`pulumi config set --secret switchboard:<key>`), never in plain text:
