@@ -254,6 +254,9 @@ export interface StackSecrets {
   jwtHs256Keys?: pulumi.Output<string>;
   sentryDsn?: pulumi.Output<string>;
   notificationWebhookSecret?: pulumi.Output<string>;
+  /** Alertmanager receivers (alerts/routing.ts): PagerDuty Events v2 routing key, Slack incoming-webhook URL. */
+  alertPagerdutyRoutingKey: pulumi.Output<string>;
+  alertSlackWebhookUrl: pulumi.Output<string>;
 }
 
 /** Validates a raw config object; the error lists every problem with its path. */
@@ -284,6 +287,8 @@ export function readStackSecrets(config = new pulumi.Config('switchboard')): Sta
     jwtHs256Keys: optional('jwtHs256Keys'),
     sentryDsn: optional('sentryDsn'),
     notificationWebhookSecret: optional('notificationWebhookSecret'),
+    alertPagerdutyRoutingKey: config.requireSecret('alertPagerdutyRoutingKey'),
+    alertSlackWebhookUrl: config.requireSecret('alertSlackWebhookUrl'),
   };
 }
 
