@@ -184,9 +184,21 @@ const local = z.object({
   redisUrl: z.string().min(1),
 });
 
+/**
+ * Where alerts link to and which Alertmanager `ops maintenance` silences (alerts/links.ts): the
+ * runbooks (base URL of runbooks/) and the Grafana the dashboards are provisioned into. Every
+ * rendered runbook_url and dashboard link is checked to resolve (alerts/test/links.test.ts).
+ */
+const observability = z.object({
+  runbookBaseUrl: z.url(),
+  grafanaUrl: z.url(),
+  alertmanagerUrl: z.url().optional(),
+});
+
 const common = {
   aws,
   local: local.optional(),
+  observability,
   edge,
   cluster,
   /** Owner and cost-centre tags applied to every taggable resource. */
@@ -252,7 +264,7 @@ export type ProductionConfig = Extract<StackConfig, { environment: 'production' 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 
 /** The configuration object keys under the `switchboard:` namespace. */
-export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags', 'local'] as const;
+export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags', 'local', 'observability'] as const;
 
 /**
  * Secrets (`pulumi config set --secret switchboard:<key>`), never in plain text:
@@ -266,6 +278,9 @@ export interface StackSecrets {
   jwtHs256Keys?: pulumi.Output<string>;
   sentryDsn?: pulumi.Output<string>;
   notificationWebhookSecret?: pulumi.Output<string>;
+  /** Alertmanager receivers (alerts/routing.ts): PagerDuty Events v2 routing key, Slack incoming-webhook URL. */
+  alertPagerdutyRoutingKey: pulumi.Output<string>;
+  alertSlackWebhookUrl: pulumi.Output<string>;
 }
 
 /** Validates a raw config object; the error lists every problem with its path. */
@@ -296,6 +311,8 @@ export function readStackSecrets(config = new pulumi.Config('switchboard')): Sta
     jwtHs256Keys: optional('jwtHs256Keys'),
     sentryDsn: optional('sentryDsn'),
     notificationWebhookSecret: optional('notificationWebhookSecret'),
+    alertPagerdutyRoutingKey: config.requireSecret('alertPagerdutyRoutingKey'),
+    alertSlackWebhookUrl: config.requireSecret('alertSlackWebhookUrl'),
   };
 }
 

@@ -15,6 +15,10 @@ const common: Record<string, OptionSpec> = {
 };
 
 /** Commands that take the environment's lock: queue behind a running one instead of being refused. */
+const alertmanager: Record<string, OptionSpec> = {
+  'alertmanager-url': { type: 'string', value: '<url>', help: "the environment's Alertmanager for the maintenance silence (default $ALERTMANAGER_URL; unreachable: a warning and the amtool command)" },
+};
+
 const lockWait: Record<string, OptionSpec> = {
   'lock-wait': { type: 'string', value: '<duration>', help: 'wait up to this long (e.g. 15m) for the lock held by another command instead of being refused (default: refuse at once)' },
 };
@@ -158,16 +162,18 @@ export const commands: CommandEntry[] = [
   {
     path: ['maintenance', 'on'],
     summary: 'answer 503 + Retry-After (HTML page / problem+json) for the API and socket handshakes; /health stays up',
-    usage: 'maintenance on [--message <text>] [--retry-after <seconds>] [--env local|<stack>]',
+    usage: 'maintenance on [--message <text>] [--retry-after <seconds>] [--duration <2h>] [--alertmanager-url <url>] [--env local|<stack>]',
     options: {
       ...common,
       ...lockWait,
+      ...alertmanager,
+      duration: { type: 'string', value: '<duration>', help: 'how long the Alertmanager silence of the alerts maintenance explains lasts (default 2h; `off` expires it early)' },
       message: { type: 'string', short: 'm', value: '<text>', help: 'shown to users (default: "Switchboard is down for maintenance.")' },
       'retry-after': { type: 'string', value: '<seconds>', help: 'Retry-After sent to clients (default 120)' },
     },
     load: lazy(() => require('../commands/maintenance')),
   },
-  { path: ['maintenance', 'off'], summary: 'end maintenance mode', usage: 'maintenance off [--env local|<stack>] [--lock-wait <duration>]', options: { ...common, ...lockWait }, load: lazy(() => require('../commands/maintenance')) },
+  { path: ['maintenance', 'off'], summary: 'end maintenance mode and expire its Alertmanager silence', usage: 'maintenance off [--env local|<stack>] [--alertmanager-url <url>] [--lock-wait <duration>]', options: { ...common, ...lockWait, ...alertmanager }, load: lazy(() => require('../commands/maintenance')) },
   {
     path: ['maintenance', 'status'],
     summary: 'show whether maintenance mode is on (front door and core flag)',

@@ -17,6 +17,8 @@ export const debianCommands: DebianCommand[] = [
   { command: 'nginx', package: 'nginx' },
   { command: 'prometheus', package: 'prometheus' }, // the alert drill
   { command: 'promtool', package: 'prometheus' }, // alert rule unit tests
+  { command: 'prometheus-alertmanager', package: 'prometheus-alertmanager' }, // routing/inhibition tests, the fire drill
+  { command: 'amtool', package: 'prometheus-alertmanager' }, // amtool check-config, config routes test
   { command: 'python3', package: 'python3-venv' }, // the pinned Python checkers' virtualenvs
   { command: 'setpriv', package: 'util-linux' }, // ties service processes to the test run's life
   { command: 'flock', package: 'util-linux' }, // one build at a time when runs share the cache

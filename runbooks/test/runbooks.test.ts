@@ -48,7 +48,9 @@ describe.each(alertPages)('%s', (page) => {
 
   it('gives PromQL to run, a dashboard link and at least one ops command', () => {
     expect(text).toMatch(/```promql\n/);
-    expect(text).toMatch(new RegExp(`${alertsConfig.links.grafanaUrl.replace(/[.:/]/g, '\\$&')}/d/switchboard-`));
+    // Dashboards are linked as their generated file (resolves in the repository; the uid is the file name):
+    // the environment's Grafana URL travels with the alert (its `dashboard` annotation), not with the page.
+    expect(text).toMatch(/\]\(\.\.\/dashboards\/generated\/switchboard-[a-z]+\.json\)/);
     expect(quotedOpsCommands(page, text).length).toBeGreaterThan(0);
   });
 });
@@ -87,9 +89,11 @@ describe('numbers in runbooks match alerts/config.ts', () => {
 describe('links', () => {
   const uids: string[] = Object.values(dashboardUids);
 
-  it.each(pages)('%s links only dashboards that exist', (page) => {
-    const linked = [...read(page).matchAll(/\/d\/([A-Za-z0-9_-]+)/g)].map((m) => m[1]);
-    expect(linked.filter((uid) => !uids.includes(uid as string))).toEqual([]);
+  it.each(pages)('%s links only dashboards that exist (generated files with a known uid), never localhost', (page) => {
+    const text = read(page);
+    const linked = [...text.matchAll(/\]\(\.\.\/dashboards\/generated\/([A-Za-z0-9_-]+)\.json\)/g)].map((m) => m[1] as string);
+    expect(linked.filter((uid) => !uids.includes(uid) || !fs.existsSync(path.join(dir, '..', 'dashboards', 'generated', `${uid}.json`)))).toEqual([]);
+    expect(text).not.toMatch(/\]\(https?:\/\/(localhost|127\.0\.0\.1)|\]\(\/d\//);
   });
 
   it.each(pages)('%s links only runbook pages that exist', (page) => {

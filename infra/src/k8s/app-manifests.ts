@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
+import type { LinkSettings } from '../../../alerts/links';
+import { alertingManifests, relinkRuleGroups, type AlertReceiverSecrets } from './alerting';
 import { terminationGraceSeconds, type StackConfig } from '../config';
 import { backupJobManifests } from './backup-manifests';
 import type { RuleGroup, Dashboard } from './observability';
@@ -40,6 +42,10 @@ export interface AppSpec {
   provisioned: Provisioned;
   ruleGroups: RuleGroup[];
   dashboards: Dashboard[];
+  /** Runbook and Grafana bases of this stack (switchboard:observability): the PrometheusRule's links. */
+  links?: LinkSettings;
+  /** Receiver secrets of the AlertmanagerConfig; without them no routing is rendered. */
+  alertReceivers?: AlertReceiverSecrets;
 }
 
 /** The ServiceAccount annotation that binds it to an IAM role (IRSA). */
@@ -273,7 +279,8 @@ export function appManifests(spec: AppSpec): Manifest[] {
 
   manifests.push(...backupJobManifests(spec, irsaAnnotation));
   if (spec.ruleGroups.length > 0) {
-    manifests.push({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: meta('switchboard-alerts', 'alerts'), spec: { groups: spec.ruleGroups } });
+    manifests.push({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: meta('switchboard-alerts', 'alerts'), spec: { groups: spec.links ? relinkRuleGroups(spec.ruleGroups, spec.links) : spec.ruleGroups } });
+    if (spec.alertReceivers) manifests.push(...alertingManifests({ namespace, labels: labels('alerts', spec.environment), receivers: spec.alertReceivers }));
   }
   for (const dashboard of spec.dashboards) {
     const metadata = meta(`switchboard-dashboard-${dashboard.slug}`, 'dashboards');
