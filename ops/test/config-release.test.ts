@@ -17,7 +17,8 @@ let stateDir: string;
 let env: NodeJS.ProcessEnv;
 beforeEach(() => {
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-config-'));
-  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify' };
+  // A stack's state is shared (issue 26 part A): here a directory named as the shared state on purpose.
+  env = { OPS_STATE_DIR: stateDir, OPS_STATE_URL: `dir:${stateDir}`, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify' };
 });
 afterEach(() => {
   injectKubernetes({});
