@@ -79,3 +79,28 @@ it('unreachable Alertmanager: a warning with the amtool command to run by hand, 
   const none = await silenceMaintenance({ env: 'dev', operator: 'a', message: 'm', now, endsAt: now, out });
   expect(none.problem).toBe('unconfigured');
 });
+
+it('ops maintenance on|off under the operator\'s lock: OPS_LOCK_TOKEN lets the step through (issue 26) and the silence is created and expired (issue 22); without the token it is refused and nothing is silenced', async () => {
+  // The CLI in-process (ops/test/helpers), on the local target: the front door's switch is a file, no Redis.
+  const { runOps } = await import('../../test/helpers');
+  const stateDir = fs.mkdtempSync(path.join(work, 'state-'));
+  const env = { OPS_STATE_DIR: stateDir, OPS_USER: 'oncall', ALERTMANAGER_URL: am!.url };
+  try {
+    const held = await runOps(['lock', 'acquire', '-m', 'maintenance window', '--ttl', '1h', '--json'], env);
+    expect(held.code).toBe(0);
+    const { token } = JSON.parse(held.stdout) as { token: string };
+    // A colleague (another OPS_USER, no token) is kept out: exit 3, no silence.
+    expect((await runOps(['maintenance', 'on', '-m', 'upgrade'], { ...env, OPS_USER: 'colleague' })).code).toBe(3);
+    expect(await maintenanceSilences(am!.url, 'local')).toEqual([]);
+    // The operator's runbook step from another shell/CI job (different OPS_USER) passes with the token.
+    const on = await runOps(['maintenance', 'on', '-m', 'upgrade', '--duration', '30m', '--json'], { ...env, OPS_USER: 'runner', OPS_LOCK_TOKEN: token });
+    expect(on.code).toBe(0);
+    const silences = await maintenanceSilences(am!.url, 'local');
+    expect(silences).toHaveLength(1);
+    expect((JSON.parse(on.stdout) as { silence: { ids: string[] } }).silence.ids).toEqual(silences.map((s) => s.id));
+    expect((await runOps(['maintenance', 'off'], { ...env, OPS_LOCK_TOKEN: token })).code).toBe(0);
+    expect(await maintenanceSilences(am!.url, 'local')).toEqual([]);
+  } finally {
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
