@@ -236,9 +236,11 @@ export function alertmanagerConfigSpec(secretName: string, timingOverride?: Part
             routingKey: secretRef(receiverSecretKeys.pagerdutyRoutingKey),
             sendResolved: true,
             description: templates.pagerDescription,
-            links: [
-              { href: templates.runbookHref, text: 'Runbook' },
-              { href: templates.dashboardHref, text: 'Dashboard' },
+            // The CRD's name for alertmanager.yml's `links` (href + alt); `links` itself is refused by the
+            // API server's schema (found applying it to a real kube-apiserver, ops/test/kubernetes-cluster.e2e.test.ts).
+            pagerDutyLinkConfigs: [
+              { href: templates.runbookHref, alt: 'Runbook' },
+              { href: templates.dashboardHref, alt: 'Dashboard' },
             ],
           },
         ],

@@ -5,6 +5,7 @@ import { maintenanceExplains } from '../../../alerts/routing';
 import { renderAlertmanager } from '../../../alerts/generate';
 import { startAlertmanager, type RunningAlertmanager } from '../../services/alertmanager';
 import { freePort } from '../../services/ports';
+import { runOps } from '../../test/helpers';
 import { expireMaintenance, silenceMaintenance } from '../maintenance-silence';
 import { maintenanceSilences } from '../silences';
 
@@ -82,7 +83,6 @@ it('unreachable Alertmanager: a warning with the amtool command to run by hand, 
 
 it('ops maintenance on|off under the operator\'s lock: OPS_LOCK_TOKEN lets the step through (issue 26) and the silence is created and expired (issue 22); without the token it is refused and nothing is silenced', async () => {
   // The CLI in-process (ops/test/helpers), on the local target: the front door's switch is a file, no Redis.
-  const { runOps } = await import('../../test/helpers');
   const stateDir = fs.mkdtempSync(path.join(work, 'state-'));
   const env = { OPS_STATE_DIR: stateDir, OPS_USER: 'oncall', ALERTMANAGER_URL: am!.url };
   try {

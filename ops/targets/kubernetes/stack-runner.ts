@@ -150,10 +150,11 @@ type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
 export type AutomationStack = Pick<AutoStack, 'preview' | 'up' | 'outputs'>;
 
 const selectLocalStack = async (stack: string, workDir: string): Promise<AutomationStack> => {
+  // OPS_PULUMI_INLINE=1: the engine runs infra/program.ts in this process (the local Kubernetes stack) with
+  // the provisioned pulumi CLI from our cache (inline-program.ts checks it), not one on PATH.
+  if (process.env.OPS_PULUMI_INLINE === '1') return (require('./inline-program') as typeof import('./inline-program')).selectInlineStack(stack, workDir);
   // The Automation API spawns the pulumi CLI: missing, it fails with a bare "code: -2". Name it instead.
   requireCommand('pulumi');
-  // OPS_PULUMI_INLINE=1: the engine runs infra/program.ts in this process (the local Kubernetes stack).
-  if (process.env.OPS_PULUMI_INLINE === '1') return (require('./inline-program') as typeof import('./inline-program')).selectInlineStack(stack, workDir);
   const { automation: auto } = require('@pulumi/pulumi') as typeof import('@pulumi/pulumi');
   return auto.LocalWorkspace.selectStack({ stackName: stack, workDir });
 };
