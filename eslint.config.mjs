@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.cache/**', '.venv/**', 'var/**', '**/generated/**', 'dashboards/build/**', 'loadtest/reports/**', 'core/client/dist/**'] },
+  { ignores: ['node_modules/**', '.cache/**', '.venv/**', 'var/**', 'dist/**', 'coverage/**', '.schemathesis/**', '**/generated/**', 'dashboards/build/**', 'loadtest/reports/**', 'core/client/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

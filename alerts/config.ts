@@ -11,12 +11,6 @@ export const alertsConfig = {
   job: 'switchboard-core',
   /** HTTP routes that are not user traffic (probes, scrapes): left out of the API SLIs. */
   nonApiRoutes: ['/health', '/ready', '/metrics'],
-  links: {
-    /** Base of runbook_url: `${runbookBaseUrl}/<AlertName>.md` (the files in runbooks/). */
-    runbookBaseUrl: 'https://github.com/switchboard/switchboard/blob/main/runbooks',
-    /** Grafana the dashboards are provisioned into (dashboard annotation: `${grafanaUrl}/d/<uid>`). */
-    grafanaUrl: 'http://localhost:3000',
-  },
   slo: {
     /** The SLO period every objective is measured over. */
     periodDays: 30,

@@ -1,8 +1,7 @@
 // Pulumi program of every Switchboard environment: `pulumi preview|up --stack <dev|staging|production>`.
-import { readStackConfig, readStackSecrets } from './src/config';
-import { buildStack } from './src/stack';
+import { program } from './program';
 
-const outputs = buildStack(readStackConfig(), readStackSecrets());
+const outputs = program();
 
 export const mongoClusterName = outputs.mongoClusterName;
 export const redisEndpoint = outputs.redisEndpoint;

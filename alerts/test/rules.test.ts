@@ -66,7 +66,7 @@ describe('every alert', () => {
     expect(rule.annotations.summary.length).toBeGreaterThan(10);
     expect(rule.annotations.description.length).toBeGreaterThan(20);
     expect(rule.annotations.runbook_url).toBe(runbookUrl(rule.alert));
-    expect(rule.annotations.runbook_url.endsWith(`/runbooks/${rule.alert}.md`)).toBe(true);
+    expect(rule.annotations.runbook_url).toMatch(new RegExp(`(^|/)runbooks/${rule.alert}\\.md$`));
     const uid = /\/d\/([^/?]+)/.exec(rule.annotations.dashboard)?.[1];
     expect(uids).toContain(uid);
   });

@@ -114,6 +114,14 @@ const appBase = z.object({
   jwtJwksUrl: z.url().optional(),
   /** Allowed browser origins. */
   corsOrigins: z.array(z.url()).default([]),
+  /**
+   * Any other core setting, by the core's own name (core/src/config.ts), e.g. RATE_LIMIT_API_PER_MIN or
+   * MESSAGE_RETENTION_BATCH_SIZE: what the runbooks tell an operator to change. Set with
+   * `ops config set KEY=VALUE --env <stack>` (a release of its own, undone by `ops rollback`). Settings the
+   * stack derives (ports, RELEASE_VERSION, the provisioned buckets, the typed keys above) are refused
+   * when the pod environment is assembled (coreEnvironment in infra/src/k8s/app-manifests.ts).
+   */
+  settings: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'a core setting name, e.g. RATE_LIMIT_API_PER_MIN'), z.string()).default({}),
   ...coreSettings.shape,
 });
 
@@ -129,7 +137,7 @@ const edge = z.object({
   rateLimitBurst: z.number().int().min(0).default(40),
   /** Largest request body at the edge (nginx syntax, e.g. 1m). */
   clientMaxBodySize: z.string().regex(/^\d+[km]$/).default('1m'),
-  /** Edge maintenance: nginx answers 503 itself (used by `ops maintenance --edge`, core down). */
+  /** Edge maintenance: nginx answers 503 itself (set with pulumi config + up while the core is down; infra/README.md). */
   maintenance: z.boolean().default(false),
   /** Let's Encrypt account e-mail and ACME server (staging CA outside production). */
   acmeEmail: z.email(),
@@ -164,8 +172,33 @@ const cluster = z.object({
   oidcProviderUrl: z.string().regex(/^[a-z0-9.-]+(\/[A-Za-z0-9._-]+)*$/, 'the issuer without https://, e.g. oidc.eks.eu-west-1.amazonaws.com/id/ABC123'),
 });
 
+/**
+ * A local stack (issue 25): only the Kubernetes part is deployed, to a local cluster; Atlas, ElastiCache,
+ * S3/CloudFront, IAM, Route 53 and the edge (its controller comes from an OCI Helm chart) are switched off,
+ * and the core is pointed at the local stand-ins given here. Never set in dev/staging/production.
+ */
+const local = z.object({
+  /** MongoDB-compatible server the pods would use (the local mongo-java-server). */
+  mongodbUri: z.string().min(1),
+  /** Redis the pods would use. */
+  redisUrl: z.string().min(1),
+});
+
+/**
+ * Where alerts link to and which Alertmanager `ops maintenance` silences (alerts/links.ts): the
+ * runbooks (base URL of runbooks/) and the Grafana the dashboards are provisioned into. Every
+ * rendered runbook_url and dashboard link is checked to resolve (alerts/test/links.test.ts).
+ */
+const observability = z.object({
+  runbookBaseUrl: z.url(),
+  grafanaUrl: z.url(),
+  alertmanagerUrl: z.url().optional(),
+});
+
 const common = {
   aws,
+  local: local.optional(),
+  observability,
   edge,
   cluster,
   /** Owner and cost-centre tags applied to every taggable resource. */
@@ -217,6 +250,9 @@ export const stackConfigSchema = z
     if (config.redis.automaticFailover && config.redis.numCacheClusters < 2) {
       ctx.addIssue({ code: 'custom', path: ['redis', 'numCacheClusters'], message: 'automatic failover needs ≥ 2 nodes' });
     }
+    if (config.environment === 'production' && config.local) {
+      ctx.addIssue({ code: 'custom', path: ['local'], message: 'a production stack never deploys to a local cluster' });
+    }
     if (!config.atlas.privateEndpoint && config.atlas.accessList.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['atlas', 'accessList'], message: 'list the egress CIDRs or enable privateEndpoint' });
     }
@@ -228,7 +264,7 @@ export type ProductionConfig = Extract<StackConfig, { environment: 'production' 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 
 /** The configuration object keys under the `switchboard:` namespace. */
-export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags'] as const;
+export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags', 'local', 'observability'] as const;
 
 /**
  * Secrets (`pulumi config set --secret switchboard:<key>`), never in plain text:
@@ -242,6 +278,9 @@ export interface StackSecrets {
   jwtHs256Keys?: pulumi.Output<string>;
   sentryDsn?: pulumi.Output<string>;
   notificationWebhookSecret?: pulumi.Output<string>;
+  /** Alertmanager receivers (alerts/routing.ts): PagerDuty Events v2 routing key, Slack incoming-webhook URL. */
+  alertPagerdutyRoutingKey: pulumi.Output<string>;
+  alertSlackWebhookUrl: pulumi.Output<string>;
 }
 
 /** Validates a raw config object; the error lists every problem with its path. */
@@ -272,6 +311,8 @@ export function readStackSecrets(config = new pulumi.Config('switchboard')): Sta
     jwtHs256Keys: optional('jwtHs256Keys'),
     sentryDsn: optional('sentryDsn'),
     notificationWebhookSecret: optional('notificationWebhookSecret'),
+    alertPagerdutyRoutingKey: config.requireSecret('alertPagerdutyRoutingKey'),
+    alertSlackWebhookUrl: config.requireSecret('alertSlackWebhookUrl'),
   };
 }
 

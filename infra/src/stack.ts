@@ -14,6 +14,7 @@ import { appManifests, coreEnvironment, type AppSpec, type Provisioned } from '.
 import { backupServiceAccount } from './k8s/backup-manifests';
 import { certManagerManifests, edgeManifests, type CertManagerSpec, type EdgeSpec } from './k8s/edge-manifests';
 import { loadDashboards, loadRuleGroups, type Dashboard, type RuleGroup } from './k8s/observability';
+import type { AlertReceiverSecrets } from './k8s/alerting';
 import type { Manifest, SecretValues } from './k8s/types';
 import { standardTags } from './tags';
 
@@ -38,9 +39,9 @@ export interface KubernetesSpecs {
 }
 
 /** The specs of every Kubernetes object of a stack: used by the stack and by the YAML rendering. */
-export function kubernetesSpecs(config: StackConfig, secrets: SecretValues, observability: Observability, provisioned: Provisioned = placeholderProvisioned(config)): KubernetesSpecs {
+export function kubernetesSpecs(config: StackConfig, secrets: SecretValues, observability: Observability, provisioned: Provisioned = placeholderProvisioned(config), alertReceivers: AlertReceiverSecrets = placeholderAlertReceivers): KubernetesSpecs {
   return {
-    app: { environment: config.environment, namespace: appNamespace, app: config.app, env: coreEnvironment(config, provisioned), secrets, provisioned, ...observability },
+    app: { environment: config.environment, namespace: appNamespace, app: config.app, env: coreEnvironment(config, provisioned), secrets, provisioned, ...observability, links: config.observability, alertReceivers },
     edge: {
       environment: config.environment,
       namespace: appNamespace,
@@ -68,6 +69,9 @@ export function kubernetesSpecs(config: StackConfig, secrets: SecretValues, obse
 export function kubernetesManifests(specs: KubernetesSpecs): Manifest[] {
   return [...appManifests(specs.app), ...edgeManifests(specs.edge), ...certManagerManifests(specs.certificates)];
 }
+
+/** Placeholder receiver secrets for rendering (the real ones: Pulumi config secrets alertPagerdutyRoutingKey, alertSlackWebhookUrl). */
+export const placeholderAlertReceivers: AlertReceiverSecrets = { pagerdutyRoutingKey: 'REDACTED-pagerduty-routing-key', slackWebhookUrl: 'https://hooks.slack.com/services/REDACTED' };
 
 /** Placeholder secret values for rendering (the real ones only exist as Pulumi secrets). */
 export const placeholderSecrets: SecretValues = {
@@ -116,6 +120,7 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
   if (config.app.notifications.webhookUrl && !secrets.notificationWebhookSecret) {
     throw new Error('switchboard:app.notifications.webhookUrl needs the secret switchboard:notificationWebhookSecret (pulumi config set --secret switchboard:notificationWebhookSecret "$(openssl rand -hex 32)")');
   }
+  if (config.local) return buildLocalStack(config, config.local, secrets);
   const tags = standardTags(config);
   const atlas = new AtlasDatabase('mongo', {
     environment: config.environment,
@@ -154,7 +159,7 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
   new WorkloadRole('core-role', { ...oidc, roleName: names.core, serviceAccount: 'switchboard-core', policyArn: storage.corePolicy.arn });
   new WorkloadRole('backup-role', { ...oidc, roleName: names.backup, serviceAccount: backupServiceAccount, policyArn: storage.backupPolicy.arn });
   const provisioned: Provisioned = { mediaBucket: storage.mediaBucket.bucket, backupBucket: storage.backupBucket.bucket, ...workloadRoleArns(config) };
-  const specs = kubernetesSpecs(config, appSecrets, observability, provisioned);
+  const specs = kubernetesSpecs(config, appSecrets, observability, provisioned, { pagerdutyRoutingKey: secrets.alertPagerdutyRoutingKey, slackWebhookUrl: secrets.alertSlackWebhookUrl });
   const provider = clusterProvider(config);
   const app = new SwitchboardApp('app', { spec: specs.app, provider });
   new ClusterCertificates('certs', { spec: specs.certificates, provider, dependsOn: [app.namespace] });
@@ -172,4 +177,25 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
     backupPolicyArn: storage.backupPolicy.arn,
     appHost: config.edge.host,
   };
+}
+
+/**
+ * A local stack (`switchboard:local`, issue 25): the core's Kubernetes objects only, on a local cluster,
+ * its database and Redis pointed at the local stand-ins. Atlas, ElastiCache, S3/CloudFront, IAM and
+ * Route 53 are off; so are the edge (its controller is an OCI Helm chart not reachable here) and
+ * cert-manager's objects (they need the edge's ingress class).
+ */
+function buildLocalStack(config: StackConfig, local: NonNullable<StackConfig['local']>, secrets: StackSecrets): StackOutputs {
+  const appSecrets: SecretValues = {
+    MONGODB_URI: pulumi.secret(local.mongodbUri),
+    REDIS_URL: pulumi.secret(local.redisUrl),
+    JWT_HS256_KEYS: secrets.jwtHs256Keys ?? '',
+  };
+  // The stack's own receiver secrets (throwaway values in Pulumi.local-k8s.yaml), never the render placeholders:
+  // the AlertmanagerConfig is applied to the local cluster like any stack's (its CRD is installed there).
+  const receivers = { pagerdutyRoutingKey: secrets.alertPagerdutyRoutingKey, slackWebhookUrl: secrets.alertSlackWebhookUrl };
+  const specs = kubernetesSpecs(config, appSecrets, loadObservability(), placeholderProvisioned(config), receivers);
+  new SwitchboardApp('app', { spec: specs.app, provider: clusterProvider(config) });
+  const off = pulumi.output('(off in a local stack)');
+  return { mongoClusterName: off, redisEndpoint: off, mediaBucket: off, backupBucket: off, mediaCdnDomain: off, coreMediaPolicyArn: off, backupPolicyArn: off, appHost: config.edge.host };
 }

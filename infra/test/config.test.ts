@@ -86,12 +86,18 @@ describe('stack configuration', () => {
     for (const [key, value] of Object.entries(raw)) values[`switchboard:${key}`] = typeof value === 'string' ? value : JSON.stringify(value);
     values['switchboard:atlasDbPassword'] = 'p'.repeat(30);
     values['switchboard:redisAuthToken'] = 't'.repeat(32);
+    // The Alertmanager receivers (issue 22) are required of every stack: without them readStackSecrets refuses.
     pulumi.runtime.setAllConfig(values, ['switchboard:atlasDbPassword', 'switchboard:redisAuthToken']);
+    expect(() => readStackSecrets()).toThrow(/alertPagerdutyRoutingKey/);
+    values['switchboard:alertPagerdutyRoutingKey'] = 'pagerduty-routing-key-0123456789abcdef';
+    values['switchboard:alertSlackWebhookUrl'] = 'https://hooks.slack.com/services/T000/B000/secret';
+    pulumi.runtime.setAllConfig(values, ['switchboard:atlasDbPassword', 'switchboard:redisAuthToken', 'switchboard:alertPagerdutyRoutingKey', 'switchboard:alertSlackWebhookUrl']);
     try {
       expect(readStackConfig()).toEqual(stackConfig('staging'));
       const secrets = readStackSecrets();
       expect(pulumi.Output.isInstance(secrets.atlasDbPassword)).toBe(true);
       expect(await (secrets.atlasDbPassword as any).isSecret).toBe(true);
+      expect(await (secrets.alertSlackWebhookUrl as any).isSecret).toBe(true);
       expect(secrets.jwtHs256Keys).toBeUndefined();
     } finally {
       pulumi.runtime.setAllConfig({});

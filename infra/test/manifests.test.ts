@@ -8,6 +8,9 @@ import { describeConfig } from '../../core/src/config';
 import { stackManifests } from '../render';
 import { renderYaml } from '../src/k8s/render';
 import { loadObservability } from '../src/stack';
+import { checkLinks } from '../../alerts/links';
+import { alertmanagerConfigSpec } from '../../alerts/routing';
+import { receiverSecretName, relinkRuleGroups } from '../src/k8s/alerting';
 import { manifestsAsResources, policyContext, runPolicies } from '../src/policies/rules';
 import type { Manifest } from '../src/k8s/types';
 import { allEnvironments, stackConfig } from './helpers/stacks';
@@ -64,7 +67,15 @@ describe('rendered Kubernetes objects', () => {
     const manifests = rendered.get('production') ?? [];
     const rules = manifests.filter((m) => m.kind === 'PrometheusRule');
     expect(rules).toHaveLength(observability.ruleGroups.length > 0 ? 1 : 0);
-    if (rules[0]) expect((rules[0].spec as { groups: unknown[] }).groups).toEqual(observability.ruleGroups);
+    if (rules[0]) expect((rules[0].spec as { groups: unknown[] }).groups).toEqual(relinkRuleGroups(observability.ruleGroups, stackConfig('production').observability));
+    // Production links resolve (pint rule/link style): https, the stack's bases, existing runbooks and dashboard uids.
+    const alerts = ((rules[0]?.spec as { groups: { rules: Record<string, unknown>[] }[] } | undefined)?.groups ?? []).flatMap((g) => g.rules.filter((r) => 'alert' in r)) as unknown as Parameters<typeof checkLinks>[0];
+    expect(checkLinks(alerts, stackConfig('production').observability, { strict: true })).toEqual([]);
+    // The routing of alerts/routing.ts as an AlertmanagerConfig; its receivers read a Secret (placeholders here, Pulumi config secrets in the stack).
+    const routing = manifests.filter((m) => m.kind === 'AlertmanagerConfig');
+    expect(routing.map((m) => m.spec)).toEqual(rules[0] ? [alertmanagerConfigSpec(receiverSecretName)] : []);
+    const receiverSecret = manifests.find((m) => m.kind === 'Secret' && m.metadata.name === receiverSecretName) as { stringData?: Record<string, string> } | undefined;
+    if (rules[0]) expect(Object.values(receiverSecret?.stringData ?? {}).every((v) => v.includes('REDACTED'))).toBe(true);
     const dashboards = manifests.filter((m) => m.metadata.labels?.grafana_dashboard === '1');
     expect(dashboards.map((d) => d.metadata.name).sort()).toEqual(observability.dashboards.map((d) => `switchboard-dashboard-${d.slug}`).sort());
   });
@@ -94,7 +105,7 @@ describe('rendered Kubernetes objects', () => {
     }
     // Only the CRDs (no schema offline) may be skipped.
     const skipped = lines.filter((line) => line.startsWith('WARN')).map((line) => /kind (\w+)/.exec(line)?.[1]);
-    expect(new Set(skipped)).toEqual(new Set(['ServiceMonitor', 'PrometheusRule', 'VirtualServer', 'Policy', 'ClusterIssuer', 'Certificate'].filter((k) => kinds(rendered.get('production') ?? []).includes(k))));
+    expect(new Set(skipped)).toEqual(new Set(['ServiceMonitor', 'PrometheusRule', 'AlertmanagerConfig', 'VirtualServer', 'Policy', 'ClusterIssuer', 'Certificate'].filter((k) => kinds(rendered.get('production') ?? []).includes(k))));
   });
 
   test('checkov (Kubernetes checks, one run over all rendered YAML) passes ours and fails the bad one', () => {

@@ -19,8 +19,10 @@ test('index.ts builds the production stack from Pulumi config and exports its ou
     'switchboard:redisAuthToken': 'r'.repeat(32),
     'switchboard:sentryDsn': 'https://public@sentry.example.com/1',
     'switchboard:notificationWebhookSecret': 'w'.repeat(32),
+    'switchboard:alertPagerdutyRoutingKey': 'p'.repeat(32),
+    'switchboard:alertSlackWebhookUrl': 'https://hooks.slack.com/services/T000/B000/secret',
   });
-  pulumi.runtime.setAllConfig(values, ['switchboard:atlasDbPassword', 'switchboard:redisAuthToken', 'switchboard:sentryDsn', 'switchboard:notificationWebhookSecret']);
+  pulumi.runtime.setAllConfig(values, ['switchboard:atlasDbPassword', 'switchboard:redisAuthToken', 'switchboard:sentryDsn', 'switchboard:notificationWebhookSecret', 'switchboard:alertPagerdutyRoutingKey', 'switchboard:alertSlackWebhookUrl']);
 
   const entry = (await import(path.join(__dirname, '..', 'index'))) as Record<string, pulumi.Output<string> | string>;
   await settle();
@@ -28,9 +30,13 @@ test('index.ts builds the production stack from Pulumi config and exports its ou
   expect(Object.keys(entry).sort()).toEqual(['appHost', 'backupBucket', 'backupPolicyArn', 'coreMediaPolicyArn', 'mediaBucket', 'mediaCdnDomain', 'mongoClusterName', 'redisEndpoint']);
   expect(await valueOf(entry.mongoClusterName as pulumi.Output<string>)).toBe('switchboard-production');
   expect(runPolicies(program.resources, policyContext(stackConfig('production')))).toEqual([]);
-  const secret = program.resources.find((r) => r.type === 'kubernetes:core/v1:Secret');
+  // The core's Secret (the AlertmanagerConfig's receivers have their own, switchboard-alert-receivers).
+  const secret = program.resources.find((r) => r.type === 'kubernetes:core/v1:Secret' && (r.inputs.metadata as { name?: string })?.name === 'switchboard-secrets');
   // Production authenticates with JWKS only: no HS256 keys, and the DSN comes from the secret config.
   expect(secret?.inputs.stringData).toMatchObject({ JWT_HS256_KEYS: '', SENTRY_DSN: 'https://public@sentry.example.com/1', NOTIFICATION_WEBHOOK_SECRET: 'w'.repeat(32) });
+  // Config is part of a release: the pod template carries the checksum of the ConfigMap and Secret (resolved from outputs).
+  const deployment = program.resources.find((r) => r.type === 'kubernetes:apps/v1:Deployment' && (r.inputs.metadata as { name?: string })?.name === 'switchboard-core');
+  expect((deployment?.inputs.spec as any).template.metadata.annotations['switchboard.dev/config-checksum']).toMatch(/^[a-f0-9]{64}$/);
   // Everything in the cluster goes through the stack's own provider (its kubeconfig context).
   const provider = program.resources.find((r) => r.type === 'pulumi:providers:kubernetes');
   expect(provider?.inputs).toMatchObject({ context: 'switchboard-production' });

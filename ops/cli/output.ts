@@ -1,4 +1,19 @@
 /** A failure the operator can act on: what went wrong, and the next command to run. */
+/**
+ * Exit code of a command that could not tell (status, maintenance status, preflight): a dependency it
+ * needs is not set up or not reachable. Distinct from 1 (known bad) so scripts never read "unknown" as "off".
+ */
+export const EXIT_UNKNOWN = 4;
+
+/** Something a command could not determine: why, and the command that would let it. */
+export interface Unknown {
+  what: string;
+  reason: string;
+  next: string;
+}
+
+export const describeUnknown = (u: Unknown): string => `${u.what}: unknown (${u.reason}) → next: ${u.next}`;
+
 export class OpsError extends Error {
   constructor(message: string, readonly next?: string, readonly exitCode = 1) {
     super(message);

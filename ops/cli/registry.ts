@@ -11,9 +11,14 @@ const common: Record<string, OptionSpec> = {
   env: { type: 'string', value: 'local|<stack>', help: 'target environment: `local` (this machine) or a Kubernetes/Pulumi stack name (default: $OPS_ENV or local)' },
   'state-dir': { type: 'string', value: '<dir>', help: 'where releases, locks and the audit log live (default: $OPS_STATE_DIR or var/ops)' },
   json: { type: 'boolean', help: 'print the result as JSON on stdout (progress stays on stderr)' },
+  'local-state': { type: 'boolean', help: 'stacks: keep the lock and release history on this machine only (default: the shared state of switchboard:ops.stateUrl; refused without it)' },
 };
 
 /** Commands that take the environment's lock: queue behind a running one instead of being refused. */
+const alertmanager: Record<string, OptionSpec> = {
+  'alertmanager-url': { type: 'string', value: '<url>', help: "the environment's Alertmanager for the maintenance silence (default $ALERTMANAGER_URL; unreachable: a warning and the amtool command)" },
+};
+
 const lockWait: Record<string, OptionSpec> = {
   'lock-wait': { type: 'string', value: '<duration>', help: 'wait up to this long (e.g. 15m) for the lock held by another command instead of being refused (default: refuse at once)' },
 };
@@ -45,7 +50,8 @@ export const commands: CommandEntry[] = [
   {
     path: ['deploy'],
     summary: 'build a release and switch traffic to it behind a health gate (lock held, release recorded)',
-    usage: 'deploy [--env local|<stack>] [--version <ref>] [--strategy bluegreen|rolling] [-m <description>] [--lock-wait <duration>] [--allow-drift] [--dry-run] [--yes]',
+    positional: 'version',
+    usage: 'deploy [<ref>] [--env local|<stack>] [--version <ref>] [--strategy bluegreen|rolling] [-m <description>] [--lock-wait <duration>] [--allow-drift] [--dry-run] [--yes]',
     options: {
       ...common,
       ...lockWait,
@@ -81,7 +87,8 @@ export const commands: CommandEntry[] = [
   {
     path: ['rollback'],
     summary: 'switch back to an earlier release (same health-gated switch; writes its own release record)',
-    usage: 'rollback [--to <release>] [--env local|<stack>] [--lock-wait <duration>] [--dry-run]',
+    positional: 'to',
+    usage: 'rollback [<release>] [--to <release>] [--env local|<stack>] [--lock-wait <duration>] [--dry-run]',
     options: {
       ...common,
       ...lockWait,
@@ -93,6 +100,26 @@ export const commands: CommandEntry[] = [
     },
     load: lazy(() => require('../commands/rollback')),
   },
+  { path: ['config', 'list'], summary: 'stacks: the core settings changed through ops config in the current release (secrets shown as [secret])', usage: 'config list --env <stack> [--json]', options: common, load: lazy(() => require('../commands/config')) },
+  { path: ['config', 'get'], summary: 'stacks: a core setting as the current release runs it (else the committed stack file); secrets never printed', usage: 'config get <KEY>... --env <stack> [--json]', words: '<KEY>...', options: common, load: lazy(() => require('../commands/config')) },
+  ...(['set', 'unset'] as const).map((verb): CommandEntry => ({
+    path: ['config', verb],
+    summary: verb === 'set'
+      ? 'stacks: change core settings as a release of their own (same image, pods roll on the config checksum, health gate, smoke test); ops rollback undoes it'
+      : 'stacks: remove settings set through ops config (back to the committed stack file or the core default), as a release',
+    usage: verb === 'set' ? 'config set <KEY=VALUE|KEY --secret < value>... --env <stack> [--secret] [-m <text>] [--lock-wait <duration>] [--allow-drift] [--dry-run] [--yes]' : 'config unset <KEY>... --env <stack> [-m <text>] [--lock-wait <duration>] [--dry-run] [--yes]',
+    words: verb === 'set' ? '<KEY=VALUE|KEY>...' : '<KEY>...',
+    options: {
+      ...common,
+      ...lockWait,
+      ...(verb === 'set' ? { secret: { type: 'boolean', help: 'store the value as a Pulumi secret (read from stdin when only KEY is given); JWT_HS256_KEYS, SENTRY_DSN and NOTIFICATION_WEBHOOK_SECRET always are' } as const } : {}),
+      'allow-drift': { type: 'boolean', help: 'apply even if the preview shows changes besides these settings' },
+      message: { type: 'string', short: 'm', value: '<text>', help: 'why (release description and lock message)' },
+      'dry-run': { type: 'boolean', help: 'print the plan and change nothing' },
+      yes: { type: 'boolean', short: 'y', help: 'do not ask for confirmation' },
+    },
+    load: lazy(() => require('../commands/config')),
+  })),
   {
     path: ['releases'],
     summary: 'list releases: id, version, who, when, status, duration, description',
@@ -117,11 +144,11 @@ export const commands: CommandEntry[] = [
   {
     path: ['lock', 'acquire'],
     summary: 'hold the deploy lock (no deploy or rollback can start) until released or expired',
-    usage: 'lock acquire -m <message> [--ttl <duration>] [--env local|<stack>]',
+    usage: 'lock acquire -m <message> --ttl <duration> [--env local|<stack>]',
     options: {
       ...common,
       message: { type: 'string', short: 'm', value: '<text>', help: 'why the lock is held (shown to whoever is refused)' },
-      ttl: { type: 'string', value: '<duration>', help: 'expiry, e.g. 30m, 2h, 90s (default 1h); an expired lock is taken over' },
+      ttl: { type: 'string', value: '<duration>', help: 'required: expiry, e.g. 30m, 2h (> 0); an expired lock is taken over. Your own commands (same OPS_USER, or OPS_LOCK_TOKEN=<printed token>) run under it' },
     },
     load: lazy(() => require('../commands/lock')),
   },
@@ -135,16 +162,18 @@ export const commands: CommandEntry[] = [
   {
     path: ['maintenance', 'on'],
     summary: 'answer 503 + Retry-After (HTML page / problem+json) for the API and socket handshakes; /health stays up',
-    usage: 'maintenance on [--message <text>] [--retry-after <seconds>] [--env local|<stack>]',
+    usage: 'maintenance on [--message <text>] [--retry-after <seconds>] [--duration <2h>] [--alertmanager-url <url>] [--env local|<stack>]',
     options: {
       ...common,
       ...lockWait,
+      ...alertmanager,
+      duration: { type: 'string', value: '<duration>', help: 'how long the Alertmanager silence of the alerts maintenance explains lasts (default 2h; `off` expires it early)' },
       message: { type: 'string', short: 'm', value: '<text>', help: 'shown to users (default: "Switchboard is down for maintenance.")' },
       'retry-after': { type: 'string', value: '<seconds>', help: 'Retry-After sent to clients (default 120)' },
     },
     load: lazy(() => require('../commands/maintenance')),
   },
-  { path: ['maintenance', 'off'], summary: 'end maintenance mode', usage: 'maintenance off [--env local|<stack>] [--lock-wait <duration>]', options: { ...common, ...lockWait }, load: lazy(() => require('../commands/maintenance')) },
+  { path: ['maintenance', 'off'], summary: 'end maintenance mode and expire its Alertmanager silence', usage: 'maintenance off [--env local|<stack>] [--alertmanager-url <url>] [--lock-wait <duration>]', options: { ...common, ...lockWait, ...alertmanager }, load: lazy(() => require('../commands/maintenance')) },
   {
     path: ['maintenance', 'status'],
     summary: 'show whether maintenance mode is on (front door and core flag)',

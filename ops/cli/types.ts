@@ -42,6 +42,10 @@ export interface CommandEntry {
   usage?: string;
   /** Declared options; undefined means the module parses `args` itself (only --help is handled for it). */
   options?: Record<string, OptionSpec>;
+  /** The option one extra word stands for (`ops rollback v3` = `--to v3`); without it extra words are refused. */
+  positional?: string;
+  /** The command reads any number of words itself from `positionals` (`ops config set KEY=VALUE...`); shown in usage as this. */
+  words?: string;
   /** Longer text printed by --help after the options. */
   details?: string;
   /** Lazy loader of the module that implements the command; missing module = "not implemented yet". */

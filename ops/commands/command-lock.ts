@@ -1,9 +1,11 @@
 import { formatMs, OpsError } from '../cli/output';
 import type { CommandContext } from '../cli/types';
 import { parseDuration, whoOf } from '../state/context';
-import { LockHeldError, LockLostError } from '../state/lock';
-import { holdLock, type LockSession } from '../state/lock-holder';
+import { LockHeldError, LockLostError, staleReason, type LockInfo, type LockRequest } from '../state/lock';
+import { holdLock, type HoldOptions, type LockSession } from '../state/lock-holder';
 import type { OpsState } from '../state/ops-state';
+import { visibility } from '../state/open-state';
+import type { Output } from '../cli/output';
 
 /** Why a locked command was cancelled: a signal (Ctrl-C, SIGTERM) or the loss of its lock. */
 export class CancelledError extends Error {
@@ -48,10 +50,11 @@ export async function withCommandLock<T>(ctx: Pick<CommandContext, 'values' | 'e
   const who = whoOf(ctx.env);
   const ttlMs = parseDuration(ctx.env.OPS_LOCK_TTL ?? defaultLockTtl);
   const cancel = new AbortController();
-  if (env !== 'local' && !state.shared) out.warn(`the lock and release history of ${env} are only on this machine (${state.description}): set OPS_STATE_URL=s3://<backup bucket>/ops so every runner shares them`);
+  if (env !== 'local' && !state.shared) out.warn(`the lock and release history of ${env} are ${visibility(state)}`);
+  const request = { owner: who, message: spec.message, ttlMs, kind: 'command' as const, command: `ops ${action.replace('.', ' ')}` };
   let session: LockSession;
   try {
-    session = await holdLock(state, env, { owner: who, message: spec.message, ttlMs, kind: 'command', command: `ops ${action.replace('.', ' ')}` }, {
+    session = await holdUnderOwnLock(state, env, request, ctx.env, out, {
       waitMs: lockWaitMs(ctx),
       onWait: (holder, waitedMs) => out.info(`${waitedMs >= 1_000 ? `still waiting (${formatMs(waitedMs)})` : 'waiting'} for the lock of ${env} (--lock-wait): held by ${holder.owner} ("${holder.message}", ${holder.command} on ${holder.host}), heartbeat ${holder.heartbeatAt}, expires ${holder.expiresAt}`),
       onLost: (reason) => {
@@ -103,6 +106,47 @@ export async function withCommandLock<T>(ctx: Pick<CommandContext, 'values' | 'e
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await session.release().catch((error: Error) => out.warn(`could not release the lock of ${env}: ${error.message}`));
+  }
+}
+
+/**
+ * The key of the lock a command takes while its operator's manual lock holds the environment: commands
+ * run under a manual lock still exclude each other (two terminals of the same operator), and the manual
+ * lock keeps everyone else out.
+ */
+export const underLockKey = (env: string): string => `${env}~under-manual-lock`;
+
+/** Whether a live manual lock is this operator's: the token `ops lock acquire` printed (OPS_LOCK_TOKEN), or the same owner. */
+export function ownsManualLock(lock: LockInfo, owner: string, processEnv: NodeJS.ProcessEnv): 'token' | 'owner' | undefined {
+  if (lock.kind !== 'manual') return undefined;
+  if (processEnv.OPS_LOCK_TOKEN && processEnv.OPS_LOCK_TOKEN === lock.id) return 'token';
+  return lock.owner === owner ? 'owner' : undefined;
+}
+
+/**
+ * Kamal's lock semantics: a lock keeps *others* out. A command of the operator who holds the manual
+ * lock (`ops lock acquire`) runs under it (taking the per-environment under-lock, so two of their own
+ * commands still exclude each other); everyone else is refused or waits (--lock-wait). A command that
+ * takes the environment's lock also waits for a command still running under an expired manual lock.
+ */
+async function holdUnderOwnLock(state: OpsState, env: string, request: LockRequest, processEnv: NodeJS.ProcessEnv, out: Output, options: HoldOptions): Promise<LockSession> {
+  try {
+    const session = await holdLock(state, env, request, { ...options, waitMs: 0 });
+    const inner = await state.readLock(underLockKey(env));
+    if (inner && !staleReason(inner)) {
+      await session.release();
+      throw new LockHeldError(inner);
+    }
+    return session;
+  } catch (error) {
+    if (!(error instanceof LockHeldError)) throw error;
+    const owned = ownsManualLock(error.lock, request.owner, processEnv);
+    if (!owned) {
+      if (options.waitMs > 0) return holdLock(state, env, request, options);
+      throw error;
+    }
+    out.info(`running under your lock of ${env} ("${error.lock.message}", ${owned === 'token' ? 'OPS_LOCK_TOKEN' : `owner ${error.lock.owner}`}; expires ${error.lock.expiresAt}): others stay locked out`);
+    return holdLock(state, underLockKey(env), request, options);
   }
 }
 

@@ -18,7 +18,8 @@ export function injectKubernetes(overrides: KubernetesOverrides): void {
 export function stateFor(ctx: Pick<CommandContext, 'values' | 'env'>): { env: string; stateDir: string; state: OpsState } {
   const env = envOf(ctx);
   const stateDir = stateDirOf(ctx);
-  return { env, stateDir, state: openState(env, stateDir, ctx.env) };
+  const state = openState(env, stateDir, ctx.env, { localState: ctx.values['local-state'] === true });
+  return { env, stateDir, state };
 }
 
 /** The target for --env: `local`, or a Kubernetes stack driven through the Pulumi Automation API. */

@@ -4,7 +4,7 @@ import { formatMs, OpsError } from '../cli/output';
 import type { CommandContext } from '../cli/types';
 import { positiveInt, whoOf } from '../state/context';
 import type { OpsState } from '../state/ops-state';
-import { finished, previousGood, type ReleaseOutcome, type ReleaseRecord } from '../state/releases';
+import { finished, previousGood, type ReleaseConfig, type ReleaseOutcome, type ReleaseRecord } from '../state/releases';
 import { ActivationError, type DeployRequest } from '../targets/target';
 import type { PreflightRecord } from '../preflight/commands';
 import { cancelReason, withCommandLock } from './command-lock';
@@ -34,9 +34,23 @@ export const currentRelease = (records: ReleaseRecord[]): ReleaseRecord | undefi
  * record the outcome → audit → prune. The lock, the release history and the audit log come from the
  * environment's state backend (S3 for shared environments), never from this checkout alone.
  */
-export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback'): Promise<number> {
+/** A release that changes only settings (ops config set|unset): applied over the current release's. */
+export interface ConfigChange {
+  change: ReleaseConfig;
+  description: string;
+}
+
+/** The settings a release runs with: a deploy carries the current ones forward, a rollback puts back its target's, a config release changes them. */
+export function releaseConfig(kind: 'deploy' | 'rollback' | 'config', current: ReleaseRecord | undefined, artifact: ReleaseRecord | undefined, change?: ConfigChange): ReleaseConfig | undefined {
+  if (kind === 'rollback') return artifact?.config;
+  if (kind === 'config') return { ...(current?.config ?? {}), ...change!.change };
+  return current?.config;
+}
+
+export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback' | 'config', configChange?: ConfigChange): Promise<number> {
   const { values, out } = ctx;
   const { target, env, state } = targetFor(ctx);
+  if (kind === 'config' && !target.config) throw new OpsError(`ops config applies to a stack; the ${target.kind} target takes settings per release`, `ops deploy --env ${env} --set KEY=VALUE`, 2);
   const who = whoOf(ctx.env);
   const strategy = ((values.strategy as string | undefined) ?? target.strategies[0]) as DeployRequest['strategy'];
   if (!target.strategies.includes(strategy)) {
@@ -50,10 +64,13 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     allowDrift: values['allow-drift'] === true,
   };
   const plan = await planRelease(ctx, kind, state, env);
-  const description = (values.message as string | undefined) ?? (kind === 'rollback' ? `rollback to ${plan.artifact!.id}` : `deploy ${request.version ?? 'working tree'}`);
+  const description = (values.message as string | undefined) ?? (kind === 'config' ? configChange!.description : kind === 'rollback' ? `rollback to ${plan.artifact!.id}` : `deploy ${request.version ?? 'working tree'}`);
 
   if (values['dry-run']) {
-    const steps = await target.plan({ kind, request: { ...request, current: plan.current }, releaseId: plan.nextId, artifact: plan.artifact });
+    const steps = kind === 'config'
+      ? (await target.plan({ kind: 'rollback', request: { ...request, current: plan.current, config: releaseConfig(kind, plan.current, undefined, configChange) }, releaseId: plan.nextId, artifact: plan.current })).slice(2).map((line) => line.replace(/rollback/g, 'config'))
+      : await target.plan({ kind, request: { ...request, current: plan.current, config: releaseConfig(kind, plan.current, plan.artifact) }, releaseId: plan.nextId, artifact: plan.artifact });
+    if (kind === 'config') steps.unshift(`record ${plan.nextId}: the image serving now (${plan.current?.image ?? 'from the stack config'}) with ${description}`);
     const checks = kind === 'deploy'
       ? { before: [(require('../preflight/commands') as typeof import('../preflight/commands')).preflightPlan(ctx)], after: [(require('../verify/commands') as typeof import('../verify/commands')).verifyPlan(ctx)] }
       : { before: [], after: [] };
@@ -84,10 +101,17 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
     let artifact = locked.artifact;
     const started = performance.now();
     try {
-      record = await state.createRelease(env, { kind, version: artifact?.version ?? 'building', artifact: artifact?.id, who, description, strategy });
+      const config = releaseConfig(kind, current, artifact, configChange);
+      record = await state.createRelease(env, { kind, version: artifact?.version ?? (kind === 'config' ? current?.version ?? 'current' : 'building'), artifact: artifact?.id, who, description, strategy, ...(config ? { config } : {}) });
       out.info(`${kind} ${record.id} to ${env}: ${description}${current ? ` (current: ${current.id})` : ''}`);
       await state.appendAudit({ who, env, action: kind, outcome: 'started', release: record.id, detail: description });
-      const run: DeployRequest = { ...request, current, signal };
+      const run: DeployRequest = { ...request, current, signal, config };
+      if (kind === 'config') {
+        // The same image, new settings: no build, no preflight of the code; the health gate and smoke test still run.
+        record = { ...record, ...(await target.config!.serving(run)) };
+        await state.saveRelease(record);
+        artifact = record;
+      }
       if (kind === 'deploy') {
         // Preflight first: nothing is built or started when an item fails (unless skipped, recorded).
         // Loaded on use: the probes pull in the MongoDB, Redis and S3 clients, which `ops --help` or a rollback never need.
@@ -137,11 +161,11 @@ export async function runRelease(ctx: CommandContext, kind: 'deploy' | 'rollback
 }
 
 /** What a deploy/rollback acts on, from the release history: the current release and, for a rollback, its target. */
-async function planRelease(ctx: CommandContext, kind: 'deploy' | 'rollback', state: OpsState, env: string): Promise<{ records: ReleaseRecord[]; current?: ReleaseRecord; artifact?: ReleaseRecord; nextId: string }> {
+async function planRelease(ctx: CommandContext, kind: 'deploy' | 'rollback' | 'config', state: OpsState, env: string): Promise<{ records: ReleaseRecord[]; current?: ReleaseRecord; artifact?: ReleaseRecord; nextId: string }> {
   const records = await state.listReleases(env);
   const current = currentRelease(records);
   const nextId = `v${records.reduce((m, r) => Math.max(m, r.seq), 0) + 1}`;
-  if (kind === 'deploy') return { records, current, nextId };
+  if (kind !== 'rollback') return { records, current, nextId };
   const to = ctx.values.to as string | undefined;
   let artifact = to ? await state.getRelease(env, to) : previousGood(records, current);
   if (!artifact) {

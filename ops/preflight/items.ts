@@ -72,6 +72,8 @@ export interface PreflightItem {
 const passed = (detail: string): ItemOutcome => ({ status: 'passed', detail });
 const failed = (detail: string): ItemOutcome => ({ status: 'failed', detail });
 const skipped = (detail: string): ItemOutcome => ({ status: 'skipped', detail });
+/** A setting the check needs is missing: optional on the local target (–), a failure (✗) on a stack, where "not checked" must not read as fine. */
+const missingSetting = (ctx: PreflightContext, detail: string): ItemOutcome => (ctx.env === 'local' ? skipped(detail) : failed(`${detail}: required on ${ctx.env}`));
 
 /** Config of the environment, or undefined when it does not validate (the `config` item reports why). */
 function configOf(ctx: PreflightContext): Config | undefined {
@@ -151,7 +153,7 @@ export const preflightItems: PreflightItem[] = [
     title: 'MongoDB indexes present',
     async run(ctx) {
       const config = configOf(ctx);
-      if (!config?.MONGODB_URI) return skipped('needs a valid configuration with MONGODB_URI');
+      if (!config?.MONGODB_URI) return missingSetting(ctx, 'needs a valid configuration with MONGODB_URI');
       let collections: Map<string, string[]>;
       try {
         collections = await ctx.probes.mongoIndexes(config.MONGODB_URI, config.MONGODB_DB);
@@ -171,7 +173,7 @@ export const preflightItems: PreflightItem[] = [
     title: 'Redis reachable',
     async run(ctx) {
       const url = ctx.settings.REDIS_URL;
-      if (!url) return skipped('REDIS_URL not configured (one instance)');
+      if (!url) return missingSetting(ctx, 'REDIS_URL not configured (one instance)');
       await ctx.probes.redisPing(url);
       return passed('PING answered');
     },
@@ -194,14 +196,15 @@ export const preflightItems: PreflightItem[] = [
       // A bucket is set but the settings do not validate (e.g. the development JWT key outside
       // development): the S3 client needs the validated config, so say why instead of "not configured".
       if (!config && ctx.settings.S3_BUCKET) return skipped([`attachments s3://${ctx.settings.S3_BUCKET} not checked: the configuration is invalid (see "configuration valid")`, ...checked.map((c) => `checked ${c}`)].join('; '));
-      return checked.length ? passed(checked.join(', ')) : skipped('neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured');
+      return checked.length ? passed(checked.join(', ')) : missingSetting(ctx, 'neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured');
     },
   },
   {
     id: 'tls',
     title: 'TLS certificate valid ≥ 14 days',
     async run(ctx) {
-      if (!ctx.publicUrl?.startsWith('https://')) return skipped(`public URL ${ctx.publicUrl ?? '(unknown)'} is not https`);
+      if (!ctx.publicUrl) return missingSetting(ctx, 'no public URL (OPS_PUBLIC_URL)');
+      if (!ctx.publicUrl.startsWith('https://')) return missingSetting(ctx, `public URL ${ctx.publicUrl} is not https`);
       const url = new URL(ctx.publicUrl);
       const cert = await ctx.probes.certificate(url.hostname, Number(url.port || 443));
       const days = (cert.validTo.getTime() - ctx.now().getTime()) / 86_400_000;
@@ -230,7 +233,7 @@ export const preflightItems: PreflightItem[] = [
     title: 'no alert firing',
     async run(ctx) {
       const url = ctx.opsEnv.OPS_PROMETHEUS_URL;
-      if (!url) return skipped('OPS_PROMETHEUS_URL not set');
+      if (!url) return missingSetting(ctx, 'OPS_PROMETHEUS_URL not set');
       const firing = await ctx.probes.firingAlerts(url);
       return firing.length ? failed(`firing: ${firing.map((a) => `${a.name}${a.severity ? ` (${a.severity})` : ''}`).join(', ')}; see runbooks/<alert>.md`) : passed(`${url}: none firing`);
     },

@@ -199,3 +199,22 @@ export async function terminate(child: ChildProcess, exited: Promise<void>, grac
 export function forkModule(modulePath: string, args: readonly string[], options: { execArgv?: string[]; env?: NodeJS.ProcessEnv } = {}) {
   return fork(modulePath, [...args], { execArgv: options.execArgv, env: { ...process.env, ...options.env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
+
+/**
+ * A launcher (`npm start`, `npm run services -- up`) stops when the process that started it is gone.
+ * npm runs a script through `sh -c`; a SIGTERM to npm's pid alone (a supervisor, a CI script) reaches
+ * that shell, which dies without passing it on, and the launcher would run on, reparented, with its
+ * database and Redis. Checking the parent pid (Linux has no portable parent-death signal for a Node
+ * process) turns that into the launcher's own SIGTERM, so the usual drain-and-stop path runs.
+ */
+export function stopWithParent(options: { pollMs?: number; signal?: NodeJS.Signals } = {}): () => void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      process.kill(process.pid, options.signal ?? 'SIGTERM');
+    }
+  }, options.pollMs ?? 250);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -67,6 +67,29 @@ export class CommandError extends Error {
   }
 }
 
+/** How to install the CLIs ops drives, for the message of a missing one. */
+const installHints: Record<string, string> = {
+  kubectl: 'install kubectl (https://kubernetes.io/docs/tasks/tools/) and put it on PATH',
+  pulumi: 'install the Pulumi CLI (curl -fsSL https://get.pulumi.com | sh) and put it on PATH; then pulumi login',
+  aws: 'install the AWS CLI v2 and put it on PATH',
+};
+
+/** A CLI ops needs is not installed (or not on PATH): named, with how to install it — never a bare exit code. */
+export class MissingCommandError extends Error {
+  readonly install: string;
+  constructor(readonly command: string) {
+    const install = installHints[command] ?? `install ${command} and put it on PATH`;
+    super(`${command} is not installed (not found on PATH)`);
+    this.name = 'MissingCommandError';
+    this.install = install;
+  }
+}
+
+/** Throws MissingCommandError unless `command` is on PATH. */
+export function requireCommand(command: string): void {
+  if (!findCommand(command)) throw new MissingCommandError(command);
+}
+
 /** The last `lines` non-empty lines of a command's stderr (or stdout when stderr is empty). */
 export function tail(text: string, lines = 12): string {
   return text.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-lines).join('\n');
@@ -103,6 +126,7 @@ function toResult(line: string, output: ProcessOutput, options: RunOptions, time
 
 /** Runs `command args...` (arguments are quoted, never interpreted by a shell) and resolves with its output. */
 export async function run(command: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
+  if (!command.includes('/') && !options.env?.PATH) requireCommand(command);
   const line = commandLine(command, args);
   echo(line);
   const process$ = $(zxOptions(options))`${command} ${args}`;
@@ -129,6 +153,7 @@ export async function run(command: string, args: readonly string[] = [], options
 
 /** The synchronous form of {@link run}, for the few callers that cannot await (config checks, reloads). */
 export function runSync(command: string, args: readonly string[] = [], options: Omit<RunOptions, 'stream'> = {}): RunResult {
+  if (!command.includes('/') && !options.env?.PATH) requireCommand(command);
   const line = commandLine(command, args);
   echo(line);
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;

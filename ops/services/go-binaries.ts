@@ -21,6 +21,8 @@ export interface GoBinary {
 export const goBinaries = {
   minio: { name: 'minio', package: 'github.com/minio/minio', version: versions.minio, coldBuild: '~3 min' },
   toxiproxy: { name: 'toxiproxy-server', package: 'github.com/Shopify/toxiproxy/v2/cmd/server', version: versions.toxiproxy, builds: 'server', coldBuild: '~3 min' },
+  /** The local cluster's kubelet stand-in (ops/services/kube-cluster.ts). */
+  kwok: { name: 'kwok', package: 'sigs.k8s.io/kwok/cmd/kwok', version: versions.kwok, coldBuild: '~1 min' },
 } satisfies Record<string, GoBinary>;
 
 export type GoBinaryName = keyof typeof goBinaries;
@@ -44,7 +46,7 @@ export function requireGoBinary(name: GoBinaryName): string {
 
 export const isGoBinaryProvisioned = (binary: GoBinary) => fs.existsSync(goBinaryPath(binary));
 
-function findGo(): string {
+export function findGo(): string {
   const go = findCommand('go') ?? ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find((p) => fs.existsSync(p));
   if (!go) throw new Error('Go is not installed (needed to build the pinned test servers). Install Go >= 1.24 from https://go.dev/dl/ into /usr/local/go (the golang-go Debian package is too old for MinIO)');
   return go;

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { buildGoBinary, goBinaries, goBinaryPath, isGoBinaryProvisioned, type GoBinary } from './go-binaries';
 import { areMongoJarsProvisioned, fetchMongoJars } from './mongo';
 import { installPythonTool, isPythonToolProvisioned, pythonTools, type PythonTool } from './python-tools';
 import { aptInstallLine, debianCommands, installDebianPackages, missingDebianPackages, type DebianCommand } from './system-packages';
 import { versions } from './versions';
+import { buildKubeComponents, buildKubernetesProvider, buildPulumi, fetchKubeManifests, kubeBinaryPath, kubeComponents, kubeComponentsProvisioned, kubeManifestsProvisioned, kubernetesProviderPath, kubernetesProviderProvisioned, manifestsDir, pulumiPath, pulumiProvisioned } from './kube-toolchain';
 import { baseRecipe, baseTarballPath, ensureBaseTarball } from '../build/base-image';
 
 /**
@@ -62,6 +64,43 @@ export const steps = {
       fix: `rm -rf .venv/${tool} && npm run services -- provision (needs python3-venv)`,
     };
   },
+  /** kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (issue 25; recipe in kube-toolchain.ts). */
+  kubernetes(): ProvisionStep {
+    return {
+      name: `Kubernetes ${versions.kubernetes} (${kubeComponents.join(', ')})`,
+      what: `go mod download k8s.io/kubernetes@${versions.kubernetes}, rewrite go.mod, go build each (cold ~7 min, peak RSS ~3 GB) → ${path.dirname(path.dirname(kubeBinaryPath('kubectl')))}`,
+      isDone: kubeComponentsProvisioned,
+      run: () => buildKubeComponents(print),
+      fix: 'see "Local Kubernetes" in ops/README.md (the same recipe by hand), or rerun: npm run services -- provision',
+    };
+  },
+  pulumi(): ProvisionStep {
+    return {
+      name: `pulumi ${versions.pulumi}`,
+      what: `go build github.com/pulumi/pulumi/pkg/v3@${versions.pulumi}/cmd/pulumi (cold ~3 min) → ${pulumiPath()}`,
+      isDone: pulumiProvisioned,
+      run: () => buildPulumi(print),
+      fix: 'see "Local Kubernetes" in ops/README.md, or rerun: npm run services -- provision',
+    };
+  },
+  kubernetesProvider(): ProvisionStep {
+    return {
+      name: `pulumi-resource-kubernetes ${versions.pulumiKubernetes}`,
+      what: `build github.com/pulumi/pulumi-kubernetes/provider/v4@${versions.pulumiKubernetesModule} (schema generation + build, cold ~6 min, peak RSS ~4.5 GB) → ${kubernetesProviderPath()}`,
+      isDone: kubernetesProviderProvisioned,
+      run: () => buildKubernetesProvider(print),
+      fix: 'see "Local Kubernetes" in ops/README.md, or rerun: npm run services -- provision',
+    };
+  },
+  kubeManifests(): ProvisionStep {
+    return {
+      name: 'Kubernetes CRDs and kwok stages',
+      what: `prometheus-operator ${versions.prometheusOperator} and cert-manager ${versions.certManager} CRDs, kwok ${versions.kwok} stages from their Go modules → ${manifestsDir()}`,
+      isDone: kubeManifestsProvisioned,
+      run: () => fetchKubeManifests(print),
+      fix: `go mod download -json github.com/prometheus-operator/prometheus-operator@${versions.prometheusOperator} (check GOPROXY), then: npm run services -- provision`,
+    };
+  },
   /** The local stand-in for node:24-bookworm-slim (debootstrap + Node 24), which the image test builds on. */
   localBaseImage(): ProvisionStep {
     return {
@@ -81,6 +120,17 @@ export const testRunSteps = (): ProvisionStep[] => [
   ...Object.values(goBinaries).map((binary) => steps.go(binary)),
   ...(Object.keys(pythonTools) as PythonTool[]).map((tool) => steps.python(tool)),
   steps.localBaseImage(),
+  ...kubernetesSteps(),
+];
+
+/** The local Kubernetes cluster and the Pulumi engine (`npm run services -- up --kubernetes`, the Kubernetes e2e suite). */
+export const kubernetesSteps = (): ProvisionStep[] => [
+  steps.debian(debianCommands.filter((c) => ['etcd', 'openssl'].includes(c.command))),
+  steps.go(goBinaries.kwok),
+  steps.kubernetes(),
+  steps.pulumi(),
+  steps.kubernetesProvider(),
+  steps.kubeManifests(),
 ];
 
 /** What `npm start` and `npm run services -- up` need: the MongoDB-compatible server (and Redis). */

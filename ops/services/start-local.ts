@@ -1,5 +1,6 @@
 import { describeConfig } from '../../core/src/config';
 import { runCore } from '../../core/src/main';
+import { stopWithParent } from '../process';
 import { startLocalStack } from './local-stack';
 import { localStackSteps, provision } from './provision';
 
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   // shutdown budget, whichever child dies first.
   // Local defaults: APP_ENV=development is what lets the built-in development key sign and verify tokens.
   const core = await runCore({ APP_ENV: 'development', ...process.env, ...stack.env }, { afterStop: () => stack.stop() });
+  // A SIGTERM to npm's pid alone ends npm's `sh -c`, not us: treat being reparented as that SIGTERM.
+  stopWithParent();
   const port = core.port;
   console.error(`
   Switchboard core is up: http://127.0.0.1:${port}

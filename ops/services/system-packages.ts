@@ -17,6 +17,8 @@ export const debianCommands: DebianCommand[] = [
   { command: 'nginx', package: 'nginx' },
   { command: 'prometheus', package: 'prometheus' }, // the alert drill
   { command: 'promtool', package: 'prometheus' }, // alert rule unit tests
+  { command: 'prometheus-alertmanager', package: 'prometheus-alertmanager' }, // routing/inhibition tests, the fire drill
+  { command: 'amtool', package: 'prometheus-alertmanager' }, // amtool check-config, config routes test
   { command: 'python3', package: 'python3-venv' }, // the pinned Python checkers' virtualenvs
   { command: 'setpriv', package: 'util-linux' }, // ties service processes to the test run's life
   { command: 'flock', package: 'util-linux' }, // one build at a time when runs share the cache
@@ -24,6 +26,8 @@ export const debianCommands: DebianCommand[] = [
   { command: 'buildah', package: 'buildah' },
   { command: 'runc', package: 'runc' }, // crun cannot run on this host's hybrid cgroups
   { command: 'debootstrap', package: 'debootstrap' }, // the local base image's root filesystem
+  { command: 'etcd', package: 'etcd-server' }, // the local Kubernetes cluster's store (ops/services/kube-cluster.ts)
+  { command: 'openssl', package: 'openssl' }, // its certificates and service-account keys
 ];
 
 export const aptInstallLine = (packages: string[]) => `sudo apt-get install -y ${[...new Set(packages)].join(' ')}`;

@@ -13,4 +13,23 @@ export const versions = {
   toxiproxy: 'v2.12.0',
   /** mongo-java-server jars from Maven Central (ops/services/mongo/pom.xml takes it as a property). */
   mongoJavaServer: '1.47.0',
+  /**
+   * The local Kubernetes cluster (issue 25; recipes in ops/services/kube-toolchain.ts): kube-apiserver,
+   * kube-controller-manager, kube-scheduler and kubectl built from k8s.io/kubernetes at this tag (its
+   * staging modules are served at v0.<minor>.<patch>).
+   */
+  kubernetes: 'v1.37.2',
+  /** kwok plays the kubelet (pods become Running/Ready without containers): `go install sigs.k8s.io/kwok/cmd/kwok@<this>`. */
+  kwok: 'v0.8.0',
+  /** Pulumi CLI/engine built from github.com/pulumi/pulumi/pkg/v3 (+ sdk/v3) at this tag. */
+  pulumi: 'v3.276.0',
+  /**
+   * The Kubernetes provider plugin as installed (matches @pulumi/kubernetes in package.json). Its Go module
+   * is only served as the pseudo-version below (provider/v4 has no tags on the proxy).
+   */
+  pulumiKubernetes: '4.34.2',
+  pulumiKubernetesModule: 'v4.0.0-20260115033456-f47bc2d6f199',
+  /** CRD sources (their upstream definitions in the projects' Go modules). */
+  prometheusOperator: 'v0.85.0',
+  certManager: 'v1.21.2',
 } as const;

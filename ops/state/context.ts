@@ -3,6 +3,7 @@ import path from 'node:path';
 import { repoRoot } from '../services/paths';
 import { OpsError } from '../cli/output';
 import type { CommandContext } from '../cli/types';
+import { requireKnownEnv } from './stacks';
 
 /** Where ops keeps its state: --state-dir, $OPS_STATE_DIR, or var/ops in the repository. */
 export function stateDirOf(ctx: Pick<CommandContext, 'values' | 'env'>): string {
@@ -10,10 +11,15 @@ export function stateDirOf(ctx: Pick<CommandContext, 'values' | 'env'>): string 
   return path.resolve(given ?? path.join(repoRoot, 'var', 'ops'));
 }
 
-/** Target environment: --env, $OPS_ENV, or `local`. Stack names are letters, digits, dots, dashes, underscores. */
+/**
+ * Target environment: --env, $OPS_ENV, or `local`. Stack names are letters, digits, dots, dashes,
+ * underscores, and must name a committed stack (infra/Pulumi.<stack>.yaml): unknown names are refused
+ * with the known ones and a "did you mean" (exit 2).
+ */
 export function envOf(ctx: Pick<CommandContext, 'values' | 'env'>): string {
   const env = (typeof ctx.values.env === 'string' ? ctx.values.env : ctx.env.OPS_ENV) ?? 'local';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(env)) throw new OpsError(`invalid environment name "${env}"`, 'use --env local or --env <pulumi stack name>', 2);
+  requireKnownEnv(env);
   return env;
 }
 

@@ -11,7 +11,8 @@ export interface ReleaseRecord {
   id: string;
   seq: number;
   env: string;
-  kind: 'deploy' | 'rollback';
+  /** `config`: the same image with changed settings (ops config set|unset on a stack). */
+  kind: 'deploy' | 'rollback' | 'config';
   /** What runs: git sha + build time (local) or the image tag (kubernetes). */
   version: string;
   /** The release whose build/image this one runs (itself for a deploy; the target for a rollback). */
@@ -33,6 +34,12 @@ export interface ReleaseRecord {
   build?: { dir: string; gitSha: string; dirty: boolean; ref: string; builtAt: string; pruned?: string };
   /** Core settings baked into this release (ops deploy --set KEY=VALUE). */
   settings?: Record<string, string>;
+  /**
+   * Kubernetes: the settings changed through `ops config` (overrides of the committed Pulumi.<stack>.yaml,
+   * by core setting name), carried forward by every later release and restored by a rollback. Secrets
+   * are Pulumi ciphertext only.
+   */
+  config?: ReleaseConfig;
   /** Kubernetes: the image tag deployed. */
   image?: string;
   /** Deploys: the preflight items and what the operator skipped (ops/preflight). */
@@ -40,6 +47,10 @@ export interface ReleaseRecord {
   /** Deploys: the post-deploy verification (ops/verify), or why it was skipped. */
   verify?: { ok: boolean; skipped?: string; checks: { name: string; ok: boolean; detail?: string; ms: number }[] };
 }
+
+/** One setting of a release: a plain value, a Pulumi secret's ciphertext, or removed from the committed file. */
+export type ConfigEntry = { value: string } | { secure: string } | { unset: true };
+export type ReleaseConfig = Record<string, ConfigEntry>;
 
 export const releasesDir = (stateDir: string, env: string): string => path.join(stateDir, env, 'releases');
 const recordFile = (stateDir: string, env: string, id: string) => path.join(releasesDir(stateDir, env), id, 'release.json');
@@ -101,5 +112,6 @@ export function finished(record: ReleaseRecord, outcome: ReleaseOutcome, now = D
  */
 export function previousGood(records: ReleaseRecord[], current: ReleaseRecord | undefined): ReleaseRecord | undefined {
   if (!current) return undefined;
-  return [...records].reverse().find((r) => r.seq < current.seq && r.status === 'succeeded' && r.artifact !== current.artifact);
+  const sameConfig = (r: ReleaseRecord) => JSON.stringify(r.config ?? {}) === JSON.stringify(current.config ?? {});
+  return [...records].reverse().find((r) => r.seq < current.seq && r.status === 'succeeded' && (r.artifact !== current.artifact || !sameConfig(r)));
 }

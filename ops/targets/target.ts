@@ -1,5 +1,5 @@
-import type { Output } from '../cli/output';
-import type { ReleaseRecord } from '../state/releases';
+import type { Output, Unknown } from '../cli/output';
+import type { ReleaseConfig, ReleaseRecord } from '../state/releases';
 
 export interface DeployRequest {
   /** git ref (local) or image tag (kubernetes); undefined = the working tree / the current image. */
@@ -14,6 +14,8 @@ export interface DeployRequest {
   signal?: AbortSignal;
   /** Kubernetes: apply even when the preview shows changes besides the image (--allow-drift). */
   allowDrift?: boolean;
+  /** Kubernetes: the settings of the release being activated (ops config; carried forward by a deploy, the target's for a rollback). */
+  config?: ReleaseConfig;
 }
 
 export interface InstanceStatus {
@@ -38,6 +40,8 @@ export interface MaintenanceStatus {
   /** Where the switch was read: the front door (nginx) and/or the core's Redis flag. */
   frontDoor?: boolean;
   coreFlag?: boolean;
+  /** Set when the switch could not be read (no REDIS_URL, Redis unreachable): `on` means nothing then. */
+  unknown?: Unknown;
 }
 
 export interface StatusReport {
@@ -51,6 +55,8 @@ export interface StatusReport {
   current?: string;
   healthy: boolean;
   problems: string[];
+  /** What could not be determined (no kubectl context, Pulumi missing, a dependency unreachable): printed as unknown, exit 4. */
+  unknowns?: Unknown[];
 }
 
 /** A failed activation: where it failed, and whether traffic had been switched (and switched back). */
@@ -78,6 +84,15 @@ export interface Target {
   status(): Promise<StatusReport>;
   maintenance(): Promise<MaintenanceStatus>;
   setMaintenance(state: { message: string; retryAfter: number; since: string } | undefined, out: Output): Promise<MaintenanceStatus>;
+  /**
+   * Config as part of a release (stacks): what serves now, for a release that changes only settings;
+   * a setting's committed value (secrets as `[secret]`); a secret encrypted by the stack's secrets provider.
+   */
+  config?: {
+    serving(request: DeployRequest): Promise<Pick<ReleaseRecord, 'version' | 'image'>>;
+    committed(name: string): Promise<{ key: string; value?: string; secret: boolean }>;
+    encrypt(name: string, value: string): Promise<string>;
+  };
   /** Removes builds beyond `keep` (never those in `protect`); returns the removed release ids. */
   prune?(keep: number, protect: Set<string>): string[];
   stop?(out: Output): Promise<void>;

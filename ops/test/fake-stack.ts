@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import type { HttpProbe } from '../targets/kubernetes/kubernetes-target';
 import type { PodInfo, PodLister } from '../targets/kubernetes/pods';
 import type { StackSmokeTest } from '../targets/kubernetes/smoke';
+import type { ReleaseConfig } from '../state/releases';
+import { changedSettings, stackSettingOf } from '../targets/kubernetes/stack-config';
 import { IMAGE_KEY, imageVersion, type ResourceChange, type StackRunner } from '../targets/kubernetes/stack-runner';
 
 export const repo = 'ghcr.io/example/switchboard-core';
@@ -49,6 +51,11 @@ export function fakeStack(options: FakeStackOptions) {
   const calls: string[] = [];
   const committed = new Map<string, string>(options.initialTag ? [[IMAGE_KEY, imageOf(options.initialTag)]] : []);
   let serving = options.initialTag ? imageOf(options.initialTag) : undefined;
+  /** The settings the last successful `up` applied (what the ConfigMap/Secret hold beyond the committed file). */
+  let applied: ReleaseConfig = {};
+  /** What the pods' environment holds for each applied setting (a secret decrypted, as the Secret has it). */
+  const podEnv = () => Object.fromEntries(Object.entries(applied).flatMap(([name, entry]) => ('unset' in entry ? [] : [[name, 'secure' in entry ? decrypt(entry.secure) : entry.value]])));
+  const decrypt = (ciphertext: string) => Buffer.from(ciphertext.replace(/^v1:fake:/, ''), 'base64').toString('utf8').split('\0')[1]!;
   const tagOf = (image: string | undefined) => [...new Set([options.initialTag, ...(options.failUp ?? []), ...(options.unready ?? []), ...(options.smokeFails ?? [])])].find((t) => t && image === imageOf(t));
   const outputs = { appHost: 'chat.example.test' };
   const locksSeenDuringUp: (string | undefined)[] = [];
@@ -60,16 +67,31 @@ export function fakeStack(options: FakeStackOptions) {
       if (options.configError) throw new Error(options.configError);
       return committed.get(key);
     },
-    async preview({ image, onOutput }) {
-      calls.push(`preview ${imageVersion(image)}`);
+    async preview({ image, config, onOutput }) {
+      const settings = changedSettings(applied, config);
+      calls.push(`preview ${imageVersion(image)}${settings.length ? ` ${settings.join(',')}` : ''}`);
       onOutput(`Previewing update (${options.stack}): ~ deployment/switchboard-core image ${imageVersion(image)}`);
-      const bump: ResourceChange[] = image === serving ? [] : [
-        { urn: `urn:pulumi:${options.stack}::switchboard::kubernetes:apps/v1:Deployment::switchboard-core`, type: 'kubernetes:apps/v1:Deployment', op: 'update', paths: ['spec.template.spec.containers[0].image'] },
-        { urn: `urn:pulumi:${options.stack}::switchboard::kubernetes:core/v1:ConfigMap::switchboard-config`, type: 'kubernetes:core/v1:ConfigMap', op: 'replace', paths: ['data.RELEASE_VERSION'] },
+      // As the program renders it: RELEASE_VERSION and every setting are in the ConfigMap (secrets in the
+      // Secret), and the pod template's checksum of both changes with any of them.
+      const secretNames = settings.filter((name) => { const entry = config?.[name] ?? applied[name]; return Boolean(entry && 'secure' in entry) || Boolean(stackSettingOf(name).secret); });
+      const plainNames = settings.filter((name) => !secretNames.includes(name));
+      const checksum = 'spec.template.metadata.annotations["switchboard.dev/config-checksum"]';
+      const deploymentPaths = [...(image === serving ? [] : ['spec.template.spec.containers[0].image']), ...(image === serving && !settings.length ? [] : [checksum])];
+      const configMapPaths = [...(image === serving ? [] : ['data.RELEASE_VERSION']), ...plainNames.map((name) => `data.${name}`)];
+      const urn = (type: string, name: string) => `urn:pulumi:${options.stack}::switchboard::${type}::${name}`;
+      const bump: ResourceChange[] = [
+        ...(deploymentPaths.length ? [{ urn: urn('kubernetes:apps/v1:Deployment', 'switchboard-core'), type: 'kubernetes:apps/v1:Deployment', op: 'update', paths: deploymentPaths }] : []),
+        ...(configMapPaths.length ? [{ urn: urn('kubernetes:core/v1:ConfigMap', 'switchboard-config'), type: 'kubernetes:core/v1:ConfigMap', op: image === serving ? 'update' : 'replace', paths: configMapPaths }] : []),
+        ...(secretNames.length ? [{ urn: urn('kubernetes:core/v1:Secret', 'switchboard-secrets'), type: 'kubernetes:core/v1:Secret', op: 'update', paths: secretNames.map((name) => `stringData.${name}`) }] : []),
       ];
       return { changes: [{ urn: `urn:pulumi:${options.stack}::switchboard::pulumi:pulumi:Stack::switchboard-${options.stack}`, type: 'pulumi:pulumi:Stack', op: 'same', paths: [] }, ...bump, ...(options.drift ?? [])] };
     },
-    async up({ image, onOutput, signal }) {
+    async encryptSecret(key, value) {
+      calls.push(`encryptSecret ${key}`);
+      // Stands in for the stack's secrets provider: opaque to a reader (the tests look for the plain value).
+      return `v1:fake:${Buffer.from(`${key}\0${value}`).toString('base64')}`;
+    },
+    async up({ image, config, onOutput, signal }) {
       calls.push(`up ${imageVersion(image)}`);
       if (options.lockOwner) locksSeenDuringUp.push(await options.lockOwner());
       options.onUp?.();
@@ -87,6 +109,7 @@ export function fakeStack(options: FakeStackOptions) {
       const tag = tagOf(image);
       if (tag && options.failUp?.includes(tag)) return { result: 'failed', outputs: {} };
       serving = image;
+      applied = { ...(config ?? {}) };
       return { result: 'succeeded', outputs };
     },
     async outputs() {
@@ -121,5 +144,5 @@ export function fakeStack(options: FakeStackOptions) {
     calls.push(`smoke ${url}`);
     if (serving && options.smokeFails?.includes(tagOf(serving) ?? '')) throw new Error('POST /api/conversations/…/messages answered 503');
   };
-  return { runner, probe, pods, smoke, calls, committed, locksSeenDuringUp, serving: () => serving };
+  return { runner, probe, pods, smoke, calls, committed, locksSeenDuringUp, serving: () => serving, podEnv };
 }

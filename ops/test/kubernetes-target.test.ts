@@ -21,7 +21,8 @@ afterAll(() => registry.close());
 beforeEach(() => {
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-'));
   // Preflight and verify need the stack's real services; these tests are about the rollout (ops/preflight and ops/verify have their own).
-  env = { OPS_STATE_DIR: stateDir, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify' };
+  // OPS_STATE_URL=dir:…: this stack's shared state, on purpose in a directory (a stack without one is refused).
+  env = { OPS_STATE_DIR: stateDir, OPS_STATE_URL: `dir:${stateDir}`, OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the recorded fake stack has no core to verify' };
   registry.requests.length = 0;
 });
 afterEach(() => {
@@ -209,7 +210,7 @@ test('rollback redeploys the previous good image from the history and marks the 
 
 test('a held lock refuses the deploy before any Pulumi call', async () => {
   const fake = use({ initialTag: 'sha-aaa' });
-  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'incident 7: freeze'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'incident 7: freeze', '--ttl', '1h'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
   const run = await deploy(digestOf('sha-2'));
   expect(run.code).toBe(3);
   expect(run.stderr).toContain('incident 7: freeze');
@@ -217,17 +218,30 @@ test('a held lock refuses the deploy before any Pulumi call', async () => {
   expect(fake.calls.filter((c) => !c.startsWith('readConfig'))).toEqual([]);
 });
 
+test('a manual lock keeps others out: its holder deploys under it, others are refused unless they have its token', async () => {
+  use({ initialTag: 'sha-aaa' });
+  const held = await runOps(['lock', 'acquire', '--env', 'production', '-m', 'maintenance window', '--ttl', '2h', '--json'], { ...env, OPS_USER: 'erin' });
+  expect(held.code).toBe(0);
+  const { token } = JSON.parse(held.stdout) as { token: string };
+  expect((await runOps(['deploy', '--env', 'production', '--version', digestOf('sha-1'), '--yes'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await deploy(digestOf('sha-2'))).code).toBe(3); // dana
+  expect((await runOps(['deploy', digestOf('sha-2'), '--env', 'production', '--yes'], { ...env, OPS_LOCK_TOKEN: token })).code).toBe(0);
+  expect(readLock(stateDir, 'production')).toMatchObject({ owner: 'erin', kind: 'manual' });
+  expect(listReleases(stateDir, 'production').map((r) => `${r.id}:${r.who}:${r.status}`)).toEqual(['v1:erin:succeeded', 'v2:dana:succeeded']);
+});
+
 test('every changing command takes the lock (refused while it is held); read-only commands do not', async () => {
   const fake = use({ initialTag: 'sha-aaa' });
-  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'freeze'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
-  expect((await runOps(['lock', 'acquire', '--env', 'local', '-m', 'freeze'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await runOps(['lock', 'acquire', '--env', 'production', '-m', 'freeze', '--ttl', '1h'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
+  expect((await runOps(['lock', 'acquire', '--env', 'local', '-m', 'freeze', '--ttl', '1h'], { ...env, OPS_USER: 'erin' })).code).toBe(0);
   // (deploy and rollback: the held-lock test above; restore --into <live>: the same wrapper, ops/backup/commands.ts)
   for (const argv of [['maintenance', 'on', '--env', 'production'], ['maintenance', 'off', '--env', 'production'], ['stop', '--env', 'local']]) {
     const run = await runOps(argv, { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
     expect({ argv, code: run.code, refused: run.stderr.includes('held by erin') }).toEqual({ argv, code: 3, refused: true });
   }
-  for (const argv of [['status', '--env', 'production'], ['releases', '--env', 'production'], ['lock', 'status', '--env', 'production'], ['audit', '--env', 'production']]) {
-    expect({ argv, code: (await runOps(argv, env)).code }).toEqual({ argv, code: 0 });
+  // Not refused (3). status exits 4: without REDIS_URL the maintenance flag is unknown, never "off".
+  for (const [argv, code] of [[['status', '--env', 'production'], 4], [['releases', '--env', 'production'], 0], [['lock', 'status', '--env', 'production'], 0], [['audit', '--env', 'production'], 0]] as const) {
+    expect({ argv, code: (await runOps([...argv], env)).code }).toEqual({ argv, code });
   }
   expect(readAudit(stateDir).filter((e) => e.outcome === 'refused').map((e) => `${e.env}:${e.action}`)).toEqual(['production:maintenance.on', 'production:maintenance.off', 'local:stop']);
   expect(fake.calls.filter((c) => /^(preview|up)/.test(c))).toEqual([]);

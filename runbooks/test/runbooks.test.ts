@@ -48,7 +48,9 @@ describe.each(alertPages)('%s', (page) => {
 
   it('gives PromQL to run, a dashboard link and at least one ops command', () => {
     expect(text).toMatch(/```promql\n/);
-    expect(text).toMatch(new RegExp(`${alertsConfig.links.grafanaUrl.replace(/[.:/]/g, '\\$&')}/d/switchboard-`));
+    // Dashboards are linked as their generated file (resolves in the repository; the uid is the file name):
+    // the environment's Grafana URL travels with the alert (its `dashboard` annotation), not with the page.
+    expect(text).toMatch(/\]\(\.\.\/dashboards\/generated\/switchboard-[a-z]+\.json\)/);
     expect(quotedOpsCommands(page, text).length).toBeGreaterThan(0);
   });
 });
@@ -87,9 +89,11 @@ describe('numbers in runbooks match alerts/config.ts', () => {
 describe('links', () => {
   const uids: string[] = Object.values(dashboardUids);
 
-  it.each(pages)('%s links only dashboards that exist', (page) => {
-    const linked = [...read(page).matchAll(/\/d\/([A-Za-z0-9_-]+)/g)].map((m) => m[1]);
-    expect(linked.filter((uid) => !uids.includes(uid as string))).toEqual([]);
+  it.each(pages)('%s links only dashboards that exist (generated files with a known uid), never localhost', (page) => {
+    const text = read(page);
+    const linked = [...text.matchAll(/\]\(\.\.\/dashboards\/generated\/([A-Za-z0-9_-]+)\.json\)/g)].map((m) => m[1] as string);
+    expect(linked.filter((uid) => !uids.includes(uid) || !fs.existsSync(path.join(dir, '..', 'dashboards', 'generated', `${uid}.json`)))).toEqual([]);
+    expect(text).not.toMatch(/\]\(https?:\/\/(localhost|127\.0\.0\.1)|\]\(\/d\//);
   });
 
   it.each(pages)('%s links only runbook pages that exist', (page) => {
@@ -127,7 +131,8 @@ describe('ops commands quoted in runbooks', () => {
   it('each exist, with their flags, in the checked-in list runbooks/catalog.ts', () => {
     expect(resolveOpsCommand('ops deploy --force')).toEqual({ error: 'ops deploy has no flag --force: ops deploy --force' });
     expect(resolveOpsCommand('ops restart')).toEqual({ error: 'unknown ops command: ops restart' });
-    expect(resolveOpsCommand('ops rollback v3')).toEqual({ error: 'ops rollback takes 0 argument(s): ops rollback v3' });
+    expect(resolveOpsCommand('ops status v3')).toEqual({ error: 'ops status takes 0 argument(s): ops status v3' });
+    expect(resolveOpsCommand('ops rollback v3')).not.toHaveProperty('error'); // = --to v3 (Kamal/Heroku users type it)
     const errors = quoted.map((q) => ({ q, r: resolveOpsCommand(q.text) })).flatMap(({ q, r }) => ('error' in r ? [`${q.file}: ${r.error}`] : []));
     expect(errors).toEqual([]);
   });

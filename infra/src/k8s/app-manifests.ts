@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
+import type { LinkSettings } from '../../../alerts/links';
+import { alertingManifests, relinkRuleGroups, type AlertReceiverSecrets } from './alerting';
 import { terminationGraceSeconds, type StackConfig } from '../config';
 import { backupJobManifests } from './backup-manifests';
 import type { RuleGroup, Dashboard } from './observability';
@@ -39,6 +42,10 @@ export interface AppSpec {
   provisioned: Provisioned;
   ruleGroups: RuleGroup[];
   dashboards: Dashboard[];
+  /** Runbook and Grafana bases of this stack (switchboard:observability): the PrometheusRule's links. */
+  links?: LinkSettings;
+  /** Receiver secrets of the AlertmanagerConfig; without them no routing is rendered. */
+  alertReceivers?: AlertReceiverSecrets;
 }
 
 /** The ServiceAccount annotation that binds it to an IAM role (IRSA). */
@@ -74,7 +81,35 @@ export function coreEnvironment(config: Pick<StackConfig, 'environment' | 'app' 
     LOG_LEVEL: config.app.logLevel,
   };
   if (config.app.jwtJwksUrl) env.JWT_JWKS_URL = config.app.jwtJwksUrl;
-  return { ...env, ...featureEnvironment(config, provisioned) };
+  const derived = { ...env, ...featureEnvironment(config, provisioned) };
+  const settings = config.app.settings ?? {};
+  const clashes = Object.keys(settings).filter((key) => key in derived || secretSettingNames.includes(key));
+  if (clashes.length) throw new Error(`switchboard:app.settings may not set ${clashes.join(', ')}: the stack derives ${clashes.length > 1 ? 'them' : 'it'} (use the typed key or secret; infra/README.md)`);
+  return { ...derived, ...settings };
+}
+
+/** Core settings that reach the pod through the Secret (never app.settings, never the ConfigMap). */
+export const secretSettingNames: readonly string[] = ['MONGODB_URI', 'REDIS_URL', 'JWT_HS256_KEYS', 'SENTRY_DSN', 'NOTIFICATION_WEBHOOK_SECRET'];
+
+/** The pod template annotation that carries the checksum of the core's ConfigMap and Secret. */
+export const configChecksumAnnotation = 'switchboard.dev/config-checksum';
+
+/**
+ * SHA-256 of the environment a pod gets from its ConfigMap and Secret (keys sorted). On the pod template
+ * it makes Kubernetes roll the pods whenever a setting or secret changes (envFrom is read only at
+ * container start), as Helm's `checksum/config` does. Plain values (rendering) give a plain string;
+ * Pulumi outputs give an output (secret-marked when a secret goes in, so the hash stays in encrypted state).
+ */
+export function configChecksum(env: Record<string, pulumi.Input<string>>, secrets: Record<string, pulumi.Input<string>>): pulumi.Input<string> {
+  const hash = (e: Record<string, string>, s: Record<string, string>) => {
+    const sorted = (o: Record<string, string>) => Object.keys(o).sort().map((k) => [k, o[k]]);
+    return createHash('sha256').update(JSON.stringify({ env: sorted(e), secrets: sorted(s) })).digest('hex');
+  };
+  const values = [...Object.values(env), ...Object.values(secrets)];
+  if (values.every((v) => typeof v === 'string')) return hash(env as Record<string, string>, secrets as Record<string, string>);
+  // Loaded only here: rendering YAML (plain values) never loads Pulumi (~8 s).
+  const { all } = require('@pulumi/pulumi') as typeof pulumi;
+  return all([all(env), all(secrets)]).apply(([e, s]) => hash(e as Record<string, string>, s as Record<string, string>));
 }
 
 /**
@@ -155,7 +190,7 @@ export function appManifests(spec: AppSpec): Manifest[] {
         selector: { matchLabels: coreSelector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
         template: {
-          metadata: { labels: labels('core', spec.environment), annotations: { 'prometheus.io/port': String(metricsPort) } },
+          metadata: { labels: labels('core', spec.environment), annotations: { 'prometheus.io/port': String(metricsPort), [configChecksumAnnotation]: configChecksum(spec.env, spec.secrets) } },
           spec: {
             serviceAccountName: 'switchboard-core',
             automountServiceAccountToken: false,
@@ -244,7 +279,8 @@ export function appManifests(spec: AppSpec): Manifest[] {
 
   manifests.push(...backupJobManifests(spec, irsaAnnotation));
   if (spec.ruleGroups.length > 0) {
-    manifests.push({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: meta('switchboard-alerts', 'alerts'), spec: { groups: spec.ruleGroups } });
+    manifests.push({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: meta('switchboard-alerts', 'alerts'), spec: { groups: spec.links ? relinkRuleGroups(spec.ruleGroups, spec.links) : spec.ruleGroups } });
+    if (spec.alertReceivers) manifests.push(...alertingManifests({ namespace, labels: labels('alerts', spec.environment), receivers: spec.alertReceivers }));
   }
   for (const dashboard of spec.dashboards) {
     const metadata = meta(`switchboard-dashboard-${dashboard.slug}`, 'dashboards');

@@ -17,5 +17,7 @@ export function testSecrets(): StackSecrets {
     redisAuthToken: pulumi.secret('redis-auth-token-0123456789abcdef'),
     jwtHs256Keys: pulumi.secret('k1:0123456789abcdef0123456789abcdef'),
     notificationWebhookSecret: pulumi.secret('webhook-signing-key-0123456789abcdef'),
+    alertPagerdutyRoutingKey: pulumi.secret('pagerduty-routing-key-0123456789abcdef'),
+    alertSlackWebhookUrl: pulumi.secret('https://hooks.slack.com/services/T000/B000/secret'),
   };
 }

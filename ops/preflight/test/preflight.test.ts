@@ -116,7 +116,9 @@ describe('preflight items (injected probes and clock)', () => {
   it('s3: a bucket that cannot be checked because the configuration is invalid says so, not "not configured"', async () => {
     const invalid = await item('s3').run(ctx({ settings: { MONGODB_URI: 'mongodb://a', S3_BUCKET: 'att-bucket' } }));
     expect(invalid).toEqual({ status: 'skipped', detail: 'attachments s3://att-bucket not checked: the configuration is invalid (see "configuration valid")' });
-    expect(await item('s3').run(ctx())).toEqual({ status: 'skipped', detail: 'neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured' });
+    // Missing on a stack is ✗ (not checked must not read as fine); on the local target it is optional (–).
+    expect(await item('s3').run(ctx())).toEqual({ status: 'failed', detail: 'neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured: required on staging' });
+    expect(await item('s3').run(ctx({ env: 'local' }))).toEqual({ status: 'skipped', detail: 'neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured' });
   });
 
   it('TLS: at least 14 days left by the injected clock, and a trusted chain', async () => {
@@ -127,7 +129,8 @@ describe('preflight items (injected probes and clock)', () => {
     expect(soon.status).toBe('failed');
     expect(soon.detail).toContain('(13 days), less than 14 days');
     expect((await item('tls').run(ctx(https, { certificate: cert(60, false) }))).detail).toContain('NOT trusted');
-    expect((await item('tls').run(ctx({ publicUrl: 'http://127.0.0.1:8080' }))).status).toBe('skipped');
+    expect((await item('tls').run(ctx({ publicUrl: 'http://127.0.0.1:8080' }))).status).toBe('failed');
+    expect((await item('tls').run(ctx({ env: 'local', publicUrl: 'http://127.0.0.1:8080' }))).status).toBe('skipped');
   });
 
   it('backup: the newest verified backup must be younger than the policy (26 h by default)', async () => {
@@ -148,7 +151,8 @@ describe('preflight items (injected probes and clock)', () => {
     const firing = await item('alerts').run(ctx({ opsEnv }, { firingAlerts: async () => [{ name: 'SwitchboardBackupTooOld', severity: 'ticket' }] }));
     expect(firing.detail).toContain('firing: SwitchboardBackupTooOld (ticket)');
     expect((await item('alerts').run(ctx({ opsEnv }, { firingAlerts: async () => [] }))).status).toBe('passed');
-    expect((await item('alerts').run(ctx())).status).toBe('skipped');
+    expect((await item('alerts').run(ctx())).status).toBe('failed');
+    expect((await item('alerts').run(ctx({ env: 'local' }))).status).toBe('skipped');
   });
 
   it('the runner times each item, turns a throwing probe into that item failing, and records operator skips', async () => {
@@ -161,7 +165,8 @@ describe('preflight items (injected probes and clock)', () => {
       },
       backups: async () => [],
     }), { skip, print: (l) => lines.push(l) });
-    expect(report.failed).toEqual(['MongoDB reachable', 'recent verified backup']);
+    // staging: settings the items need but that are missing (REDIS_URL, S3, public URL, Prometheus) are ✗ too.
+    expect(report.failed).toEqual(['MongoDB reachable', 'Redis reachable', 'S3 bucket reachable', 'TLS certificate valid ≥ 14 days', 'recent verified backup', 'no alert firing']);
     expect(report.items.find((i) => i.id === 'indexes')?.status).toBe('skipped');
     expect(report.items.find((i) => i.id === 'mongodb')).toMatchObject({ status: 'failed', detail: 'connect ECONNREFUSED 127.0.0.1:1' });
     expect(report.items.find((i) => i.id === 'lint')).toMatchObject({ status: 'skipped', detail: 'skipped by operator: flaky rule, ticket 42 (--skip-preflight)' });

@@ -1,3 +1,4 @@
+import { configChangeAllowed } from './stack-config';
 import type { ResourceChange } from './stack-runner';
 
 /**
@@ -9,18 +10,27 @@ import type { ResourceChange } from './stack-runner';
 const imagePaths: { type: RegExp; path: RegExp }[] = [
   { type: /^kubernetes:apps\/v1:Deployment$/, path: /^spec\.template\.spec\.containers\[\d+\]\.image$/ },
   { type: /^kubernetes:core\/v1:ConfigMap$/, path: /^data(\.RELEASE_VERSION|\["RELEASE_VERSION"\])$/ },
+  // The backup and verify CronJobs run the core's image too (infra/src/k8s/backup-manifests.ts): seen by the real engine (issue 25).
+  { type: /^kubernetes:batch\/v1:CronJob$/, path: /^spec\.jobTemplate\.spec\.template\.spec\.containers\[\d+\]\.image$/ },
 ];
 
-/** Pulumi step ops that change nothing. */
-const noChange = new Set(['same', 'read', 'refresh']);
+/**
+ * Pulumi step ops that change nothing, or that are judged through another step of the same resource:
+ * a replacement shows as `replace` + `create-replacement` (with the diff's paths) + `delete-replaced`
+ * (no paths); the real engine emits all three for the ConfigMap's RELEASE_VERSION (issue 25).
+ */
+const noChange = new Set(['same', 'read', 'refresh', 'delete-replaced']);
 
 /** The changes of a preview that are not the image bump itself. */
-export function driftOf(changes: ResourceChange[]): ResourceChange[] {
+export function driftOf(changes: ResourceChange[], changedSettings: string[] = []): ResourceChange[] {
+  // A release's own settings (ops config) are desired state: their ConfigMap/Secret keys and the pod
+  // template's config checksum (which also follows RELEASE_VERSION) are not drift.
+  const configAllows = configChangeAllowed(changedSettings);
   return changes.filter((change) => {
     if (noChange.has(change.op)) return false;
     const rules = imagePaths.filter((r) => r.type.test(change.type));
-    if (!rules.length || !change.paths.length) return true;
-    return !change.paths.every((p) => rules.some((r) => r.path.test(p)));
+    if (!change.paths.length) return true;
+    return !change.paths.every((p) => rules.some((r) => r.path.test(p)) || configAllows(change, p));
   });
 }
 

@@ -1,12 +1,19 @@
-import { OpsError, type Output } from '../../cli/output';
+import { OpsError, type Output, type Unknown } from '../../cli/output';
+import { MissingCommandError } from '../../process';
+import { KUBE_CONTEXT_KEY, stackSetting } from '../../state/stacks';
 import type { ReleaseRecord } from '../../state/releases';
 import { readFlag, writeFlag } from '../maintenance-flag';
 import { ActivationError, type DeployRequest, type InstanceStatus, type MaintenanceStatus, type StatusReport, type Target } from '../target';
 import { driftOf, describeChange } from './drift';
+import { changedSettings, stackSettingOf } from './stack-config';
 import { kubectlPods, type PodInfo, type PodLister } from './pods';
 import { ociRegistry, type RegistryClient } from './registry-client';
 import { httpSmokeTest, smokeTokensFromEnv, type StackSmokeTest } from './smoke';
-import { HOST_OUTPUT, IMAGE_KEY, imageVersion, infraDir, parseVersion, pulumiRunner, stackConfigPath, type StackRunner } from './stack-runner';
+import { HOST_OUTPUT, IMAGE_KEY, imageVersion, infraDir, parseVersion, pulumiRunner, readStackValue, stackConfigPath, type StackRunner } from './stack-runner';
+import type { ReleaseConfig } from '../../state/releases';
+
+/** How a setting is shown: a secret never by value. */
+export const describeEntry = (entry: ReleaseConfig[string] | undefined): string => (!entry ? '(committed)' : 'unset' in entry ? '(unset)' : 'secure' in entry ? '[secret]' : JSON.stringify(entry.value));
 
 export interface HttpProbe {
   get(url: string): Promise<{ status: number; body: unknown }>;
@@ -40,6 +47,7 @@ export interface KubernetesTargetOptions {
   pollMs?: number;
 }
 
+const firstLine = (error: unknown) => (error as Error).message.split('\n')[0]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Health = { instance?: string; version?: string; draining?: boolean; maintenance?: { on: boolean }; sockets?: number; uptimeSeconds?: number };
 
@@ -54,7 +62,10 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
   const runner = options.runner ?? pulumiRunner(options.stack);
   const probe = options.probe ?? fetchProbe;
   const registry = options.registry ?? ociRegistry({ basicAuth: options.env.OPS_REGISTRY_AUTH });
-  const pods = options.pods ?? kubectlPods(options.env.OPS_KUBE_CONTEXT);
+  // kubectl always gets the stack's own context (switchboard:cluster.context, or OPS_KUBE_CONTEXT), never
+  // the kubeconfig's current one: `ops status --env production` must not read staging's pods.
+  const pods = options.pods ?? kubectlPods(options.env.OPS_KUBE_CONTEXT ?? stackSetting(options.stack, KUBE_CONTEXT_KEY), options.stack);
+  const redisHint = `export REDIS_URL=rediss://:<redisAuthToken>@$(cd infra && pulumi stack output redisEndpoint --stack ${options.stack}):6379 (from a host that reaches the stack's VPC)`;
   const verifyTimeoutMs = options.verifyTimeoutMs ?? 300_000;
   const pollMs = options.pollMs ?? 2_000;
   const smokeTest = (): StackSmokeTest => {
@@ -124,9 +135,9 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     }, signal);
   }
 
-  async function up(image: string, out: Output, label: string, signal?: AbortSignal): Promise<void> {
-    await out.step(`pulumi up (${label}; image supplied for this run only; waits for the rollout)`, async () => {
-      const result = await runner.up({ image, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal });
+  async function up(image: string, config: ReleaseConfig | undefined, out: Output, label: string, signal?: AbortSignal): Promise<void> {
+    await out.step(`pulumi up (${label}; image and settings supplied for this run only; waits for the rollout)`, async () => {
+      const result = await runner.up({ image, config, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal });
       if (result.result === 'cancelled') throw new Error('pulumi up was cancelled (the engine stopped after its in-flight steps)');
       if (result.result !== 'succeeded') throw new Error(`pulumi up ${result.result}`);
     });
@@ -188,8 +199,11 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       const { signal } = request;
       const smoke = smokeTest();
       const previous = await out.step('read the image serving now', () => servingImage(request.current));
-      const preview = await out.step(`pulumi preview --diff (image ${imageVersion(image)})`, () => runner.preview({ image, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal }));
-      const drift = driftOf(preview.changes);
+      const previousConfig = request.current?.config;
+      const changed = changedSettings(previousConfig, request.config);
+      if (changed.length) out.info(`  settings: ${changed.map((name) => `${name} ${describeEntry(previousConfig?.[name])} → ${describeEntry(request.config?.[name])}`).join(', ')}`);
+      const preview = await out.step(`pulumi preview --diff (image ${imageVersion(image)}${changed.length ? `, settings ${changed.join(', ')}` : ''})`, () => runner.preview({ image, config: request.config, onOutput: (line) => out.info(`  | ${line.trimEnd()}`), signal }));
+      const drift = driftOf(preview.changes, changed);
       if (drift.length) {
         out.info(`  the preview changes more than the image:\n${drift.map((c) => `    ${describeChange(c)}`).join('\n')}`);
         if (!request.allowDrift) {
@@ -199,7 +213,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       }
       let step = 'pulumi up';
       try {
-        await up(image, out, `image ${imageVersion(image)}`, signal);
+        await up(image, request.config, out, `image ${imageVersion(image)}${changed.length ? ` + settings` : ''}`, signal);
         step = 'verify the rollout';
         const url = await verify(image, out, signal);
         step = 'smoke test';
@@ -209,10 +223,10 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
         let rolledBack = false;
         if (signal?.aborted) {
           out.warn(`cancelled during "${step}": the previous image is not put back automatically; check the stack (ops status --env ${options.stack}), then ops rollback --env ${options.stack} or ops deploy again`);
-        } else if (previous && previous !== image) {
-          out.info(`  rolling back to image ${previous}`);
+        } else if (previous && (previous !== image || changed.length)) {
+          out.info(`  rolling back to image ${previous}${changed.length ? ` and the previous settings (${changed.join(', ')})` : ''}`);
           try {
-            await up(previous, out, `rollback to ${imageVersion(previous)}`);
+            await up(previous, previousConfig, out, `rollback to ${imageVersion(previous)}`);
             await verify(previous, out);
             rolledBack = true;
           } catch (rollbackError) {
@@ -225,8 +239,24 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       }
     },
 
+    config: {
+      async serving(request) {
+        const image = await servingImage(request.current);
+        if (!image) throw new OpsError(`no image serves ${options.stack} yet (no release, no ${IMAGE_KEY} in ${stackConfigPath(options.stack)})`, `ops deploy --env ${options.stack} --version <image>`, 1);
+        return { image, version: imageVersion(image) };
+      },
+      async committed(name) {
+        const setting = stackSettingOf(name);
+        const value = readStackValue(stackConfigPath(options.stack), setting.key);
+        const secret = Boolean(setting.secret || (typeof value === 'object' && value !== null && 'secure' in value));
+        return { key: setting.key, secret, value: value === undefined || secret ? undefined : Array.isArray(value) ? value.join(',') : String(value) };
+      },
+      encrypt: (name, value) => runner.encryptSecret(stackSettingOf(name, true).key, value),
+    },
+
     async status(): Promise<StatusReport> {
       const problems: string[] = [];
+      const unknowns: Unknown[] = [];
       let url: string | undefined;
       const instances: InstanceStatus[] = [];
       try {
@@ -237,39 +267,51 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
           if (!instance.healthy || !instance.ready) instance.error = `${pod.phase}${pod.terminating ? ', terminating' : ''}; /health ${health.status}, /ready ${ready.status}; image ${pod.image}`;
           instances.push(instance);
         }
-      } catch (error) {
-        problems.push(`cannot list the pods: ${(error as Error).message}`);
+      } catch (error: unknown) {
+        // Not being able to look is not "no pods": unknown, with what would let us look.
+        unknowns.push({ what: 'instances', reason: `cannot list the pods: ${firstLine(error)}`, next: error instanceof MissingCommandError ? error.install : (error as { next?: string } | undefined)?.next ?? `kubectl --context <${KUBE_CONTEXT_KEY}> -n switchboard get pods` });
       }
       for (const i of instances) if (!i.healthy || !i.ready) problems.push(`${i.id} ${i.healthy ? 'not ready' : 'unhealthy'}`);
       const versions = new Set(instances.map((i) => i.version));
       if (versions.size > 1) problems.push(`pods report ${versions.size} versions: ${[...versions].join(', ')} (a rollout in progress, or stuck)`);
       try {
         url = await publicUrl();
-        const ready = await probe.get(`${url}/ready`);
-        if (ready.status !== 200) problems.push(`${url}/ready answered ${ready.status}`);
       } catch (error) {
-        problems.push((error as Error).message);
+        unknowns.push({ what: 'front door', reason: `no public URL: ${firstLine(error)}`, next: error instanceof MissingCommandError ? error.install : `OPS_PUBLIC_URL=https://<host> ops status --env ${options.stack}` });
       }
-      const maintenance = await this.maintenance().catch(() => ({ on: false }));
+      if (url) {
+        try {
+          const ready = await probe.get(`${url}/ready`);
+          if (ready.status !== 200) problems.push(`${url}/ready answered ${ready.status}`);
+        } catch (error) {
+          problems.push(`${url}/ready: ${firstLine(error)}`);
+        }
+      }
+      const maintenance = await this.maintenance();
+      if (maintenance.unknown) unknowns.push(maintenance.unknown);
       let current: string | undefined;
       try {
         current = await runner.readConfig(IMAGE_KEY);
       } catch (error) {
         problems.push((error as Error).message);
       }
-      return { env: options.stack, target: 'kubernetes', url, frontDoor: { running: Boolean(url) && !problems.some((p) => p.startsWith(url!)), detail: 'ingress; instances are the pods, read through the API server' }, instances, maintenance, current, healthy: problems.length === 0 && instances.length > 0, problems };
+      return { env: options.stack, target: 'kubernetes', url, frontDoor: { running: Boolean(url) && !problems.some((p) => p.startsWith(url!)), detail: 'ingress; instances are the pods, read through the API server' }, instances, maintenance, current, healthy: problems.length === 0 && unknowns.length === 0 && instances.length > 0, problems, unknowns };
     },
 
     async maintenance(): Promise<MaintenanceStatus> {
       const redisUrl = options.env.REDIS_URL;
-      if (!redisUrl) return { on: false, message: 'unknown: set REDIS_URL to the stack\'s Redis to read the flag' };
-      const flag = await readFlag(redisUrl);
-      return { on: Boolean(flag), ...flag, coreFlag: Boolean(flag) };
+      if (!redisUrl) return { on: false, unknown: { what: 'maintenance', reason: `REDIS_URL is not set: the flag lives in the ${options.stack} stack's Redis`, next: redisHint } };
+      try {
+        const flag = await readFlag(redisUrl);
+        return { on: Boolean(flag), ...flag, coreFlag: Boolean(flag) };
+      } catch (error) {
+        return { on: false, unknown: { what: 'maintenance', reason: `the stack's Redis cannot be read: ${firstLine(error)}`, next: `check REDIS_URL and that this host reaches it; then: ops maintenance status --env ${options.stack}` } };
+      }
     },
 
     async setMaintenance(flag, out) {
       const redisUrl = options.env.REDIS_URL;
-      if (!redisUrl) throw new OpsError('maintenance on Kubernetes switches the core\'s Redis flag: REDIS_URL is not set', `REDIS_URL=$(pulumi stack output redisUrl --stack ${options.stack} --show-secrets) ops maintenance ... --env ${options.stack}`, 2);
+      if (!redisUrl) throw new OpsError('maintenance on Kubernetes switches the core\'s Redis flag: REDIS_URL is not set', redisHint, 2);
       await out.step(`${flag ? 'set' : 'clear'} the maintenance flag in Redis`, () => writeFlag(redisUrl, flag));
       return this.maintenance();
     },

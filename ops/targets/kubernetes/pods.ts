@@ -1,4 +1,6 @@
+import { OpsError } from '../../cli/output';
 import { commandLine, run } from '../../process';
+import { KUBE_CONTEXT_KEY } from '../../state/stacks';
 
 /** One pod of the core's Deployment, as the cluster reports it. */
 export interface PodInfo {
@@ -33,10 +35,15 @@ const podPort = 3000;
  * Each pod is reached through the API server's pod proxy (`/api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/<path>`),
  * so no port-forward and no cluster-internal network is needed.
  */
-export function kubectlPods(context?: string): PodLister {
+export function kubectlPods(context: string | undefined, stack = '<stack>'): PodLister {
   const ctx = context ? ['--context', context] : [];
+  /** Never the kubeconfig's current context: without the stack's own, refuse to look. */
+  const pinned = () => {
+    if (!context) throw new OpsError(`no kubectl context for the stack ${stack}: ${KUBE_CONTEXT_KEY} is not set in infra/Pulumi.${stack}.yaml (ops never uses the current context)`, `cd infra && pulumi config set --path --stack ${stack} ${KUBE_CONTEXT_KEY} <kubeconfig context>, or OPS_KUBE_CONTEXT=<context>`, 2);
+  };
   return {
     async list() {
+      pinned();
       const result = await run('kubectl', [...ctx, '-n', coreNamespace, 'get', 'pods', '-l', coreSelector, '-o', 'json'], {
         timeoutMs: 30_000,
         next: `check that OPS_KUBE_CONTEXT names the stack's cluster and that it answers: ${commandLine('kubectl', [...ctx, 'cluster-info'])}`,
@@ -52,6 +59,7 @@ export function kubectlPods(context?: string): PodLister {
       }));
     },
     async get(pod, path) {
+      pinned();
       const raw = `/api/v1/namespaces/${coreNamespace}/pods/${pod}:${podPort}/proxy${path}`;
       const result = await run('kubectl', [...ctx, 'get', '--raw', raw], { timeoutMs: 15_000, nothrow: true });
       // kubectl prints the body on success; on an HTTP error it exits 1 with `Error from server (<Reason>)`.

@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
+import { MissingCommandError, requireCommand, run as runCommand } from '../../process';
 import { repoRoot } from '../../services/paths';
+import type { ReleaseConfig } from '../../state/releases';
+import { stackSettingOf, yamlValue } from './stack-config';
 
 /** One resource the preview would change, with the property paths that differ. */
 export interface ResourceChange {
@@ -17,6 +20,8 @@ export interface ResourceChange {
 /** One `preview`/`up` with the image to run: supplied for this operation only, never written to the checkout. */
 export interface StackRun {
   image: string;
+  /** The release's settings (ops config), written into the same temporary config file: part of the desired state, not drift. */
+  config?: ReleaseConfig;
   onOutput: (line: string) => void;
   /** Aborting it cancels the Pulumi operation (SIGINT to the engine: it finishes in-flight steps and stops). */
   signal?: AbortSignal;
@@ -30,11 +35,17 @@ export interface StackRunner {
   readonly stack: string;
   /** A key of the stack's committed config (e.g. `switchboard:app.image`); undefined when unset, an error when unreadable. */
   readConfig(key: string): Promise<string | undefined>;
-  /** `pulumi preview --diff` with `run.image`: every resource that would change. */
+  /**
+   * `pulumi preview --diff --refresh` with `run.image`: every resource that would change. The refresh
+   * reads the live objects first, so a change made behind Pulumi's back (kubectl edit) shows as drift:
+   * without it the preview compares the program with the state file only (seen against a real cluster, issue 25).
+   */
   preview(run: StackRun): Promise<{ changes: ResourceChange[] }>;
   /** `pulumi up` with `run.image`: Pulumi's Kubernetes provider waits for the Deployment rollout. */
   up(run: StackRun): Promise<{ result: 'succeeded' | 'failed' | 'cancelled'; outputs: Record<string, unknown> }>;
   outputs(): Promise<Record<string, unknown>>;
+  /** Encrypts a secret with the stack's secrets provider (`pulumi config set --secret`): the ciphertext, never the value, is recorded. */
+  encryptSecret(key: string, value: string): Promise<string>;
 }
 
 /**
@@ -92,12 +103,19 @@ function loadStackConfig(file: string): ReturnType<typeof parseDocument> {
 
 /** Reads a config key (`ns:key` or the path `ns:key.sub`) from the stack's YAML; throws when the file cannot be read or parsed. */
 export function readStackConfig(file: string, key: string): string | undefined {
-  const doc = loadStackConfig(file);
-  const [top, ...rest] = splitKey(key);
-  const value = doc.getIn(['config', top, ...rest]);
-  if (value === undefined || value === null) return undefined;
+  const value = readStackValue(file, key);
+  if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new Error(`${key} in ${file} is not a string`);
   return value;
+}
+
+/** Any config value (number, list, `{ secure }` for a secret) as plain JSON; undefined when unset. */
+export function readStackValue(file: string, key: string): unknown {
+  const doc = loadStackConfig(file);
+  const [top, ...rest] = splitKey(key);
+  const value = doc.getIn(['config', top, ...rest]) as unknown;
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'object' && value !== null && 'toJSON' in value ? (value as { toJSON(): unknown }).toJSON() : value;
 }
 
 /** `switchboard:app.image` → ['switchboard:app', 'image'] (the config path syntax of `pulumi config set --path`). */
@@ -112,9 +130,14 @@ function splitKey(key: string): string[] {
  * `--config-file`: the committed `Pulumi.<stack>.yaml` is never written (its encrypted secrets and
  * every other key come along unchanged). Returns the file and a cleanup function.
  */
-export function configFileWithImage(stack: string, image: string, workDir = infraDir): { file: string; remove(): void } {
+export function configFileWithImage(stack: string, image: string, workDir = infraDir, config: ReleaseConfig = {}): { file: string; remove(): void } {
   const doc = loadStackConfig(stackConfigPath(stack, workDir));
   doc.setIn(['config', ...splitKey(IMAGE_KEY)], image);
+  for (const [name, entry] of Object.entries(config)) {
+    const setting = stackSettingOf(name);
+    if ('unset' in entry) doc.deleteIn(['config', ...splitKey(setting.key)]);
+    else doc.setIn(['config', ...splitKey(setting.key)], doc.createNode(yamlValue(setting, entry)));
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ops-pulumi-${stack}-`));
   const file = path.join(dir, `Pulumi.${stack}.yaml`);
   fs.writeFileSync(file, doc.toString(), { mode: 0o600 });
@@ -127,6 +150,11 @@ type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
 export type AutomationStack = Pick<AutoStack, 'preview' | 'up' | 'outputs'>;
 
 const selectLocalStack = async (stack: string, workDir: string): Promise<AutomationStack> => {
+  // OPS_PULUMI_INLINE=1: the engine runs infra/program.ts in this process (the local Kubernetes stack) with
+  // the provisioned pulumi CLI from our cache (inline-program.ts checks it), not one on PATH.
+  if (process.env.OPS_PULUMI_INLINE === '1') return (require('./inline-program') as typeof import('./inline-program')).selectInlineStack(stack, workDir);
+  // The Automation API spawns the pulumi CLI: missing, it fails with a bare "code: -2". Name it instead.
+  requireCommand('pulumi');
   const { automation: auto } = require('@pulumi/pulumi') as typeof import('@pulumi/pulumi');
   return auto.LocalWorkspace.selectStack({ stackName: stack, workDir });
 };
@@ -139,6 +167,7 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
       try {
         return await selectStack(stack, workDir);
       } catch (error) {
+        if (error instanceof MissingCommandError) throw error;
         throw new Error(`could not open Pulumi stack "${stack}" in ${workDir}: ${(error as Error).message}. Install the Pulumi CLI and log in (pulumi login), or use --dry-run to see the plan.`, { cause: error });
       }
     })();
@@ -146,7 +175,7 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
   };
   const plain = (outputs: Record<string, { value: unknown }>) => Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
   const withConfig = async <T>(run: StackRun, fn: (configFile: string) => Promise<T>): Promise<T> => {
-    const config = configFileWithImage(stack, run.image, workDir);
+    const config = configFileWithImage(stack, run.image, workDir, run.config);
     try {
       return await fn(config.file);
     } finally {
@@ -164,12 +193,12 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
         const m = event.resourcePreEvent?.metadata;
         if (m && m.op !== 'same') changes.push({ urn: m.urn, type: m.type, op: m.op, paths: Object.keys(m.detailedDiff ?? {}).concat(m.detailedDiff ? [] : (m.diffs ?? [])) });
       };
-      await withConfig(run, async (configFile) => (await select()).preview({ diff: true, configFile, onOutput: run.onOutput, onEvent, signal: run.signal }));
+      await withConfig(run, async (configFile) => (await select()).preview({ diff: true, refresh: true, configFile, onOutput: run.onOutput, onEvent, signal: run.signal }));
       return { changes };
     },
     async up(run) {
       try {
-        const result = await withConfig(run, async (configFile) => (await select()).up({ configFile, onOutput: run.onOutput, signal: run.signal }));
+        const result = await withConfig(run, async (configFile) => (await select()).up({ refresh: true, configFile, onOutput: run.onOutput, signal: run.signal }));
         return { result: result.summary.result === 'succeeded' ? 'succeeded' : 'failed', outputs: plain(result.outputs) };
       } catch (error) {
         if (run.signal?.aborted) return { result: 'cancelled', outputs: {} };
@@ -178,6 +207,22 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
     },
     async outputs() {
       return plain(await (await select()).outputs());
+    },
+    async encryptSecret(key, value) {
+      // A scratch copy of the stack file (same secrets provider and salt); the value goes in on stdin,
+      // never on a command line (ps, shell history). Only the ciphertext is read back.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ops-secret-${stack}-`));
+      const file = path.join(dir, `Pulumi.${stack}.yaml`);
+      try {
+        fs.copyFileSync(stackConfigPath(stack, workDir), file);
+        fs.chmodSync(file, 0o600);
+        await runCommand('pulumi', ['config', 'set', '--secret', '--path', '--stack', stack, '--config-file', file, key], { cwd: workDir, input: value, next: `pulumi login, and the stack's secrets provider (PULUMI_CONFIG_PASSPHRASE for a passphrase stack), then rerun` });
+        const secure = readStackValue(file, key) as { secure?: string } | undefined;
+        if (!secure?.secure) throw new Error(`pulumi config set --secret did not write ${key} as a secret`);
+        return secure.secure;
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

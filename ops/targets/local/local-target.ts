@@ -235,8 +235,11 @@ export function createLocalTarget(options: LocalTargetOptions): Target & { reado
     async maintenance(): Promise<MaintenanceStatus> {
       const local = maintenanceSwitch();
       const redisUrl = load().settings.REDIS_URL;
-      const flag = redisUrl ? await readFlag(redisUrl).catch(() => undefined) : undefined;
-      return { on: local.on || Boolean(flag), message: local.on ? local.message : flag?.message, retryAfter: local.on ? local.retryAfter : flag?.retryAfter, since: local.since ?? flag?.since, frontDoor: local.on, coreFlag: Boolean(flag) };
+      let unreadable: string | undefined;
+      const flag = redisUrl ? await readFlag(redisUrl).catch((error: Error) => { unreadable = error.message; return undefined; }) : undefined;
+      // The front door's switch is known either way; "off" needs the core's Redis flag too, so an unreachable Redis leaves it unknown.
+      const unknown = unreadable && !local.on ? { what: 'maintenance', reason: `the core's flag in Redis (${redisUrl}) cannot be read: ${unreadable}`, next: 'npm run services -- up   # starts Redis; then: ops maintenance status' } : undefined;
+      return { on: local.on || Boolean(flag), message: local.on ? local.message : flag?.message, retryAfter: local.on ? local.retryAfter : flag?.retryAfter, since: local.since ?? flag?.since, frontDoor: local.on, coreFlag: Boolean(flag), ...(unknown ? { unknown } : {}) };
     },
 
     async setMaintenance(flag: { message: string; retryAfter: number; since: string } | undefined, out: Output) {

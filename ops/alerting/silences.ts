@@ -1,0 +1,105 @@
+import { maintenanceExplains, alternation } from '../../alerts/routing';
+
+/**
+ * Alertmanager silences for maintenance windows (API v2). `ops maintenance on` silences the alerts
+ * the announced outage explains (alerts/routing.ts maintenanceExplains) for its environment until
+ * the window's end; `ops maintenance off` expires every such silence of the environment. The
+ * silences are found again by their creator tag, so nothing has to be stored between the two.
+ */
+
+export interface Matcher {
+  name: string;
+  value: string;
+  isRegex: boolean;
+  isEqual: boolean;
+}
+
+export interface SilenceRequest {
+  matchers: Matcher[];
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+}
+
+/** createdBy of every maintenance silence: `ops maintenance (<operator>)`. */
+const creatorPrefix = 'ops maintenance';
+
+export function maintenanceSilence(options: { env: string; operator: string; message: string; now: Date; endsAt: Date }): SilenceRequest {
+  return {
+    matchers: [
+      { name: 'environment', value: options.env, isRegex: false, isEqual: true },
+      { name: 'alertname', value: alternation(maintenanceExplains), isRegex: true, isEqual: true },
+    ],
+    startsAt: options.now.toISOString(),
+    endsAt: options.endsAt.toISOString(),
+    createdBy: `${creatorPrefix} (${options.operator})`,
+    comment: `maintenance by ${options.operator}: ${options.message}`,
+  };
+}
+
+/** The same silence as an amtool command, for when Alertmanager could not be reached. */
+export function amtoolCommand(silence: SilenceRequest, alertmanagerUrl: string): string {
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+  const matchers = silence.matchers.map((m) => quote(`${m.name}${m.isEqual ? '' : '!'}${m.isRegex ? '=~' : '='}${m.value}`));
+  return [
+    'amtool silence add',
+    `--alertmanager.url=${alertmanagerUrl}`,
+    `--author=${quote(silence.createdBy)}`,
+    `--comment=${quote(silence.comment)}`,
+    `--end=${silence.endsAt}`,
+    ...matchers,
+  ].join(' ');
+}
+
+export type AlertmanagerErrorCode = 'unreachable' | 'rejected';
+
+/** Alertmanager did not answer (code `unreachable`) or refused the request (`rejected`, with its HTTP status). */
+export class AlertmanagerError extends Error {
+  constructor(message: string, readonly code: AlertmanagerErrorCode, readonly status?: number) {
+    super(message);
+  }
+}
+
+async function call(url: string, init: RequestInit & { timeoutMs?: number }): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs ?? 5_000) });
+  } catch (error) {
+    throw new AlertmanagerError(`Alertmanager at ${new URL(url).origin} did not answer: ${(error as Error).message}`, 'unreachable');
+  }
+  if (!response.ok) throw new AlertmanagerError(`Alertmanager answered ${response.status} to ${init.method ?? 'GET'} ${new URL(url).pathname}: ${(await response.text()).slice(0, 300)}`, 'rejected', response.status);
+  return response;
+}
+
+const base = (url: string) => url.replace(/\/+$/, '');
+
+/** Creates the silence; returns its id. */
+export async function createSilence(alertmanagerUrl: string, silence: SilenceRequest): Promise<string> {
+  const response = await call(`${base(alertmanagerUrl)}/api/v2/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(silence) });
+  return ((await response.json()) as { silenceID: string }).silenceID;
+}
+
+interface StoredSilence extends SilenceRequest {
+  id: string;
+  status: { state: 'active' | 'pending' | 'expired' };
+}
+
+/** The maintenance silences of `env` that are active or pending. */
+export async function maintenanceSilences(alertmanagerUrl: string, env: string): Promise<StoredSilence[]> {
+  const response = await call(`${base(alertmanagerUrl)}/api/v2/silences`, { method: 'GET' });
+  const all = (await response.json()) as StoredSilence[];
+  return all.filter(
+    (s) => s.status.state !== 'expired' && s.createdBy.startsWith(creatorPrefix) && s.matchers.some((m) => m.name === 'environment' && !m.isRegex && m.isEqual && m.value === env),
+  );
+}
+
+/** Expires every maintenance silence of `env`; returns the expired ids. */
+export async function expireMaintenanceSilences(alertmanagerUrl: string, env: string): Promise<string[]> {
+  const expired: string[] = [];
+  for (const silence of await maintenanceSilences(alertmanagerUrl, env)) {
+    await call(`${base(alertmanagerUrl)}/api/v2/silence/${encodeURIComponent(silence.id)}`, { method: 'DELETE' });
+    expired.push(silence.id);
+  }
+  return expired;
+}
