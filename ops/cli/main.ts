@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSync, setVerbose } from '../process';
-import { closest } from '../state/stacks';
+import { closest } from './did-you-mean';
 import { commands } from './registry';
 import { createOutput, OpsError, type Streams } from './output';
 import type { CommandEntry, OptionSpec } from './types';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import leven from 'leven';
+import { closest } from '../cli/did-you-mean';
 import { OpsError } from '../cli/output';
-import { infraDir, readStackConfig, stackConfigPath } from '../targets/kubernetes/stack-runner';
+import { infraDir, readStackConfig, stackConfigPath } from '../targets/kubernetes/stack-file';
 
 /**
  * The environments ops knows: `local` and every Pulumi stack with a committed `infra/Pulumi.<stack>.yaml`.
@@ -16,14 +16,6 @@ export function knownStacks(workDir = infraDir): string[] {
     return [];
   }
   return files.map((f) => /^Pulumi\.([^.].*)\.yaml$/.exec(f)?.[1]).filter((s): s is string => Boolean(s)).sort();
-}
-
-/** The closest names (edit distance ≤ 2, or a prefix either way), best first: for "did you mean". */
-export function closest(word: string, candidates: string[]): string[] {
-  const scored = candidates
-    .map((c) => ({ c, d: c.startsWith(word) || word.startsWith(c) ? Math.min(1, leven(word, c)) : leven(word, c) }))
-    .filter((s) => s.d <= Math.max(2, Math.floor(word.length / 3)));
-  return scored.sort((a, b) => a.d - b.d || a.c.localeCompare(b.c)).map((s) => s.c);
 }
 
 /** Refuses an environment that is neither `local` nor a stack of infra/ (exit 2, the known ones listed). */

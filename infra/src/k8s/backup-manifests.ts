@@ -35,6 +35,9 @@ export function backupJobManifests(spec: AppSpec, irsaAnnotation: string): Manif
     { name: 'OPS_USER', value: `cronjob/${namespace}` },
     { name: 'OPS_ENV', value: spec.environment },
     { name: 'OPS_STATE_DIR', value: '/tmp/ops' },
+    // A job has no deploy lock or release history to share: its record is the backup's manifest in S3
+    // and its metrics; this keeps ops from asking the stack config (not in the image) for a state URL.
+    { name: 'OPS_LOCAL_STATE', value: '1' },
   ];
   const cronJob = (name: string, schedule: string, args: string[]): Manifest => ({
     apiVersion: 'batch/v1',
