@@ -24,6 +24,7 @@ export const debianCommands: DebianCommand[] = [
   { command: 'buildah', package: 'buildah' },
   { command: 'runc', package: 'runc' }, // crun cannot run on this host's hybrid cgroups
   { command: 'debootstrap', package: 'debootstrap' }, // the local base image's root filesystem
+  { command: 'chromium', package: 'chromium' }, // the reference web client's browser test (puppeteer-core drives it; no browser download)
 ];
 
 export const aptInstallLine = (packages: string[]) => `sudo apt-get install -y ${[...new Set(packages)].join(' ')}`;
