@@ -98,6 +98,7 @@ const shownMessages = (page: Page): Promise<Shown[]> =>
   })));
 const shownPending = (page: Page): Promise<{ text: string; clientMsgId: string }[]> =>
   page.$$eval('#pending li', (lis) => lis.map((li) => ({ text: li.querySelector('.text')?.textContent ?? '', clientMsgId: li.getAttribute('data-client-msg-id') ?? '' })));
+const textOf = (page: Page, selector: string): Promise<string> => page.$eval(selector, (el) => el.textContent ?? '');
 const connectionState = (page: Page): Promise<string | undefined> => page.$eval('#state', (el) => el.getAttribute('data-state') ?? undefined);
 
 async function sendFromPage(page: Page, text: string): Promise<void> {
@@ -121,6 +122,9 @@ describe('reference web client in headless Chromium', () => {
     });
     bo.on('error', () => undefined);
     bo.on('message', (m) => boReceived.push(m));
+    const boSaw = { typing: [] as string[], read: [] as { userId: string; seq: number }[] };
+    bo.on('typing', (e) => e.typing && boSaw.typing.push(e.userId));
+    bo.on('read', (e) => boSaw.read.push({ userId: e.userId, seq: e.seq }));
     bo.subscribe(conversationId, { afterSeq: 0 });
     bo.connect();
 
@@ -147,6 +151,14 @@ describe('reference web client in headless Chromium', () => {
     expect((await shownMessages(page)).map((m) => m.text)).toEqual(online);
     expect(boReceived.map((m) => m.text)).toEqual(online);
     expect((await shownMessages(page)).map((m) => m.seq)).toEqual(boReceived.map((m) => m.seq));
+
+    // Typing and read state, both ways: the page typed (typing_start) and read bo's b1 (mark_read);
+    // bo types and reads, and the page says so.
+    await until('bo to see amy typing and reading', () => boSaw.typing.includes('amy') && boSaw.read.some((r) => r.userId === 'amy' && r.seq >= 2));
+    bo.typing(conversationId, true);
+    await until('the page to show bo typing', async () => /bo is typing/.test(await textOf(page, '#typing')));
+    await bo.markRead(conversationId, 3);
+    await until('the page to show bo read up to #3', async () => (await textOf(page, '#receipts')) === 'Read by bo up to #3');
 
     // Offline: the page notices, and what it sends now waits in the outbox (IndexedDB).
     await page.setOfflineMode(true);
