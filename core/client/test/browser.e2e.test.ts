@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 import { io } from 'socket.io-client';
 import { requireCommand } from '../../../ops/services/system-packages';
 import { startTestCore, uniqueDbName, type TestCore } from '../../test/harness';
@@ -42,7 +42,7 @@ beforeAll(async () => {
   // Short engine pings: a cut connection is noticed in about two seconds on both sides.
   const pings = { SOCKET_PING_INTERVAL_MS: '1000', SOCKET_PING_TIMEOUT_MS: '1000' };
   a = await startTestCore({ INSTANCE_ID: 'web-a', WEB_CLIENT_DIR: path.join(buildDir, 'web'), ...pings }, { redis: true, db });
-  b = await startTestCore({ INSTANCE_ID: 'web-b', ...pings }, { redis: true, db });
+  b = await startTestCore({ INSTANCE_ID: 'web-b', WEB_CLIENT_DIR: path.join(buildDir, 'web'), ...pings }, { redis: true, db });
   mongo = new MongoClient(a.config.MONGODB_URI);
   browser = await puppeteer.launch({
     executablePath: chromium,
@@ -62,27 +62,28 @@ afterAll(async () => {
   if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
 }, 60_000);
 
-let currentPage: Page | undefined;
+const pages: Page[] = [];
 
-/** What the page shows, for a failure message. */
-async function describePage(): Promise<string> {
-  if (!currentPage) return 'no page';
-  const page = currentPage;
-  // Evaluated in the page on its <body> (this file is type-checked without the DOM lib).
-  return page.$eval('body', (body) => JSON.stringify({
-    state: body.querySelector('#state')?.textContent,
-    messages: [...body.querySelectorAll('#messages li')].map((li) => `${li.getAttribute('data-seq')}:${li.textContent}`),
-    pending: [...body.querySelectorAll('#pending li')].map((li) => li.textContent),
-    notice: body.querySelector('#receipts')?.textContent,
-    signin: body.querySelector('#signin-error')?.textContent,
-  })).then((shown) => `${page.url()} ${shown}`, (error: unknown) => `page not readable: ${String(error)}`);
+/** What each page shows, for a failure message. */
+async function describePages(): Promise<string> {
+  const shown = await Promise.all(pages.map((page) =>
+    // Evaluated in the page on its <body> (this file is type-checked without the DOM lib).
+    page.$eval('body', (body) => JSON.stringify({
+      user: body.querySelector('#user')?.textContent,
+      state: body.querySelector('#state')?.textContent,
+      messages: [...body.querySelectorAll('#messages li')].map((li) => `${li.getAttribute('data-seq')}:${li.textContent}`),
+      pending: [...body.querySelectorAll('#pending li')].map((li) => li.textContent),
+      notice: body.querySelector('#receipts')?.textContent,
+      signin: body.querySelector('#signin-error')?.textContent,
+    })).then((json) => `${page.url()} ${json}`, (error: unknown) => `page not readable: ${String(error)}`)));
+  return shown.join(' ; ') || 'no page';
 }
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const start = Date.now();
   while (!(await check())) {
     if (Date.now() - start > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the page shows ${await describePage()}; page errors: ${pageErrors.join(' | ') || 'none'}; console (last 10): ${consoleLines.slice(-10).join(' | ')}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the pages show ${await describePages()}; page errors: ${pageErrors.join(' | ') || 'none'}; console (last 10): ${consoleLines.slice(-10).join(' | ')}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -104,6 +105,22 @@ const connectionState = (page: Page): Promise<string | undefined> => page.$eval(
 async function sendFromPage(page: Page, text: string): Promise<void> {
   await page.type('#text', text);
   await page.keyboard.press('Enter');
+}
+
+/** Opens the web client on `core` in a fresh page of `context`, signed in as `userId` with the conversation open. */
+async function signIn(context: BrowserContext, core: TestCore, userId: string, conversationId: string): Promise<Page> {
+  const page = await context.newPage();
+  pages.push(page);
+  page.on('pageerror', (error) => pageErrors.push(`${userId}: ${String(error)}`));
+  // Console lines are for the failure message only: while offline, failed loads are expected there.
+  page.on('console', (m) => consoleLines.push(`${userId} console.${m.type()}: ${m.text()}`));
+  // As a developer would: open /app/, paste a token from `npm run token`, sign in.
+  await page.goto(`${core.url}/app/#c=${conversationId}`);
+  await page.type('#token', await core.token(userId));
+  await page.click('#signin-form button[type=submit]');
+  await until(`${userId}'s page to connect`, async () => (await connectionState(page)) === 'connected');
+  await page.waitForSelector(`#conversations button[data-conversation-id="${conversationId}"]`);
+  return page;
 }
 
 describe('reference web client in headless Chromium', () => {
@@ -128,17 +145,7 @@ describe('reference web client in headless Chromium', () => {
     bo.subscribe(conversationId, { afterSeq: 0 });
     bo.connect();
 
-    // Sign in on the page with a token, as a developer would paste one from `npm run token`.
-    const page = await browser!.newPage();
-    currentPage = page;
-    // Console lines are for the failure message only: while offline, failed loads are expected there.
-    page.on('console', (m) => consoleLines.push(`console.${m.type()}: ${m.text()}`));
-    page.on('pageerror', (error) => pageErrors.push(String(error)));
-    await page.goto(`${core.url}/app/#c=${conversationId}`);
-    await page.type('#token', await core.token('amy'));
-    await page.click('#signin-form button[type=submit]');
-    await until('the page to connect', async () => (await connectionState(page)) === 'connected');
-    await page.waitForSelector(`#conversations button[data-conversation-id="${conversationId}"]`);
+    const page = await signIn(browser!.defaultBrowserContext(), core, 'amy', conversationId);
     await until('bo to connect', () => bo!.state === 'connected');
 
     // Online: both sides send; both see the same messages in the same order.
@@ -200,10 +207,52 @@ describe('reference web client in headless Chromium', () => {
 
     // Exactly once in the database: one document per queued clientMsgId.
     for (const { clientMsgId } of queued) expect(await messages.countDocuments({ senderId: 'amy', clientMsgId })).toBe(1);
-    expect(await messages.countDocuments({ conversationId: { $exists: true } })).toBe(7);
+    expect(await messages.countDocuments({ senderId: { $in: ['amy', 'bo'] } })).toBe(7);
 
     fs.mkdirSync(path.dirname(screenshotPath), { recursive: true });
     await page.screenshot({ path: screenshotPath as `${string}.png`, fullPage: true });
     expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('two browsers chat across instances; one goes offline, sends three, comes back: each delivered once, in order, on both sides', async () => {
+    const conversationId: string = (await a!.api('cy', 'POST', '/api/conversations', { type: 'group', name: 'two browsers', memberIds: ['di'] })).body.id;
+    const messages = mongo!.db(a!.config.MONGODB_DB).collection('messages');
+    // Two isolated browser contexts (own storage, own IndexedDB), each on its own core.
+    const cyContext = await browser!.createBrowserContext();
+    const diContext = await browser!.createBrowserContext();
+    const cy = await signIn(cyContext, a!, 'cy', conversationId);
+    const di = await signIn(diContext, b!, 'di', conversationId);
+    const texts = async (page: Page) => (await shownMessages(page)).map((m) => m.text);
+
+    await sendFromPage(cy, 'c1');
+    await until('c1 on both pages', async () => (await texts(di)).includes('c1') && (await texts(cy)).includes('c1'));
+    await sendFromPage(di, 'd1');
+    await until('d1 on both pages', async () => (await texts(cy)).includes('d1') && (await texts(di)).includes('d1'));
+
+    await cy.setOfflineMode(true);
+    await until('cy to notice it is offline', async () => (await connectionState(cy)) !== 'connected');
+    for (const text of ['c2', 'c3', 'c4']) await sendFromPage(cy, text);
+    await until('three queued on cy', async () => (await shownPending(cy)).length === 3);
+    const queued = await shownPending(cy);
+    await sendFromPage(di, 'd2');
+    await until('d2 on di', async () => (await texts(di)).includes('d2'));
+    expect(await texts(di)).not.toContain('c2');
+
+    await cy.setOfflineMode(false);
+    await until('six messages on both pages, nothing pending', async () => (await shownMessages(cy)).length === 6 && (await shownMessages(di)).length === 6 && (await shownPending(cy)).length === 0, 45_000);
+    await new Promise((r) => setTimeout(r, 500)); // a late duplicate would show up here
+    const cySaw = await shownMessages(cy);
+    const diSaw = await shownMessages(di);
+    expect(cySaw.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(diSaw.map((m) => `${m.seq}:${m.sender}:${m.text}`)).toEqual(cySaw.map((m) => `${m.seq}:${m.sender}:${m.text}`));
+    expect(cySaw.filter((m) => m.sender === 'cy').map((m) => m.text)).toEqual(['c1', 'c2', 'c3', 'c4']);
+    expect(cySaw.slice(0, 3).map((m) => m.text)).toEqual(['c1', 'd1', 'd2']);
+    for (const { clientMsgId } of queued) expect(await messages.countDocuments({ senderId: 'cy', clientMsgId })).toBe(1);
+    expect(cySaw.filter((m) => m.sender === 'cy').map((m) => m.clientMsgId).slice(1)).toEqual(queued.map((q) => q.clientMsgId));
+
+    await di.screenshot({ path: path.join(path.dirname(screenshotPath), 'web-client-two-browsers.png') as `${string}.png`, fullPage: true });
+    expect(pageErrors).toEqual([]);
+    await cyContext.close();
+    await diContext.close();
   }, 120_000);
 });
