@@ -223,6 +223,8 @@ describe('reference web client in headless Chromium', () => {
     const cy = await signIn(cyContext, a!, 'cy', conversationId);
     const di = await signIn(diContext, b!, 'di', conversationId);
     const texts = async (page: Page) => (await shownMessages(page)).map((m) => m.text);
+    // Presence: di opened the conversation after cy (user_online, across instances).
+    await until('cy to see di arrive', async () => (await textOf(cy, '#presence')) === 'di is here');
 
     await sendFromPage(cy, 'c1');
     await until('c1 on both pages', async () => (await texts(di)).includes('c1') && (await texts(cy)).includes('c1'));

@@ -32,6 +32,7 @@ const ui = {
   pending: $<HTMLOListElement>('pending'),
   typing: $('typing'),
   receipts: $('receipts'),
+  presence: $('presence'),
   sendForm: $<HTMLFormElement>('send-form'),
   text: $<HTMLInputElement>('text'),
 };
@@ -140,7 +141,7 @@ function openConversation(id: string): void {
   ui.messages.replaceChildren();
   session.typing.clear();
   session.readBy.clear();
-  ui.typing.textContent = ui.receipts.textContent = '';
+  ui.typing.textContent = ui.receipts.textContent = ui.presence.textContent = '';
   ui.conversation.hidden = false;
   // The last 50 messages (all of them when the list is not loaded yet), then everything new, in
   // order, once (the library's catch-up).
@@ -212,6 +213,18 @@ function start(token: string): void {
     else session.typing.delete(e.userId);
     renderTyping();
     setTimeout(renderTyping, 6_100);
+  });
+  // Presence comes as changes only (the core sends no snapshot): shown as the last thing seen.
+  client.on('online', (e) => {
+    if (e.conversationId === session?.current?.id && e.userId !== userId) ui.presence.textContent = `${e.userId} is here`;
+  });
+  client.on('offline', (e) => {
+    if (e.conversationId === session?.current?.id && e.userId !== userId) ui.presence.textContent = `${e.userId} went offline`;
+  });
+  client.on('joined', (ack) => {
+    if (ack.conversationId !== session?.current?.id) return;
+    for (const user of ack.typing) session.typing.set(user, Date.now() + 6_000);
+    renderTyping();
   });
   client.on('read', (e) => {
     if (e.conversationId !== session?.current?.id) return;
