@@ -1,11 +1,12 @@
 /**
  * Builds @switchboard/client into core/client/dist: ESM and CommonJS for bundlers and Node
  * (socket.io-client stays a dependency), one browser ES module with socket.io-client included (what
- * the reference web client loads), and .d.ts files. Prints the bundle size against the budget:
+ * the reference web client loads), .d.ts files, and the reference web client in dist/web (served by
+ * the core at /app/ when WEB_CLIENT_DIR points there; `npm start` does). Prints the bundle size against the budget:
  * ≤ 25 KB gzipped without socket.io-client (core/client/test/bundle-size.test.ts enforces it).
  *   npx tsx core/client/build.ts
  */
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -42,12 +43,34 @@ function emitDeclarations(outDir: string): void {
   if (errors.length) throw new Error(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => clientRoot, getNewLine: () => '\n' }));
 }
 
+/**
+ * The reference web client (core/client/web) into <outDir>/web: its app.ts compiled on its own, with
+ * the library import pointed at the browser bundle it sits next to (the page loads that bundle, so
+ * the web client runs on exactly what the package publishes), plus the static files.
+ */
+async function buildWebClient(outDir: string): Promise<void> {
+  const webDir = path.join(clientRoot, 'web');
+  const out = path.join(outDir, 'web');
+  fs.mkdirSync(out, { recursive: true });
+  const browserBundle = 'switchboard-client.browser.js';
+  const onBundle: Plugin = {
+    name: 'library-from-browser-bundle',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.\/src(\/index)?$/ }, () => ({ path: `./${browserBundle}`, external: true }));
+    },
+  };
+  await build({ entryPoints: [path.join(webDir, 'app.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2020', sourcemap: true, logLevel: 'warning', plugins: [onBundle], outfile: path.join(out, 'app.js') });
+  for (const file of ['index.html', 'style.css']) fs.copyFileSync(path.join(webDir, file), path.join(out, file));
+  for (const file of [browserBundle, `${browserBundle}.map`]) fs.copyFileSync(path.join(outDir, file), path.join(out, file));
+}
+
 export async function buildClient(outDir = path.join(clientRoot, 'dist')): Promise<{ minified: number; gzipped: number }> {
   fs.rmSync(outDir, { recursive: true, force: true });
   await build({ ...common, format: 'esm', platform: 'neutral', external: ['socket.io-client'], outfile: path.join(outDir, 'index.mjs') });
   await build({ ...common, format: 'cjs', platform: 'node', external: ['socket.io-client'], outfile: path.join(outDir, 'index.cjs') });
   await build({ ...common, format: 'esm', platform: 'browser', minify: true, outfile: path.join(outDir, 'switchboard-client.browser.js') });
   emitDeclarations(path.join(outDir, 'types'));
+  await buildWebClient(outDir);
   return measureBundle();
 }
 
@@ -56,7 +79,7 @@ if (require.main === module) {
     ({ minified, gzipped }) => {
       const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
       const verdict = gzipped <= sizeBudgetBytes ? 'within' : 'OVER';
-      console.error(`@switchboard/client built in core/client/dist (ESM, CJS, browser, .d.ts)`);
+      console.error(`@switchboard/client built in core/client/dist (ESM, CJS, browser, .d.ts; the reference web client in dist/web)`);
       console.error(`bundle size without socket.io-client: ${kb(minified)} minified, ${kb(gzipped)} gzipped — ${verdict} the ${kb(sizeBudgetBytes)} budget`);
       if (gzipped > sizeBudgetBytes) process.exitCode = 1;
     },

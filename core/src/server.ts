@@ -210,6 +210,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     inFlight,
     corsOrigins: config.CORS_ORIGINS,
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+    webClientDir: config.WEB_CLIENT_DIR,
     health,
     readiness,
   });

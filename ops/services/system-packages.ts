@@ -28,6 +28,7 @@ export const debianCommands: DebianCommand[] = [
   { command: 'debootstrap', package: 'debootstrap' }, // the local base image's root filesystem
   { command: 'etcd', package: 'etcd-server' }, // the local Kubernetes cluster's store (ops/services/kube-cluster.ts)
   { command: 'openssl', package: 'openssl' }, // its certificates and service-account keys
+  { command: 'chromium', package: 'chromium' }, // the reference web client's browser test (puppeteer-core drives it; no browser download)
 ];
 
 export const aptInstallLine = (packages: string[]) => `sudo apt-get install -y ${[...new Set(packages)].join(' ')}`;

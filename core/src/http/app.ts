@@ -15,6 +15,7 @@ import { conversationsRouter } from './conversations-router';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { openApiDocument } from './openapi';
 import { requestContext } from './request-context';
+import { webClientPath, webClientRouter } from './web-client';
 
 export interface HttpDeps {
   chat: ChatService;
@@ -27,6 +28,8 @@ export interface HttpDeps {
   reporter: ErrorReporter;
   corsOrigins: string[];
   bodyLimitBytes: number;
+  /** The built reference web client, served at /app/ when set (WEB_CLIENT_DIR). */
+  webClientDir?: string;
   inFlight: { begin(): void; end(): void };
   health(): object;
   readiness(): Promise<{ ready: boolean; body: object }>;
@@ -75,6 +78,11 @@ export function createHttpApp(deps: HttpDeps): Express {
   api.use(authenticate(deps.verify, deps.limits));
   api.use(conversationsRouter(deps.chat, deps.metrics, deps.attachments));
   app.use('/api', api);
+
+  if (deps.webClientDir) {
+    app.use('/app', webClientRouter(deps.webClientDir));
+    app.get('/', (_req, res) => res.redirect(302, webClientPath));
+  }
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.reporter));
