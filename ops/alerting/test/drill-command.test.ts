@@ -8,7 +8,7 @@ import { startAlertmanager, type RunningAlertmanager } from '../../services/aler
 import { freePort } from '../../services/ports';
 import { runOps, sleep } from '../../test/helpers';
 import type { DrillResult } from '../drill';
-import { parseNotificationCounts } from '../silences';
+import { createSilence, parseNotificationCounts } from '../silences';
 
 /**
  * `ops alerts drill` end to end: the CLI (in-process) → a real Alertmanager running the generated
@@ -87,6 +87,23 @@ it('the paging service answers 500: not delivered, exit 1 with the reason and wh
     expect(audit().at(-1)).toMatchObject({ action: 'alerts.drill', outcome: 'failed' });
   } finally {
     receivers!.failPagesWith(undefined);
+  }
+});
+
+it('a silence over the environment holds the drill page: failed, exit 1, naming the silence and how to find it (a silenced pager path is not a working one)', async () => {
+  const now = new Date();
+  const id = await createSilence(am!.url, { matchers: [{ name: 'environment', value: 'local', isRegex: false, isEqual: true }], startsAt: now.toISOString(), endsAt: new Date(now.getTime() + 10 * 60_000).toISOString(), createdBy: 'test', comment: 'everything in local' });
+  try {
+    const run = await runOps(['alerts', 'drill', '--timeout', '30s', '--json'], env());
+    expect(run.code).toBe(1);
+    const result = JSON.parse(run.stdout) as DrillResult;
+    expect(result).toMatchObject({ outcome: 'failed', reason: `the drill alert is suppressed (silence ${id}): it cannot page`, resolved: true });
+    expect(result.next).toMatch(/^amtool silence query --alertmanager\.url=\S+ environment=local; expire what matches the drill/);
+    // The 500 case's page may still arrive now that the stand-in answers again (Alertmanager kept retrying): only this drill's counts.
+    await sleep(2_000);
+    expect(receivers!.pages.filter((p) => JSON.stringify(p.body).includes(result.drillId))).toEqual([]);
+  } finally {
+    await fetch(`${am!.url}/api/v2/silence/${id}`, { method: 'DELETE' });
   }
 });
 
