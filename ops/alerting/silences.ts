@@ -66,7 +66,9 @@ async function call(url: string, init: RequestInit & { timeoutMs?: number }): Pr
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs ?? 5_000) });
   } catch (error) {
-    throw new AlertmanagerError(`Alertmanager at ${new URL(url).origin} did not answer: ${(error as Error).message}`, 'unreachable');
+    // fetch says only "fetch failed"; the cause's code (ENOTFOUND, ECONNREFUSED, timeout) is the reason an operator can act on.
+    const cause = (error as Error & { cause?: { code?: string } }).cause?.code;
+    throw new AlertmanagerError(`Alertmanager at ${new URL(url).origin} did not answer: ${(error as Error).message}${cause ? ` (${cause})` : ''}`, 'unreachable');
   }
   if (!response.ok) throw new AlertmanagerError(`Alertmanager answered ${response.status} to ${init.method ?? 'GET'} ${new URL(url).pathname}: ${(await response.text()).slice(0, 300)}`, 'rejected', response.status);
   return response;
