@@ -1,5 +1,7 @@
 import type { Severity } from './config';
+import { dashboardUrl, runbookUrl, type LinkSettings } from './links';
 import { alertNames } from './rules';
+import { dashboardUids } from '../dashboards/uids';
 
 /**
  * Alertmanager routing, generated from the same TypeScript as the rules: an alert's `severity`
@@ -248,6 +250,41 @@ export function alertmanagerConfigSpec(secretName: string, timingOverride?: Part
       { name: 'chat', slackConfigs: [slack(routingConfig.channels.chat)] },
       { name: 'unrouted', slackConfigs: [slack(routingConfig.channels.unrouted)] },
     ],
+  };
+}
+
+/** The Alertmanager integration of the `pager` receiver (the label of its notification counters). */
+export const pagingIntegration = 'pagerduty';
+
+/** alertname of `ops alerts drill`'s synthetic alert: not a rule, never inhibited or silenced by maintenance. */
+export const drillAlertName = 'SwitchboardPagerDrill';
+
+/** The runbook section that explains a drill page (and how to run one): runbooks/README.md. */
+export const drillRunbook = { page: 'README', anchor: 'prove-the-pager-path' } as const;
+
+/**
+ * The synthetic alert `ops alerts drill` sends through an environment's Alertmanager: severity page,
+ * so the routing above sends it to the paging receiver like a real page; `drill="true"` and a summary
+ * that says so, so nobody mistakes it for an incident; a `drill_id` so every drill is its own alert.
+ */
+export function drillAlert(options: { env: string; operator: string; drillId: string; links: LinkSettings; startsAt: Date; endsAt: Date }) {
+  return {
+    labels: {
+      alertname: drillAlertName,
+      severity: 'page' satisfies Severity,
+      service: routingConfig.service,
+      environment: options.env,
+      drill: 'true',
+      drill_id: options.drillId,
+    },
+    annotations: {
+      summary: `DRILL, not an incident: pager path test for ${options.env} by ${options.operator} (ops alerts drill). Acknowledge it; it resolves by itself.`,
+      description: `A synthetic page sent by \`ops alerts drill --env ${options.env}\` (drill_id ${options.drillId}) to prove that Alertmanager reaches the paging service. Nothing is wrong with Switchboard.`,
+      runbook_url: `${runbookUrl(options.links, drillRunbook.page)}#${drillRunbook.anchor}`,
+      dashboard: dashboardUrl(options.links, dashboardUids.overview),
+    },
+    startsAt: options.startsAt.toISOString(),
+    endsAt: options.endsAt.toISOString(),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * A small typed subset of Grafana's dashboard JSON model (schemaVersion 39) and builders for it.
  * Plain objects instead of @grafana/grafana-foundation-sdk: no extra dependency, and the JSON we
- * commit is exactly what these types say.
+ * commit is exactly what these types say (the SDK was evaluated; the facts and why: dashboards/README.md).
  */
 export const datasourceRef = { type: 'prometheus', uid: '${datasource}' } as const;
 

@@ -38,6 +38,7 @@ export const opsCommands: OpsCommandSpec[] = [
   { path: ['maintenance', 'on'], flags: { '--message': 'value', '--retry-after': 'value', '--duration': 'value', '--alertmanager-url': 'value', '--env': 'value' }, positionals: 0 },
   { path: ['maintenance', 'off'], flags: { '--env': 'value', '--alertmanager-url': 'value' }, positionals: 0 },
   { path: ['maintenance', 'status'], flags: { '--env': 'value' }, positionals: 0 },
+  { path: ['alerts', 'drill'], flags: { '--env': 'value', '--alertmanager-url': 'value', '--timeout': 'value', '--json': 'switch' }, positionals: 0 },
   { path: ['status'], flags: { '--json': 'switch', '--watch': 'switch', '--env': 'value' }, positionals: 0 },
   { path: ['audit'], flags: { '--env': 'value', '--limit': 'value' }, positionals: 0 },
   { path: ['backup'], flags: { '--to': 'value', '--atlas': 'switch', '--retention-days': 'value' }, positionals: 0 },

@@ -38,6 +38,8 @@ export interface Receivers {
   pages: Received<PagerDutyEvent>[];
   chat: Received<SlackMessage>[];
   rejected: { path: string; why: string; body: string }[];
+  /** Answer valid PagerDuty events with this status (e.g. 500: the paging service is down) instead of 202; undefined restores 202. */
+  failPagesWith(status: number | undefined): void;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startReceivers(now: () => number = Date.now): Promise<Rece
   const pages: Received<PagerDutyEvent>[] = [];
   const chat: Received<SlackMessage>[] = [];
   const rejected: Receivers['rejected'] = [];
+  let pageFailure: number | undefined;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -89,6 +92,7 @@ export async function startReceivers(now: () => number = Date.now): Promise<Rece
         const problems = pagerDutyProblems(body);
         if (problems.length) return reject(problems.join('; '));
         const event = body as PagerDutyEvent;
+        if (pageFailure !== undefined) return res.writeHead(pageFailure, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', message: 'stand-in answering an error on purpose' }));
         pages.push({ at: now(), body: event });
         return res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: event.dedup_key ?? 'generated' }));
       }
@@ -110,6 +114,9 @@ export async function startReceivers(now: () => number = Date.now): Promise<Rece
     pages,
     chat,
     rejected,
+    failPagesWith: (status) => {
+      pageFailure = status;
+    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

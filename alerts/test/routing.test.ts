@@ -5,7 +5,8 @@ import path from 'node:path';
 import { startAlertmanager, type RunningAlertmanager } from '../../ops/services/alertmanager';
 import { requireCommand } from '../../ops/services/system-packages';
 import { alertmanagerFile, generatedDir, renderAlertmanager } from '../generate';
-import { inhibitions, receiversFor, routingConfig, unknownAlertReferences } from '../routing';
+import { localLinks } from '../links';
+import { drillAlert, drillAlertName, inhibitions, maintenanceExplains, receiversFor, routingConfig, unknownAlertReferences } from '../routing';
 import { buildRuleGroups, durationSeconds } from '../rules';
 import { isAlertingRule } from '../types';
 
@@ -76,6 +77,15 @@ describe('every alert is routed by its severity (amtool config routes test)', ()
     expect(receivers).toEqual(['unrouted']);
     expect(routingProblem(receivers)).toBe('lands on the default receiver (unrouted)');
     expect(routingProblem([])).toBe('no route');
+  });
+
+  it(`the pager drill (ops alerts drill, ${drillAlertName}) reaches the paging receiver like a page, and nothing inhibits or maintenance-silences it`, () => {
+    const { labels } = drillAlert({ env: 'production', operator: 'oncall', drillId: 'abc123', links: localLinks, startsAt: new Date(0), endsAt: new Date(60_000) });
+    expect(labels).toMatchObject({ severity: 'page', drill: 'true' });
+    const receivers = routedTo(labels);
+    expect({ receivers, problem: routingProblem(receivers) }).toEqual({ receivers: ['pager', 'chat'], problem: undefined });
+    expect(inhibitions.filter((i) => i.targets.includes(drillAlertName) || i.source === drillAlertName)).toEqual([]);
+    expect(maintenanceExplains).not.toContain(drillAlertName);
   });
 
   it('prints the routing table (alert → receivers, inhibited by)', () => {

@@ -185,7 +185,7 @@ const local = z.object({
 });
 
 /**
- * Where alerts link to and which Alertmanager `ops maintenance` silences (alerts/links.ts): the
+ * Where alerts link to and which Alertmanager `ops maintenance` silences and `ops alerts drill` pages through (alerts/links.ts): the
  * runbooks (base URL of runbooks/) and the Grafana the dashboards are provisioned into. Every
  * rendered runbook_url and dashboard link is checked to resolve (alerts/test/links.test.ts).
  */

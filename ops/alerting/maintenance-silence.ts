@@ -1,9 +1,10 @@
 import type { Output } from '../cli/output';
+import { stackSetting } from '../state/stacks';
 import { AlertmanagerError, amtoolCommand, createSilence, expireMaintenanceSilences, maintenanceSilence } from './silences';
 
 /**
  * The Alertmanager side of `ops maintenance on|off`. The Alertmanager of an environment is
- * --alertmanager-url or $ALERTMANAGER_URL. Maintenance never waits for Alertmanager: when it cannot
+ * --alertmanager-url, $ALERTMANAGER_URL or the stack's switchboard:observability.alertmanagerUrl. Maintenance never waits for Alertmanager: when it cannot
  * be reached (or none is configured) the command warns and prints the silence to create by hand.
  */
 
@@ -18,9 +19,19 @@ export interface SilenceOutcome {
   audit: string;
 }
 
-export function alertmanagerUrlOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): string | undefined {
+/** The stack config key naming a cluster's Alertmanager (infra/src/config.ts `observability`). */
+export const ALERTMANAGER_URL_KEY = 'switchboard:observability.alertmanagerUrl';
+
+/**
+ * The environment's Alertmanager: --alertmanager-url, else $ALERTMANAGER_URL, else (a stack) its
+ * committed `switchboard:observability.alertmanagerUrl`; undefined when none is set.
+ */
+export function alertmanagerUrlOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv, stack?: string, workDir?: string): string | undefined {
   const given = typeof values['alertmanager-url'] === 'string' ? values['alertmanager-url'] : env.ALERTMANAGER_URL;
-  return given && given.length > 0 ? given : undefined;
+  if (given && given.length > 0) return given;
+  if (!stack || stack === 'local') return undefined;
+  const fromStack = stackSetting(stack, ALERTMANAGER_URL_KEY, workDir);
+  return fromStack && fromStack.length > 0 ? fromStack : undefined;
 }
 
 const placeholderUrl = 'http://<alertmanager>:9093';
@@ -29,7 +40,7 @@ export async function silenceMaintenance(options: { alertmanagerUrl?: string; en
   const silence = maintenanceSilence(options);
   const manual = amtoolCommand(silence, options.alertmanagerUrl ?? placeholderUrl);
   if (!options.alertmanagerUrl) {
-    options.out.warn(`no Alertmanager configured for ${options.env} (--alertmanager-url or $ALERTMANAGER_URL): the alerts this maintenance explains will page. Create the silence by hand:\n  ${manual}`);
+    options.out.warn(`no Alertmanager configured for ${options.env} (--alertmanager-url, $ALERTMANAGER_URL or switchboard:observability.alertmanagerUrl): the alerts this maintenance explains will page. Create the silence by hand:\n  ${manual}`);
     return { ids: [], problem: 'unconfigured', manual, audit: 'alert silence NOT created (no Alertmanager configured)' };
   }
   try {

@@ -66,7 +66,9 @@ async function call(url: string, init: RequestInit & { timeoutMs?: number }): Pr
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs ?? 5_000) });
   } catch (error) {
-    throw new AlertmanagerError(`Alertmanager at ${new URL(url).origin} did not answer: ${(error as Error).message}`, 'unreachable');
+    // fetch says only "fetch failed"; the cause's code (ENOTFOUND, ECONNREFUSED, timeout) is the reason an operator can act on.
+    const cause = (error as Error & { cause?: { code?: string } }).cause?.code;
+    throw new AlertmanagerError(`Alertmanager at ${new URL(url).origin} did not answer: ${(error as Error).message}${cause ? ` (${cause})` : ''}`, 'unreachable');
   }
   if (!response.ok) throw new AlertmanagerError(`Alertmanager answered ${response.status} to ${init.method ?? 'GET'} ${new URL(url).pathname}: ${(await response.text()).slice(0, 300)}`, 'rejected', response.status);
   return response;
@@ -102,4 +104,74 @@ export async function expireMaintenanceSilences(alertmanagerUrl: string, env: st
     expired.push(silence.id);
   }
   return expired;
+}
+
+/** An alert as POST /api/v2/alerts takes it. */
+export interface PostableAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  generatorURL?: string;
+}
+
+/** Sends (or, with endsAt in the past, resolves) alerts, as Prometheus does. */
+export async function postAlerts(alertmanagerUrl: string, alerts: PostableAlert[]): Promise<void> {
+  await call(`${base(alertmanagerUrl)}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+}
+
+export interface StoredAlert {
+  labels: Record<string, string>;
+  receivers: { name: string }[];
+  status: { state: 'active' | 'suppressed' | 'unprocessed'; silencedBy: string[]; inhibitedBy: string[] };
+}
+
+/** The drill alert with this drill_id as Alertmanager holds it (routed receivers, suppressed or not); undefined before it is processed. */
+export async function readAlert(alertmanagerUrl: string, drillId: string): Promise<StoredAlert | undefined> {
+  const filter = encodeURIComponent(`drill_id="${drillId}"`);
+  const response = await call(`${base(alertmanagerUrl)}/api/v2/alerts?filter=${filter}&silenced=true&inhibited=true&active=true&unprocessed=true`, { method: 'GET' });
+  const found = ((await response.json()) as StoredAlert[])[0];
+  return found && found.status.state !== 'unprocessed' ? found : undefined;
+}
+
+/**
+ * Alertmanager's notification counters per integration (summed over receiver_name/reason labels):
+ * `notifications` counts notification pipelines started, `notificationsFailed` the ones that gave up;
+ * `requests`/`requestsFailed` count each attempt (one pipeline retries a 5xx until group_interval).
+ */
+export interface NotificationCounts {
+  notifications: Record<string, number>;
+  notificationsFailed: Record<string, number>;
+  requests: Record<string, number>;
+  requestsFailed: Record<string, number>;
+}
+
+const counterNames: Record<string, keyof NotificationCounts> = {
+  alertmanager_notifications_total: 'notifications',
+  alertmanager_notifications_failed_total: 'notificationsFailed',
+  alertmanager_notification_requests_total: 'requests',
+  alertmanager_notification_requests_failed_total: 'requestsFailed',
+};
+
+/**
+ * Reads the four counters out of the Prometheus text exposition. Four counter lines with an
+ * `integration` label need no exposition parser dependency: name, the label, the value.
+ */
+export function parseNotificationCounts(text: string): NotificationCounts {
+  const counts: NotificationCounts = { notifications: {}, notificationsFailed: {}, requests: {}, requestsFailed: {} };
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)\{([^}]*)\}\s+(\S+)/.exec(line);
+    const key = match && counterNames[match[1]!];
+    if (!key) continue;
+    const integration = /(?:^|,)integration="([^"]*)"/.exec(match[2]!)?.[1];
+    const value = Number(match[3]);
+    if (integration === undefined || !Number.isFinite(value)) continue;
+    counts[key][integration] = (counts[key][integration] ?? 0) + value;
+  }
+  return counts;
+}
+
+export async function readNotificationCounts(alertmanagerUrl: string): Promise<NotificationCounts> {
+  const response = await call(`${base(alertmanagerUrl)}/metrics`, { method: 'GET' });
+  return parseNotificationCounts(await response.text());
 }

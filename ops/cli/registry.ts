@@ -16,7 +16,7 @@ const common: Record<string, OptionSpec> = {
 
 /** Commands that take the environment's lock: queue behind a running one instead of being refused. */
 const alertmanager: Record<string, OptionSpec> = {
-  'alertmanager-url': { type: 'string', value: '<url>', help: "the environment's Alertmanager for the maintenance silence (default $ALERTMANAGER_URL; unreachable: a warning and the amtool command)" },
+  'alertmanager-url': { type: 'string', value: '<url>', help: "the environment's Alertmanager for the maintenance silence (default $ALERTMANAGER_URL, else the stack's switchboard:observability.alertmanagerUrl; unreachable: a warning and the amtool command)" },
 };
 
 const lockWait: Record<string, OptionSpec> = {
@@ -180,6 +180,18 @@ export const commands: CommandEntry[] = [
     usage: 'maintenance status [--env local|<stack>] [--json]',
     options: common,
     load: lazy(() => require('../commands/maintenance')),
+  },
+  {
+    path: ['alerts', 'drill'],
+    summary: "prove the pager path: send a labelled test page through the environment's Alertmanager, wait until it reports the paging service notified, resolve it",
+    usage: 'alerts drill [--env local|<stack>] [--alertmanager-url <url>] [--timeout <duration>] [--json]',
+    options: {
+      ...common,
+      'alertmanager-url': { type: 'string', value: '<url>', help: "the environment's Alertmanager (default $ALERTMANAGER_URL, else the stack's switchboard:observability.alertmanagerUrl)" },
+      timeout: { type: 'string', value: '<duration>', help: 'give up when no request to the paging service succeeded within this long (default 7m: group_wait + group_interval of a page + margin)' },
+    },
+    details: 'Sends alertname=SwitchboardPagerDrill, severity=page, drill="true" (summary "DRILL, not an incident") through POST /api/v2/alerts; the routing sends it to the pager receiver like a real page. Delivery is read from Alertmanager\'s own counters on /metrics (alertmanager_notification_requests_total / _failed_total and alertmanager_notifications_failed_total for integration="pagerduty", before vs. after). Exit 0 delivered, 1 failed or not confirmed in time, 4 unknown (Alertmanager not configured or not reachable). Audited as alerts.drill.',
+    load: lazy(() => require('../alerting/commands')),
   },
   {
     path: ['status'],

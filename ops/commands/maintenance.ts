@@ -20,7 +20,7 @@ export const handlers: Record<string, CommandHandler> = {
     await withCommandLock(ctx, { env, state, action: 'maintenance.on', message: `maintenance on: ${message}` }, async () => {
       // Silence first, so the outage's own alerts never page; an unreachable Alertmanager only warns.
       const now = new Date();
-      const silence = await silenceMaintenance({ alertmanagerUrl: alertmanagerUrlOf(ctx.values, ctx.env), env, operator: whoOf(ctx.env), message, now, endsAt: new Date(now.getTime() + durationMs), out: ctx.out });
+      const silence = await silenceMaintenance({ alertmanagerUrl: alertmanagerUrlOf(ctx.values, ctx.env, env), env, operator: whoOf(ctx.env), message, now, endsAt: new Date(now.getTime() + durationMs), out: ctx.out });
       const status = await target.setMaintenance({ message, retryAfter, since: now.toISOString() }, ctx.out);
       await state.appendAudit({ who: whoOf(ctx.env), env, action: 'maintenance.on', outcome: 'succeeded', detail: `${message} (Retry-After ${retryAfter}); ${silence.audit}` });
       ctx.out.result({ env, maintenance: status, silence }, `${describe(status)}\nEnd it with: ops maintenance off --env ${env}`);
@@ -31,7 +31,7 @@ export const handlers: Record<string, CommandHandler> = {
     await withCommandLock(ctx, { env, state, action: 'maintenance.off', message: 'maintenance off' }, async () => {
       const status = await target.setMaintenance(undefined, ctx.out);
       // The silence only ends once maintenance really is off (still on: the alerts stay explained).
-      const silence = status.on ? undefined : await expireMaintenance({ alertmanagerUrl: alertmanagerUrlOf(ctx.values, ctx.env), env, out: ctx.out });
+      const silence = status.on ? undefined : await expireMaintenance({ alertmanagerUrl: alertmanagerUrlOf(ctx.values, ctx.env, env), env, out: ctx.out });
       await state.appendAudit({ who: whoOf(ctx.env), env, action: 'maintenance.off', outcome: status.on ? 'failed' : 'succeeded', ...(silence ? { detail: silence.audit } : {}) });
       if (status.on) throw new OpsError(`maintenance is still reported on: ${describe(status)}`, `ops maintenance status --env ${env}`);
       ctx.out.result({ env, maintenance: status, silence }, describe(status));

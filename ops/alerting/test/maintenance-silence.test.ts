@@ -6,7 +6,8 @@ import { renderAlertmanager } from '../../../alerts/generate';
 import { startAlertmanager, type RunningAlertmanager } from '../../services/alertmanager';
 import { freePort } from '../../services/ports';
 import { runOps } from '../../test/helpers';
-import { expireMaintenance, silenceMaintenance } from '../maintenance-silence';
+import { stackSetting } from '../../state/stacks';
+import { ALERTMANAGER_URL_KEY, alertmanagerUrlOf, expireMaintenance, silenceMaintenance } from '../maintenance-silence';
 import { maintenanceSilences } from '../silences';
 
 /** `ops maintenance on|off`'s silence against a real Alertmanager, and what happens when it is away. */
@@ -103,4 +104,15 @@ it('ops maintenance on|off under the operator\'s lock: OPS_LOCK_TOKEN lets the s
   } finally {
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
+});
+
+it("finds the environment's Alertmanager: --alertmanager-url, else $ALERTMANAGER_URL, else the stack's switchboard:observability.alertmanagerUrl (local: none)", () => {
+  const fromStack = stackSetting('staging', ALERTMANAGER_URL_KEY);
+  expect(fromStack).toMatch(/^https?:\/\//);
+  expect(alertmanagerUrlOf({}, {}, 'staging')).toBe(fromStack);
+  expect(alertmanagerUrlOf({}, { ALERTMANAGER_URL: 'http://env:9093' }, 'staging')).toBe('http://env:9093');
+  expect(alertmanagerUrlOf({ 'alertmanager-url': 'http://flag:9093' }, { ALERTMANAGER_URL: 'http://env:9093' }, 'staging')).toBe('http://flag:9093');
+  expect(alertmanagerUrlOf({}, {}, 'local')).toBeUndefined();
+  // A stack without the key (the local cluster runs no Alertmanager): none, so maintenance warns with the amtool command.
+  expect(alertmanagerUrlOf({}, {}, 'local-k8s')).toBeUndefined();
 });
