@@ -40,7 +40,9 @@ export async function runAttached(command: string, args: readonly string[], opti
   })`${command} ${args}`;
   child.stdout.on('data', (chunk: Buffer) => options.onStdout(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => options.onStderr(chunk.toString()));
-  const stop = () => { void child.kill('SIGTERM').catch(() => undefined); };
+  // The child itself (prefix `exec `: the command replaced zx's shell), as run() does: zx's own kill()
+  // walks the process tree with `ps` (slow, and a deprecation warning on Node 24).
+  const stop = () => { child.child?.kill('SIGTERM'); };
   if (options.signal?.aborted) stop();
   options.signal?.addEventListener('abort', stop, { once: true });
   try {
