@@ -18,13 +18,19 @@ import { currentRelease } from './release-flow';
  * the logs, a command in an instance's environment, and a tunnel to a stack's data stores.
  */
 
-/** Ctrl-C/SIGTERM end a follow, an exec or a tunnel cleanly (the tunnel deletes its pod). */
-function interruptible(): { signal: AbortSignal; dispose(): void } {
+/**
+ * Ctrl-C/SIGTERM end a follow, an exec or a tunnel cleanly (the tunnel deletes its pod). `terminalOwnsCtrlC`:
+ * `ops exec` in a terminal, where Ctrl-C reaches the command itself (same foreground process group): a REPL
+ * or a shell decides what it means, ops does not kill it; only SIGTERM is passed on.
+ */
+function interruptible(options: { terminalOwnsCtrlC?: boolean } = {}): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  process.once('SIGINT', stop);
+  const ignore = () => undefined;
+  const onSigint = options.terminalOwnsCtrlC ? ignore : stop;
+  process.on('SIGINT', onSigint);
   process.once('SIGTERM', stop);
-  return { signal: controller.signal, dispose: () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); } };
+  return { signal: controller.signal, dispose: () => { process.off('SIGINT', onSigint); process.off('SIGTERM', stop); } };
 }
 
 const passthrough = (ctx: CommandContext, signal: AbortSignal): Passthrough => ({ write: (c) => ctx.out.write(c), writeErr: (c) => ctx.out.info(c.replace(/\n$/, '')), signal });
@@ -171,7 +177,7 @@ export const handlers: Record<string, CommandHandler> = {
     if (ctx.positionals.length !== command.length) throw new OpsError(`unexpected word(s) before --: ${ctx.positionals.slice(0, ctx.positionals.length - command.length).join(' ')}`, `ops exec --env ${env} [--instance <name>] -- <command...>`, 2);
     const instance = ctx.values.instance as string | undefined;
     const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY) && ctx.values['no-tty'] !== true;
-    const { signal, dispose } = interruptible();
+    const { signal, dispose } = interruptible({ terminalOwnsCtrlC: tty });
     try {
       const code = env === 'local'
         ? await localExec(createLocalTarget({ stateDir, env: ctx.env }).state().running, { instance, command, tty }, passthrough(ctx, signal))

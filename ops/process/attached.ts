@@ -37,18 +37,12 @@ export async function runAttached(command: string, args: readonly string[], opti
     prefix: 'exec ',
     postfix: '',
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+    // Node's spawn kills the command (SIGTERM) on abort, also when aborted before it started; not zx's
+    // own kill(), which walks the process tree with `ps` (slow, and a deprecation warning on Node 24).
+    ...(options.signal ? { signal: options.signal } : {}),
   })`${command} ${args}`;
   child.stdout.on('data', (chunk: Buffer) => options.onStdout(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => options.onStderr(chunk.toString()));
-  // The child itself (prefix `exec `: the command replaced zx's shell), as run() does: zx's own kill()
-  // walks the process tree with `ps` (slow, and a deprecation warning on Node 24).
-  const stop = () => { child.child?.kill('SIGTERM'); };
-  if (options.signal?.aborted) stop();
-  options.signal?.addEventListener('abort', stop, { once: true });
-  try {
-    const output = await child;
-    return { exitCode: output.exitCode, signal: output.signal };
-  } finally {
-    options.signal?.removeEventListener('abort', stop);
-  }
+  const output = await child;
+  return { exitCode: output.exitCode, signal: output.signal };
 }

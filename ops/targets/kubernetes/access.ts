@@ -205,6 +205,10 @@ export async function openKubernetesTunnel(stack: string, env: NodeJS.ProcessEnv
     await remove();
     throw error;
   }
+  if (options.signal.aborted) {
+    await out.step(`delete pod ${pod}`, remove);
+    throw new OpsError('interrupted before the tunnel opened; its pod was deleted', undefined, 130);
+  }
   let forwarding!: () => void;
   const listening = new Promise<void>((resolve) => (forwarding = resolve));
   let stderr = '';
