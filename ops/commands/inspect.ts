@@ -163,7 +163,8 @@ export const handlers: Record<string, CommandHandler> = {
         return await localLogs(chosen, { sinceMs: sinceMs === undefined ? undefined : Date.now() - sinceMs, follow }, passthrough(ctx, signal));
       }
       if (follow) ctx.out.info('following the core\'s pods (Ctrl-C stops)');
-      return await kubernetesLogs(env, ctx.env, { instance, since, follow }, passthrough(ctx, signal));
+      // In seconds: kubectl takes Go durations, which have no `d` (ops accepts 1d).
+      return await kubernetesLogs(env, ctx.env, { instance, since: sinceMs === undefined ? undefined : `${Math.max(1, Math.round(sinceMs / 1000))}s`, follow }, passthrough(ctx, signal));
     } finally {
       dispose();
     }

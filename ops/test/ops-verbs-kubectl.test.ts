@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../cli/main';
+import { startChild } from '../process';
 import { createRelease, finished, saveRelease } from '../state/releases';
 import { tunnelRemote } from '../targets/kubernetes/access';
 import { coreNamespace, coreSelector } from '../targets/kubernetes/pods';
@@ -35,6 +36,7 @@ beforeAll(() => {
   });
   fs.writeFileSync(path.join(dir, 'pods.json'), JSON.stringify({ kind: 'PodList', items: [pod('core-b', false), pod('core-a', true)] }));
   fs.writeFileSync(path.join(dir, 'secret'), Buffer.from(secretUri).toString('base64'));
+  fs.writeFileSync(path.join(dir, 'redis-secret'), Buffer.from('rediss://:tok3n@master.cache.internal.example:6379').toString('base64'));
   fs.writeFileSync(path.join(dir, 'kubectl'), `#!/bin/sh
 echo "$*" >> "${dir}/calls"
 follow() { trap 'exit 0' TERM; while :; do sleep 0.05; done; }
@@ -44,6 +46,7 @@ case "$*" in
   *core-b:3000/proxy/health) echo 'Error from server (ServiceUnavailable): {"status":"starting"}' >&2; exit 1 ;;
   *" logs "*) echo "[pod/core-a/core] line one"; case "$*" in *--follow*) follow ;; esac ;;
   *" exec "*) while [ "$1" != "--" ]; do shift; done; shift; exec "$@" ;;
+  *"get secret switchboard-secrets"*REDIS_URL*) cat "${dir}/redis-secret" ;;
   *"get secret switchboard-secrets"*) cat "${dir}/secret" ;;
   *" run ops-tunnel-"*) echo "pod/$6 created" ;;
   *" wait "*) echo "condition met" ;;
@@ -96,9 +99,10 @@ test('without OPS_KUBE_CONTEXT: the context committed in the stack file (switchb
 
 test('logs: every core pod by selector (prefixed, whole log), one pod with --instance, --since and --follow passed on', async () => {
   const all = await runOps(['logs', ...stack, '--since', '10m'], env());
+  expect((await runOps(['logs', ...stack, '--since', 'yesterday'], env())).code).toBe(2);
   expect(all.code).toBe(0);
   expect(all.stdout).toBe('[pod/core-a/core] line one\n');
-  expect(calls()).toEqual([`${base} logs -l ${coreSelector} --prefix --tail=-1 --max-log-requests=20 -c core --since=10m`]);
+  expect(calls()).toEqual([`${base} logs -l ${coreSelector} --prefix --tail=-1 --max-log-requests=20 -c core --since=600s`]);
   fs.rmSync(path.join(dir, 'calls'));
   let stdout = '';
   const following = runCli(['logs', ...stack, '--instance', 'core-a', '-f'], { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: () => true } }, env());
@@ -138,6 +142,22 @@ test('tunnel: the Secret\'s host through a short-lived pod and port-forward; pri
   expect(seen[1]).toMatch(new RegExp(`^${base} run ${pod} --image=\\S+ --restart=Never .*"activeDeadlineSeconds":43200.* -- TCP-LISTEN:27017,fork,reuseaddr TCP:mongo-0.internal.example:27017$`));
   expect(seen.slice(2)).toEqual([`${base} wait --for=condition=Ready pod/${pod} --timeout=120s`, `${base} port-forward pod/${pod} 27777:27017 --address=127.0.0.1`, `${base} delete pod ${pod} --ignore-not-found --wait=false`]);
 });
+
+test('tunnel as the real ops executable: Ctrl-C (SIGINT to its pid) ends the forward and deletes the pod', async () => {
+  const log = path.join(dir, 'ops-tunnel.log');
+  const ops = startChild({ name: 'ops-tunnel-e2e', command: path.join(__dirname, '..', 'bin', 'ops'), args: ['tunnel', 'redis', ...stack], logFile: log, env: { ...env(), REDIS_URL: undefined } });
+  try {
+    const text = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+    for (let i = 0; i < 600 && !text().includes('Ctrl-C closes it'); i++) await sleep(50);
+    expect(text()).toMatch(/export REDIS_URL='rediss:\/\/:tok3n@127\.0\.0\.1:\d+'/);
+    process.kill(ops.pid, 'SIGINT');
+    expect(await ops.exited).toBe('exited with code 0');
+    expect(calls().find((c) => / run ops-tunnel-redis-/.test(c))).toMatch(/ -- TCP-LISTEN:6379,fork,reuseaddr TCP:master\.cache\.internal\.example:6379$/);
+    expect(calls().at(-1)).toMatch(/delete pod ops-tunnel-redis-[0-9a-f]{6} --ignore-not-found/);
+  } finally {
+    await ops.stop(2_000);
+  }
+}, 60_000);
 
 test('tunnel: a port-forward that fails says so, and the pod is deleted anyway', async () => {
   process.env.FAKE_PF_FAIL = '1';
