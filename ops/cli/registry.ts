@@ -154,8 +154,11 @@ export const commands: CommandEntry[] = [
     path: ['logs'],
     summary: "the core's logs: local instances' log files, or kubectl logs of the stack's pods (pinned context)",
     usage: 'logs [--env local|<stack>] [--follow] [--since <duration>] [--instance <name>]',
+    // No --json: the output is the core's own lines (JSON already), passed through.
     options: {
-      ...common,
+      env: common.env!,
+      'state-dir': common['state-dir']!,
+      'local-state': common['local-state']!,
       follow: { type: 'boolean', short: 'f', help: 'keep printing new lines until Ctrl-C' },
       since: { type: 'string', value: '<duration>', help: 'only lines from the last <duration>, e.g. 10m, 2h' },
       instance: { type: 'string', value: '<name>', help: 'one instance or pod (names: ops details); default: all, each line prefixed' },
@@ -167,8 +170,11 @@ export const commands: CommandEntry[] = [
     summary: "run a command with an instance's environment (local: its MONGODB_URI, REDIS_URL, ...; stacks: kubectl exec into a core pod)",
     usage: 'exec [--env local|<stack>] [--instance <name>] -- <command...>',
     words: '-- <command...>',
+    // No --json: the output is the command's own.
     options: {
-      ...common,
+      env: common.env!,
+      'state-dir': common['state-dir']!,
+      'local-state': common['local-state']!,
       instance: { type: 'string', value: '<name>', help: 'which instance or pod (default: the first ready one)' },
       'no-tty': { type: 'boolean', help: 'never attach the terminal (default: attached when ops runs in one)' },
     },

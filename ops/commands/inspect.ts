@@ -156,11 +156,13 @@ export const handlers: Record<string, CommandHandler> = {
     const { signal, dispose } = interruptible();
     try {
       if (env === 'local') {
-        const running = createLocalTarget({ stateDir, env: ctx.env }).state().running;
+        const local = createLocalTarget({ stateDir, env: ctx.env });
+        const running = local.state().running;
         if (!running.length) throw new OpsError('no local instances recorded (nothing deployed, or ops stop ran)', 'ops deploy --env local', 1);
         const chosen = selectInstances(running, instance);
         ctx.out.info(`${chosen.map((i) => i.log).join(', ')}${follow ? ' (following; Ctrl-C stops)' : ''}`);
-        return await localLogs(chosen, { sinceMs: sinceMs === undefined ? undefined : Date.now() - sinceMs, follow }, passthrough(ctx, signal));
+        const refresh = instance ? undefined : () => local.state().running;
+        return await localLogs(chosen, { sinceMs: sinceMs === undefined ? undefined : Date.now() - sinceMs, follow, refresh }, passthrough(ctx, signal));
       }
       if (follow) ctx.out.info('following the core\'s pods (Ctrl-C stops)');
       // In seconds: kubectl takes Go durations, which have no `d` (ops accepts 1d).

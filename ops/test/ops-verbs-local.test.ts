@@ -182,6 +182,31 @@ describe('ops logs', () => {
   });
 });
 
+test('ops logs --follow of every instance picks up the instances a deploy starts meanwhile', async () => {
+  const stateFile = path.join(dir, 'local', 'target.json');
+  const saved = fs.readFileSync(stateFile, 'utf8');
+  let stdout = '';
+  const done = runCli(['logs', '-f'], { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: () => true } }, env());
+  try {
+    for (let i = 0; i < 200 && !stdout.includes('from the stopped instance'); i++) await sleep(25);
+    const log3 = path.join(dir, 'logs', 'local-v4-1.log');
+    fs.writeFileSync(log3, line(0, 'the new release is up'));
+    const state = JSON.parse(saved) as { running: unknown[] };
+    fs.writeFileSync(stateFile, JSON.stringify({ ...state, running: [...state.running, { id: 'local-v4-1', release: 'v4', version: 'v4-x', port: 1, startedAt: iso(0), pid: 0, marker: 'x', log: log3 }] }));
+    for (let i = 0; i < 200 && !stdout.includes('the new release is up'); i++) await sleep(25);
+    expect(stdout).toMatch(/^local-v4-1 \| .*the new release is up/m);
+  } finally {
+    process.emit('SIGINT');
+    await done;
+    fs.writeFileSync(stateFile, saved);
+  }
+});
+
+test('ops logs and ops exec take no --json (their output is another program\'s)', async () => {
+  expect((await runOps(['logs', '--json'], env())).code).toBe(2);
+  expect((await runOps(['exec', '--json', '--', 'true'], env())).code).toBe(2);
+});
+
 describe('ops exec', () => {
   test('runs the command with the instance\'s own environment and passes its exit code on', async () => {
     const r = await runOps(['exec', '--env', 'local', '--', 'printenv', 'MONGODB_URI'], { ...env(), MONGODB_URI: 'mongodb://not-this-one' });

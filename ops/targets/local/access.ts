@@ -48,9 +48,18 @@ const timeOf = (line: string): number | undefined => {
  * at or after `sinceMs`; a line without a time goes with the one before it). `--follow` keeps reading
  * what is appended until Ctrl-C.
  */
-export async function localLogs(instances: InstanceInfo[], options: { sinceMs?: number; follow: boolean; pollMs?: number }, io: Passthrough): Promise<number> {
-  const multiple = instances.length > 1;
+export async function localLogs(instances: InstanceInfo[], options: { sinceMs?: number; follow: boolean; pollMs?: number; refresh?: () => InstanceInfo[] }, io: Passthrough): Promise<number> {
+  let multiple = instances.length > 1;
   const readers = instances.map((i) => ({ instance: i, offset: 0, partial: '', keep: options.sinceMs === undefined }));
+  /** Following every instance: a deploy's new instances join (from their first line) as the target's state records them. */
+  const join = () => {
+    for (const i of options.refresh?.() ?? []) {
+      if (readers.some((r) => r.instance.log === i.log)) continue;
+      readers.push({ instance: i, offset: 0, partial: '', keep: true });
+      multiple = true;
+      io.writeErr(`(following ${i.id} too: ${i.log})\n`);
+    }
+  };
   const missing = instances.filter((i) => !fs.existsSync(i.log));
   for (const i of missing) io.writeErr(`warning: ${i.id}: no log file ${i.log}\n`);
   const drain = () => {
@@ -89,6 +98,7 @@ export async function localLogs(instances: InstanceInfo[], options: { sinceMs?: 
       const timer = setTimeout(resolve, options.pollMs ?? 250);
       io.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
     });
+    join();
     drain();
   }
   return 0;
