@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as dns } from 'node:dns';
 import { OpsError, type Output, type Unknown } from '../../cli/output';
+import type { InstanceDetail, Passthrough } from '../access';
 import { closest } from '../../state/stacks';
 import { commandLine, run, runAttached } from '../../process';
 import { coreNamespace, coreSelector, kubectlPods, kubeContextOf, pinnedKubectlArgs, type PodInfo } from './pods';
@@ -9,23 +10,6 @@ import { coreNamespace, coreSelector, kubectlPods, kubeContextOf, pinnedKubectlA
  * `ops logs`, `ops exec`, `ops details` and `ops tunnel` on a stack: kubectl with the stack's pinned
  * context (never the current one), against the core's pods (label selector of infra/src/k8s/app-manifests.ts).
  */
-
-export interface InstanceDetail {
-  name: string;
-  version?: string;
-  ready: boolean;
-  restarts?: number;
-  startedAt?: string;
-  node?: string;
-  /** Fields that could not be read: printed as unknown with why and the next command. */
-  unknowns: Unknown[];
-}
-
-export interface Passthrough {
-  write(chunk: string): void;
-  writeErr(chunk: string): void;
-  signal: AbortSignal;
-}
 
 const firstLine = (error: unknown) => (error as Error).message.split('\n')[0]!;
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { OpsError } from '../../cli/output';
 import { runAttached } from '../../process';
 import { closest } from '../../state/stacks';
-import type { InstanceDetail, Passthrough } from '../kubernetes/access';
+import type { InstanceDetail, Passthrough } from '../access';
 import { probeInstance, type InstanceInfo } from './instances';
 import { isOurs } from './processes';
 
