@@ -4,7 +4,8 @@ import path from 'node:path';
 import { runCli } from '../cli/main';
 import { startChild } from '../process';
 import { createRelease, finished, saveRelease } from '../state/releases';
-import { tunnelRemote } from '../targets/kubernetes/access';
+import { containerSecurityContext, podSecurityContext } from '../../infra/src/k8s/security';
+import { tunnelContainerSecurityContext, tunnelPodArgs, tunnelPodSecurityContext, tunnelRemote } from '../targets/kubernetes/access';
 import { coreNamespace, coreSelector } from '../targets/kubernetes/pods';
 import { runOps, sleep } from './helpers';
 
@@ -139,7 +140,7 @@ test('tunnel: the Secret\'s host through a short-lived pod and port-forward; pri
   const pod = /run (ops-tunnel-mongodb-[0-9a-f]{6})/.exec(seen.join('\n'))?.[1];
   expect(pod).toBeDefined();
   expect(seen[0]).toBe(`${base} get secret switchboard-secrets -o jsonpath={.data.MONGODB_URI}`);
-  expect(seen[1]).toMatch(new RegExp(`^${base} run ${pod} --image=\\S+ --restart=Never .*"activeDeadlineSeconds":43200.* -- TCP-LISTEN:27017,fork,reuseaddr TCP:mongo-0.internal.example:27017$`));
+  expect(seen[1]).toMatch(new RegExp(`^${base} run ${pod} --image=\\S+ --restart=Never .* --override-type=strategic --overrides=\\{.*"activeDeadlineSeconds":43200.* -- TCP-LISTEN:27017,fork,reuseaddr TCP:mongo-0.internal.example:27017$`));
   expect(seen.slice(2)).toEqual([`${base} wait --for=condition=Ready pod/${pod} --timeout=120s`, `${base} port-forward pod/${pod} 27777:27017 --address=127.0.0.1`, `${base} delete pod ${pod} --ignore-not-found --wait=false`]);
 });
 
@@ -178,4 +179,12 @@ test('the local URI of a tunnel: Redis keeps its scheme and password; --remote p
   expect(member.localUri(1)).toBe('mongodb://u:p@127.0.0.1:1/switchboard?directConnection=true&tls=true&tlsAllowInvalidHostnames=true&authSource=admin');
   await expect(tunnelRemote('mongodb', secretUri, 'not a host')).rejects.toThrow(/not host:port/);
   expect((await runOps(['tunnel', 'mongodb', ...stack, '--port', '99999'], env())).code).toBe(2);
+});
+
+test('the tunnel pod passes the namespace\'s Pod Security "restricted": the core\'s own security contexts', () => {
+  expect(tunnelPodSecurityContext).toEqual(podSecurityContext);
+  expect(tunnelContainerSecurityContext).toEqual(containerSecurityContext);
+  const args = tunnelPodArgs('production', { OPS_KUBE_CONTEXT: 'c' }, 'ops-tunnel-redis-abcdef', { host: 'h', port: 6379 }, 'img', 60);
+  const overrides = JSON.parse(args.find((a) => a.startsWith('--overrides='))!.slice('--overrides='.length)) as { spec: { securityContext: unknown; automountServiceAccountToken: boolean; containers: { name: string; securityContext: unknown; resources: unknown }[] } };
+  expect(overrides.spec).toMatchObject({ securityContext: podSecurityContext, automountServiceAccountToken: false, containers: [{ name: 'ops-tunnel-redis-abcdef', securityContext: containerSecurityContext, resources: { limits: expect.any(Object) } }] });
 });

@@ -141,13 +141,29 @@ export async function tunnelRemote(service: TunnelService, uri: string, override
   return { host, port, localUri: (localPort) => `${scheme}//${auth}127.0.0.1:${localPort}${url.pathname === '/' ? '/' : url.pathname}${query ? `?${query}` : ''}` };
 }
 
+/**
+ * The core's namespace enforces Pod Security "restricted" (infra/src/k8s/app-manifests.ts): the tunnel pod
+ * runs as the same non-root user with the same contexts, or admission refuses it. Mirrors
+ * infra/src/k8s/security.ts (not imported: infra is not part of the image); ops-verbs-kubectl.test.ts compares them.
+ */
+export const tunnelPodSecurityContext = { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } };
+export const tunnelContainerSecurityContext = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, runAsUser: 10001, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+
 /** The tunnel pod: socat from its port to the remote, gone by itself after activeDeadlineSeconds if ops dies without deleting it. */
 export function tunnelPodArgs(stack: string, env: NodeJS.ProcessEnv, name: string, remote: { host: string; port: number }, image: string, deadlineSeconds: number): string[] {
-  const overrides = { spec: { activeDeadlineSeconds: deadlineSeconds, automountServiceAccountToken: false } };
+  // Strategic merge: the container entry merges (by name) into the one kubectl run generates.
+  const overrides = {
+    spec: {
+      activeDeadlineSeconds: deadlineSeconds,
+      automountServiceAccountToken: false,
+      securityContext: tunnelPodSecurityContext,
+      containers: [{ name, securityContext: tunnelContainerSecurityContext, resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } } }],
+    },
+  };
   return [
     ...pinnedKubectlArgs(stack, env), 'run', name, `--image=${image}`, '--restart=Never',
     '--labels=app.kubernetes.io/name=ops-tunnel,app.kubernetes.io/managed-by=ops',
-    `--overrides=${JSON.stringify(overrides)}`,
+    '--override-type=strategic', `--overrides=${JSON.stringify(overrides)}`,
     '--', `TCP-LISTEN:${remote.port},fork,reuseaddr`, `TCP:${remote.host}:${remote.port}`,
   ];
 }
