@@ -10,8 +10,12 @@ import type { CommandEntry, OptionSpec } from './types';
 /** `ops <command...> [options]`: finds the command in the registry, parses its options and runs it. */
 export async function runCli(argv: string[], streams: Streams = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // --verbose (any command, or OPS_VERBOSE=1): the process layer echoes every external command line.
-  if (argv.includes('--verbose') || env.OPS_VERBOSE === '1') setVerbose(true);
-  argv = argv.filter((a) => a !== '--verbose');
+  // Words after `--` belong to another program (`ops exec -- ls --help --verbose`): never read as ops' own.
+  const dash = argv.indexOf('--');
+  const own = dash === -1 ? argv : argv.slice(0, dash);
+  const rest = dash === -1 ? [] : argv.slice(dash);
+  if (own.includes('--verbose') || env.OPS_VERBOSE === '1') setVerbose(true);
+  argv = [...own.filter((a) => a !== '--verbose'), ...rest];
   if (argv[0] === '--version' || argv[0] === '-V') {
     streams.stdout.write(`${versionLine()}\n`);
     return 0;
@@ -36,7 +40,8 @@ export async function runCli(argv: string[], streams: Streams = process, env: No
     return 2;
   }
   const args = argv.slice(entry.path.length);
-  if (args.includes('--help') || args.includes('-h')) {
+  const ownArgs = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (ownArgs.includes('--help') || ownArgs.includes('-h')) {
     const spec = entry.options ? undefined : (await entry.load().catch(() => undefined))?.specs?.[entry.path.join(' ')];
     streams.stdout.write(entryHelp(spec ? { ...entry, usage: spec.usage, options: spec.options } : entry));
     return 0;

@@ -37,6 +37,8 @@ export interface Output {
   step<T>(name: string, fn: () => Promise<T> | T): Promise<T>;
   /** The command's result: JSON on stdout with --json, otherwise the human text. */
   result(data: unknown, human: string): void;
+  /** Raw output on stdout as it arrives (ops logs, ops exec: another program's output, passed through). */
+  write(chunk: string): void;
 }
 
 export interface Streams {
@@ -70,6 +72,7 @@ export function createOutput(streams: Streams, json: boolean): Output {
         throw error;
       }
     },
+    write: (chunk) => streams.stdout.write(chunk),
     result(data, human) {
       streams.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : human.endsWith('\n') || human === '' ? human : `${human}\n`);
     },

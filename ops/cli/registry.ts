@@ -134,6 +134,65 @@ export const commands: CommandEntry[] = [
     options: { ...common, keep: { type: 'string', value: '<n>', help: 'builds to keep (default: $OPS_KEEP_RELEASES or 5)' } },
     load: lazy(() => require('../commands/releases')),
   },
+  // Issue 26's read-only verbs (ops/commands/inspect.ts): one release, what runs, logs, exec, tunnels.
+  {
+    path: ['releases', 'show'],
+    summary: "one release's full record: kind, version/image, config digest and settings changed, who, when, outcome, duration, preflight, verify, steps",
+    positional: 'id',
+    usage: 'releases show <id> [--env local|<stack>] [--json]',
+    options: common,
+    load: lazy(() => require('../commands/inspect')),
+  },
+  {
+    path: ['details'],
+    summary: 'what is running: each instance/pod (version, ready, restarts, age, node), the release serving, maintenance, lock holder; unknown parts say why (exit 4)',
+    usage: 'details [--env local|<stack>] [--json]',
+    options: common,
+    load: lazy(() => require('../commands/inspect')),
+  },
+  {
+    path: ['logs'],
+    summary: "the core's logs: local instances' log files, or kubectl logs of the stack's pods (pinned context)",
+    usage: 'logs [--env local|<stack>] [--follow] [--since <duration>] [--instance <name>]',
+    // No --json: the output is the core's own lines (JSON already), passed through.
+    options: {
+      env: common.env!,
+      'state-dir': common['state-dir']!,
+      'local-state': common['local-state']!,
+      follow: { type: 'boolean', short: 'f', help: 'keep printing new lines until Ctrl-C' },
+      since: { type: 'string', value: '<duration>', help: 'only lines from the last <duration>, e.g. 10m, 2h' },
+      instance: { type: 'string', value: '<name>', help: 'one instance or pod (names: ops details); default: all, each line prefixed' },
+    },
+    load: lazy(() => require('../commands/inspect')),
+  },
+  {
+    path: ['exec'],
+    summary: "run a command with an instance's environment (local: its MONGODB_URI, REDIS_URL, ...; stacks: kubectl exec into a core pod)",
+    usage: 'exec [--env local|<stack>] [--instance <name>] -- <command...>',
+    words: '-- <command...>',
+    // No --json: the output is the command's own.
+    options: {
+      env: common.env!,
+      'state-dir': common['state-dir']!,
+      'local-state': common['local-state']!,
+      instance: { type: 'string', value: '<name>', help: 'which instance or pod (default: the first ready one)' },
+      'no-tty': { type: 'boolean', help: 'never attach the terminal (default: attached when ops runs in one)' },
+    },
+    load: lazy(() => require('../commands/inspect')),
+  },
+  {
+    path: ['tunnel'],
+    summary: "reach a stack's MongoDB or Redis from this machine: a short-lived pod + kubectl port-forward, printing the local URI and its export line (local target: the local URIs)",
+    positional: 'service',
+    usage: 'tunnel mongodb|redis [--env local|<stack>] [--port <local port>] [--remote <host:port>] [--json]',
+    options: {
+      ...common,
+      port: { type: 'string', value: '<port>', help: 'local port on 127.0.0.1 (default: a free one)' },
+      remote: { type: 'string', value: '<host:port>', help: 'forward to this member instead of the host in the core\'s Secret (e.g. the MongoDB primary)' },
+    },
+    details: "Stacks: reads the URI from the core's Secret switchboard-secrets, starts pod ops-tunnel-<service>-<random> (socat; image $OPS_TUNNEL_IMAGE) in the core's namespace, so it takes the pods' network path (Atlas private endpoint, ElastiCache in the VPC), and forwards 127.0.0.1:<port> to it. Stays up until Ctrl-C, then deletes the pod (activeDeadlineSeconds removes a forgotten one after 12 h).",
+    load: lazy(() => require('../commands/inspect')),
+  },
   {
     path: ['lock', 'status'],
     summary: 'show the deploy lock: owner, message, since, heartbeat age, expiry',

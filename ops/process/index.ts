@@ -2,3 +2,4 @@
 export { CommandError, commandLine, findCommand, MissingCommandError, requireCommand, run, runSync, setVerbose, tail, type RunOptions, type RunResult } from './run';
 export { forkModule, groupMembers, spawnDetached, startChild, stopWithParent, terminate, type Child, type ChildOptions } from './daemon';
 export { registryDir, sweepOrphans } from './registry';
+export { runAttached, type AttachedOptions, type AttachedResult } from './attached';

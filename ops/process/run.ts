@@ -114,7 +114,8 @@ const zxOptions = (options: RunOptions) => ({
 
 const KILL_GRACE_MS = 5_000;
 
-function echo(line: string): void {
+/** Echoes a command line when --verbose (for the other forms of this layer, e.g. attached.ts). */
+export function echo(line: string): void {
   if (verbose) process.stderr.write(`$ ${line}\n`);
 }
 

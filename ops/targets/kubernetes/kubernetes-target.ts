@@ -65,7 +65,8 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
   // kubectl always gets the stack's own context (switchboard:cluster.context, or OPS_KUBE_CONTEXT), never
   // the kubeconfig's current one: `ops status --env production` must not read staging's pods.
   const pods = options.pods ?? kubectlPods(options.env.OPS_KUBE_CONTEXT ?? stackSetting(options.stack, KUBE_CONTEXT_KEY), options.stack);
-  const redisHint = `export REDIS_URL=rediss://:<redisAuthToken>@$(cd infra && pulumi stack output redisEndpoint --stack ${options.stack}):6379 (from a host that reaches the stack's VPC)`;
+  // ElastiCache is VPC-only: `ops tunnel redis` reaches it through a pod and prints the export line.
+  const redisHint = `ops tunnel redis --env ${options.stack} (in another shell; it prints export REDIS_URL=...), then rerun with that REDIS_URL`;
   const verifyTimeoutMs = options.verifyTimeoutMs ?? 300_000;
   const pollMs = options.pollMs ?? 2_000;
   const smokeTest = (): StackSmokeTest => {

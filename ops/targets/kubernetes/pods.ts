@@ -1,6 +1,6 @@
 import { OpsError } from '../../cli/output';
 import { commandLine, run } from '../../process';
-import { KUBE_CONTEXT_KEY } from '../../state/stacks';
+import { KUBE_CONTEXT_KEY, stackSetting } from '../../state/stacks';
 
 /** One pod of the core's Deployment, as the cluster reports it. */
 export interface PodInfo {
@@ -14,6 +14,12 @@ export interface PodInfo {
   ready: boolean;
   /** Terminating (deletionTimestamp set): on its way out of a rollout. */
   terminating: boolean;
+  /** The core container's restart count, when the kubelet reported it (ops details). */
+  restarts?: number;
+  /** When the pod started (status.startTime, else metadata.creationTimestamp). */
+  startedAt?: string;
+  /** The node it was scheduled on (spec.nodeName). */
+  node?: string;
 }
 
 /**
@@ -56,6 +62,9 @@ export function kubectlPods(context: string | undefined, stack = '<stack>'): Pod
         phase: p.status.phase,
         ready: p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
         terminating: Boolean(p.metadata.deletionTimestamp),
+        restarts: p.status.containerStatuses?.find((c) => c.name === 'core')?.restartCount,
+        startedAt: p.status.startTime ?? p.metadata.creationTimestamp,
+        node: p.spec.nodeName,
       }));
     },
     async get(pod, path) {
@@ -81,7 +90,19 @@ export function kubectlPods(context: string | undefined, stack = '<stack>'): Pod
 const statusOfReason: Record<string, number> = { ServiceUnavailable: 503, InternalError: 500, NotFound: 404, BadRequest: 400, Unauthorized: 401, Forbidden: 403, TooManyRequests: 429, Timeout: 504, BadGateway: 502 };
 
 interface KubePod {
-  metadata: { name: string; deletionTimestamp?: string };
-  spec: { containers: { name: string; image: string }[] };
-  status: { phase: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; imageID?: string }[] };
+  metadata: { name: string; deletionTimestamp?: string; creationTimestamp?: string };
+  spec: { containers: { name: string; image: string }[]; nodeName?: string };
+  status: { phase: string; startTime?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; imageID?: string; restartCount?: number }[] };
+}
+
+/** The stack's pinned kubectl context: OPS_KUBE_CONTEXT, else the stack's committed switchboard:cluster.context (never the current context). */
+export function kubeContextOf(stack: string, env: NodeJS.ProcessEnv): string | undefined {
+  return env.OPS_KUBE_CONTEXT ?? stackSetting(stack, KUBE_CONTEXT_KEY);
+}
+
+/** `--context <pinned> -n switchboard`, or the refusal that says how to pin one. */
+export function pinnedKubectlArgs(stack: string, env: NodeJS.ProcessEnv): string[] {
+  const context = kubeContextOf(stack, env);
+  if (!context) throw new OpsError(`no kubectl context for the stack ${stack}: ${KUBE_CONTEXT_KEY} is not set in infra/Pulumi.${stack}.yaml (ops never uses the current context)`, `cd infra && pulumi config set --path --stack ${stack} ${KUBE_CONTEXT_KEY} <kubeconfig context>, or OPS_KUBE_CONTEXT=<context>`, 2);
+  return ['--context', context, '-n', coreNamespace];
 }
