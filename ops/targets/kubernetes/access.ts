@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as dns } from 'node:dns';
 import { OpsError, type Output, type Unknown } from '../../cli/output';
 import type { InstanceDetail, Passthrough } from '../access';
-import { closest } from '../../state/stacks';
+import { closest } from '../../cli/did-you-mean';
 import { commandLine, run, runAttached } from '../../process';
 import { coreNamespace, coreSelector, kubectlPods, kubeContextOf, pinnedKubectlArgs, type PodInfo } from './pods';
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { OpsError } from '../../cli/output';
 import { runAttached } from '../../process';
-import { closest } from '../../state/stacks';
+import { closest } from '../../cli/did-you-mean';
 import type { InstanceDetail, Passthrough } from '../access';
 import { probeInstance, type InstanceInfo } from './instances';
 import { isOurs } from './processes';
