@@ -1,9 +1,11 @@
 import { MongoClient, ObjectId } from 'mongodb';
 import { startToxiproxy, type RunningToxiproxy } from '../../../ops/services/toxiproxy';
-import { sleep, startTestCore, testServicesEnv, uniqueDbName, type ClientSocket, type TestCore } from '../harness';
+import { startCoreProcess, stopAllCoreProcesses, type CoreProcess } from '../core-process';
+import { sleep, testServicesEnv, uniqueDbName, type ClientSocket } from '../harness';
 
 /**
- * Issue 21 item 7a (property test): two instances on one MongoDB database and one Redis, instance
+ * Issue 21 item 7a (property test): two core processes (core/test/core-process.ts: the real entry,
+ * each its own OS process) on one MongoDB database and one Redis, instance
  * A's MongoDB path through Toxiproxy with 40 ms ± 40 ms latency (0–80 ms), members sending through
  * both at once. A listener on B follows the documented repair rule (README "Skipped seqs"): it
  * never declares skipped a seq that is stored, and after repair it has every stored message exactly
@@ -11,8 +13,8 @@ import { sleep, startTestCore, testServicesEnv, uniqueDbName, type ClientSocket,
  */
 const SETTLE_MS = 1_000;
 let toxiproxy: RunningToxiproxy;
-let a: TestCore;
-let b: TestCore;
+let a: CoreProcess;
+let b: CoreProcess;
 let dbName: string;
 
 beforeAll(async () => {
@@ -22,19 +24,20 @@ beforeAll(async () => {
   await proxy.addToxic({ name: 'jitter', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 40, jitter: 40 } });
   dbName = uniqueDbName();
   const env = { SEQ_SETTLE_MS: String(SETTLE_MS), MONGODB_TIMEOUT_MS: '3000' };
-  a = await startTestCore({ ...env, MONGODB_URI: `mongodb://${host}:${port}/?directConnection=true` }, { redis: true, db: dbName });
-  b = await startTestCore(env, { redis: true, db: dbName });
-}, 60_000);
+  [a, b] = await Promise.all([
+    startCoreProcess({ ...env, MONGODB_URI: `mongodb://${host}:${port}/?directConnection=true` }, { redis: true, db: dbName, name: 'ordering-a' }),
+    startCoreProcess(env, { redis: true, db: dbName, name: 'ordering-b' }),
+  ]);
+}, 120_000);
 afterAll(async () => {
-  await a?.stop();
-  await b?.stop();
+  await stopAllCoreProcesses();
   await toxiproxy?.stop();
-});
+}, 30_000);
 
 interface Msg { id: string; seq: number }
 
 /** A client following the repair rule: high-water mark, fetch afterSeq=high on a gap, wait for "not yet". */
-function repairingListener(core: TestCore, socket: ClientSocket, conversationId: string) {
+function repairingListener(core: CoreProcess, socket: ClientSocket, conversationId: string) {
   let high = 0;
   const buffer = new Map<number, Msg>();
   const skipped = new Set<number>();
@@ -113,7 +116,7 @@ function repairingListener(core: TestCore, socket: ClientSocket, conversationId:
   };
 }
 
-async function sender(core: TestCore, user: string, conversationId: string, count: number, intervalMs: number, tag: string) {
+async function sender(core: CoreProcess, user: string, conversationId: string, count: number, intervalMs: number, tag: string) {
   const socket = await core.socket(user);
   const acked: { clientMsgId: string; id: string; seq: number }[] = [];
   let internal = 0;
