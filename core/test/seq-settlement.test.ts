@@ -79,6 +79,35 @@ describe('reserved seqs nobody stores (an instance SIGKILLed after its $inc)', (
   });
 });
 
+describe('unreadCount leaves burned seqs out (they were never messages)', () => {
+  it('listing and GET /conversations/:id count only stored messages above lastReadSeq', async () => {
+    const id = (await t.api('ann', 'POST', '/api/conversations', { type: 'group', name: 'unread', memberIds: ['ben'] })).body.id as string;
+    const post = async (clientMsgId: string) => expect((await t.api('ann', 'POST', `/api/conversations/${id}/messages`, { clientMsgId, text: clientMsgId })).status).toBe(201);
+    await post('u1');
+    await post('u2');
+    // Two seqs reserved by a writer that dies ($inc only), burned by the settler (a reader's gap tells it).
+    await db().collection('conversations').updateOne({ _id: new ObjectId(id) }, { $inc: { lastSeq: 2 } });
+    for (let i = 0; i < 50 && (await db().collection('skipped_seqs').countDocuments({ conversationId: new ObjectId(id) })) < 2; i++) {
+      await t.api('ben', 'GET', `/api/conversations/${id}/messages?afterSeq=0`);
+      await sleep(100);
+    }
+    expect(await db().collection('skipped_seqs').countDocuments({ conversationId: new ObjectId(id) })).toBe(2);
+    await post('u5');
+    const unread = async () => {
+      const listed = (await t.api('ben', 'GET', '/api/conversations')).body.items.find((c: { id: string }) => c.id === id);
+      const one = (await t.api('ben', 'GET', `/api/conversations/${id}`)).body;
+      return { listed: listed.unreadCount, one: one.unreadCount, lastSeq: one.lastSeq };
+    };
+    expect(await unread()).toEqual({ listed: 3, one: 3, lastSeq: 5 });
+    // Read up to seq 2: the burned 3 and 4 are not unread, 5 is.
+    expect((await t.api('ben', 'POST', `/api/conversations/${id}/read`, { seq: 2 })).status).toBeLessThan(300);
+    expect(await unread()).toEqual({ listed: 1, one: 1, lastSeq: 5 });
+    // Read through a burned seq: only 5 is left.
+    expect((await t.api('ben', 'POST', `/api/conversations/${id}/read`, { seq: 3 })).status).toBeLessThan(300);
+    expect(await unread()).toEqual({ listed: 1, one: 1, lastSeq: 5 });
+  });
+});
+
 describe('the send batcher and burned seqs', () => {
   const conversationId = new ObjectId();
   const draft = (clientMsgId: string) => ({ _id: new ObjectId(), conversationId, senderId: 'ann', clientMsgId, text: 'x', createdAt: new Date(0), terms: [] });
