@@ -1,5 +1,5 @@
 import { AppError } from '../errors';
-import type { MessageDoc } from '../store/documents';
+import { membershipId, type MessageDoc } from '../store/documents';
 import type { ConversationsRepository } from '../store/conversations-repository';
 import type { InsertOutcome, MessagesRepository } from '../store/messages-repository';
 import { isMongoUnavailable } from '../store/mongo-errors';
@@ -8,7 +8,7 @@ import type { ObjectId } from 'mongodb';
 
 export type Draft = Omit<MessageDoc, 'seq'>;
 /** `created: false`: this clientMsgId was stored before (a retry); `stored` is that original. */
-export type BatchOutcome = { stored: MessageDoc; created: boolean } | { closed: true } | { reusedIn: MessageDoc };
+export type BatchOutcome = { stored: MessageDoc; created: boolean } | { closed: true } | { reusedIn: MessageDoc } | { notMember: true };
 
 interface Pending {
   draft: Draft;
@@ -47,6 +47,13 @@ export interface SendBatcherDeps {
   settleMs?: number;
   /** Every conversation this instance reserved seqs in (the settler watches it). */
   onReserved?(conversationId: ObjectId): void;
+  /**
+   * Which senders are members right now (membership ids), read from the database once per batch,
+   * after every send of the batch arrived: a removal that answered before a send started refuses
+   * that send on every instance, whatever a membership cache or a late cross-instance notice says
+   * (issue 21, join/remove race). Absent: no check here (the caller's check is final).
+   */
+  members?: { present(pairs: { conversationId: ObjectId; userId: string }[]): Promise<Set<string>> };
 }
 
 /** The database did not say the message is stored: retry with the same clientMsgId (never a 500). */
@@ -201,8 +208,28 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     }
   }
 
+  /** The batch's senders that are still members; the others are answered `notMember` (nothing reserved for them). */
+  async function admit(batch: Pending[]): Promise<Pending[]> {
+    if (!deps.members) return batch;
+    let present: Set<string>;
+    try {
+      present = await deps.members.present(batch.map((item) => ({ conversationId: item.draft.conversationId, userId: item.draft.senderId })));
+    } catch (error) {
+      if (isMongoUnavailable(error)) failing = true;
+      for (const item of batch) item.reject(isMongoUnavailable(error) ? notStored() : error);
+      return [];
+    }
+    return batch.filter((item) => {
+      if (present.has(membershipId(item.draft.conversationId, item.draft.senderId))) return true;
+      item.resolve({ notMember: true });
+      return false;
+    });
+  }
+
   async function flush(batch: Pending[]): Promise<void> {
-    const ready = await allocate(batch);
+    const admitted = await admit(batch);
+    if (!admitted.length) return;
+    const ready = await allocate(admitted);
     if (!ready.length) return;
     const outcomes: (InsertOutcome | { status: 'reseq' })[] = await deps.messages.insertMany(ready.map((item) => item.draft as MessageDoc));
     await recheckSlow(ready, outcomes);
