@@ -59,7 +59,9 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
     const { userId } = membership;
     await deps.memberships.remove(conversationId, userId);
     membershipCache.forget(id, userId);
-    deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
+    // Waits until the user's sockets are out of the room on every instance: once the removal
+    // answers, no message sent afterwards reaches them (issue 21, join/remove race).
+    await deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
     const rest = (await deps.memberships.listForConversation(conversationId)).sort(bySeniority);
     const heir = rest[0];
     if (!heir) await deps.conversations.archive(conversationId, deps.now());

@@ -90,8 +90,9 @@ describe('join/remove race across two instances', () => {
         const viaA = `later-a-${round}-${i}`;
         const viaB = `later-b-${round}-${i}`;
         later.push(viaA, viaB);
-        expect((await a.api('olga', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: viaA, text: 'members only' })).status).toBe(201);
+        // Through B first: its broadcast is local on B, racing A's room-leave notice (delayed by A's Redis path).
         expect((await ack(peer, 'send_message', { conversationId: id, clientMsgId: viaB, text: 'members only' })).error).toBeUndefined();
+        expect((await a.api('olga', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: viaA, text: 'members only' })).status).toBe(201);
         await sleep(10);
       }
       await sleep(150);
