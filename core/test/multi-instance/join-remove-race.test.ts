@@ -49,6 +49,8 @@ describe('join/remove race across two instances', () => {
     const m = await b.socket('mia');
     const peer = await b.socket('pete');
     const results: { round: number; laterReceived: number; laterStored: number; membership: number; codes: Record<string, number>; after: Record<string, number> }[] = [];
+    /** The members' messages sent after each removal resolved: all must be acked and stored once. */
+    const members = { sent: 0, acked: 0, stored: 0, lost: 0, dup: 0 };
     for (let round = 0; round < N; round++) {
       const id = (await a.api('olga', 'POST', '/api/conversations', { type: 'group', name: `race-${round}`, memberIds: ['mia', 'pete'] })).body.id as string;
       expect((await ack(m, 'join_conversation', { conversationId: id })).error).toBeUndefined();
@@ -90,6 +92,8 @@ describe('join/remove race across two instances', () => {
         const viaA = `later-a-${round}-${i}`;
         const viaB = `later-b-${round}-${i}`;
         later.push(viaA, viaB);
+        members.sent += 2;
+        members.acked += 2; // asserted just below
         // Through B first: its broadcast is local on B, racing A's room-leave notice (delayed by A's Redis path).
         expect((await ack(peer, 'send_message', { conversationId: id, clientMsgId: viaB, text: 'members only' })).error).toBeUndefined();
         expect((await a.api('olga', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: viaA, text: 'members only' })).status).toBe(201);
@@ -103,6 +107,10 @@ describe('join/remove race across two instances', () => {
       const conversationId = new ObjectId(id);
       const db = mongo.db(dbName);
       const storedLater = await db.collection('messages').countDocuments({ conversationId, senderId: 'mia', clientMsgId: { $in: laterSends } });
+      const laterDocs = await db.collection('messages').find({ conversationId, clientMsgId: { $in: later } }, { projection: { clientMsgId: 1 } }).toArray();
+      members.stored += laterDocs.length;
+      members.lost += later.filter((c) => !laterDocs.some((d) => d.clientMsgId === c)).length;
+      members.dup += laterDocs.length - new Set(laterDocs.map((d) => d.clientMsgId)).size;
       results.push({
         round,
         laterReceived: received.filter((msg) => later.includes(msg.clientMsgId)).length,
@@ -113,6 +121,15 @@ describe('join/remove race across two instances', () => {
       });
     }
     console.log(`[race] ${JSON.stringify(results)}`);
+    const internal = results.reduce((n, r) => n + [...Object.entries(r.codes), ...Object.entries(r.after)].filter(([k]) => k.endsWith(':internal')).reduce((x, [, v]) => x + v, 0), 0);
+    console.log(`[multi] ${JSON.stringify({
+      scenario: `join/remove race x${N} (A's Redis path jittered)`, ...members, wronglySkipped: null, internal,
+      removedReceivedLater: results.reduce((n, r) => n + r.laterReceived, 0),
+      removedSendsStoredLater: results.reduce((n, r) => n + r.laterStored, 0),
+      removedCallsOkLater: results.reduce((n, r) => n + Object.entries(r.after).filter(([k]) => k.endsWith(':ok')).reduce((x, [, v]) => x + v, 0), 0),
+      membershipsLeft: results.reduce((n, r) => n + r.membership, 0),
+    })}`);
+    expect(members).toEqual({ sent: 8 * N, acked: 8 * N, stored: 8 * N, lost: 0, dup: 0 });
     expect(results.map((r) => ({ round: r.round, laterReceived: r.laterReceived, laterStored: r.laterStored, membership: r.membership })))
       .toEqual(results.map((r) => ({ round: r.round, laterReceived: 0, laterStored: 0, membership: 0 })));
     // Never a 500 on any of M's calls.
