@@ -145,8 +145,15 @@ export async function startCoreProcess(env: Record<string, string> = {}, options
       running.delete(handle);
     },
     async kill() {
+      // SIGKILL alone (no SIGTERM first: the core must get no chance to drain), to its process group.
+      if (child.exitStatus() === undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch { /* already gone */ }
+      }
+      await child.exited;
+      await child.stop(0); // reaps what else the group held (nothing, for a core)
       for (const s of sockets) s.disconnect();
-      await child.stop(0);
       running.delete(handle);
     },
   };
