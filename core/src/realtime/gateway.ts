@@ -297,16 +297,23 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & {
       if (!deps.clustered) return;
       // Every other instance leaves the room and acks; the removal answers after that (bounded:
       // an instance cut off from Redis re-checks its rooms against the database when it reconnects).
-      // Our own deadline: the adapters' request timeouts are theirs (5 s), and with Redis down the
-      // adapter's count of instances fails where no ack callback ever hears of it.
+      // Through the adapter itself (what io.serverSideEmitWithAck does), so that its own failure
+      // (the Streams adapter counts instances with a Redis command, and Redis may be down) is
+      // caught here instead of escaping as an unhandled rejection; our own deadline, since the
+      // adapters' request timeouts are theirs (5 s).
       let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          io.serverSideEmitWithAck('membership_left', { conversationId: event.conversationId, userId: event.userId }),
-          new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no confirmation within ${MEMBERSHIP_LEFT_ACK_MS} ms`)), MEMBERSHIP_LEFT_ACK_MS); }),
-        ]);
+        await new Promise<void>((resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`no confirmation within ${MEMBERSHIP_LEFT_ACK_MS} ms`)), MEMBERSHIP_LEFT_ACK_MS);
+          const packet = ['membership_left', { conversationId: event.conversationId, userId: event.userId }, (error: Error | null) => (error ? reject(error) : resolve())];
+          try {
+            Promise.resolve(io.of('/').adapter.serverSideEmit(packet) as unknown).catch(reject);
+          } catch (error) {
+            reject(error);
+          }
+        });
       } catch (error) {
-        deps.logger.warn({ err: error, conversationId: event.conversationId }, 'not every instance confirmed a room leave in time; they re-check rooms against the database on reconnect');
+        deps.logger.warn({ err: error, conversationId: event.conversationId }, 'not every instance confirmed a room leave (Redis unreachable or slow); each re-checks its rooms against the database when its adapter reconnects');
       } finally {
         clearTimeout(timer);
       }
