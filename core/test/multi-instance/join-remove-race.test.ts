@@ -12,7 +12,7 @@ import { sleep, testServicesEnv, uniqueDbName, type ClientSocket } from '../harn
  * - no send M starts afterwards is stored;
  * - the database holds no membership of M (the concurrent joins never bring it back).
  */
-const N = 12;
+const N = 10;
 let toxiproxy: RunningToxiproxy;
 let a: CoreProcess;
 let b: CoreProcess;
@@ -21,28 +21,38 @@ let dbName: string;
 
 beforeAll(async () => {
   toxiproxy = await startToxiproxy();
-  const redisA = await toxiproxy.proxy('redis-a', new URL(testServicesEnv().REDIS_URL).host);
-  // Both directions: A's publishes (room leave, membership_left, broadcasts) reach Redis late too.
-  for (const stream of ['upstream', 'downstream'] as const) {
-    await redisA.proxy.addToxic({ name: `jitter-${stream}`, type: 'latency', stream, toxicity: 1, attributes: { latency: 60, jitter: 60 } });
-  }
-  dbName = uniqueDbName();
-  [a, b] = await Promise.all([
-    startCoreProcess({ REDIS_URL: `redis://${redisA.host}:${redisA.port}` }, { db: dbName, name: 'race-a' }),
-    startCoreProcess({}, { redis: true, db: dbName, name: 'race-b' }),
-  ]);
   mongo = await MongoClient.connect(testServicesEnv().MONGODB_URI);
-}, 120_000);
+}, 60_000);
 afterAll(async () => {
   await stopAllCoreProcesses();
   await toxiproxy?.stop();
   await mongo?.close();
 }, 30_000);
 
+/** Two core processes on one database, A's Redis path jittered both ways, with the given adapter. */
+async function startPair(adapter: string, env: Record<string, string>) {
+  const redisA = await toxiproxy.proxy(`redis-a-${adapter}`, new URL(testServicesEnv().REDIS_URL).host);
+  // Both directions: A's publishes (room leave, membership_left, broadcasts) reach Redis late too.
+  for (const stream of ['upstream', 'downstream'] as const) {
+    await redisA.proxy.addToxic({ name: `jitter-${stream}`, type: 'latency', stream, toxicity: 1, attributes: { latency: 60, jitter: 60 } });
+  }
+  dbName = uniqueDbName();
+  [a, b] = await Promise.all([
+    startCoreProcess({ ...env, REDIS_URL: `redis://${redisA.host}:${redisA.port}` }, { db: dbName, name: `race-a-${adapter}` }),
+    startCoreProcess(env, { redis: true, db: dbName, name: `race-b-${adapter}` }),
+  ]);
+}
+
 const ack = (s: ClientSocket, event: string, payload: unknown): Promise<any> =>
   (s as any).timeout(5_000).emitWithAck(event, payload).catch(() => ({ error: { code: 'unanswered' } }));
 
-describe('join/remove race across two instances', () => {
+describe.each([
+  ['Redis pub/sub adapter', 'pubsub', {}],
+  ['Redis Streams adapter (connection state recovery)', 'streams', { CONNECTION_STATE_RECOVERY: 'true' }],
+] as const)('join/remove race across two instances, %s', (_label, adapter, env) => {
+  beforeAll(() => startPair(adapter, env), 120_000);
+  afterAll(() => stopAllCoreProcesses(), 30_000);
+
   it(`owner on A removes M while M on B joins, sends and reads (${N} rounds): no later message reaches M, no later send is stored, no membership remains`, async () => {
     // M stays in another conversation, so the removal never ends M's session (no_conversations).
     await a.api('olga', 'POST', '/api/conversations', { type: 'group', name: 'keeps-m-connected', memberIds: ['mia'] });
@@ -123,7 +133,7 @@ describe('join/remove race across two instances', () => {
     console.log(`[race] ${JSON.stringify(results)}`);
     const internal = results.reduce((n, r) => n + [...Object.entries(r.codes), ...Object.entries(r.after)].filter(([k]) => k.endsWith(':internal')).reduce((x, [, v]) => x + v, 0), 0);
     console.log(`[multi] ${JSON.stringify({
-      scenario: `join/remove race x${N} (A's Redis path jittered)`, ...members, wronglySkipped: null, internal,
+      scenario: `join/remove race x${N}, ${adapter} adapter (A's Redis path jittered)`, ...members, wronglySkipped: null, internal,
       removedReceivedLater: results.reduce((n, r) => n + r.laterReceived, 0),
       removedSendsStoredLater: results.reduce((n, r) => n + r.laterStored, 0),
       removedCallsOkLater: results.reduce((n, r) => n + Object.entries(r.after).filter(([k]) => k.endsWith(':ok')).reduce((x, [, v]) => x + v, 0), 0),
