@@ -117,7 +117,7 @@ describe('the send batcher and burned seqs', () => {
     const stored = new Map<string, MessageDoc>();
     const deleted: number[] = [];
     const batcher = createSendBatcher({
-      conversations: { allocateSeqs: async (_id: ObjectId, n: number) => (lastSeq += n) } as any,
+      conversations: { allocateSeqs: async (_id: ObjectId, n: number) => ({ lastSeq: (lastSeq += n), membershipEpoch: 0 }) } as any,
       messages: {
         insertMany: async (docs: MessageDoc[]): Promise<InsertOutcome[]> => {
           await sleep(60); // slower than settleMs / 2
@@ -141,7 +141,7 @@ describe('the send batcher and burned seqs', () => {
   it('a document the server refused for good burns its seq at once', async () => {
     const burned: number[] = [];
     const batcher = createSendBatcher({
-      conversations: { allocateSeqs: async () => 7 } as any,
+      conversations: { allocateSeqs: async () => ({ lastSeq: 7, membershipEpoch: 0 }) } as any,
       messages: { insertMany: async () => [{ status: 'rejected', code: 121 }], findByClientMsgIds: async () => [], deleteOwn: async () => undefined } as any,
       seqs: { burn: async (_c: ObjectId, seqs: number[]) => { burned.push(...seqs); return seqs; }, burnedAmong: async () => new Set<number>() },
       settleMs: 100,
@@ -151,5 +151,38 @@ describe('the send batcher and burned seqs', () => {
     await expect(batcher.submit(draft('refused'))).rejects.toBeDefined();
     await sleep(10);
     expect(burned).toEqual([7]);
+  });
+});
+
+describe('the send batcher re-reads memberships when someone left (membership epoch)', () => {
+  const conversationId = new ObjectId();
+  const draft = (clientMsgId: string) => ({ _id: new ObjectId(), conversationId, senderId: 'ann', clientMsgId, text: 'x', createdAt: new Date(0), terms: [] });
+
+  it('reads a sender once per epoch; after a departure raised the epoch, a sender no longer a member is refused and its seq burned', async () => {
+    let lastSeq = 0;
+    let epoch = 0;
+    let member = true;
+    const lookups: number[] = [];
+    const burned: number[] = [];
+    const batcher = createSendBatcher({
+      conversations: { allocateSeqs: async (_id: ObjectId, n: number) => ({ lastSeq: (lastSeq += n), membershipEpoch: epoch }) } as any,
+      messages: { insertMany: async (docs: MessageDoc[]): Promise<InsertOutcome[]> => docs.map(() => ({ status: 'stored' })), findByClientMsgIds: async () => [], deleteOwn: async () => undefined } as any,
+      seqs: { burn: async (_c: ObjectId, seqs: number[]) => { burned.push(...seqs); return seqs; }, burnedAmong: async () => new Set<number>() },
+      members: { present: async (pairs) => { lookups.push(pairs.length); return new Set(member ? pairs.map((p) => `${p.conversationId.toHexString()}:${p.userId}`) : []); } },
+      now: () => new Date(0),
+      publish: () => undefined,
+    });
+    expect('stored' in await batcher.submit(draft('first'))).toBe(true);
+    expect('stored' in await batcher.submit(draft('second'))).toBe(true);
+    expect(lookups).toEqual([1]); // confirmed at epoch 0: no second lookup
+    epoch = 1; // someone (here: ann) left
+    member = false;
+    expect(await batcher.submit(draft('after-removal'))).toEqual({ notMember: true });
+    expect(lookups).toEqual([1, 1]);
+    await sleep(10);
+    expect(burned).toEqual([3]);
+    // Still refused on the next send (not confirmed at epoch 1).
+    expect(await batcher.submit(draft('again'))).toEqual({ notMember: true });
+    expect(lookups).toEqual([1, 1, 1]);
   });
 });

@@ -58,6 +58,8 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
     const conversationId = toObjectId(id);
     const { userId } = membership;
     await deps.memberships.remove(conversationId, userId);
+    // Before answering: a send batch allocating after this re-reads its senders' memberships.
+    await deps.conversations.bumpMembershipEpoch(conversationId);
     membershipCache.forget(id, userId);
     // Waits until the user's sockets are out of the room on every instance: once the removal
     // answers, no message sent afterwards reaches them (issue 21, join/remove race).
