@@ -108,7 +108,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
       optional.notifier.notifyMessage(message);
     },
     readMoved: (event) => sink.current?.readMoved(event),
-    membershipChanged: (event) => sink.current?.membershipChanged(event),
+    membershipChanged: async (event) => { await sink.current?.membershipChanged(event); },
     endSessions: (userId, reason) => sink.current?.endSessions(userId, reason),
   };
   const presenceTtl = presenceTtlMs(config.SOCKET_PING_INTERVAL_MS, config.SOCKET_PING_TIMEOUT_MS);

@@ -1,5 +1,8 @@
 import { MongoBulkWriteError, MongoInvalidArgumentError, MongoRuntimeError, MongoServerError } from 'mongodb';
+import { ReplyError } from 'ioredis';
+import { MaxRetriesPerRequestError } from 'ioredis/built/errors';
 import { toAppError } from '../src/error-classifier';
+import { RedisPathError } from '../src/store/redis-errors';
 import { outcomesOfFailedInsert } from '../src/store/messages-repository';
 
 /**
@@ -28,6 +31,31 @@ describe('fault classification', () => {
     expect(toAppError(new TypeError('x is undefined')).code).toBe('internal');
     // A string code that is not a system error's (no syscall, not in the list) is no fault either.
     expect(toAppError(Object.assign(new Error('x'), { code: 'ERR_INVALID_ARG_TYPE' })).code).toBe('internal');
+  });
+});
+
+describe('Redis faults (ioredis error classes, and anything thrown on a Redis path)', () => {
+  const unavailable = (e: unknown) => {
+    const a = toAppError(e);
+    return { code: a.code, status: a.status, retryAfter: a.extra.retryAfter };
+  };
+  const expected = { code: 'unavailable', status: 503, retryAfter: expect.any(Number) };
+  it('a ReplyError (LOADING, READONLY, OOM…) is unavailable', () => {
+    expect(unavailable(new ReplyError('LOADING Redis is loading the dataset in memory'))).toEqual(expected);
+  });
+  it('MaxRetriesPerRequestError and the AbortError family are unavailable', () => {
+    const maxRetries = new MaxRetriesPerRequestError(1);
+    expect(unavailable(maxRetries)).toEqual(expected);
+    const AbortError = Object.getPrototypeOf(MaxRetriesPerRequestError) as new (m: string) => Error;
+    expect(unavailable(new AbortError('Command aborted due to connection close'))).toEqual(expected);
+  });
+  it('a plain Error ioredis threw ("Connection is closed.") is unavailable once marked as on the Redis path, internal otherwise', () => {
+    const plain = new Error('Connection is closed.');
+    expect(unavailable(new RedisPathError(plain))).toEqual(expected);
+    expect(toAppError(plain).code).toBe('internal');
+  });
+  it('a Node system error from the Redis socket is unavailable', () => {
+    expect(unavailable(systemError('ECONNREFUSED', 'connect'))).toEqual(expected);
   });
 });
 

@@ -79,6 +79,35 @@ describe('reserved seqs nobody stores (an instance SIGKILLed after its $inc)', (
   });
 });
 
+describe('unreadCount leaves burned seqs out (they were never messages)', () => {
+  it('listing and GET /conversations/:id count only stored messages above lastReadSeq', async () => {
+    const id = (await t.api('ann', 'POST', '/api/conversations', { type: 'group', name: 'unread', memberIds: ['ben'] })).body.id as string;
+    const post = async (clientMsgId: string) => expect((await t.api('ann', 'POST', `/api/conversations/${id}/messages`, { clientMsgId, text: clientMsgId })).status).toBe(201);
+    await post('u1');
+    await post('u2');
+    // Two seqs reserved by a writer that dies ($inc only), burned by the settler (a reader's gap tells it).
+    await db().collection('conversations').updateOne({ _id: new ObjectId(id) }, { $inc: { lastSeq: 2 } });
+    for (let i = 0; i < 50 && (await db().collection('skipped_seqs').countDocuments({ conversationId: new ObjectId(id) })) < 2; i++) {
+      await t.api('ben', 'GET', `/api/conversations/${id}/messages?afterSeq=0`);
+      await sleep(100);
+    }
+    expect(await db().collection('skipped_seqs').countDocuments({ conversationId: new ObjectId(id) })).toBe(2);
+    await post('u5');
+    const unread = async () => {
+      const listed = (await t.api('ben', 'GET', '/api/conversations')).body.items.find((c: { id: string }) => c.id === id);
+      const one = (await t.api('ben', 'GET', `/api/conversations/${id}`)).body;
+      return { listed: listed.unreadCount, one: one.unreadCount, lastSeq: one.lastSeq };
+    };
+    expect(await unread()).toEqual({ listed: 3, one: 3, lastSeq: 5 });
+    // Read up to seq 2: the burned 3 and 4 are not unread, 5 is.
+    expect((await t.api('ben', 'POST', `/api/conversations/${id}/read`, { seq: 2 })).status).toBeLessThan(300);
+    expect(await unread()).toEqual({ listed: 1, one: 1, lastSeq: 5 });
+    // Read through a burned seq: only 5 is left.
+    expect((await t.api('ben', 'POST', `/api/conversations/${id}/read`, { seq: 3 })).status).toBeLessThan(300);
+    expect(await unread()).toEqual({ listed: 1, one: 1, lastSeq: 5 });
+  });
+});
+
 describe('the send batcher and burned seqs', () => {
   const conversationId = new ObjectId();
   const draft = (clientMsgId: string) => ({ _id: new ObjectId(), conversationId, senderId: 'ann', clientMsgId, text: 'x', createdAt: new Date(0), terms: [] });
@@ -88,7 +117,7 @@ describe('the send batcher and burned seqs', () => {
     const stored = new Map<string, MessageDoc>();
     const deleted: number[] = [];
     const batcher = createSendBatcher({
-      conversations: { allocateSeqs: async (_id: ObjectId, n: number) => (lastSeq += n) } as any,
+      conversations: { allocateSeqs: async (_id: ObjectId, n: number) => ({ lastSeq: (lastSeq += n), membershipEpoch: 0 }) } as any,
       messages: {
         insertMany: async (docs: MessageDoc[]): Promise<InsertOutcome[]> => {
           await sleep(60); // slower than settleMs / 2
@@ -112,7 +141,7 @@ describe('the send batcher and burned seqs', () => {
   it('a document the server refused for good burns its seq at once', async () => {
     const burned: number[] = [];
     const batcher = createSendBatcher({
-      conversations: { allocateSeqs: async () => 7 } as any,
+      conversations: { allocateSeqs: async () => ({ lastSeq: 7, membershipEpoch: 0 }) } as any,
       messages: { insertMany: async () => [{ status: 'rejected', code: 121 }], findByClientMsgIds: async () => [], deleteOwn: async () => undefined } as any,
       seqs: { burn: async (_c: ObjectId, seqs: number[]) => { burned.push(...seqs); return seqs; }, burnedAmong: async () => new Set<number>() },
       settleMs: 100,
@@ -122,5 +151,38 @@ describe('the send batcher and burned seqs', () => {
     await expect(batcher.submit(draft('refused'))).rejects.toBeDefined();
     await sleep(10);
     expect(burned).toEqual([7]);
+  });
+});
+
+describe('the send batcher re-reads memberships when someone left (membership epoch)', () => {
+  const conversationId = new ObjectId();
+  const draft = (clientMsgId: string) => ({ _id: new ObjectId(), conversationId, senderId: 'ann', clientMsgId, text: 'x', createdAt: new Date(0), terms: [] });
+
+  it('reads a sender once per epoch; after a departure raised the epoch, a sender no longer a member is refused and its seq burned', async () => {
+    let lastSeq = 0;
+    let epoch = 0;
+    let member = true;
+    const lookups: number[] = [];
+    const burned: number[] = [];
+    const batcher = createSendBatcher({
+      conversations: { allocateSeqs: async (_id: ObjectId, n: number) => ({ lastSeq: (lastSeq += n), membershipEpoch: epoch }) } as any,
+      messages: { insertMany: async (docs: MessageDoc[]): Promise<InsertOutcome[]> => docs.map(() => ({ status: 'stored' })), findByClientMsgIds: async () => [], deleteOwn: async () => undefined } as any,
+      seqs: { burn: async (_c: ObjectId, seqs: number[]) => { burned.push(...seqs); return seqs; }, burnedAmong: async () => new Set<number>() },
+      members: { present: async (pairs) => { lookups.push(pairs.length); return new Set(member ? pairs.map((p) => `${p.conversationId.toHexString()}:${p.userId}`) : []); } },
+      now: () => new Date(0),
+      publish: () => undefined,
+    });
+    expect('stored' in await batcher.submit(draft('first'))).toBe(true);
+    expect('stored' in await batcher.submit(draft('second'))).toBe(true);
+    expect(lookups).toEqual([1]); // confirmed at epoch 0: no second lookup
+    epoch = 1; // someone (here: ann) left
+    member = false;
+    expect(await batcher.submit(draft('after-removal'))).toEqual({ notMember: true });
+    expect(lookups).toEqual([1, 1]);
+    await sleep(10);
+    expect(burned).toEqual([3]);
+    // Still refused on the next send (not confirmed at epoch 1).
+    expect(await batcher.submit(draft('again'))).toEqual({ notMember: true });
+    expect(lookups).toEqual([1, 1, 1]);
   });
 });

@@ -58,8 +58,12 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
     const conversationId = toObjectId(id);
     const { userId } = membership;
     await deps.memberships.remove(conversationId, userId);
+    // Before answering: a send batch allocating after this re-reads its senders' memberships.
+    await deps.conversations.bumpMembershipEpoch(conversationId);
     membershipCache.forget(id, userId);
-    deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
+    // Waits until the user's sockets are out of the room on every instance: once the removal
+    // answers, no message sent afterwards reaches them (issue 21, join/remove race).
+    await deps.events.membershipChanged({ conversationId: id, userId, change: 'left' });
     const rest = (await deps.memberships.listForConversation(conversationId)).sort(bySeniority);
     const heir = rest[0];
     if (!heir) await deps.conversations.archive(conversationId, deps.now());
@@ -112,10 +116,14 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       const page = docs.slice(0, limit);
       const memberships = await deps.memberships.findManyForUser(page.map((d) => d._id), userId);
       const byConversation = new Map(memberships.map((m) => [m.conversationId.toHexString(), m]));
+      const burned = await deps.seqs.burnedCounts(page.flatMap((d) => {
+        const m = byConversation.get(d._id.toHexString());
+        return m ? [{ conversationId: d._id, after: m.lastReadSeq, upTo: d.lastSeq }] : [];
+      }));
       const key = (d: ConversationDoc) => (d.activityAt ?? d.lastMessageAt ?? d.createdAt).getTime();
       const last = page[page.length - 1];
       return {
-        items: page.map((d) => conversationView(d, { membership: byConversation.get(d._id.toHexString()) })),
+        items: page.map((d) => conversationView(d, { membership: byConversation.get(d._id.toHexString()), burnedUnread: burned.get(d._id.toHexString()) })),
         nextCursor: docs.length > limit && last ? encodeCursor({ t: key(last), id: last._id.toHexString() }) : null,
       };
     },
@@ -125,7 +133,8 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       const membership = await requireMembership(deps, conversationId, userId);
       const [doc, members] = await Promise.all([deps.conversations.findById(conversationId), deps.memberships.listForConversation(conversationId)]);
       if (!doc) throw notFound();
-      return conversationView(doc, { members, membership });
+      const burned = await deps.seqs.burnedCounts([{ conversationId, after: membership.lastReadSeq, upTo: doc.lastSeq }]);
+      return conversationView(doc, { members, membership, burnedUnread: burned.get(doc._id.toHexString()) });
     },
 
     /**

@@ -10,7 +10,8 @@ import type { MessageView } from './views';
 export interface ChatEvents {
   messageCreated(message: MessageView, acceptedAt: number): void;
   readMoved(event: { conversationId: ConversationId; userId: string; seq: number }): void;
-  membershipChanged(event: { conversationId: ConversationId; userId: string; change: 'joined' | 'left' }): void;
+  /** For `left`, resolves once every instance that answers in time has taken the user's sockets out of the room. */
+  membershipChanged(event: { conversationId: ConversationId; userId: string; change: 'joined' | 'left' }): void | Promise<void>;
   /** End every socket of a user on every instance (they left their last conversation, or an operator asked). */
   endSessions(userId: string, reason: 'revoked' | 'no_conversations'): void;
 }

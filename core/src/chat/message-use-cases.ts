@@ -21,6 +21,7 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
     seqs: deps.seqs,
     settleMs: deps.seqSettleMs,
     onReserved: (conversationId) => deps.settler?.track(conversationIdOf(conversationId)),
+    members: { present: (pairs) => deps.memberships.present(pairs) },
     // Runs inside the batch, in seq order, before any sender of the batch is answered.
     publish: (doc, acceptedAt) => {
       deps.observePersist((performance.now() - acceptedAt) / 1000);
@@ -63,6 +64,13 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
         const conversation = await deps.conversations.findById(conversationId);
         if (conversation?.archivedAt) throw new AppError('conflict', 'This conversation is archived; it accepts no new messages.', { reason: 'archived' });
         throw new AppError('not_found', 'No such conversation.');
+      }
+      if ('notMember' in outcome) {
+        // Removed (on any instance) before this send reached the database: the right 403/404, and
+        // this instance's cache forgets the membership whatever notice it did or did not get.
+        membershipCache.forget(cacheKey, userId);
+        await requireMembership(deps, conversationId, userId);
+        throw new AppError('forbidden', 'You are not a member of this conversation.');
       }
       if ('reusedIn' in outcome) {
         throw new AppError('conflict', 'This clientMsgId was already used for another conversation.', { reason: 'client_msg_id_reused' });

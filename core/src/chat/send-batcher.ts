@@ -1,5 +1,5 @@
 import { AppError } from '../errors';
-import type { MessageDoc } from '../store/documents';
+import { membershipId, type MessageDoc } from '../store/documents';
 import type { ConversationsRepository } from '../store/conversations-repository';
 import type { InsertOutcome, MessagesRepository } from '../store/messages-repository';
 import { isMongoUnavailable } from '../store/mongo-errors';
@@ -8,7 +8,7 @@ import type { ObjectId } from 'mongodb';
 
 export type Draft = Omit<MessageDoc, 'seq'>;
 /** `created: false`: this clientMsgId was stored before (a retry); `stored` is that original. */
-export type BatchOutcome = { stored: MessageDoc; created: boolean } | { closed: true } | { reusedIn: MessageDoc };
+export type BatchOutcome = { stored: MessageDoc; created: boolean } | { closed: true } | { reusedIn: MessageDoc } | { notMember: true };
 
 interface Pending {
   draft: Draft;
@@ -16,6 +16,8 @@ interface Pending {
   attempts: number;
   /** performance.now() just before its seq was reserved (the age the settler's rule is about). */
   reservedAt?: number;
+  /** The conversation's membership epoch read with the seq allocation. */
+  membershipEpoch?: number;
   resolve(outcome: BatchOutcome): void;
   reject(error: unknown): void;
 }
@@ -47,6 +49,17 @@ export interface SendBatcherDeps {
   settleMs?: number;
   /** Every conversation this instance reserved seqs in (the settler watches it). */
   onReserved?(conversationId: ObjectId): void;
+  /**
+   * Membership re-check at write time (issue 21, join/remove race). Seq allocation returns the
+   * conversation's membership epoch, which every departure raises before it answers. A sender this
+   * batcher has not confirmed at that epoch (a first send, or someone left since) is looked up
+   * once for the batch (one _id $in query, read after the allocation), and a sender who is no
+   * longer a member is answered `notMember` (its seq burned): a removal that answered before a send
+   * started refuses that send on every instance, whatever a membership cache or a late
+   * cross-instance notice says. In the common case (nobody left) it costs no query.
+   * Absent: no check here (the caller's check is final).
+   */
+  members?: { present(pairs: { conversationId: ObjectId; userId: string }[]): Promise<Set<string>> };
 }
 
 /** The database did not say the message is stored: retry with the same clientMsgId (never a 500). */
@@ -118,9 +131,12 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     const ready: Pending[] = [];
     await Promise.all([...byConversation.values()].map(async (items) => {
       let last: number | undefined;
+      let epoch = 0;
       const reservedAt = performance.now();
       try {
-        last = await deps.conversations.allocateSeqs(items[0]!.draft.conversationId, items.length, now);
+        const allocated = await deps.conversations.allocateSeqs(items[0]!.draft.conversationId, items.length, now);
+        last = allocated?.lastSeq;
+        epoch = allocated?.membershipEpoch ?? 0;
       } catch (error) {
         // Whether the $inc happened is unknown: the settler watches the conversation (a reserved
         // seq nobody stores is burned), and the senders retry. Nothing of these was stored; the
@@ -138,6 +154,7 @@ export function createSendBatcher(deps: SendBatcherDeps) {
       items.forEach((item, i) => {
         (item.draft as MessageDoc).seq = last - items.length + 1 + i;
         item.reservedAt = reservedAt;
+        item.membershipEpoch = epoch;
         ready.push(item);
       });
     }));
@@ -201,8 +218,59 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     }
   }
 
+  /**
+   * Membership id → the epoch at which this batcher last read that membership, and when (bounded,
+   * oldest dropped). An entry older than CONFIRMED_TTL_MS is read again: that bounds what a
+   * departure whose epoch write never happened (its instance died between the two writes) could let through.
+   */
+  const confirmed = new Map<string, { epoch: number; at: number }>();
+  const MAX_CONFIRMED = 50_000;
+  const CONFIRMED_TTL_MS = 30_000;
+  const confirmedEpoch = (k: string, at: number) => {
+    const entry = confirmed.get(k);
+    return entry && at - entry.at < CONFIRMED_TTL_MS ? entry.epoch : -1;
+  };
+
+  /**
+   * The allocated items whose senders are members (see SendBatcherDeps.members). The others are
+   * answered `notMember` and their seqs burned; when the lookup fails they are answered
+   * `unavailable` (retryable) and their seqs burned too (nothing was stored).
+   */
+  async function admit(ready: Pending[]): Promise<Pending[]> {
+    if (!deps.members) return ready;
+    const key = (item: Pending) => membershipId(item.draft.conversationId, item.draft.senderId);
+    const now = performance.now();
+    const unconfirmed = ready.filter((item) => confirmedEpoch(key(item), now) < (item.membershipEpoch ?? 0));
+    if (!unconfirmed.length) return ready;
+    let present: Set<string>;
+    try {
+      present = await deps.members.present(unconfirmed.map((item) => ({ conversationId: item.draft.conversationId, userId: item.draft.senderId })));
+    } catch (error) {
+      if (isMongoUnavailable(error)) failing = true;
+      burnOwn(unconfirmed);
+      for (const item of unconfirmed) item.reject(isMongoUnavailable(error) ? notStored() : error);
+      return ready.filter((item) => !unconfirmed.includes(item));
+    }
+    const refused: Pending[] = [];
+    for (const item of unconfirmed) {
+      const k = key(item);
+      if (present.has(k)) {
+        confirmed.delete(k);
+        // Read after the allocation that returned this epoch: the membership held at this epoch.
+        confirmed.set(k, { epoch: item.membershipEpoch ?? 0, at: now });
+        if (confirmed.size > MAX_CONFIRMED) confirmed.delete(confirmed.keys().next().value!);
+      } else {
+        confirmed.delete(k);
+        refused.push(item);
+      }
+    }
+    burnOwn(refused);
+    for (const item of refused) item.resolve({ notMember: true });
+    return refused.length ? ready.filter((item) => !refused.includes(item)) : ready;
+  }
+
   async function flush(batch: Pending[]): Promise<void> {
-    const ready = await allocate(batch);
+    const ready = await admit(await allocate(batch));
     if (!ready.length) return;
     const outcomes: (InsertOutcome | { status: 'reseq' })[] = await deps.messages.insertMany(ready.map((item) => item.draft as MessageDoc));
     await recheckSlow(ready, outcomes);

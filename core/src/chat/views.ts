@@ -44,7 +44,11 @@ export function messageView(doc: MessageDoc): MessageView {
   return view;
 }
 
-export function conversationView(doc: ConversationDoc, extra: { members?: MembershipDoc[]; membership?: MembershipDoc | null } = {}): ConversationView {
+/**
+ * `burnedUnread`: burned seqs (tombstones, README "Delivery contract") above the member's lastReadSeq;
+ * they were never messages, so the unread count leaves them out.
+ */
+export function conversationView(doc: ConversationDoc, extra: { members?: MembershipDoc[]; membership?: MembershipDoc | null; burnedUnread?: number } = {}): ConversationView {
   const view: ConversationView = {
     id: conversationIdOf(doc._id),
     type: doc.type,
@@ -59,7 +63,7 @@ export function conversationView(doc: ConversationDoc, extra: { members?: Member
   if (extra.members) view.members = extra.members.map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt.toISOString() }));
   if (extra.membership) {
     view.lastReadSeq = extra.membership.lastReadSeq;
-    view.unreadCount = Math.max(0, doc.lastSeq - extra.membership.lastReadSeq);
+    view.unreadCount = Math.max(0, doc.lastSeq - extra.membership.lastReadSeq - (extra.burnedUnread ?? 0));
   }
   return view;
 }

@@ -205,7 +205,7 @@ export const openApiDocument = {
           lastMessageAt: { type: ['string', 'null'], format: 'date-time' },
           archivedAt: { type: ['string', 'null'], format: 'date-time' },
           members: { type: 'array', items: ref('Member') },
-          unreadCount: { type: 'integer', minimum: 0 },
+          unreadCount: { type: 'integer', minimum: 0, description: 'Seqs above lastReadSeq that are not burned (burned seqs, reported as skipped in history, were never messages).' },
           lastReadSeq: { type: 'integer', minimum: 0 },
         },
       },

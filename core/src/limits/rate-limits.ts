@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../errors';
+import { RedisPathError } from '../store/redis-errors';
 
 export type RateLimitScope = 'api' | 'message' | 'socket';
 
@@ -34,7 +35,9 @@ export function createRateLimits(options: { perMinute: Record<RateLimitScope, nu
       try {
         await limiters[scope].consume(userId);
       } catch (error) {
-        if (!(error instanceof RateLimiterRes)) throw error;
+        // The insurance limiter normally answers when Redis fails; whatever still escapes a
+        // Redis-backed limiter happened on the Redis path (503 + Retry-After, never 500).
+        if (!(error instanceof RateLimiterRes)) throw options.redis && !localScopes.has(scope) ? new RedisPathError(error) : error;
         options.onReject(scope);
         const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
         throw new AppError('rate_limited', `Too many ${rejected[scope]}; retry in ${retryAfter} s.`, { retryAfter });

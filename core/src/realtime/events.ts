@@ -47,7 +47,8 @@ export interface ServerToClientEvents {
 
 /** Between instances, through the Socket.IO adapter (Redis). Payloads are JSON: ids are parsed again on arrival. */
 export interface InterServerEvents {
-  membership_left(event: { conversationId: string; userId: string }): void;
+  /** Every instance takes the user's sockets out of the room, forgets the cached membership, then acks (the removal waits for the acks). */
+  membership_left(event: { conversationId: string; userId: string }, ack: () => void): void;
   end_sessions(event: { userId: string; reason: SessionEndReason }): void;
 }
 

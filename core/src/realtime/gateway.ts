@@ -46,6 +46,10 @@ export interface GatewayDeps {
 }
 
 const TYPING_MIN_INTERVAL_MS = 500;
+/** How long a removal waits for the other instances to confirm its room leave (beyond it: DB re-checks cover the rest). */
+export const MEMBERSHIP_LEFT_ACK_MS = 2_000;
+/** A departure is remembered this long, so a join that read the membership before it cannot enter the room after it. */
+const DEPARTED_MEMORY_MS = 120_000;
 
 /**
  * Wires every Socket.IO handler in one place. Each reads: validate → call the chat service →
@@ -82,9 +86,31 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & {
     }
   };
 
-  io.on('membership_left', (event) => {
+  /**
+   * Departures this instance applied (conversation:user → performance.now()), so that a join whose
+   * membership read started before one cannot put a socket in the room after the departure was
+   * applied here (the leave found no socket to take out). Bounded by age and size.
+   */
+  const departed = new Map<string, number>();
+  const departureKey = (conversationId: ConversationId, userId: string) => `${conversationId}:${userId}`;
+  /** Takes the user's sockets on this instance out of the room, forgets the cached membership, remembers the departure. */
+  const leaveLocally = (conversationId: ConversationId, userId: string) => {
+    const at = performance.now();
+    departed.delete(departureKey(conversationId, userId));
+    departed.set(departureKey(conversationId, userId), at);
+    for (const [k, t] of departed) {
+      if (departed.size <= 10_000 && at - t < DEPARTED_MEMORY_MS) break;
+      departed.delete(k);
+    }
+    io.local.in(userRoom(userId)).socketsLeave(conversationRoom(conversationId));
+    deps.chat.forgetMembership(conversationId, userId);
+  };
+  const departedSince = (conversationId: ConversationId, userId: string, since: number) => (departed.get(departureKey(conversationId, userId)) ?? -Infinity) >= since;
+
+  io.on('membership_left', (event, ack) => {
     const conversationId = parseConversationId(event?.conversationId);
-    if (conversationId && typeof event.userId === 'string') deps.chat.forgetMembership(conversationId, event.userId);
+    if (conversationId && typeof event.userId === 'string') leaveLocally(conversationId, event.userId);
+    if (typeof ack === 'function') ack();
   });
   io.on('end_sessions', (event) => {
     if (userIdSchema.safeParse(event?.userId).success && isSessionEndReason(event.reason)) endLocalSessions(event.userId, event.reason);
@@ -143,10 +169,14 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & {
 
     socket.on('join_conversation', handle('join_conversation', async (payload) => {
       const conversationId = conversationOf(payload);
+      const readStarted = performance.now();
       const position = await deps.chat.conversations.position(userId, conversationId);
       // The session may have ended while the membership was read: it must not rejoin a room.
       if (socket.data.endedBy) throw new AppError('unauthorized', sessionEndMessages[socket.data.endedBy], { reason: socket.data.endedBy });
-      await socket.join(conversationRoom(conversationId));
+      // A departure applied here while the membership was read: the read may predate it. Checked
+      // and joined in one synchronous step, so a departure applied later finds the socket in the room.
+      if (departedSince(conversationId, userId, readStarted)) throw new AppError('forbidden', 'You are not a member of this conversation.');
+      void socket.join(conversationRoom(conversationId));
       // Join/remove race: a removal that landed between the read above and the join found no
       // socket to take out of the room. Read again now that it is in: a removal from here on
       // takes it out (socketsLeave), one before it is seen here.
@@ -261,10 +291,32 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & {
     readMoved(event) {
       io.to(conversationRoom(event.conversationId)).emit('message_read', event);
     },
-    membershipChanged(event) {
+    async membershipChanged(event) {
       if (event.change !== 'left') return;
-      io.in(userRoom(event.userId)).socketsLeave(conversationRoom(event.conversationId));
-      if (deps.clustered) io.serverSideEmit('membership_left', { conversationId: event.conversationId, userId: event.userId });
+      leaveLocally(event.conversationId, event.userId);
+      if (!deps.clustered) return;
+      // Every other instance leaves the room and acks; the removal answers after that (bounded:
+      // an instance cut off from Redis re-checks its rooms against the database when it reconnects).
+      // Through the adapter itself (what io.serverSideEmitWithAck does), so that its own failure
+      // (the Streams adapter counts instances with a Redis command, and Redis may be down) is
+      // caught here instead of escaping as an unhandled rejection; our own deadline, since the
+      // adapters' request timeouts are theirs (5 s).
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`no confirmation within ${MEMBERSHIP_LEFT_ACK_MS} ms`)), MEMBERSHIP_LEFT_ACK_MS);
+          const packet = ['membership_left', { conversationId: event.conversationId, userId: event.userId }, (error: Error | null) => (error ? reject(error) : resolve())];
+          try {
+            Promise.resolve(io.of('/').adapter.serverSideEmit(packet) as unknown).catch(reject);
+          } catch (error) {
+            reject(error);
+          }
+        });
+      } catch (error) {
+        deps.logger.warn({ err: error, conversationId: event.conversationId }, 'not every instance confirmed a room leave (Redis unreachable or slow); each re-checks its rooms against the database when its adapter reconnects');
+      } finally {
+        clearTimeout(timer);
+      }
     },
     endSessions(userId, reason) {
       endLocalSessions(userId, reason);

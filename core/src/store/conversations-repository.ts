@@ -34,17 +34,22 @@ export function conversationsRepository(store: Pick<Store, 'conversations'>) {
       }
     },
     /**
-     * Reserves `count` consecutive seqs atomically and returns the last one. The local server may
+     * Reserves `count` consecutive seqs atomically and returns the last one (with the membership
+     * epoch, read in the same atomic step). The local server may
      * return a newer document under concurrency, so callers treat the value as a hint and let the
      * unique {conversationId, seq} index decide. Undefined when the conversation is missing or archived.
      */
-    async allocateSeqs(id: ObjectId, count: number, at: Date): Promise<number | undefined> {
+    async allocateSeqs(id: ObjectId, count: number, at: Date): Promise<{ lastSeq: number; membershipEpoch: number } | undefined> {
       const updated = await c.findOneAndUpdate(
         { _id: id, archivedAt: null },
         { $inc: { lastSeq: count }, $set: { lastMessageAt: at, activityAt: at } },
-        { returnDocument: 'after', projection: { lastSeq: 1 } },
+        { returnDocument: 'after', projection: { lastSeq: 1, membershipEpoch: 1 } },
       );
-      return updated?.lastSeq;
+      return updated ? { lastSeq: updated.lastSeq, membershipEpoch: updated.membershipEpoch ?? 0 } : undefined;
+    },
+    /** A member left or was removed: see ConversationDoc.membershipEpoch. */
+    async bumpMembershipEpoch(id: ObjectId): Promise<void> {
+      await c.updateOne({ _id: id }, { $inc: { membershipEpoch: 1 } });
     },
     /** Clears archivedAt (a direct conversation asked for again). */
     async reopen(id: ObjectId): Promise<ConversationDoc | null> {

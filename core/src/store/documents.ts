@@ -34,6 +34,12 @@ export interface ConversationDoc {
    * raised ($max), by the seq settler; missing means 0. Readers extend it from there.
    */
   settledSeq?: number;
+  /**
+   * Raised ($inc) by every departure (leave or removal) before it answers. Seq allocation returns
+   * it, so a send batch sees that someone left since it last confirmed its senders' memberships and
+   * re-reads them (chat/send-batcher.ts); missing means 0.
+   */
+  membershipEpoch?: number;
 }
 
 /** A burned seq: reserved by a writer that will never store it (see store/seqs-repository.ts). */

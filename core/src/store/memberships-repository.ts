@@ -10,6 +10,12 @@ export function membershipsRepository(store: Pick<Store, 'memberships'>) {
     findManyForUser: (conversationIds: ObjectId[], userId: string) =>
       (conversationIds.length ? m.find({ _id: { $in: conversationIds.map((c) => membershipId(c, userId)) } }).toArray() : Promise.resolve([])),
     listForUser: (userId: string) => m.find({ userId }).toArray(),
+    /** Which of these (conversation, user) pairs are memberships now, as membership ids: one _id lookup for a whole send batch. */
+    async present(pairs: { conversationId: ObjectId; userId: string }[]): Promise<Set<string>> {
+      if (!pairs.length) return new Set();
+      const ids = [...new Set(pairs.map((p) => membershipId(p.conversationId, p.userId)))];
+      return new Set((await m.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
+    },
     /**
      * The ids of a user's conversations, at most `max` (MEMBERSHIPS_PER_USER_MAX caps them anyway):
      * covered by the `user_conversations` index {userId, conversationId} on MongoDB, no documents read.

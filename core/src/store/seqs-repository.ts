@@ -50,6 +50,20 @@ export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | '
       const docs = await skipped.find({ conversationId, seq: { $in: seqs } }, { projection: { _id: 0, seq: 1 } }).toArray();
       return new Set(docs.map((d) => d.seq));
     },
+    /**
+     * Per conversation, how many seqs in (after, upTo] are burned: what an unread count subtracts
+     * (a burned seq was never a message). One query for a listing page, served by the unique
+     * {conversationId, seq} index; conversations with none are absent from the map.
+     */
+    async burnedCounts(ranges: { conversationId: ObjectId; after: number; upTo: number }[]): Promise<Map<string, number>> {
+      const wanted = ranges.filter((r) => r.upTo > r.after);
+      if (!wanted.length) return new Map();
+      const docs = await skipped.aggregate<{ _id: ObjectId; n: number }>([
+        { $match: { $or: wanted.map((r) => ({ conversationId: r.conversationId, seq: { $gt: r.after, $lte: r.upTo } })) } },
+        { $group: { _id: '$conversationId', n: { $sum: 1 } } },
+      ], { readConcern: majority }).toArray();
+      return new Map(docs.map((d) => [d._id.toHexString(), d.n]));
+    },
     /** Burned seqs in (after, upTo], ascending. */
     async burnedIn(conversationId: ObjectId, after: number, upTo: number): Promise<number[]> {
       if (upTo <= after) return [];

@@ -1,9 +1,11 @@
 import { MongoClient, ObjectId } from 'mongodb';
 import { startToxiproxy, type RunningToxiproxy } from '../../../ops/services/toxiproxy';
-import { sleep, startTestCore, testServicesEnv, uniqueDbName, type ClientSocket, type TestCore } from '../harness';
+import { startCoreProcess, stopAllCoreProcesses, type CoreProcess } from '../core-process';
+import { sleep, testServicesEnv, uniqueDbName, type ClientSocket } from '../harness';
 
 /**
- * Issue 21 item 7a (property test): two instances on one MongoDB database and one Redis, instance
+ * Issue 21 item 7a (property test): two core processes (core/test/core-process.ts: the real entry,
+ * each its own OS process) on one MongoDB database and one Redis, instance
  * A's MongoDB path through Toxiproxy with 40 ms ± 40 ms latency (0–80 ms), members sending through
  * both at once. A listener on B follows the documented repair rule (README "Skipped seqs"): it
  * never declares skipped a seq that is stored, and after repair it has every stored message exactly
@@ -11,8 +13,8 @@ import { sleep, startTestCore, testServicesEnv, uniqueDbName, type ClientSocket,
  */
 const SETTLE_MS = 1_000;
 let toxiproxy: RunningToxiproxy;
-let a: TestCore;
-let b: TestCore;
+let a: CoreProcess;
+let b: CoreProcess;
 let dbName: string;
 
 beforeAll(async () => {
@@ -22,19 +24,20 @@ beforeAll(async () => {
   await proxy.addToxic({ name: 'jitter', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 40, jitter: 40 } });
   dbName = uniqueDbName();
   const env = { SEQ_SETTLE_MS: String(SETTLE_MS), MONGODB_TIMEOUT_MS: '3000' };
-  a = await startTestCore({ ...env, MONGODB_URI: `mongodb://${host}:${port}/?directConnection=true` }, { redis: true, db: dbName });
-  b = await startTestCore(env, { redis: true, db: dbName });
-}, 60_000);
+  [a, b] = await Promise.all([
+    startCoreProcess({ ...env, MONGODB_URI: `mongodb://${host}:${port}/?directConnection=true` }, { redis: true, db: dbName, name: 'ordering-a' }),
+    startCoreProcess(env, { redis: true, db: dbName, name: 'ordering-b' }),
+  ]);
+}, 120_000);
 afterAll(async () => {
-  await a?.stop();
-  await b?.stop();
+  await stopAllCoreProcesses();
   await toxiproxy?.stop();
-});
+}, 30_000);
 
 interface Msg { id: string; seq: number }
 
 /** A client following the repair rule: high-water mark, fetch afterSeq=high on a gap, wait for "not yet". */
-function repairingListener(core: TestCore, socket: ClientSocket, conversationId: string) {
+function repairingListener(core: CoreProcess, socket: ClientSocket, conversationId: string) {
   let high = 0;
   const buffer = new Map<number, Msg>();
   const skipped = new Set<number>();
@@ -113,13 +116,31 @@ function repairingListener(core: TestCore, socket: ClientSocket, conversationId:
   };
 }
 
-async function sender(core: TestCore, user: string, conversationId: string, count: number, intervalMs: number, tag: string) {
-  const socket = await core.socket(user);
+/**
+ * A member sending `count` messages, one every `intervalMs`, each retried with the same clientMsgId
+ * until acknowledged. Connected to cores[0]; when that socket is gone (its instance was killed) it
+ * reconnects to the next core, as a client behind a load balancer would.
+ */
+async function sender(cores: CoreProcess[], user: string, conversationId: string, count: number, intervalMs: number, tag: string) {
+  let current = 0;
+  let socket = await cores[0]!.socket(user);
+  let switching: Promise<void> | undefined;
+  const connected = async () => {
+    if (socket.connected) return;
+    switching ??= (async () => {
+      current = Math.min(current + 1, cores.length - 1);
+      socket = await cores[current]!.socket(user);
+    })().finally(() => { switching = undefined; });
+    await switching;
+  };
   const acked: { clientMsgId: string; id: string; seq: number }[] = [];
   let internal = 0;
   const one = async (clientMsgId: string) => {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const answer = await (socket as any).timeout(10_000).emitWithAck('send_message', { conversationId, clientMsgId, text: clientMsgId }).catch(() => ({ error: { code: 'unanswered' } }));
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const ready = await connected().then(() => true, () => false);
+      const answer = ready
+        ? await (socket as any).timeout(5_000).emitWithAck('send_message', { conversationId, clientMsgId, text: clientMsgId }).catch(() => ({ error: { code: 'unanswered' } }))
+        : { error: { code: 'unanswered' } };
       if (!answer.error) {
         acked.push({ clientMsgId, id: answer.id, seq: answer.seq });
         return;
@@ -134,48 +155,76 @@ async function sender(core: TestCore, user: string, conversationId: string, coun
     await sleep(intervalMs);
   }
   await Promise.all(pending);
-  return { acked, internal, sent: count };
+  return { user, acked, internal, sent: count };
+}
+
+type Sent = Awaited<ReturnType<typeof sender>>;
+
+/** Judges by what the database holds and what the listener received; prints the [multi] line. */
+async function judge(scenario: string, conversationId: string, senders: Sent[], listener: ReturnType<typeof repairingListener>) {
+  const mongo = await MongoClient.connect(testServicesEnv().MONGODB_URI);
+  try {
+    const db = mongo.db(dbName);
+    const stored = await db.collection('messages').find({ conversationId: new ObjectId(conversationId) }, { projection: { seq: 1, senderId: 1, clientMsgId: 1 } }).sort({ seq: 1 }).toArray();
+    const storedSeqs = new Set(stored.map((d) => d.seq as number));
+    const byKey = new Set(stored.map((d) => `${d.senderId}:${d.clientMsgId}`));
+    const keys = stored.map((d) => `${d.senderId}:${d.clientMsgId}`);
+    const counts = {
+      scenario,
+      sent: senders.reduce((n, s) => n + s.sent, 0),
+      acked: senders.reduce((n, s) => n + s.acked.length, 0),
+      stored: stored.length,
+      lost: senders.reduce((n, s) => n + s.acked.filter((m) => !byKey.has(`${s.user}:${m.clientMsgId}`)).length, 0),
+      dup: keys.length - new Set(keys).size,
+      wronglySkipped: [...listener.skipped].filter((seq) => storedSeqs.has(seq)).length,
+      burned: listener.skipped.size,
+      tombstones: await db.collection('skipped_seqs').countDocuments({ conversationId: new ObjectId(conversationId) }),
+      internal: senders.reduce((n, s) => n + s.internal, 0),
+      listenerMissing: stored.length - listener.delivered.length,
+      duplicateDeliveries: listener.duplicateDeliveries,
+      impossiblePages: listener.impossible,
+    };
+    console.log(`[multi] ${JSON.stringify(counts)}`);
+    const sent = counts.sent;
+    expect(counts).toMatchObject({ acked: sent, stored: sent, lost: 0, dup: 0, wronglySkipped: 0, internal: 0, duplicateDeliveries: 0, listenerMissing: 0 });
+    // Every stored message reached the listener exactly once, in seq order.
+    expect(listener.delivered.map((m) => m.seq)).toEqual(stored.map((d) => d.seq));
+    expect(listener.delivered.map((m) => m.id)).toEqual(stored.map((d) => d._id.toHexString()));
+    return counts;
+  } finally {
+    await mongo.close();
+  }
+}
+
+async function listenOnB(name: string) {
+  const conversationId = (await b.api('ann', 'POST', '/api/conversations', { type: 'group', name, memberIds: ['bob', 'lis'] })).body.id as string;
+  const lisSocket = await b.socket('lis');
+  expect((await (lisSocket as any).timeout(5_000).emitWithAck('join_conversation', { conversationId })).error).toBeUndefined();
+  return { conversationId, listener: repairingListener(b, lisSocket, conversationId) };
 }
 
 describe('two instances, jittered MongoDB path on one, concurrent senders', () => {
   it('the repairing listener never declares a stored seq skipped and ends with every stored message once, in order', async () => {
-    const conversationId = (await b.api('ann', 'POST', '/api/conversations', { type: 'group', name: 'ordering', memberIds: ['bob', 'lis'] })).body.id as string;
-    const lisSocket = await b.socket('lis');
-    expect((await (lisSocket as any).timeout(5_000).emitWithAck('join_conversation', { conversationId })).error).toBeUndefined();
-    const listener = repairingListener(b, lisSocket, conversationId);
-    const tag = `run${Date.now() % 100_000}`;
+    const { conversationId, listener } = await listenOnB('ordering');
+    const tag = `run${process.pid}`;
     // ~60 msg/s in all for ~5 s: ann through A (jittered), bob through B.
-    const [viaA, viaB] = await Promise.all([sender(a, 'ann', conversationId, 150, 33, tag), sender(b, 'bob', conversationId, 150, 33, tag)]);
+    const [viaA, viaB] = await Promise.all([sender([a], 'ann', conversationId, 150, 33, tag), sender([b], 'bob', conversationId, 150, 33, tag)]);
     await listener.drain(SETTLE_MS * 8);
+    const counts = await judge('jitter 0-80ms on A', conversationId, [viaA, viaB], listener);
+    expect(counts.sent).toBe(300);
+  }, 120_000);
 
-    const mongo = await MongoClient.connect(testServicesEnv().MONGODB_URI);
-    try {
-      const stored = await mongo.db(dbName).collection('messages').find({ conversationId: new ObjectId(conversationId) }, { projection: { seq: 1, senderId: 1, clientMsgId: 1 } }).sort({ seq: 1 }).toArray();
-      const storedSeqs = new Set(stored.map((d) => d.seq as number));
-      const ackedAll = [...viaA.acked, ...viaB.acked];
-      const byKey = new Set(stored.map((d) => `${d.senderId}:${d.clientMsgId}`));
-      const keys = stored.map((d) => `${d.senderId}:${d.clientMsgId}`);
-      const counts = {
-        scenario: 'multi-instance jitter 0-80ms',
-        sent: viaA.sent + viaB.sent,
-        acked: ackedAll.length,
-        stored: stored.length,
-        lost: ackedAll.filter((m) => !byKey.has(m.clientMsgId.startsWith(`${tag}-ann`) ? `ann:${m.clientMsgId}` : `bob:${m.clientMsgId}`)).length,
-        dup: keys.length - new Set(keys).size,
-        wronglySkipped: [...listener.skipped].filter((s) => storedSeqs.has(s)).length,
-        burned: listener.skipped.size,
-        internal: viaA.internal + viaB.internal,
-        listenerMissing: stored.length - listener.delivered.length,
-        duplicateDeliveries: listener.duplicateDeliveries,
-        impossiblePages: listener.impossible,
-      };
-      console.log(`[multi] ${JSON.stringify(counts)}`);
-      expect(counts).toMatchObject({ sent: 300, acked: 300, stored: 300, lost: 0, dup: 0, wronglySkipped: 0, internal: 0, duplicateDeliveries: 0 });
-      // Every stored message reached the listener exactly once, in seq order.
-      expect(listener.delivered.map((m) => m.seq)).toEqual(stored.map((d) => d.seq));
-      expect(listener.delivered.map((m) => m.id)).toEqual(stored.map((d) => d._id.toHexString()));
-    } finally {
-      await mongo.close();
-    }
+  // Last: it kills instance A.
+  it('instance A SIGKILLed mid-run (its reserved seqs burned by the settler): the same, with ann failing over to B', async () => {
+    const { conversationId, listener } = await listenOnB('ordering-kill');
+    const tag = `kill${process.pid}`;
+    const sending = Promise.all([sender([a, b], 'ann', conversationId, 150, 33, tag), sender([b], 'bob', conversationId, 150, 33, tag)]);
+    await sleep(1_500);
+    await a.kill();
+    expect(a.exitStatus()).toMatch(/SIGKILL/);
+    const [viaA, viaB] = await sending;
+    await listener.drain(SETTLE_MS * 10);
+    const counts = await judge('jitter on A, A SIGKILLed at 1.5 s', conversationId, [viaA, viaB], listener);
+    expect(counts.sent).toBe(300);
   }, 120_000);
 });
