@@ -24,8 +24,10 @@ const realtime = (scenario: string, t: { p50: number; p95: number; p99: number; 
   { scenario, metric: 'deliveryP99', max: t.p99 },
   { scenario, metric: 'ackP95', max: t.ackP95 },
   { scenario, metric: 'connectP95', max: t.connectP95 },
-  { scenario, metric: 'lost', max: 0, why: 'every delivery to every member arrives' },
-  { scenario, metric: 'duplicated', max: 0 },
+  // Exact counts after the drain: a busy machine makes deliveries late, never lost or doubled, so these
+  // are judged even when the latency lines of a starved run cannot be.
+  { scenario, metric: 'lost', max: 0, robust: true, why: 'every delivery to every member arrives' },
+  { scenario, metric: 'duplicated', max: 0, robust: true },
   { scenario, metric: 'sendErrors', max: 0 },
   { scenario, metric: 'connectErrors', max: 0 },
   { scenario, metric: 'throughputRatio', min: 0.95, why: 'throughput floor: acks kept up with the offered msg/s' },

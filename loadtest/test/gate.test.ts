@@ -1,6 +1,7 @@
 import { EXIT, decide, evaluateDrift, evaluateHistory, historyEntryOf, historyLimit, type HistoryRule, type Rule, type ScenarioOutcome } from '../lib/gate';
 import { LatencyHistogram } from '../lib/histogram';
 import { judgeGenerator } from '../lib/health';
+import { targets } from '../targets';
 
 const rules: Rule[] = [
   { scenario: 'api.list', metric: 'p95', max: 500 },
@@ -133,6 +134,14 @@ describe('a starved machine and the robust CPU lines', () => {
     expect(verdict.lines.find((l) => l.metric === 'p95')!.status).toBe('invalid');
     // Without the option the same run is invalid (exit 4), as before.
     expect(decide(lines, { 'api.list': starved({ p95: 4000, cpuPerRequestRatioToBaseline: 6 }) }).exitCode).toBe(EXIT.invalid);
+  });
+
+  it('judges the short profile\'s loss and duplicate lines of a starved real-time run: one lost delivery fails the gate', () => {
+    const exact = targets.short!.rules.filter((r) => r.scenario === 'rt.1k.core' && (r.metric === 'lost' || r.metric === 'duplicated'));
+    expect(exact.map((r) => r.metric).sort()).toEqual(['duplicated', 'lost']);
+    const verdict = decide(exact, { 'rt.1k.core': starved({ lost: 1, duplicated: 0 }) }, undefined, undefined, { invalidIsNoise: true });
+    expect(verdict.exitCode).toBe(EXIT.breach);
+    expect(verdict.breached.map((l) => l.metric)).toEqual(['lost']);
   });
 
   it('invalidates latency when the machine CPU pressure is beyond the limit', () => {
