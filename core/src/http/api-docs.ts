@@ -28,6 +28,7 @@ const page = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Switchboard API</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${apiDocsPath}/swagger-ui.css">
 </head>
 <body>
@@ -57,15 +58,16 @@ const init = `window.ui = SwaggerUIBundle({
 `;
 
 /**
- * The docs page's CSP, scoped to these routes: everything from this origin only. Swagger UI needs
- * data: images (its stylesheet's icons) and inline styles (React sets style attributes, e.g. on
- * collapsing sections and the syntax highlighter); no eval, no workers, no fonts, no frames.
+ * The docs page's CSP, scoped to these routes: everything from this origin only, plus data: images
+ * (the stylesheet's icons). Swagger UI needs no inline styles (React sets styles through the CSSOM,
+ * which CSP does not govern), no eval, no workers, no fonts, no frames: the browser test
+ * (core/client/test/api-docs.e2e.test.ts) fails on any violation, so a renderer update that needs more shows there.
  * No upgrade-insecure-requests: plain http on a developer's machine would be upgraded and fail.
  */
 export const apiDocsCsp = {
   'default-src': ["'none'"],
   'script-src': ["'self'"],
-  'style-src': ["'self'", "'unsafe-inline'"],
+  'style-src': ["'self'"],
   'img-src': ["'self'", 'data:'],
   'connect-src': ["'self'"],
   'base-uri': ["'none'"],
