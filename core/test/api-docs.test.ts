@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { apiDocsAssets } from '../src/http/api-docs';
+import { apiDocsAssets, apiDocsPath } from '../src/http/api-docs';
 import { startTestCore, type TestCore } from './harness';
 
 /**
@@ -75,6 +75,11 @@ describe('API docs page', () => {
     // With no web client served, `/` leads here.
     const root = await fetch(`${core.url}/`, { redirect: 'manual' });
     expect({ status: root.status, location: root.headers.get('location') }).toEqual({ status: 302, location: '/api/docs' });
+  });
+
+  it('is linked from the reference web client', () => {
+    const html = fs.readFileSync(path.join(__dirname, '..', 'client', 'web', 'index.html'), 'utf8');
+    expect(html).toContain(`href="${apiDocsPath}"`);
   });
 
   it('answers 404 (not the API 401) with API_DOCS=false, and / is a 404 then', async () => {
