@@ -38,6 +38,7 @@ export const configSpec = {
   JWT_JWKS_CACHE_MAX_AGE_MS: { schema: int(1_000, 86_400_000), default: '600000', doc: 'After this the JWKS is refreshed in the background (at most once per cooldown) while the last good set keeps verifying; a retired key stops verifying once a refresh succeeds. With the IdP unreachable and no set known, verification answers 503 `unavailable`, never 401.' },
   JWT_CLOCK_TOLERANCE_S: { schema: int(0, 300), default: '5', doc: 'Allowed clock skew for `exp`/`nbf`, seconds.' },
   WEB_CLIENT_DIR: { schema: z.string().min(1).optional(), default: undefined, doc: 'Directory of the built reference web client (`npm run build:client` writes `core/client/dist/web`), served at `/app/` (and `/` redirects there) when set. Unset: not served (the default; `npm start` sets it for development).' },
+  API_DOCS: { schema: bool, default: 'true', doc: 'Serve the OpenAPI document as a browsable page at `/api/docs` (Swagger UI, served from this instance, no CDN). On by default: it shows only what the public, unauthenticated `/api/openapi.json` already says, and "Try it out" needs a token like any client. false: `/api/docs` answers 404 (`/api/openapi.json` stays).' },
   CORS_ORIGINS: { schema: list, default: '', doc: 'Comma-separated allowed browser origins (empty: same origin only).' },
   RATE_LIMIT_API_PER_MIN: { schema: int(1, 1_000_000), default: '100', doc: 'API requests per user per minute.' },
   RATE_LIMIT_MESSAGES_PER_MIN: { schema: int(1, 1_000_000), default: '30', doc: 'Messages sent per user per minute (HTTP and Socket.IO together).' },

@@ -29,10 +29,13 @@ const start = async (env: Record<string, string> = {}) => {
 describe('reference web client serving', () => {
   it('is not served unless WEB_CLIENT_DIR is set', async () => {
     const core = await start();
-    for (const p of ['/', '/app/', '/app/index.html']) {
+    for (const p of ['/app/', '/app/index.html']) {
       const response = await core.api(null, 'GET', p);
       expect({ p, status: response.status, code: response.body.code }).toEqual({ p, status: 404, code: 'not_found' });
     }
+    // `/` leads to the API docs instead (on by default; core/test/api-docs.test.ts covers API_DOCS=false).
+    const root = await fetch(`${core.url}/`, { redirect: 'manual' });
+    expect({ status: root.status, location: root.headers.get('location') }).toEqual({ status: 302, location: '/api/docs' });
   });
 
   it('serves the directory at /app/ with a CSP for plain http, and / redirects there', async () => {

@@ -32,10 +32,10 @@ function resolveRelative(from: string, spec: string): string | undefined {
  * Whether Node finds the package of `spec` in a node_modules between `file` and appDir. Not above
  * appDir: a context staged inside the repository must not count the repository's dev packages.
  */
-function installedWithin(appDir: string, file: string, spec: string): boolean {
+function installedWithin(appDir: string, file: string, spec: string, resolvesFile: boolean): boolean {
   const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'node_modules', name, 'package.json'))) return true;
+    if (fs.existsSync(path.join(dir, 'node_modules', name, 'package.json'))) return !resolvesFile || fs.existsSync(path.join(dir, 'node_modules', spec));
     if (path.relative(appDir, dir) === '' || path.relative(appDir, dir).startsWith('..')) return false;
   }
 }
@@ -45,6 +45,8 @@ function installedWithin(appDir: string, file: string, spec: string): boolean {
  * as the probes do) that Node cannot resolve from app/: a dependency kept in devDependencies, which
  * the image does not carry. `ops build` refuses such a context instead of a CronJob failing with
  * "Cannot find module". esbuild writes each `require`/`import()` of the sources as `require("…")`.
+ * A `require.resolve("package/file")` (a file served from a package, such as the API docs' renderer
+ * bundle) counts too, and needs that file in the package, not only the package.
  */
 export function unresolvedRuntimeModules(appDir: string, entries: string[] = imageEntryPoints): UnresolvedModule[] {
   const parent = new Map<string, string | undefined>();
@@ -63,7 +65,7 @@ export function unresolvedRuntimeModules(appDir: string, entries: string[] = ima
   const unresolved: UnresolvedModule[] = [];
   for (let file = queue.shift(); file; file = queue.shift()) {
     const follow = !notFollowedFrom.has(path.relative(appDir, file));
-    for (const [, spec] of fs.readFileSync(file, 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)) {
+    for (const [, resolve, spec] of fs.readFileSync(file, 'utf8').matchAll(/\brequire(\.resolve)?\("([^"]+)"\)/g)) {
       if (spec!.startsWith('.')) {
         const target = follow ? resolveRelative(file, spec!) : undefined;
         if (target && !parent.has(target)) {
@@ -71,7 +73,7 @@ export function unresolvedRuntimeModules(appDir: string, entries: string[] = ima
           queue.push(target);
         }
       } else if (!isBuiltin(spec!)) {
-        if (!installedWithin(appDir, file, spec!)) unresolved.push({ module: spec!, chain: chain(file) });
+        if (!installedWithin(appDir, file, spec!, resolve !== undefined)) unresolved.push({ module: spec!, chain: chain(file) });
       }
     }
   }

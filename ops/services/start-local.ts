@@ -39,8 +39,7 @@ async function main(): Promise<void> {
   Switchboard core is up: http://127.0.0.1:${port}
 ${core.config.WEB_CLIENT_DIR ? `    web client http://127.0.0.1:${port}/app/   (sign in with a token from \`npm run --silent token -- alice\`)\n` : ''}    health     curl http://127.0.0.1:${port}/health
     metrics    curl ${core.metricsUrl}/metrics   (internal listener, METRICS_PORT; never the public port)
-    API docs   http://127.0.0.1:${port}/api/openapi.json
-    a token    TOKEN=$(npm run --silent token -- alice)
+${core.config.API_DOCS ? `    API docs   http://127.0.0.1:${port}/api/docs   (the document: /api/openapi.json)\n` : `    OpenAPI    http://127.0.0.1:${port}/api/openapi.json   (the docs page is off: API_DOCS=false)\n`}    a token    TOKEN=$(npm run --silent token -- alice)
     try it     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${port}/api/conversations
   Stop with Ctrl-C (drains in-flight work, then stops the local database).
 `);

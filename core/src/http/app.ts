@@ -10,6 +10,7 @@ import type { Maintenance } from '../maintenance';
 import type { Logger } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
 import type { ErrorReporter } from '../telemetry/sentry';
+import { apiDocsDisabled, apiDocsPath, apiDocsRouter } from './api-docs';
 import { authenticate } from './auth-middleware';
 import { conversationsRouter } from './conversations-router';
 import { errorHandler, notFoundHandler } from './error-handler';
@@ -30,6 +31,8 @@ export interface HttpDeps {
   bodyLimitBytes: number;
   /** The built reference web client, served at /app/ when set (WEB_CLIENT_DIR). */
   webClientDir?: string;
+  /** Serve the browsable API docs at /api/docs (API_DOCS); false answers 404 there. */
+  apiDocs: boolean;
   inFlight: { begin(): void; end(): void };
   health(): object;
   readiness(): Promise<{ ready: boolean; body: object }>;
@@ -64,6 +67,9 @@ export function createHttpApp(deps: HttpDeps): Express {
     res.status(ready ? 200 : 503).json({ ready, ...(down ? { down } : {}) });
   });
 
+  // Before the API router: the page and its files need no token, no JSON body and their own CSP.
+  app.use(apiDocsPath, deps.apiDocs ? apiDocsRouter() : apiDocsDisabled());
+
   const api = express.Router();
   api.use(cors({ origin: deps.corsOrigins.length ? deps.corsOrigins : false, maxAge: 600 }));
   api.use((_req, _res, next) => {
@@ -79,9 +85,12 @@ export function createHttpApp(deps: HttpDeps): Express {
   api.use(conversationsRouter(deps.chat, deps.metrics, deps.attachments));
   app.use('/api', api);
 
+  // `/` leads somewhere useful: the reference web client when served, else the API docs, else 404.
   if (deps.webClientDir) {
     app.use('/app', webClientRouter(deps.webClientDir));
     app.get('/', (_req, res) => res.redirect(302, webClientPath));
+  } else if (deps.apiDocs) {
+    app.get('/', (_req, res) => res.redirect(302, apiDocsPath));
   }
 
   app.use(notFoundHandler);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../services/paths';
 import { compileTree } from '../compile';
+import { apiDocsAssets, apiDocsRendererPackage } from '../../../core/src/http/api-docs';
 import { imageFolders } from '../image';
 import { copyProductionPackages } from '../production-deps';
 import { imageEntryPoints, unresolvedRuntimeModules } from '../runtime-modules';
@@ -26,6 +27,11 @@ test('everything the core, the ops dispatcher and the backup CronJobs require is
   const missing = unresolvedRuntimeModules(app);
   expect(missing).toEqual(expect.arrayContaining([{ module: 'zx', chain: ['ops/cli/main.js', 'ops/process/index.js', 'ops/process/run.js'] }]));
   expect(new Set(missing.map((m) => m.module))).toEqual(new Set(['zx'])); // every file of the process layer that needs it, nothing else
+  fs.renameSync(path.join(work, 'zx'), path.join(app, 'node_modules', 'zx'));
+  // The API docs' renderer files are served from node_modules, found by require.resolve: the image carries them.
+  for (const file of apiDocsAssets) expect(fs.statSync(path.join(app, 'node_modules', apiDocsRendererPackage, file)).size).toBeGreaterThan(0);
+  fs.renameSync(path.join(app, 'node_modules', apiDocsRendererPackage), path.join(work, apiDocsRendererPackage));
+  expect(unresolvedRuntimeModules(app)).toEqual([{ module: `${apiDocsRendererPackage}/package.json`, chain: ['core/src/main.js', 'core/src/server.js', 'core/src/http/app.js', 'core/src/http/api-docs.js'] }]);
 });
 
 test('follows requires in functions and scoped names, not the lazily loaded command modules, and never the packages above the context', () => {
@@ -37,8 +43,11 @@ test('follows requires in functions and scoped names, not the lazily loaded comm
   write(app, 'ops/cli/registry.js', 'const deploy = () => require("../deploy/commands");');
   write(app, 'ops/deploy/commands.js', 'require("esbuild");');
   write(app, 'ops/backup/commands.js', 'const s3 = () => require("./store");');
-  write(app, 'ops/backup/store.js', 'function open() { return [require("@aws-sdk/client-s3"), require("yaml")]; }');
-  expect(unresolvedRuntimeModules(app)).toEqual([{ module: 'yaml', chain: ['ops/backup/commands.js', 'ops/backup/store.js'] }]);
+  write(app, 'ops/backup/store.js', 'function open() { return [require("@aws-sdk/client-s3"), require("yaml")]; } require.resolve("@aws-sdk/client-s3/gone.js");');
+  expect(unresolvedRuntimeModules(app)).toEqual([
+    { module: 'yaml', chain: ['ops/backup/commands.js', 'ops/backup/store.js'] },
+    { module: '@aws-sdk/client-s3/gone.js', chain: ['ops/backup/commands.js', 'ops/backup/store.js'] }, // require.resolve needs the file
+  ]);
   expect(() => unresolvedRuntimeModules(app, ['ops/gone.js'])).toThrow('update imageEntryPoints');
   expect(imageEntryPoints).toContain('ops/backup/commands.js');
 });
