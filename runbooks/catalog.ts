@@ -38,6 +38,8 @@ export const opsCommands: OpsCommandSpec[] = [
   { path: ['maintenance', 'on'], flags: { '--message': 'value', '--retry-after': 'value', '--duration': 'value', '--alertmanager-url': 'value', '--env': 'value' }, positionals: 0 },
   { path: ['maintenance', 'off'], flags: { '--env': 'value', '--alertmanager-url': 'value' }, positionals: 0 },
   { path: ['maintenance', 'status'], flags: { '--env': 'value' }, positionals: 0 },
+  { path: ['logs'], flags: { '--env': 'value', '--since': 'value', '--follow': 'switch', '--instance': 'value' }, positionals: 0 },
+  { path: ['tunnel'], flags: { '--env': 'value' }, positionals: 1 },
   { path: ['alerts', 'drill'], flags: { '--env': 'value', '--alertmanager-url': 'value', '--timeout': 'value', '--json': 'switch' }, positionals: 0 },
   { path: ['status'], flags: { '--json': 'switch', '--watch': 'switch', '--env': 'value' }, positionals: 0 },
   { path: ['audit'], flags: { '--env': 'value', '--limit': 'value' }, positionals: 0 },
@@ -84,7 +86,10 @@ export const shellWords = (text: string) => [...text.matchAll(/"([^"]*)"|'([^']*
 
 /** Resolves a quoted command to its spec, or explains what is wrong with it. */
 export function resolveOpsCommand(text: string, specs: OpsCommandSpec[] = opsCommands): { spec: OpsCommandSpec } | { error: string } {
-  const words = shellWords(text).slice(1);
+  // The ops command ends at the first unquoted shell operator (`ops logs … | grep x`).
+  const tokens = [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)];
+  const end = tokens.findIndex((m) => m[3] !== undefined && /^(\||\|\||&&|;|>|>>|<)$/.test(m[3]));
+  const words = shellWords(text).slice(1, end < 0 ? undefined : end);
   let spec: OpsCommandSpec | undefined;
   for (const candidate of specs) {
     if (candidate.path.every((p, i) => words[i] === p) && (!spec || candidate.path.length > spec.path.length)) spec = candidate;

@@ -133,6 +133,9 @@ describe('ops commands quoted in runbooks', () => {
     expect(resolveOpsCommand('ops restart')).toEqual({ error: 'unknown ops command: ops restart' });
     expect(resolveOpsCommand('ops status v3')).toEqual({ error: 'ops status takes 0 argument(s): ops status v3' });
     expect(resolveOpsCommand('ops rollback v3')).not.toHaveProperty('error'); // = --to v3 (Kamal/Heroku users type it)
+    // A pipe ends the ops command; words before it still count.
+    expect(resolveOpsCommand("ops logs --env production --since 24h | grep 'job failed'")).not.toHaveProperty('error');
+    expect(resolveOpsCommand('ops logs extra | grep x')).toHaveProperty('error');
     const errors = quoted.map((q) => ({ q, r: resolveOpsCommand(q.text) })).flatMap(({ q, r }) => ('error' in r ? [`${q.file}: ${r.error}`] : []));
     expect(errors).toEqual([]);
   });
