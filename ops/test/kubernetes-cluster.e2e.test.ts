@@ -10,15 +10,27 @@
  * real pod runs), the public URL (no ingress controller: the edge is off in a local stack) and the
  * smoke test. The registry is the OCI double (ghcr.io is not reachable here).
  *
- * The cluster starts once for the file (beforeAll, up to 3 min on a loaded machine); the tests run in
- * order against it, each a step of one stack's life. Durations are printed at the end.
+ * ops keeps the deploy lock and the release history in shared state on MinIO (OPS_STATE_URL=s3://…, as
+ * a stack's switchboard:ops.stateUrl would), so racing runners meet the real lock.
+ *
+ * The cluster and MinIO start once for the file (beforeAll, up to 3 min on a loaded machine); the tests
+ * run in order against them, each a step of one stack's life (the server-side validation and the later
+ * steps pick versions from what serves, not from the order). Durations are printed at the end.
  */
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { injectKubernetes } from '../commands/common';
 import { startKubeCluster, type KubeCluster } from '../services/kube-cluster';
-import { listReleases } from '../state/releases';
+import { startMinio, type RunningMinio } from '../services/minio';
+import type { OpsState } from '../state/ops-state';
+import { s3State } from '../state/s3-state';
+import { runCli } from '../cli/main';
+import { parseStackConfig, type Environment } from '../../infra/src/config';
+import { rawStackConfig } from '../../infra/render';
+import { renderYaml } from '../../infra/src/k8s/render';
+import { kubernetesManifests, kubernetesSpecs, loadObservability, placeholderSecretsFor } from '../../infra/src/stack';
 import type { HttpProbe } from '../targets/kubernetes/kubernetes-target';
 import { coreNamespace, kubectlPods, type PodLister } from '../targets/kubernetes/pods';
 import { ociRegistry } from '../targets/kubernetes/registry-client';
@@ -32,6 +44,10 @@ const minutes = (n: number) => n * 60_000;
 jest.setTimeout(minutes(10));
 
 let cluster: KubeCluster;
+let minio: RunningMinio;
+/** The shared state on MinIO the runners record releases and take the lock in (as production's s3://<backup bucket>/ops). */
+let state: OpsState;
+const bucket = 'switchboard-backups';
 let registry: Awaited<ReturnType<typeof startRegistryDouble>>;
 let stateDir: string;
 let pulumiState: string;
@@ -53,7 +69,13 @@ const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
 
 beforeAll(async () => {
   const started = performance.now();
-  registry = await startRegistryDouble(['sha-1', 'sha-2']);
+  registry = await startRegistryDouble(['sha-1', 'sha-2', 'sha-3']);
+  minio = await startMinio();
+  const client = { endpoint: minio.endpoint, region: minio.region, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } };
+  const s3 = new S3Client({ ...client, forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  s3.destroy();
+  state = s3State({ bucket, prefix: 'ops', client });
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-e2e-state-'));
   pulumiState = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-e2e-pulumi-'));
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-e2e-infra-'));
@@ -71,9 +93,13 @@ beforeAll(async () => {
     pollMs: 1_000,
     verifyTimeoutMs: minutes(3),
   });
-  // OPS_LOCAL_STATE=1: a local cluster's lock and releases are this machine's on purpose (the test reads them in stateDir);
-  // stacks otherwise need switchboard:ops.stateUrl (issue 26).
-  env = { OPS_STATE_DIR: stateDir, OPS_LOCAL_STATE: '1', OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the pods of the local cluster run no containers (kwok)', OPS_KUBE_CONTEXT: cluster.context, OPS_PUBLIC_URL: 'https://chat.local.example.com' };
+  // The lock and the releases in shared state on MinIO, as a real stack's switchboard:ops.stateUrl would put them
+  // (S3 settings as for backups); each runner has its own (empty) state directory.
+  env = {
+    OPS_STATE_DIR: stateDir, OPS_STATE_URL: `s3://${bucket}/ops`, BACKUP_S3_ENDPOINT: minio.endpoint, AWS_REGION: minio.region,
+    AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+    OPS_USER: 'dana', OPS_SKIP_PREFLIGHT: 'all', OPS_SKIP_VERIFY: 'the pods of the local cluster run no containers (kwok)', OPS_KUBE_CONTEXT: cluster.context, OPS_PUBLIC_URL: 'https://chat.local.example.com',
+  };
   timings['cluster start'] = Math.round(performance.now() - started);
 }, minutes(5));
 
@@ -81,6 +107,7 @@ afterAll(async () => {
   injectKubernetes({});
   await cluster?.stop();
   await registry?.close();
+  await minio?.stop();
   for (const dir of [stateDir, pulumiState, workDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   Object.assign(process.env, savedEnv);
@@ -122,14 +149,54 @@ const deployment = async (): Promise<Deployment | undefined> => {
   return result.ok ? (JSON.parse(result.stdout) as Deployment) : undefined;
 };
 const replicaSets = async () => (JSON.parse((await cluster.kubectl(['-n', coreNamespace, 'get', 'replicasets', '-o', 'json'])).stdout) as { items: unknown[] }).items.length;
+const releases = () => state.listReleases(stack);
+const servingImage = async () => (await deployment())?.spec.template.spec.containers[0]!.image;
+/** A tag of the registry that does not serve now (so a deploy of it changes the Deployment), whatever ran before. */
+const otherTag = async (...not: string[]) => {
+  const serving = await servingImage();
+  return ['sha-1', 'sha-2', 'sha-3'].find((tag) => imageOf(tag) !== serving && !not.includes(tag))!;
+};
 const podImages = async () => (await kubectlPods(cluster.context).list()).filter((p) => !p.terminating).map((p) => `${p.image}:${p.ready ? 'ready' : p.phase}`);
+
+/**
+ * Every object the infra program renders for each committed stack, validated by the real API server
+ * (`kubectl apply --dry-run=server`: admission, the built-in schemas and the installed CRDs' schemas),
+ * in addition to the offline validators of infra/test/manifests.test.ts. Nothing is persisted.
+ */
+describe('server-side validation of the rendered manifests', () => {
+  const observability = loadObservability();
+  const stacks = [...fs.readdirSync(infraDir).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? [])].sort();
+  const dryRun = (yaml: string) => cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: yaml, nothrow: true });
+
+  test('every committed stack is covered', () => expect(stacks).toEqual(['dev', 'local-k8s', 'production', 'staging']));
+
+  test.each(stacks)('%s: every rendered object is accepted by the API server', async (name) => {
+    const config = parseStackConfig(rawStackConfig(name as Environment));
+    const manifests = kubernetesManifests(kubernetesSpecs(config, placeholderSecretsFor(config), observability));
+    const result = await timed(`server dry-run ${name}`, () => dryRun(renderYaml(manifests)));
+    if (!result.ok) process.stderr.write(`kubectl apply --dry-run=server (${name}):\n${result.stderr}\n`);
+    expect(result.ok).toBe(true);
+    const accepted = result.stdout.split('\n').filter((line) => line.includes('(server dry run)'));
+    expect(accepted).toHaveLength(manifests.length);
+    for (const kind of ['deployment.apps', 'servicemonitor.monitoring.coreos.com', 'prometheusrule.monitoring.coreos.com', 'certificate.cert-manager.io', 'virtualserver.k8s.nginx.org']) expect(accepted.join('\n')).toContain(kind);
+  });
+
+  test('the API server rejects what breaks a schema: a built-in kind and a CRD', async () => {
+    const badDeployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'bad', namespace: coreNamespace }, spec: { replicas: 'two', selector: { matchLabels: { app: 'bad' } }, template: { metadata: { labels: { app: 'bad' } }, spec: { containers: [{ name: 'bad', image: 'example/bad:1' }] } } } };
+    const badServiceMonitor = { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'bad', namespace: coreNamespace }, spec: { selector: {}, endpoints: 'every 30s' } };
+    for (const bad of [badDeployment, badServiceMonitor]) {
+      const result = await dryRun(JSON.stringify(bad));
+      expect(result.ok).toBe(false);
+    }
+  });
+});
 
 test('--dry-run prints the plan and creates nothing in the cluster', async () => {
   const run = await timed('dry-run', () => runOps(['deploy', '--env', stack, '--version', 'sha-1', '--dry-run', '--json'], env));
   expectOk(run);
   expect((JSON.parse(run.stdout) as { plan: string[] }).plan.join('\n')).toContain('pulumi preview --diff');
   expect(await deployment()).toBeUndefined();
-  expect(listReleases(stateDir, stack)).toEqual([]);
+  expect((await releases())).toEqual([]);
 });
 
 test('the first deploy of an empty stack is refused as drift (everything would be created), then applied with --allow-drift; the provider waits for the Ready pods', async () => {
@@ -143,7 +210,7 @@ test('the first deploy of an empty stack is refused as drift (everything would b
   expect(d?.spec.template.spec.containers[0]!.image).toBe(imageOf('sha-1'));
   expect(d?.status.readyReplicas).toBe(2); // up returned only once the rollout was complete
   expect(await podImages()).toEqual([`${imageOf('sha-1')}:ready`, `${imageOf('sha-1')}:ready`]);
-  expect(listReleases(stateDir, stack).map((r) => `${r.id}:${r.status}:${r.version}`)).toEqual([`v1:failed:${versionOf('sha-1')}`, `v2:succeeded:${versionOf('sha-1')}`]); // a refused deploy is recorded
+  expect((await releases()).map((r) => `${r.id}:${r.status}:${r.version}`)).toEqual([`v1:failed:${versionOf('sha-1')}`, `v2:succeeded:${versionOf('sha-1')}`]); // a refused deploy is recorded
 });
 
 test('a second deploy of a new version rolls the pods to it (image only: no drift)', async () => {
@@ -152,7 +219,7 @@ test('a second deploy of a new version rolls the pods to it (image only: no drif
   expect(d?.spec.template.spec.containers[0]!.image).toBe(imageOf('sha-2'));
   expect(d?.status.readyReplicas).toBe(2);
   expect((await podImages()).every((p) => p === `${imageOf('sha-2')}:ready`)).toBe(true);
-  expect(listReleases(stateDir, stack).map((r) => `${r.id}:${r.status}`)).toEqual(['v1:failed', 'v2:succeeded', 'v3:succeeded']);
+  expect((await releases()).map((r) => `${r.id}:${r.status}`)).toEqual(['v1:failed', 'v2:succeeded', 'v3:succeeded']);
 });
 
 test('ops rollback puts the previous image back', async () => {
@@ -160,7 +227,7 @@ test('ops rollback puts the previous image back', async () => {
   expectOk(run);
   expect((await deployment())?.spec.template.spec.containers[0]!.image).toBe(imageOf('sha-1'));
   expect((await podImages()).every((p) => p === `${imageOf('sha-1')}:ready`)).toBe(true);
-  expect(listReleases(stateDir, stack).map((r) => `${r.id}:${r.kind}:${r.status}`)).toEqual(['v1:deploy:failed', 'v2:deploy:succeeded', 'v3:deploy:rolled-back', 'v4:rollback:succeeded']);
+  expect((await releases()).map((r) => `${r.id}:${r.kind}:${r.status}`)).toEqual(['v1:deploy:failed', 'v2:deploy:succeeded', 'v3:deploy:rolled-back', 'v4:rollback:succeeded']);
 });
 
 test('a config change is drift for a deploy (refused), and applied on purpose it rolls the pods: the checksum makes a new ReplicaSet', async () => {
@@ -181,6 +248,85 @@ test('a config change is drift for a deploy (refused), and applied on purpose it
   expect(after?.status.readyReplicas).toBe(2);
 });
 
+test('ops releases reads the records from the shared state on MinIO (what any other runner sees)', async () => {
+  const records = await releases();
+  expect(records.length).toBeGreaterThan(0); // runs after the deploys above; alone, deploy once
+  const run = await runOps(['releases', '--env', stack, '--json', '--limit', '100'], { ...env, OPS_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-e2e-other-')) });
+  expectOk(run);
+  const listed = JSON.parse(run.stdout) as { state: string; releases: { id: string; status: string }[] };
+  expect(listed.state).toBe(`s3://${bucket}/ops`);
+  expect(listed.releases.map((r) => `${r.id}:${r.status}`).reverse()).toEqual(records.map((r) => `${r.id}:${r.status}`));
+});
+
+test('two runners racing on one stack: exactly one deploys, the other is refused naming the lock owner (exit 3), nothing half-applied', async () => {
+  const before = await releases();
+  const [tagA, tagB] = [await otherTag(), await otherTag(await otherTag())];
+  const [a, b] = await timed('racing deploys', () => Promise.all([
+    runOps(['deploy', '--env', stack, '--version', tagA, '--yes'], { ...env, OPS_USER: 'dana' }),
+    runOps(['deploy', '--env', stack, '--version', tagB, '--yes'], { ...env, OPS_USER: 'erin' }),
+  ]));
+  const codes = [a.code, b.code].sort();
+  if (codes[0] !== 0) process.stderr.write(`racing runners:\n${a.stderr}\n---\n${b.stderr}\n`);
+  expect(codes).toEqual([0, 3]);
+  const [winner, winnerTag, loser] = a.code === 0 ? ['dana', tagA, b] : ['erin', tagB, a];
+  expect(loser.stderr).toMatch(new RegExp(`deploy refused: .*held by ${winner}`));
+  const after = await releases();
+  expect(after.slice(before.length).map((r) => `${r.who}:${r.status}:${r.version}`)).toEqual([`${winner}:succeeded:${versionOf(winnerTag)}`]);
+  const d = await deployment();
+  expect(d?.spec.template.spec.containers[0]!.image).toBe(imageOf(winnerTag));
+  expect(d?.status.readyReplicas).toBe(2);
+  expect((await podImages()).every((p) => p === `${imageOf(winnerTag)}:ready`)).toBe(true);
+  expect(await state.readLock(stack)).toBeUndefined();
+  expect((await state.readAudit({ env: stack })).filter((e) => e.outcome === 'refused').map((e) => e.who)).toContain(winner === 'dana' ? 'erin' : 'dana');
+});
+
+/**
+ * Ctrl-C while the engine runs `pulumi up`: the SIGINT handlers ops installed are invoked in this process
+ * (the inline program runs here, so a real signal would reach jest); they abort the Automation API
+ * operation (it sends SIGINT to the engine, which stops after its in-flight steps).
+ */
+test('Ctrl-C during pulumi up cancels it, records the release interrupted with the reason, releases the lock (exit 130); the next deploy works', async () => {
+  const before = await releases();
+  const tag = await otherTag();
+  const listeners = new Set(process.listeners('SIGINT'));
+  let stderr = '';
+  let stdout = '';
+  let interruptedAt = '';
+  const running = runCli(['deploy', '--env', stack, '--version', tag, '--yes'], { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: (c: string) => (stderr += c) } }, env);
+  const t0 = performance.now();
+  await timed('ctrl-c deploy', async () => {
+    // Wait until the engine reports output of the `up` itself.
+    const upOutput = () => (stderr.includes('▸ pulumi up ') ? stderr.slice(stderr.indexOf('▸ pulumi up ')) : '');
+    while (!upOutput().includes('\n  | ')) {
+      if (performance.now() - t0 > minutes(3)) throw new Error(`pulumi up did not start:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    interruptedAt = stderr;
+    for (const listener of process.listeners('SIGINT')) if (!listeners.has(listener)) (listener as (s: NodeJS.Signals) => void)('SIGINT');
+    const code = await running;
+    if (code !== 130) process.stderr.write(`ops deploy after Ctrl-C:\n${stderr}\n${stdout}\n`);
+    expect(code).toBe(130);
+  });
+  expect(interruptedAt).not.toContain('✓ pulumi up');
+  expect(stderr).toContain('✗ pulumi up');
+  const record = (await releases()).slice(before.length);
+  expect(record.map((r) => `${r.status}:${r.version}`)).toEqual([`interrupted:${versionOf(tag)}`]);
+  expect(record[0]!.error).toMatch(/interrupted by SIGINT/);
+  expect(await state.readLock(stack)).toBeUndefined();
+  expect(process.listeners('SIGINT').filter((l) => !listeners.has(l))).toEqual([]);
+  // The interrupted update's lock on the Pulumi stack is removed (pulumi cancel), and no operation is left pending.
+  expect(stderr).toContain(`pulumi cancel: the interrupted update's lock on the stack ${stack} is removed`);
+  expect(fs.readdirSync(path.join(pulumiState, '.pulumi', 'locks'), { recursive: true }).filter((f) => String(f).endsWith('.json'))).toEqual([]);
+  const checkpoint = JSON.parse(fs.readFileSync(path.join(pulumiState, '.pulumi', 'stacks', 'switchboard', `${stack}.json`), 'utf8')) as { checkpoint: { latest?: { pending_operations?: unknown[] } } };
+  process.stderr.write(`[k8s e2e] pending operations after Ctrl-C: ${JSON.stringify(checkpoint.checkpoint.latest?.pending_operations ?? [])}\n`);
+
+  const next = await otherTag(tag);
+  const again = await deploy(next);
+  expectOk(again);
+  expect(await servingImage()).toBe(imageOf(next));
+  expect((await podImages()).every((p) => p === `${imageOf(next)}:ready`)).toBe(true);
+});
+
 /**
  * Found against the real engine: with server-side apply, the refreshed preview's dry-run apply meets the
  * field kubectl now owns and fails with a field conflict, so the deploy is refused before anything is
@@ -199,5 +345,5 @@ test('an unrelated change made behind Pulumi\'s back (kubectl patch of the HPA) 
   expect(refused.stderr).toContain('.spec.maxReplicas');
   expect((await deployment())?.spec.template.spec.containers[0]!.image).toBe(imageBefore);
   expect(await maxReplicas()).toBe(declared + 5);
-  expect(listReleases(stateDir, stack).at(-1)?.status).toBe('failed');
+  expect((await releases()).at(-1)?.status).toBe('failed');
 });

@@ -38,6 +38,9 @@ function recordingStack(options: { hang?: boolean } = {}) {
     async outputs() {
       return { appHost: { value: 'chat.example.test', secret: false } };
     },
+    async cancel() {
+      seen.push({ call: 'cancel' });
+    },
   } as unknown as AutomationStack; // only the fields the runner reads (the full UpResult has more)
   return { stack, seen };
 }
@@ -63,12 +66,14 @@ test('preview and up get the image in a temporary --config-file outside the chec
 });
 
 test('an aborted up reports "cancelled" (not a failure to roll back from)', async () => {
-  const { stack } = recordingStack({ hang: true });
+  const { stack, seen } = recordingStack({ hang: true });
   const runner = pulumiRunner('production', infraDir, async () => stack);
   const controller = new AbortController();
   const running = runner.up({ image: imageOf('sha-9'), onOutput: () => undefined, signal: controller.signal });
   controller.abort();
   expect(await running).toEqual({ result: 'cancelled', outputs: {} });
+  // Then `pulumi cancel` removes the lock the interrupted update left on the stack (seen with the real engine).
+  expect(seen.map((s) => s.call)).toEqual(['up', 'cancel']);
 });
 
 test('a stack that cannot be opened says how to get the Pulumi CLI, and config reads fail loudly', async () => {

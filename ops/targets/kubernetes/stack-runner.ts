@@ -108,7 +108,7 @@ export function configFileWithImage(stack: string, image: string, workDir = infr
 type AutoStack = import('@pulumi/pulumi').automation.Stack;
 type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
 /** The part of the Automation API's Stack the runner calls (tests pass a recording double). */
-export type AutomationStack = Pick<AutoStack, 'preview' | 'up' | 'outputs'>;
+export type AutomationStack = Pick<AutoStack, 'preview' | 'up' | 'outputs'> & Partial<Pick<AutoStack, 'cancel'>>;
 
 const selectLocalStack = async (stack: string, workDir: string): Promise<AutomationStack> => {
   // OPS_PULUMI_INLINE=1: the engine runs infra/program.ts in this process (the local Kubernetes stack) with
@@ -162,8 +162,21 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
         const result = await withConfig(run, async (configFile) => (await select()).up({ refresh: true, configFile, onOutput: run.onOutput, signal: run.signal }));
         return { result: result.summary.result === 'succeeded' ? 'succeeded' : 'failed', outputs: plain(result.outputs) };
       } catch (error) {
-        if (run.signal?.aborted) return { result: 'cancelled', outputs: {} };
-        throw error;
+        if (!run.signal?.aborted) throw error;
+        // The engine has exited (the Automation API resolves only then), but against the real engine an
+        // update interrupted by SIGINT left its lock on the stack (file backend, issue 25): the next deploy
+        // then failed with "the stack is currently locked". No other update can be running (ops' deploy
+        // lock is held), so the lock is our own: `pulumi cancel` (Automation API) removes it.
+        const engine = await select();
+        if (engine.cancel) {
+          try {
+            await engine.cancel();
+            run.onOutput(`pulumi cancel: the interrupted update's lock on the stack ${stack} is removed`);
+          } catch (cancelError) {
+            run.onOutput(`pulumi cancel: ${(cancelError as Error).message.split('\n').find((line) => line.startsWith('error:')) ?? (cancelError as Error).message.split('\n')[0]} (if the next deploy finds the stack locked: cd infra && pulumi cancel --stack ${stack})`);
+          }
+        }
+        return { result: 'cancelled', outputs: {} };
       }
     },
     async outputs() {
