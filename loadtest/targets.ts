@@ -65,7 +65,11 @@ const cpuLines = (limits: Record<string, number>, rt: number): Rule[] => [
 
 const shortRules: Rule[] = [
   ...baselines,
-  ...cpuLines({ 'api.list': 10, 'api.history': 11, 'api.send': 8, 'api.mixed': 10 }, 6),
+  // Re-set after integrating issue 21 (seq settlement, membership epoch, unreadCount without burned seqs, …):
+  // the integrated core costs 1.5-2× the CPU per request of the tree these lines were first set on (gate
+  // FAILed on it: loadtest/README.md "The gate's CPU lines"). ≥ 1.4× above the integrated core's highest
+  // value, below the +2 ms core's.
+  ...cpuLines({ 'api.list': 12, 'api.history': 14, 'api.send': 10, 'api.mixed': 14 }, 7),
   ...api('api.list', 50, 300, 1_000, 40),
   ...api('api.history', 50, 300, 1_000, 40),
   ...api('api.send', 50, 300, 1_000, 40),
@@ -89,7 +93,9 @@ export const targets: Record<string, Targets> = {
     rules: shortRules,
     drift: { metrics: ['p95RatioToBaseline', 'deliveryP95RatioToBaseline'], maxGrowth: 5, slack: 10 },
     invalidIsNoise: true,
-    history: { metrics: ['cpuPerRequestRatioToBaseline', 'cpuPerMessageRatioToBaseline'], k: 5, minMadShare: 0.1, window: 10, minRuns: 3 },
+    // MAD floored at 15 % of the median (≥ 1.75× the median with k = 5): two clean-clone runs of one tree
+    // differed by 1.5× (send 4.4 vs 6.7) on this shared box; the +2 ms core sits at 2.5-3.5×.
+    history: { metrics: ['cpuPerRequestRatioToBaseline', 'cpuPerMessageRatioToBaseline'], k: 5, minMadShare: 0.15, window: 10, minRuns: 3 },
   },
   /** The smoke profile (gate test) is judged by the short profile's lines for the scenarios it runs. */
   smoke: { rules: shortRules },
