@@ -27,7 +27,10 @@ export interface Podman {
 export type PodmanRunOptions = Omit<RunOptions, 'env'>;
 
 export interface PodmanOptions {
-  /** Own storage: images in <dir>/root, run state in <dir>/run. Default: podman's system storage. */
+  /**
+   * Own storage: images in <dir>/root, run state in <dir>/run, libpod's tmp state and file locks in
+   * <dir>/tmp. Default: podman's system storage.
+   */
   storageDir?: string;
 }
 
@@ -37,8 +40,8 @@ export function ensureImageTools(): void {
 }
 
 /** Writes the project's containers.conf (under the cache dir) and returns its path. */
-export function writeContainersConf(hardNofile: number): string {
-  const file = path.join(cacheDir, 'podman', 'containers.conf');
+export function writeContainersConf(hardNofile: number, storageDir?: string): string {
+  const file = storageDir ? path.join(storageDir, 'containers.conf') : path.join(cacheDir, 'podman', 'containers.conf');
   const text = [
     '# Written by ops/build/podman.ts; see there for why each line exists.',
     '[containers]',
@@ -47,6 +50,11 @@ export function writeContainersConf(hardNofile: number): string {
     'runtime = "runc"',
     'cgroup_manager = "cgroupfs"',
     'events_logger = "file"',
+    // Own storage gets its own locks: the default shm locks live in one /dev/shm segment shared by
+    // every podman root on the host, so two builds running at once (two operators' rehearsals, a
+    // test next to a real build) allocated the same lock number and podman's state refresh failed
+    // with "acquiring lock 1 for container …: file exists". File locks live under --tmpdir.
+    ...(storageDir ? ['lock_type = "file"'] : []),
     '',
   ].join('\n');
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -63,8 +71,12 @@ async function hardNofile(): Promise<number> {
 
 export async function openPodman(options: PodmanOptions = {}): Promise<Podman> {
   ensureImageTools();
-  const env = { ...process.env, CONTAINERS_CONF: writeContainersConf(await hardNofile()) };
-  const globalArgs = options.storageDir ? ['--root', path.join(options.storageDir, 'root'), '--runroot', path.join(options.storageDir, 'run')] : [];
+  const { storageDir } = options;
+  if (storageDir) fs.mkdirSync(storageDir, { recursive: true });
+  const env = { ...process.env, CONTAINERS_CONF: writeContainersConf(await hardNofile(), storageDir) };
+  const globalArgs = storageDir
+    ? ['--root', path.join(storageDir, 'root'), '--runroot', path.join(storageDir, 'run'), '--tmpdir', path.join(storageDir, 'tmp')]
+    : [];
   return {
     globalArgs,
     env,
