@@ -6,6 +6,7 @@ import { closest } from './did-you-mean';
 import { commands } from './registry';
 import { createOutput, OpsError, type Streams } from './output';
 import type { CommandEntry, OptionSpec } from './types';
+import { envNameOf, runViaTunnels } from './via-tunnel';
 
 /** `ops <command...> [options]`: finds the command in the registry, parses its options and runs it. */
 export async function runCli(argv: string[], streams: Streams = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -15,7 +16,9 @@ export async function runCli(argv: string[], streams: Streams = process, env: No
   const own = dash === -1 ? argv : argv.slice(0, dash);
   const rest = dash === -1 ? [] : argv.slice(dash);
   if (own.includes('--verbose') || env.OPS_VERBOSE === '1') setVerbose(true);
-  argv = [...own.filter((a) => a !== '--verbose'), ...rest];
+  // --via-tunnel is global like --verbose: commands whose modules parse their own options (backup, jobs) get it too.
+  const viaTunnel = own.includes('--via-tunnel');
+  argv = [...own.filter((a) => a !== '--verbose' && a !== '--via-tunnel'), ...rest];
   if (argv[0] === '--version' || argv[0] === '-V') {
     streams.stdout.write(`${versionLine()}\n`);
     return 0;
@@ -70,7 +73,10 @@ export async function runCli(argv: string[], streams: Streams = process, env: No
     const module = await entry.load();
     const handler = module.handlers[entry.path.join(' ')];
     if (!handler) throw new OpsError(`${name} is not implemented yet in this checkout.`, 'ops --help lists the commands; ask the owner of this command group');
-    const code = await handler({ path: entry.path, args, values, positionals, out, env });
+    const invoke = (commandEnv: NodeJS.ProcessEnv) => handler({ path: entry.path, args, values, positionals, out, env: commandEnv });
+    const code = viaTunnel
+      ? await runViaTunnels({ command: name, stores: entry.dataStores, envName: envNameOf(args, values, env), env, out }, invoke)
+      : await invoke(env);
     return code ?? 0;
   } catch (error) {
     const opsError = error instanceof OpsError ? error : undefined;
@@ -136,6 +142,7 @@ export function entryHelp(entry: CommandEntry): string {
   if (entry.options) {
     lines.push('options:');
     const rows = Object.entries(entry.options).map(([name, spec]) => [`  ${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.value ? ` ${spec.value}` : ''}`, spec.help]);
+    if (entry.dataStores) rows.push(['  --via-tunnel', `stacks: reach ${entry.dataStores.join(' and ')} through \`ops tunnel\` while the command runs (closed afterwards)`]);
     rows.push(['  -h, --help', 'show this help']);
     const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
     for (const [left, right] of rows) lines.push(`${left!.padEnd(width)}${right}`);
@@ -156,6 +163,7 @@ export function globalHelp(prefix: string[] = []): string {
     ...shown.map((c) => `  ${c.path.join(' ').padEnd(width)}${c.summary}`),
     '',
     'Every command takes --verbose: print each external command line (git, nginx, tar, ...) before it runs.',
+    'Commands that reach MongoDB or Redis take --via-tunnel: on a stack, open `ops tunnel` for each while they run.',
     'Environment: OPS_ENV (default target), OPS_STATE_DIR (default var/ops), OPS_USER (who, for records and locks), OPS_VERBOSE=1.',
   ];
   return `${lines.join('\n')}\n`;

@@ -74,7 +74,7 @@ export const commands: CommandEntry[] = [
     usage: 'preflight [--env local|<stack>] [--skip <item>[=<reason>]] [--json]',
     options: { ...common, skip: { type: 'string', multiple: true, value: '<item>[=<reason>]', help: 'do not run this item (repeatable; `all`). Items: typecheck, lint, tests, audit, config, mongodb, indexes, redis, s3, tls, backup, alerts' } },
     details: 'Also the first step of `ops deploy`, which refuses when an item fails. CI=true: typecheck/lint/tests are recorded as covered by the pipeline. Settings: OPS_PROMETHEUS_URL (alerts), BACKUP_LOCATION (backup age, S3), OPS_BACKUP_MAX_AGE_HOURS (default: the backup RPO alert, 26), OPS_PUBLIC_URL (stacks: TLS), OPS_SKIP_PREFLIGHT (comma-separated skips).',
-    load: lazy(() => require('../preflight/commands')),
+    dataStores: ['mongodb', 'redis'], load: lazy(() => require('../preflight/commands')),
   },
   {
     path: ['verify'],
@@ -148,7 +148,7 @@ export const commands: CommandEntry[] = [
     summary: 'what is running: each instance/pod (version, ready, restarts, age, node), the release serving, maintenance, lock holder; unknown parts say why (exit 4)',
     usage: 'details [--env local|<stack>] [--json]',
     options: common,
-    load: lazy(() => require('../commands/inspect')),
+    dataStores: ['redis'], load: lazy(() => require('../commands/inspect')),
   },
   {
     path: ['logs'],
@@ -230,15 +230,15 @@ export const commands: CommandEntry[] = [
       message: { type: 'string', short: 'm', value: '<text>', help: 'shown to users (default: "Switchboard is down for maintenance.")' },
       'retry-after': { type: 'string', value: '<seconds>', help: 'Retry-After sent to clients (default 120)' },
     },
-    load: lazy(() => require('../commands/maintenance')),
+    dataStores: ['redis'], load: lazy(() => require('../commands/maintenance')),
   },
-  { path: ['maintenance', 'off'], summary: 'end maintenance mode and expire its Alertmanager silence', usage: 'maintenance off [--env local|<stack>] [--alertmanager-url <url>] [--lock-wait <duration>]', options: { ...common, ...lockWait, ...alertmanager }, load: lazy(() => require('../commands/maintenance')) },
+  { path: ['maintenance', 'off'], summary: 'end maintenance mode and expire its Alertmanager silence', usage: 'maintenance off [--env local|<stack>] [--alertmanager-url <url>] [--lock-wait <duration>]', options: { ...common, ...lockWait, ...alertmanager }, dataStores: ['redis'], load: lazy(() => require('../commands/maintenance')) },
   {
     path: ['maintenance', 'status'],
     summary: 'show whether maintenance mode is on (front door and core flag)',
     usage: 'maintenance status [--env local|<stack>] [--json]',
     options: common,
-    load: lazy(() => require('../commands/maintenance')),
+    dataStores: ['redis'], load: lazy(() => require('../commands/maintenance')),
   },
   {
     path: ['alerts', 'drill'],
@@ -257,7 +257,7 @@ export const commands: CommandEntry[] = [
     summary: 'public URL, each instance (version, health, readiness, maintenance, sockets), last deploy; non-zero when unhealthy',
     usage: 'status [--env local|<stack>] [--json] [--watch]',
     options: { ...common, watch: { type: 'boolean', help: 'refresh every 2 s until Ctrl-C' }, interval: { type: 'string', value: '<seconds>', help: 'refresh interval for --watch (default 2)' } },
-    load: lazy(() => require('../commands/status')),
+    dataStores: ['redis'], load: lazy(() => require('../commands/status')),
   },
   {
     path: ['audit'],
@@ -297,13 +297,13 @@ export const commands: CommandEntry[] = [
   })),
   { path: ['jwt', 'status'], summary: 'where the HS256 key rotation stands (phase, new kid, when each step ran)', usage: 'jwt status [--env local] [--json]', options: common, load: lazy(() => require('../keys/commands')) },
   // Contributed by ops/backup/commands.ts (another engineer): they parse their own options.
-  { path: ['backup'], summary: 'take a logical backup (per collection, compressed, manifest with counts and SHA-256)', load: backup },
+  { path: ['backup'], summary: 'take a logical backup (per collection, compressed, manifest with counts and SHA-256)', dataStores: ['mongodb'], load: backup },
   { path: ['backup', 'list'], summary: 'list backups with their manifests', load: backup },
   { path: ['backup', 'prune'], summary: 'apply the backup retention policy', load: backup },
-  { path: ['backup', 'verify'], summary: 'verify a backup by restoring it into a scratch database', load: backup },
-  { path: ['backup', 'drill'], summary: 'quarterly restore drill: restore the newest backup into a scratch database, verify it, time it against the RTO; recorded and exported as metrics', load: backup },
-  { path: ['restore'], summary: 'restore a backup (takes a safety backup first; never overwrites without an explicit flag)', load: backup },
+  { path: ['backup', 'verify'], summary: 'verify a backup by restoring it into a scratch database', dataStores: ['mongodb'], load: backup },
+  { path: ['backup', 'drill'], summary: 'quarterly restore drill: restore the newest backup into a scratch database, verify it, time it against the RTO; recorded and exported as metrics', dataStores: ['mongodb'], load: backup },
+  { path: ['restore'], summary: 'restore a backup (takes a safety backup first; never overwrites without an explicit flag)', dataStores: ['mongodb'], load: backup },
   // Contributed by ops/jobs/commands.ts: the core's scheduled jobs, run by hand.
-  { path: ['jobs', 'list'], summary: 'list the scheduled jobs (retention, conversation-archive, orphan-uploads), next and last runs', load: jobs },
-  { path: ['jobs', 'run'], summary: 'run a maintenance job now', load: jobs },
+  { path: ['jobs', 'list'], summary: 'list the scheduled jobs (retention, conversation-archive, orphan-uploads), next and last runs', dataStores: ['mongodb'], load: jobs },
+  { path: ['jobs', 'run'], summary: 'run a maintenance job now', dataStores: ['mongodb'], load: jobs },
 ];

@@ -1,5 +1,8 @@
 import type { Output } from './output';
 
+/** A stack's data store that `ops tunnel` (and `--via-tunnel`) reach through a pod. */
+export type DataStore = 'mongodb' | 'redis';
+
 /** One option of a command, used both to parse argv (node:util parseArgs) and to print --help. */
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -48,6 +51,8 @@ export interface CommandEntry {
   words?: string;
   /** Longer text printed by --help after the options. */
   details?: string;
+  /** The data stores the command reaches (MONGODB_URI/REDIS_URL): `--via-tunnel` opens a tunnel to each on a stack. */
+  dataStores?: DataStore[];
   /** Lazy loader of the module that implements the command; missing module = "not implemented yet". */
   load: () => Promise<CommandModule>;
 }

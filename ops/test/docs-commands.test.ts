@@ -31,7 +31,7 @@ async function problemOf(text: string): Promise<string | undefined> {
   if (!options) return undefined; // a group that parses its own options and publishes no specs
   const args = words.slice(entry.path.length);
   try {
-    const parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean' }, ...Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }])) } });
+    const parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean' }, ...(entry.dataStores ? { 'via-tunnel': { type: 'boolean' as const } } : {}), ...Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }])) } });
     const allowed = entry.options && !entry.words ? (entry.positional ? 1 : 0) : Infinity;
     if (parsed.positionals.length > allowed) return `extra words ${parsed.positionals.join(' ')}`;
   } catch (error) {

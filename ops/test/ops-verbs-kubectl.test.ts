@@ -7,6 +7,7 @@ import { createRelease, finished, saveRelease } from '../state/releases';
 import { containerSecurityContext, podSecurityContext } from '../../infra/src/k8s/security';
 import { tunnelContainerSecurityContext, tunnelPodArgs, tunnelPodSecurityContext, tunnelRemote } from '../targets/kubernetes/access';
 import { coreNamespace, coreSelector } from '../targets/kubernetes/pods';
+import { writeFlag } from '../targets/maintenance-flag';
 import { runOps, sleep } from './helpers';
 
 /**
@@ -53,11 +54,21 @@ case "$*" in
   *" wait "*) echo "condition met" ;;
   *" port-forward "*)
     if [ -n "$FAKE_PF_FAIL" ]; then echo 'error: unable to forward port because pod is not running' >&2; exit 1; fi
-    port=\${7%%:*}; echo "Forwarding from 127.0.0.1:$port -> 27017"; follow ;;
+    port=\${7%%:*}
+    if [ -n "$FAKE_PF_TARGET" ]; then exec node "${dir}/pf-proxy.js" "$port" "$FAKE_PF_TARGET"; fi
+    echo "Forwarding from 127.0.0.1:$port -> 27017"; follow ;;
   *" delete pod "*) echo "pod deleted" ;;
   *) echo "error: unexpected $*" >&2; exit 1 ;;
 esac
 `, { mode: 0o755 });
+  // With FAKE_PF_TARGET the stand-in forwards for real (as port-forward does): a TCP relay to that host:port.
+  fs.writeFileSync(path.join(dir, 'pf-proxy.js'), `const net = require('net');
+const [port, target] = process.argv.slice(2);
+const [host, remotePort] = target.split(':');
+const server = net.createServer((c) => { const r = net.connect(Number(remotePort), host); c.pipe(r).pipe(c); c.on('error', () => r.destroy()); r.on('error', () => c.destroy()); });
+server.listen(Number(port), '127.0.0.1', () => console.log('Forwarding from 127.0.0.1:' + port + ' -> ' + remotePort));
+process.on('SIGTERM', () => process.exit(0));
+`);
   process.env.PATH = `${dir}:${savedPath}`;
   const v1 = createRelease(stateDir, 'production', { kind: 'deploy', version: 'aaaaaaaaaaaa', image: 'repo@sha256:aa', who: 'alice', description: 'first' });
   saveRelease(stateDir, finished(v1, { status: 'succeeded' }));
@@ -187,4 +198,59 @@ test('the tunnel pod passes the namespace\'s Pod Security "restricted": the core
   const args = tunnelPodArgs('production', { OPS_KUBE_CONTEXT: 'c' }, 'ops-tunnel-redis-abcdef', { host: 'h', port: 6379 }, 'img', 60);
   const overrides = JSON.parse(args.find((a) => a.startsWith('--overrides='))!.slice('--overrides='.length)) as { spec: { securityContext: unknown; automountServiceAccountToken: boolean; containers: { name: string; securityContext: unknown; resources: unknown }[] } };
   expect(overrides.spec).toMatchObject({ securityContext: podSecurityContext, automountServiceAccountToken: false, containers: [{ name: 'ops-tunnel-redis-abcdef', securityContext: containerSecurityContext, resources: { limits: expect.any(Object) } }] });
+});
+
+describe('--via-tunnel: a command that needs a stack\'s data store opens the tunnel itself and closes it afterwards', () => {
+  // A Redis database of its own in the suite's Redis: the maintenance flag here must not reach other suites' cores.
+  let saved: string;
+  const local = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const flagDb = `redis://${local.host}/13`;
+  beforeAll(() => {
+    saved = fs.readFileSync(path.join(dir, 'redis-secret'), 'utf8');
+    fs.writeFileSync(path.join(dir, 'redis-secret'), Buffer.from('redis://master.cache.internal.example:6379/13').toString('base64'));
+    process.env.FAKE_PF_TARGET = local.host;
+  });
+  afterAll(async () => {
+    delete process.env.FAKE_PF_TARGET;
+    fs.writeFileSync(path.join(dir, 'redis-secret'), saved);
+    await writeFlag(flagDb, undefined);
+  });
+
+  test('maintenance status reads the stack\'s Redis through a tunnel pod, which is deleted when the command ends', async () => {
+    await writeFlag(flagDb, { message: 'planned upgrade', retryAfter: 300, since: '2026-01-01T00:00:00Z' });
+    const r = await runOps(['maintenance', 'status', ...stack, '--via-tunnel', '--json'], env({ REDIS_URL: undefined }));
+    expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ known: true, maintenance: { on: true, coreFlag: true, message: 'planned upgrade' } });
+    const seen = calls();
+    const pod = /run (ops-tunnel-redis-[0-9a-f]{6})/.exec(seen.join('\n'))?.[1];
+    expect(pod).toBeDefined();
+    expect(seen.find((c) => c.includes(' run '))).toMatch(/ -- TCP-LISTEN:6379,fork,reuseaddr TCP:master\.cache\.internal\.example:6379$/);
+    expect(seen.at(-1)).toBe(`${base} delete pod ${pod} --ignore-not-found --wait=false`);
+    // Without it the same command cannot tell, and says how to get there.
+    const without = await runOps(['maintenance', 'status', ...stack], env({ REDIS_URL: undefined }));
+    expect(without.code).not.toBe(0);
+    expect(without.stdout + without.stderr).toMatch(/unknown[\s\S]*--via-tunnel/);
+  });
+
+  test('a tunnel that cannot open: the command does not run, the pod is deleted, the reason is printed', async () => {
+    process.env.FAKE_PF_FAIL = '1';
+    try {
+      const r = await runOps(['maintenance', 'status', ...stack, '--via-tunnel'], env({ REDIS_URL: undefined }));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/port-forward ended before it forwarded/);
+      expect(calls().at(-1)).toMatch(/delete pod ops-tunnel-redis-/);
+      expect(calls().some((c) => c.includes('get pods'))).toBe(false);
+    } finally {
+      delete process.env.FAKE_PF_FAIL;
+    }
+  });
+
+  test('refused where it means nothing; on the local target nothing is opened', async () => {
+    const r = await runOps(['lock', 'status', ...stack, '--via-tunnel'], env());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/reaches neither MongoDB nor Redis/);
+    const local = await runOps(['maintenance', 'status', '--env', 'local', '--via-tunnel', '--json'], { ...env(), OPS_STATE_DIR: path.join(dir, 'local-state') });
+    expect(local.stderr).toMatch(/no tunnel opened/);
+    expect(fs.existsSync(path.join(dir, 'calls'))).toBe(false);
+  });
 });

@@ -66,7 +66,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
   // the kubeconfig's current one: `ops status --env production` must not read staging's pods.
   const pods = options.pods ?? kubectlPods(options.env.OPS_KUBE_CONTEXT ?? stackSetting(options.stack, KUBE_CONTEXT_KEY), options.stack);
   // ElastiCache is VPC-only: `ops tunnel redis` reaches it through a pod and prints the export line.
-  const redisHint = `ops tunnel redis --env ${options.stack} (in another shell; it prints export REDIS_URL=...), then rerun with that REDIS_URL`;
+  const redisHint = `rerun with --via-tunnel (or: ops tunnel redis --env ${options.stack} in another shell, then export the REDIS_URL it prints)`;
   const verifyTimeoutMs = options.verifyTimeoutMs ?? 300_000;
   const pollMs = options.pollMs ?? 2_000;
   const smokeTest = (): StackSmokeTest => {
