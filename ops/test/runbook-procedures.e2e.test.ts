@@ -267,6 +267,8 @@ test('restore-from-backup.md: every local step as written; data after the backup
   expect(texts).not.toContain('sent after the backup');
   expect(safety).not.toBe('');
   expect((await runOps(['backup', 'list'], env)).stdout).toContain(safety);
+  // "its id is printed and recorded in `ops audit`"
+  expect((await runOps(['audit'], env)).stdout).toContain(safety);
   expect(scratch).not.toBe('');
   // The restored data is what the core serves, out of maintenance.
   const history = await api(alice, `/conversations/${conversationId}/messages`);
@@ -296,7 +298,11 @@ test('rollback.md: every local step as written; the previous release serves agai
   });
   report('rollback.md', results);
   expectAllExitZero(results);
-  expect(skips(results).map((s) => s.step)).toEqual(['ops rollback --to <release>', 'ops rollback --to v41', 'ops rollback --lock-wait 10m']);
+  expect(skips(results)).toEqual([
+    { step: 'ops rollback --to <release>', skipped: 'alternative to `ops rollback` (a named target instead of the default); the default form ran' },
+    { step: 'ops rollback --to v41', skipped: 'example of the alternative form' },
+    { step: 'ops rollback --lock-wait 10m', skipped: 'only while another deploy holds the lock' },
+  ]);
   expect(ran(results).map((r) => r.step)).toEqual(expect.arrayContaining(['ops releases', 'ops rollback', 'ops status --watch']));
   // Outcome: `ops releases` says the newest release is a succeeded rollback to v1, and v1's build serves.
   const after = await releases();
