@@ -62,23 +62,46 @@ export interface QuotedCommand {
   text: string;
 }
 
-/** Every `ops ...` command quoted in markdown: inline code spans and lines of fenced code blocks. */
-export function quotedOpsCommands(file: string, markdown: string): QuotedCommand[] {
-  const found: QuotedCommand[] = [];
-  // Fences may be indented (code blocks inside numbered steps).
-  const fences = /^[ \t]*```[^\n]*\n([\s\S]*?)^[ \t]*```/gm;
-  for (const block of markdown.matchAll(fences)) {
-    for (const line of (block[1] ?? '').split('\n')) {
-      const text = line.replace(/^\s*\$\s+/, '').replace(/\s+#.*$/, '').trim();
-      if (/^ops\s/.test(text) || text === 'ops') found.push({ file, text });
+/** A quoted command with where it stands: its 1-based line, that whole line, and the heading above it. */
+export interface QuotedStep extends QuotedCommand {
+  line: number;
+  source: string;
+  heading: string;
+}
+
+/**
+ * Every `ops ...` command quoted in markdown, in document order: lines of fenced code blocks and inline
+ * code spans outside them. A command piped into ops (`printf %s … | ops config set …`) counts from `ops`.
+ */
+export function quotedOpsSteps(file: string, markdown: string): QuotedStep[] {
+  const found: QuotedStep[] = [];
+  const opsPart = (text: string) => /(?:^|\|\s+)(ops(?:\s.*)?)$/.exec(text)?.[1];
+  let fenced = false;
+  let heading = '';
+  markdown.split('\n').forEach((source, i) => {
+    const step = (text: string) => found.push({ file, text, line: i + 1, source, heading });
+    // Fences may be indented (code blocks inside numbered steps).
+    if (/^[ \t]*```/.test(source)) {
+      fenced = !fenced;
+      return;
     }
-  }
-  const outside = markdown.replace(fences, '');
-  for (const span of outside.matchAll(/`([^`\n]+)`/g)) {
-    const text = (span[1] ?? '').trim();
-    if (/^ops\s/.test(text)) found.push({ file, text });
-  }
+    if (fenced) {
+      const text = opsPart(source.replace(/^\s*\$\s+/, '').replace(/\s+#.*$/, '').trim());
+      if (text) step(text);
+      return;
+    }
+    if (/^#{1,6}\s/.test(source)) heading = source.replace(/^#+\s*/, '').trim();
+    for (const span of source.matchAll(/`([^`\n]+)`/g)) {
+      const text = opsPart((span[1] ?? '').trim());
+      if (text?.startsWith('ops ')) step(text);
+    }
+  });
   return found;
+}
+
+/** Every `ops ...` command quoted in markdown (see quotedOpsSteps), in document order. */
+export function quotedOpsCommands(file: string, markdown: string): QuotedCommand[] {
+  return quotedOpsSteps(file, markdown).map(({ file: f, text }) => ({ file: f, text }));
 }
 
 /** Shell-like split: whitespace-separated, "double" and 'single' quotes kept together. */

@@ -9,7 +9,7 @@ import { createMetrics } from '../../core/src/telemetry/metrics';
 import { dashboardUids } from '../../dashboards/uids';
 import { commands as registry } from '../../ops/cli/registry';
 import { backupMetricNames } from '../../ops/backup/metrics';
-import { opsCommands, procedures, quotedOpsCommands, resolveOpsCommand } from '../catalog';
+import { opsCommands, procedures, quotedOpsCommands, quotedOpsSteps, resolveOpsCommand } from '../catalog';
 
 const dir = path.join(__dirname, '..');
 const pages = fs.readdirSync(dir).filter((f) => f.endsWith('.md')).sort();
@@ -114,8 +114,14 @@ describe('ops commands quoted in runbooks', () => {
   it('are many (the extractor works)', () => {
     expect(quoted.length).toBeGreaterThan(40);
     expect(quotedOpsCommands('x.md', 'run `ops status --json` then\n```sh\n$ ops lock acquire -m "restore"  # hold\n```\n')).toEqual([
-      { file: 'x.md', text: 'ops lock acquire -m "restore"' },
       { file: 'x.md', text: 'ops status --json' },
+      { file: 'x.md', text: 'ops lock acquire -m "restore"' },
+    ]);
+    // Document order (a procedure runs its steps in it), and a command piped into ops counts from `ops`.
+    expect(quotedOpsSteps('x.md', '## A\n1. `ops lock status`\n   ```sh\n   printf %s \'k|v\' | ops config set K --secret\n   ```\n2. then `ops status`\n').map(({ text, line, heading }) => ({ text, line, heading }))).toEqual([
+      { text: 'ops lock status', line: 2, heading: 'A' },
+      { text: 'ops config set K --secret', line: 4, heading: 'A' },
+      { text: 'ops status', line: 6, heading: 'A' },
     ]);
   });
 
