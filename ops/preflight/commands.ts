@@ -2,10 +2,13 @@ import { configSpec } from '../../core/src/config';
 import { OpsError, type Output } from '../cli/output';
 import type { CommandContext, CommandHandler } from '../cli/types';
 import { envOf, stateDirOf } from '../state/context';
+import { stackSetting } from '../state/stacks';
 import { createLocalTarget } from '../targets/local/local-target';
 import { preflightItemIds, type PreflightContext, type PreflightProbes } from './items';
 import { realProbes } from './probes';
 import { formatReport, parseSkips, runPreflight, UnknownItemError, type PreflightReport } from './run';
+
+const EDGE_HOST_KEY = 'switchboard:edge.host';
 
 /** Test seam: probes and clock (the real ones otherwise). */
 let overrides: { probes?: Partial<PreflightProbes>; now?: () => Date } = {};
@@ -16,7 +19,9 @@ export function injectPreflight(next: typeof overrides): void {
 /**
  * What the environment runs with. Local: the settings the local target gives its instances (saved at
  * the last deploy, overridden by the shell), behind the front door. A stack: the core settings exported
- * in the ops shell (the stack's MONGODB_URI etc., as the pods get them) and OPS_PUBLIC_URL.
+ * in the ops shell (the stack's MONGODB_URI etc., as the pods get them) and the public URL: OPS_PUBLIC_URL,
+ * else https://<switchboard:edge.host> from the committed stack file (the host the ingress and its
+ * certificate serve), so `ops verify --env production` and preflight's TLS item need no export.
  */
 export function environmentOf(ctx: Pick<CommandContext, 'values' | 'env'>): { env: string; settings: Record<string, string>; publicUrl?: string } {
   const env = envOf(ctx);
@@ -25,7 +30,8 @@ export function environmentOf(ctx: Pick<CommandContext, 'values' | 'env'>): { en
     return { env, settings: target.state().settings, publicUrl: target.frontDoorUrl() };
   }
   const settings = Object.fromEntries(Object.keys(configSpec).flatMap((k) => (ctx.env[k] === undefined ? [] : [[k, ctx.env[k]!]])));
-  return { env, settings, publicUrl: ctx.env.OPS_PUBLIC_URL };
+  const host = stackSetting(env, EDGE_HOST_KEY);
+  return { env, settings, publicUrl: ctx.env.OPS_PUBLIC_URL ?? (host ? `https://${host}` : undefined) };
 }
 
 export function preflightContext(ctx: Pick<CommandContext, 'values' | 'env'>): PreflightContext {

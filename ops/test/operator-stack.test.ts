@@ -10,6 +10,7 @@ import { closest } from '../cli/did-you-mean';
 import { knownStacks } from '../state/stacks';
 import { kubectlPods } from '../targets/kubernetes/pods';
 import { pulumiRunner } from '../targets/kubernetes/stack-runner';
+import { environmentOf } from '../preflight/commands';
 import { runOps } from './helpers';
 
 /**
@@ -163,5 +164,15 @@ describe('unknown is unknown', () => {
 
   test('kubectl never falls back to the current context: without the stack\'s context it refuses to look', async () => {
     await expect(kubectlPods(undefined, 'production').list()).rejects.toThrow(/switchboard:cluster\.context/);
+  });
+});
+
+describe('OPS_PUBLIC_URL defaults to the stack\'s host', () => {
+  test('verify and preflight on a stack use https://<switchboard:edge.host> of the committed stack file; OPS_PUBLIC_URL overrides; local keeps its front door', () => {
+    const committedHost = /switchboard:edge:\n(?: {4}.*\n)*? {4}host: (\S+)/.exec(fs.readFileSync(path.join(__dirname, '..', '..', 'infra', 'Pulumi.production.yaml'), 'utf8'))?.[1];
+    expect(committedHost).toBeDefined();
+    expect(environmentOf({ values: { env: 'production' }, env }).publicUrl).toBe(`https://${committedHost}`);
+    expect(environmentOf({ values: { env: 'production' }, env: { ...env, OPS_PUBLIC_URL: 'https://canary.example.com' } }).publicUrl).toBe('https://canary.example.com');
+    expect(environmentOf({ values: { env: 'local' }, env }).publicUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 });

@@ -10,7 +10,7 @@ import { MAINTENANCE_ON, runVerify, type VerifyReport } from './verify';
 
 /**
  * Where and as whom `ops verify` runs. Local: the front door, and each running instance's internal
- * listener (METRICS_PORT) for /metrics. A stack: OPS_PUBLIC_URL (the instances' internal listeners are
+ * listener (METRICS_PORT) for /metrics. A stack: OPS_PUBLIC_URL, else https://<switchboard:edge.host> (the instances' internal listeners are
  * not reachable from here; Prometheus scrapes them, so the instance check is skipped). Tokens are signed
  * with the environment's first HS256 key (JWT_HS256_KEYS, e.g. a dedicated `ops-verify` kid next to
  * the identity provider's JWKS), valid for 5 minutes.
@@ -19,7 +19,7 @@ export function verifyInputs(ctx: Pick<CommandContext, 'values' | 'env'>): Param
   const { env, settings, publicUrl } = environmentOf(ctx);
   const metricsUrls = env === 'local' ? createLocalTarget({ stateDir: stateDirOf(ctx), env: ctx.env }).state().running.map(internalUrlOf) : [];
   const url = (typeof ctx.values.url === 'string' ? ctx.values.url : undefined) ?? publicUrl;
-  if (!url) throw new OpsError(`no public URL for ${env}`, `export OPS_PUBLIC_URL=https://<host>, or pass --url`, 2);
+  if (!url) throw new OpsError(`no public URL for ${env}: neither OPS_PUBLIC_URL nor switchboard:edge.host in infra/Pulumi.${env}.yaml`, `export OPS_PUBLIC_URL=https://<host>, or pass --url`, 2);
   const tokens = tokenSettingsFrom(loadConfig({ MONGODB_URI: 'mongodb://unused', ...settings }));
   if (!tokens.hs256Keys.length) throw new OpsError(`${env} accepts no HS256 key, so ops cannot sign verification tokens`, 'add a dedicated key to JWT_HS256_KEYS (ops-verify:<secret>) in the environment and export it here', 2);
   return { url, metricsUrls, token: (user) => signLocalToken(tokens, user, 300) };
