@@ -21,10 +21,9 @@ let workDir: string;
 beforeAll(() => {
   if (!pulumiProvisioned() || !kubernetesProviderProvisioned()) throw new Error('pulumi v3.276 and its Kubernetes provider are not provisioned: npm run services -- provision');
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-policy-engine-'));
-  // A program directory as the runner expects it: the stack's config file and infra/policy (the pack itself).
+  // The stack's config file in a directory of its own (the runner reads Pulumi.<stack>.yaml there); the pack is the checkout's.
   workDir = path.join(tmp, 'infra');
   fs.mkdirSync(workDir);
-  fs.symlinkSync(path.join(infraDir, 'policy'), path.join(workDir, 'policy'));
   fs.writeFileSync(path.join(workDir, `Pulumi.${stackName}.yaml`), 'config:\n  switchboard:environment: production\n');
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -109,9 +109,10 @@ export function configFileWithImage(stack: string, image: string, workDir = infr
 /**
  * The CrossGuard pack (infra/policy) as the executable analyzer Pulumi v3.276 launches itself (no
  * Node.js language host needed): every preview and up of a stack runs it, and a mandatory violation
- * fails the operation before anything changes.
+ * fails the operation before anything changes. Always the checkout's pack, whatever directory holds
+ * the stack's config file.
  */
-export const policyPackPath = (workDir = infraDir) => path.join(workDir, 'policy', 'analyzer');
+export const policyPackPath = () => path.join(infraDir, 'policy', 'analyzer');
 
 /** One violation the engine reported (a `policyEvent`). */
 export interface PolicyFinding {
@@ -180,7 +181,7 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
       if (p) findings.push({ policy: p.policyName, enforcementLevel: p.enforcementLevel, ...(p.resourceUrn ? { urn: p.resourceUrn } : {}), message: p.message });
     };
     try {
-      return await fn({ policyPacks: [policyPackPath(workDir)], onEvent });
+      return await fn({ policyPacks: [policyPackPath()], onEvent });
     } catch (error) {
       const mandatory = findings.filter((f) => f.enforcementLevel === 'mandatory');
       if (mandatory.length) throw policyRefusal(stack, mandatory, operation);
