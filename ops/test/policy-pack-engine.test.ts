@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,3 +94,27 @@ test('mandatory violations: the engine fails the preview and ops refuses with ea
   expect(refusal.message).toContain('fix: In production, Deployments run at least 2 replicas and HPAs keep at least 3.');
   expect(refusal.next).toContain(`pulumi preview --stack ${stackName} --policy-pack policy/analyzer`);
 });
+
+test('the directory form: the runner the Node.js language host starts for a nodejs pack serves it (its gRPC port on stdout)', async () => {
+  // No language host here: this is the command it runs for `--policy-pack infra/policy` (run-policy-pack with
+  // the engine address and the pack directory, from the pack directory), type-checking with ts-node.
+  const packDir = path.join(infraDir, 'policy');
+  const runner = require.resolve('@pulumi/pulumi/cmd/run-policy-pack/index.js');
+  const child = spawn(process.execPath, [runner, '127.0.0.1:1', '.'], { cwd: packDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk;
+        const line = stdout.split('\n')[0]!;
+        if (stdout.includes('\n')) resolve(line.trim());
+      });
+      child.on('exit', (code) => reject(new Error(`run-policy-pack exited ${code}: ${stderr}`)));
+    });
+    expect(port).toMatch(/^\d+$/);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}, 180_000);
