@@ -53,7 +53,7 @@ test('--dry-run prints the exact plan and touches nothing', async () => {
   expect(plan[1]).toBe('preflight: no item; refuse the deploy if one fails (skipped: typecheck, lint, tests, audit, config, mongodb, indexes, redis, s3, tls, backup, alerts)');
   expect(plan[2]).toBe(`read the image serving now: the release history (none yet), else ${IMAGE_KEY} in ${path.resolve(__dirname, '..', '..', 'infra', 'Pulumi.production.yaml')} (read only)`);
   expect(plan[3]).toBe(`record v1: image ${repo}@<digest of :sha-bbb, resolved from the registry>`);
-  expect(plan.join('\n')).toMatch(/pulumi preview --diff .*temporary config file.*stop if anything besides the image would change/);
+  expect(plan.join('\n')).toMatch(/pulumi preview --diff .*--policy-pack \S*infra\/policy\/analyzer .*temporary config file.*stop on a mandatory policy violation .*or if anything besides the image would change/);
   expect(plan.join('\n')).toContain('every pod of the core runs <digest> and answers /ready 200');
   expect(plan.join('\n')).toContain('authenticated create conversation, send, read back');
   expect(plan.at(-2)).toBe('skip ops verify: the recorded fake stack has no core to verify (OPS_SKIP_VERIFY)');
