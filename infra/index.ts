@@ -11,3 +11,5 @@ export const mediaCdnDomain = outputs.mediaCdnDomain;
 export const coreMediaPolicyArn = outputs.coreMediaPolicyArn;
 export const backupPolicyArn = outputs.backupPolicyArn;
 export const appHost = outputs.appHost;
+// Read by the policy pack (infra/policy/context.ts): environment, long-polling and RPO of this stack.
+export const policyContext = outputs.policyContext;

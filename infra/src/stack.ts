@@ -17,6 +17,7 @@ import { loadDashboards, loadRuleGroups, type Dashboard, type RuleGroup } from '
 import type { AlertReceiverSecrets } from './k8s/alerting';
 import type { Manifest, SecretValues } from './k8s/types';
 import { standardTags } from './tags';
+import { policyContext, type PolicyContext } from '../policy/context';
 
 export const appNamespace = 'switchboard';
 export const tlsSecretName = 'switchboard-tls';
@@ -110,6 +111,8 @@ export interface StackOutputs {
   coreMediaPolicyArn: pulumi.Output<string>;
   backupPolicyArn: pulumi.Output<string>;
   appHost: string;
+  /** What the policy pack (infra/policy) needs besides the resources: it reads this output of the Stack resource. */
+  policyContext: PolicyContext;
 }
 
 /** The whole program for one environment; `index.ts` calls it with the stack's config. */
@@ -176,6 +179,7 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
     coreMediaPolicyArn: storage.corePolicy.arn,
     backupPolicyArn: storage.backupPolicy.arn,
     appHost: config.edge.host,
+    policyContext: policyContext(config),
   };
 }
 
@@ -197,5 +201,5 @@ function buildLocalStack(config: StackConfig, local: NonNullable<StackConfig['lo
   const specs = kubernetesSpecs(config, appSecrets, loadObservability(), placeholderProvisioned(config), receivers);
   new SwitchboardApp('app', { spec: specs.app, provider: clusterProvider(config) });
   const off = pulumi.output('(off in a local stack)');
-  return { mongoClusterName: off, redisEndpoint: off, mediaBucket: off, backupBucket: off, mediaCdnDomain: off, coreMediaPolicyArn: off, backupPolicyArn: off, appHost: config.edge.host };
+  return { mongoClusterName: off, redisEndpoint: off, mediaBucket: off, backupBucket: off, mediaCdnDomain: off, coreMediaPolicyArn: off, backupPolicyArn: off, appHost: config.edge.host, policyContext: policyContext(config) };
 }

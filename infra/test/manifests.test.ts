@@ -11,8 +11,9 @@ import { loadObservability } from '../src/stack';
 import { checkLinks } from '../../alerts/links';
 import { alertmanagerConfigSpec } from '../../alerts/routing';
 import { receiverSecretName, relinkRuleGroups } from '../src/k8s/alerting';
-import { manifestsAsResources, policyContext, runPolicies } from '../src/policies/rules';
+import { policyContext } from '../policy/context';
 import type { Manifest } from '../src/k8s/types';
+import { checkStack, manifestsAsRendered } from './helpers/policy';
 import { allEnvironments, stackConfig } from './helpers/stacks';
 
 const observability = loadObservability();
@@ -59,8 +60,8 @@ describe('rendered Kubernetes objects', () => {
     for (const kind of [...builtInKinds, 'ServiceMonitor', 'VirtualServer', 'Policy', 'ClusterIssuer', 'Certificate']) expect(kinds(manifests)).toContain(kind);
   });
 
-  test.each(allEnvironments)('%s: the policy rules hold for the rendered objects too', (environment) => {
-    expect(runPolicies(manifestsAsResources(rendered.get(environment) ?? []), policyContext(stackConfig(environment)))).toEqual([]);
+  test.each(allEnvironments)('%s: the policy pack holds for the rendered objects too', async (environment) => {
+    expect((await checkStack(manifestsAsRendered(rendered.get(environment) ?? []), policyContext(stackConfig(environment)))).violations).toEqual([]);
   });
 
   test('alerts/ rules become one PrometheusRule and dashboards/ JSON become labelled ConfigMaps (when present)', () => {

@@ -1,11 +1,18 @@
-import { policyRules, runPolicies, type PolicyContext, type PolicyResource } from '../src/policies/rules';
+import { checkPolicies, type RenderedResource } from '../policy/check';
+import type { PolicyContext } from '../policy/context';
+import { switchboardPolicies } from '../policy/policies';
 import { buildStack } from '../src/stack';
 import { installMocks, settle, shutdownMocks } from './helpers/mocks';
+import { asRendered, checkStack, stackResource } from './helpers/policy';
 import { stackConfig, testSecrets } from './helpers/stacks';
 
 afterAll(shutdownMocks);
 
-type Resources = PolicyResource[];
+/**
+ * The CrossGuard pack (infra/policy) through its in-process adapter (check.ts): the same policy
+ * objects the engine runs with `--policy-pack infra/policy/analyzer` (ops/test/policy-pack-engine.test.ts).
+ */
+type Resources = RenderedResource[];
 type Breakage = [string, (resources: Resources) => void];
 
 let compliant: Resources = [];
@@ -15,32 +22,32 @@ beforeAll(async () => {
   const program = installMocks('policies');
   buildStack(stackConfig('production'), testSecrets(), { ruleGroups: [], dashboards: [] });
   await settle();
-  compliant = program.resources;
+  compliant = asRendered(program.resources);
 });
 
 /** The first resource of a type (optionally matching), to break in a copy. */
-function first(resources: Resources, type: string, match: (r: PolicyResource) => boolean = () => true): PolicyResource {
-  const found = resources.find((r) => (r.type === type || (r.type.startsWith('kubernetes:') && r.inputs.kind === type)) && match(r));
+function first(resources: Resources, type: string, match: (r: RenderedResource) => boolean = () => true): RenderedResource {
+  const found = resources.find((r) => (r.type === type || (r.type.startsWith('kubernetes:') && r.props.kind === type)) && match(r));
   if (!found) throw new Error(`no ${type} in the program`);
   return found;
 }
-const inputs = (resources: Resources, type: string, match?: (r: PolicyResource) => boolean) => first(resources, type, match).inputs;
-const withPolicy = (r: PolicyResource, edit: (doc: any) => void) => {
-  const doc = JSON.parse(r.inputs.policy);
+const inputs = (resources: Resources, type: string, match?: (r: RenderedResource) => boolean) => first(resources, type, match).props;
+const withPolicy = (r: RenderedResource, edit: (doc: any) => void) => {
+  const doc = JSON.parse(r.props.policy);
   edit(doc);
-  r.inputs.policy = JSON.stringify(doc);
+  r.props.policy = JSON.stringify(doc);
 };
 const container = (resources: Resources) => inputs(resources, 'Deployment').spec.template.spec.containers[0];
 const cronJobContainer = (resources: Resources) => inputs(resources, 'CronJob').spec.jobTemplate.spec.template.spec.containers[0];
 const upstream = (resources: Resources) => inputs(resources, 'VirtualServer').spec.upstreams[0];
-const backupBucket = (r: PolicyResource) => r.inputs.bucket === 'storage-backups-id';
+const backupBucket = (r: RenderedResource) => r.props.bucket === 'storage-backups-id';
 
 /** For every rule, resources that are deliberately wrong in exactly the way the rule forbids. */
 const breakages: Record<string, Breakage[]> = {
   's3-public-access-blocked': [['one switch off', (rs) => (inputs(rs, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock').restrictPublicBuckets = false)]],
   's3-owner-enforced': [
     ['ObjectWriter ownership', (rs) => (inputs(rs, 'aws:s3/bucketOwnershipControls:BucketOwnershipControls').rule.objectOwnership = 'ObjectWriter')],
-    ['an ACL resource', (rs) => rs.push({ type: 'aws:s3/bucketAcl:BucketAcl', name: 'public-read', inputs: { acl: 'public-read' } })],
+    ['an ACL resource', (rs) => rs.push({ type: 'aws:s3/bucketAcl:BucketAcl', name: 'public-read', props: { acl: 'public-read' } })],
   ],
   's3-encrypted-at-rest': [
     ['backups on SSE-S3 instead of KMS', (rs) => (inputs(rs, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration', backupBucket).rules = [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }])],
@@ -87,7 +94,7 @@ const breakages: Record<string, Breakage[]> = {
     ['PITR off', (rs) => (inputs(rs, 'mongodbatlas:index/advancedCluster:AdvancedCluster').pitEnabled = false)],
     ['termination protection off', (rs) => (inputs(rs, 'mongodbatlas:index/advancedCluster:AdvancedCluster').terminationProtectionEnabled = false)],
   ],
-  'atlas-no-open-access-list': [['0.0.0.0/0', (rs) => rs.push({ type: 'mongodbatlas:index/projectIpAccessList:ProjectIpAccessList', name: 'anyone', inputs: { projectId: 'p', cidrBlock: '0.0.0.0/0' } })]],
+  'atlas-no-open-access-list': [['0.0.0.0/0', (rs) => rs.push({ type: 'mongodbatlas:index/projectIpAccessList:ProjectIpAccessList', name: 'anyone', props: { projectId: 'p', cidrBlock: '0.0.0.0/0' } })]],
   'atlas-least-privilege-user': [
     ['atlasAdmin', (rs) => (inputs(rs, 'mongodbatlas:index/databaseUser:DatabaseUser').roles = [{ roleName: 'atlasAdmin', databaseName: 'admin' }])],
     ['not scoped to the cluster', (rs) => (inputs(rs, 'mongodbatlas:index/databaseUser:DatabaseUser').scopes = [])],
@@ -98,7 +105,7 @@ const breakages: Record<string, Breakage[]> = {
   'required-tags': [
     ['KMS key without owner', (rs) => delete inputs(rs, 'aws:kms/key:Key').tags.owner],
     ['untagged listed type', (rs) => delete inputs(rs, 'mongodbatlas:index/advancedCluster:AdvancedCluster').tags],
-    ['another AWS resource with partial tags', (rs) => rs.push({ type: 'aws:sns/topic:Topic', name: 'alerts', inputs: { tags: { app: 'switchboard' } } })],
+    ['another AWS resource with partial tags', (rs) => rs.push({ type: 'aws:sns/topic:Topic', name: 'alerts', props: { tags: { app: 'switchboard' } } })],
   ],
   'k8s-probes': [
     ['readiness on /health', (rs) => (container(rs).readinessProbe.httpGet.path = '/health')],
@@ -120,7 +127,7 @@ const breakages: Record<string, Breakage[]> = {
   'k8s-hpa-seed-targets': [['CPU at 90 %', (rs) => (inputs(rs, 'HorizontalPodAutoscaler').spec.metrics[0].resource.target.averageUtilization = 90)]],
   'k8s-hpa-above-pdb': [['PDB as high as the HPA floor', (rs) => (inputs(rs, 'PodDisruptionBudget').spec.minAvailable = 3)]],
   'k8s-graceful-shutdown': [['grace shorter than the drain', (rs) => (inputs(rs, 'Deployment').spec.template.spec.terminationGracePeriodSeconds = 12)]],
-  'k8s-secrets-not-in-configmaps': [['MONGODB_URI in the ConfigMap', (rs) => (inputs(rs, 'ConfigMap', (r) => Boolean(r.inputs.data?.APP_ENV)).data.MONGODB_URI = 'mongodb+srv://u:p@h/db')]],
+  'k8s-secrets-not-in-configmaps': [['MONGODB_URI in the ConfigMap', (rs) => (inputs(rs, 'ConfigMap', (r) => Boolean(r.props.data?.APP_ENV)).data.MONGODB_URI = 'mongodb+srv://u:p@h/db')]],
   'edge-websocket-timeouts': [['30 s read timeout', (rs) => (upstream(rs)['read-timeout'] = '30s')]],
   'edge-sticky-long-polling': [['round robin with long-polling', (rs) => (upstream(rs)['lb-method'] = 'round_robin')]],
   'edge-limits-and-headers': [
@@ -134,32 +141,69 @@ const breakages: Record<string, Breakage[]> = {
   ],
 };
 
-describe('policy rules', () => {
-  test('every rule has a unique name, an anchor and at least one deliberately bad case', () => {
-    const names = policyRules.map((rule) => rule.name);
+const names = switchboardPolicies.map((policy) => policy.name);
+const failing = async (resources: Resources, ctx: PolicyContext = context) => (await checkStack(resources, ctx)).mandatory;
+
+describe('the switchboard policy pack', () => {
+  test('every policy has a unique name, an anchor, a level and at least one deliberately bad case', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(Object.keys(breakages).sort()).toEqual([...names].sort());
-    for (const rule of policyRules) expect(rule.anchor.length).toBeGreaterThan(10);
+    for (const policy of switchboardPolicies) {
+      expect(policy.anchor.length).toBeGreaterThan(10);
+      expect(policy.enforcementLevel).toBe('mandatory');
+      expect('validateStack' in policy || 'validateResource' in policy).toBe(true);
+    }
+    // Both kinds of CrossGuard policy are in use: the adapter runs each the way the engine does.
+    expect(switchboardPolicies.filter((p) => 'validateResource' in p).length).toBeGreaterThan(5);
+    expect(switchboardPolicies.filter((p) => 'validateStack' in p).length).toBeGreaterThan(5);
   });
 
-  test('the production program is compliant before anything is broken', () => {
+  test('the production program is compliant before anything is broken', async () => {
     expect(compliant.length).toBeGreaterThan(40);
-    expect(runPolicies(compliant, context)).toEqual([]);
+    expect((await checkStack(compliant, context)).violations).toEqual([]);
   });
 
-  const cases = policyRules.flatMap((rule) => (breakages[rule.name] ?? []).map(([what, breakIt]) => [rule.name, what, breakIt] as const));
-  test.each(cases)('%s fails on a bad resource: %s', (ruleName, _what, breakIt) => {
+  const cases = names.flatMap((name) => (breakages[name] ?? []).map(([what, breakIt]) => [name, what, breakIt] as const));
+  test.each(cases)('%s fails on a bad resource: %s', async (policyName, _what, breakIt) => {
     const resources = structuredClone(compliant);
     breakIt(resources);
-    const violations = runPolicies(resources, context);
-    expect(violations.map((v) => v.rule)).toContain(ruleName);
+    const violations = await failing(resources);
+    expect(violations.map((v) => v.policy)).toContain(policyName);
+    // Each violation names the resource it is about and carries the policy's requirement (the fix).
+    for (const v of violations.filter((x) => x.policy === policyName)) {
+      expect(v.urn).toMatch(/^urn:pulumi:test::switchboard::/);
+      expect(v.description).toBe(switchboardPolicies.find((p) => p.name === policyName)!.description);
+    }
   });
 
-  test('environment-specific rules only apply to production', () => {
+  test('environment-specific rules only apply to production', async () => {
     const resources = structuredClone(compliant);
     inputs(resources, 'aws:elasticache/replicationGroup:ReplicationGroup').multiAzEnabled = false;
-    expect(runPolicies(resources, { ...context, environment: 'staging' })).toEqual([]);
+    expect(await failing(resources, { ...context, environment: 'staging' })).toEqual([]);
     upstream(resources)['lb-method'] = 'least_conn';
-    expect(runPolicies(resources, { ...context, environment: 'staging', longPolling: false })).toEqual([]);
+    expect(await failing(resources, { ...context, environment: 'staging', longPolling: false })).toEqual([]);
+  });
+
+  test('a resource policy reports the resource it validated (urn, name in the message)', async () => {
+    const resources = structuredClone(compliant);
+    inputs(resources, 'aws:elasticache/replicationGroup:ReplicationGroup').snapshotRetentionLimit = 0;
+    const [violation] = (await failing(resources)).filter((v) => v.policy === 'redis-snapshots');
+    const group = first(resources, 'aws:elasticache/replicationGroup:ReplicationGroup');
+    expect(violation).toEqual({ policy: 'redis-snapshots', enforcementLevel: 'mandatory', urn: `urn:pulumi:test::switchboard::${group.type}::${group.name}`, message: `${group.name}: automatic snapshots are off`, description: 'Replication groups keep automatic snapshots.' });
+  });
+
+  test('enforcement levels: advisory violations warn, disabled policies do not run, mandatory ones fail', async () => {
+    const resources = [stackResource(context), ...structuredClone(compliant)];
+    inputs(resources, 'aws:elasticache/replicationGroup:ReplicationGroup').snapshotRetentionLimit = 0;
+    inputs(resources, 'Deployment').spec.replicas = 1;
+    const advisory = await checkPolicies(resources, { config: { 'redis-snapshots': 'advisory', 'k8s-replicas-in-production': { enforcementLevel: 'disabled' } } });
+    expect(advisory.mandatory).toEqual([]);
+    expect(advisory.advisory.map((v) => v.policy)).toEqual(['redis-snapshots']);
+    const strict = await checkPolicies(resources);
+    expect(strict.mandatory.map((v) => v.policy).sort()).toEqual(['k8s-replicas-in-production', 'redis-snapshots']);
+  });
+
+  test('a rule that needs the stack context fails loudly without the policyContext output', async () => {
+    await expect(checkPolicies(structuredClone(compliant))).rejects.toThrow(/policy redis-failover-in-production: the stack exports no valid "policyContext" output/);
   });
 });

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { policyContext, runPolicies } from '../src/policies/rules';
+import { policyContext, type PolicyContext } from '../policy/context';
 import { installMocks, settle, valueOf, shutdownMocks } from './helpers/mocks';
+import { asRendered, checkStack } from './helpers/policy';
 import { rawStackConfig, stackConfig } from './helpers/stacks';
 
 afterAll(shutdownMocks);
@@ -27,9 +28,11 @@ test('index.ts builds the production stack from Pulumi config and exports its ou
   const entry = (await import(path.join(__dirname, '..', 'index'))) as Record<string, pulumi.Output<string> | string>;
   await settle();
 
-  expect(Object.keys(entry).sort()).toEqual(['appHost', 'backupBucket', 'backupPolicyArn', 'coreMediaPolicyArn', 'mediaBucket', 'mediaCdnDomain', 'mongoClusterName', 'redisEndpoint']);
+  expect(Object.keys(entry).sort()).toEqual(['appHost', 'backupBucket', 'backupPolicyArn', 'coreMediaPolicyArn', 'mediaBucket', 'mediaCdnDomain', 'mongoClusterName', 'policyContext', 'redisEndpoint']);
   expect(await valueOf(entry.mongoClusterName as pulumi.Output<string>)).toBe('switchboard-production');
-  expect(runPolicies(program.resources, policyContext(stackConfig('production')))).toEqual([]);
+  // The policy pack reads the stack's context from this output (the engine hands it to stack policies).
+  expect(entry.policyContext).toEqual(policyContext(stackConfig('production')));
+  expect((await checkStack(asRendered(program.resources), entry.policyContext as unknown as PolicyContext)).violations).toEqual([]);
   // The core's Secret (the AlertmanagerConfig's receivers have their own, switchboard-alert-receivers).
   const secret = program.resources.find((r) => r.type === 'kubernetes:core/v1:Secret' && (r.inputs.metadata as { name?: string })?.name === 'switchboard-secrets');
   // Production authenticates with JWKS only: no HS256 keys, and the DSN comes from the secret config.

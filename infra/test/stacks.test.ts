@@ -1,6 +1,8 @@
-import { policyContext, runPolicies } from '../src/policies/rules';
+import { policyContext } from '../policy/context';
 import { buildStack } from '../src/stack';
 import { installMocks, ofType, settle, valueOf, type MockedProgram, shutdownMocks } from './helpers/mocks';
+import { stackConfigFromFile } from '../render';
+import { asRendered, checkStack } from './helpers/policy';
 import { allEnvironments, stackConfig, testSecrets } from './helpers/stacks';
 import type { Environment } from '../src/config';
 
@@ -29,8 +31,8 @@ function programOf(environment: Environment): MockedProgram {
 }
 
 describe.each(allEnvironments)('the %s stack', (environment) => {
-  test('passes every policy rule', () => {
-    expect(runPolicies(programOf(environment).resources, policyContext(stackConfig(environment)))).toEqual([]);
+  test('passes every policy of the pack', async () => {
+    expect((await checkStack(asRendered(programOf(environment).resources), policyContext(stackConfig(environment)))).violations).toEqual([]);
   });
 
   test('creates every component once', () => {
@@ -92,9 +94,9 @@ describe('differences between environments', () => {
     expect(ofType(programOf('dev'), 'kubernetes:core/v1:ConfigMap').find((c) => c.inputs.data?.APP_ENV)?.inputs.data.APP_ENV).toBe('development');
   });
 
-  test('the policies catch what the production rules would not allow in dev', () => {
-    const devResources = programOf('dev').resources;
-    const rules = runPolicies(devResources, { ...policyContext(stackConfig('dev')), environment: 'production' }).map((v) => v.rule);
+  test('the policies catch what the production rules would not allow in dev', async () => {
+    const devResources = asRendered(programOf('dev').resources);
+    const rules = (await checkStack(devResources, { ...policyContext(stackConfig('dev')), environment: 'production' })).mandatory.map((v) => v.policy);
     expect(new Set(rules)).toEqual(new Set(['redis-failover-in-production', 'atlas-pitr-and-protection-in-production', 'k8s-replicas-in-production']));
   });
 });
@@ -104,4 +106,13 @@ test('a stack without JWKS or HS256 keys is refused (the core would fall back to
   const secrets = testSecrets();
   delete secrets.jwtHs256Keys;
   expect(() => buildStack(stackConfig('dev'), secrets, observability)).toThrow(/jwtJwksUrl or the secret switchboard:jwtHs256Keys/);
+});
+
+test('the local-k8s stack (the one ops deploy runs through the engine with the pack, issue 25) passes every policy of the pack', async () => {
+  const program = installMocks('local-k8s');
+  const config = stackConfigFromFile('local-k8s' as Environment);
+  const outputs = buildStack(config, testSecrets(), observability);
+  await settle();
+  expect(outputs.policyContext).toEqual(policyContext(config));
+  expect((await checkStack(asRendered(program.resources), outputs.policyContext)).violations).toEqual([]);
 });

@@ -24,6 +24,8 @@ export interface FakeStackOptions {
   unready?: string[];
   /** Tags whose public smoke test fails. */
   smokeFails?: string[];
+  /** The preview fails with this error (e.g. the runner's refusal of a mandatory policy violation). */
+  previewError?: Error;
   /** Extra changes every preview shows (drift). */
   drift?: ResourceChange[];
   /** `up` runs until its signal aborts (then reports cancelled): a long rollout to interrupt. */
@@ -70,6 +72,7 @@ export function fakeStack(options: FakeStackOptions) {
     async preview({ image, config, onOutput }) {
       const settings = changedSettings(applied, config);
       calls.push(`preview ${imageVersion(image)}${settings.length ? ` ${settings.join(',')}` : ''}`);
+      if (options.previewError) throw options.previewError;
       onOutput(`Previewing update (${options.stack}): ~ deployment/switchboard-core image ${imageVersion(image)}`);
       // As the program renders it: RELEASE_VERSION and every setting are in the ConfigMap (secrets in the
       // Secret), and the pod template's checksum of both changes with any of them.

@@ -214,7 +214,13 @@ test('the first deploy of an empty stack is refused as drift (everything would b
 });
 
 test('a second deploy of a new version rolls the pods to it (image only: no drift)', async () => {
-  expectOk(await deploy('sha-2'));
+  const run = await deploy('sha-2');
+  expectOk(run);
+  // The engine ran the CrossGuard pack (infra/policy) on the real program, in the preview and the up (issue 26).
+  // The preview's diff display lists "Policy Packs run: switchboard|local|<path> 1.0.0"; the up's summary "✅ switchboard@v1.0.0 (local: <path>)".
+  const output = `${run.stdout}${run.stderr}`;
+  expect(output).toMatch(/switchboard\|local\|\S*infra\/policy\/analyzer\s+1\.0\.0/);
+  expect(output).toMatch(/✅ switchboard@v1\.0\.0 \(local: \S*infra\/policy\/analyzer\)/);
   const d = await deployment();
   expect(d?.spec.template.spec.containers[0]!.image).toBe(imageOf('sha-2'));
   expect(d?.status.readyReplicas).toBe(2);

@@ -6,7 +6,7 @@ import { readAudit } from '../state/audit-log';
 import { readLock } from '../state/lock';
 import { listReleases } from '../state/releases';
 import { ociRegistry } from '../targets/kubernetes/registry-client';
-import { configFileWithImage, IMAGE_KEY, imageVersion, parseVersion, readStackConfig, stackConfigPath } from '../targets/kubernetes/stack-runner';
+import { configFileWithImage, IMAGE_KEY, imageVersion, parseVersion, policyRefusal, readStackConfig, stackConfigPath } from '../targets/kubernetes/stack-runner';
 import { digestOf, fakeStack, imageOf, repo, versionOf, type FakeStackOptions } from './fake-stack';
 import { runOps } from './helpers';
 import { startRegistryDouble } from './registry-double';
@@ -53,7 +53,7 @@ test('--dry-run prints the exact plan and touches nothing', async () => {
   expect(plan[1]).toBe('preflight: no item; refuse the deploy if one fails (skipped: typecheck, lint, tests, audit, config, mongodb, indexes, redis, s3, tls, backup, alerts)');
   expect(plan[2]).toBe(`read the image serving now: the release history (none yet), else ${IMAGE_KEY} in ${path.resolve(__dirname, '..', '..', 'infra', 'Pulumi.production.yaml')} (read only)`);
   expect(plan[3]).toBe(`record v1: image ${repo}@<digest of :sha-bbb, resolved from the registry>`);
-  expect(plan.join('\n')).toMatch(/pulumi preview --diff .*temporary config file.*stop if anything besides the image would change/);
+  expect(plan.join('\n')).toMatch(/pulumi preview --diff .*--policy-pack \S*infra\/policy\/analyzer .*temporary config file.*stop on a mandatory policy violation .*or if anything besides the image would change/);
   expect(plan.join('\n')).toContain('every pod of the core runs <digest> and answers /ready 200');
   expect(plan.join('\n')).toContain('authenticated create conversation, send, read back');
   expect(plan.at(-2)).toBe('skip ops verify: the recorded fake stack has no core to verify (OPS_SKIP_VERIFY)');
@@ -100,6 +100,20 @@ test('a digest is used as given; an unknown tag fails before anything changes', 
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toContain(`${repo}:no-such-tag does not exist`);
   expect(fake.calls.filter((c) => /^(preview|up)/.test(c))).toEqual([]);
+});
+
+test('a mandatory policy violation in the preview refuses the deploy before up, naming the policy, the resource and the fix', async () => {
+  // What the real runner throws when the engine reports a mandatory violation of infra/policy (ops/test/policy-pack-engine.test.ts).
+  const previewError = policyRefusal('production', [{ policy: 'k8s-replicas-in-production', enforcementLevel: 'mandatory', urn: 'urn:pulumi:production::switchboard::switchboard:infra:SwitchboardApp$kubernetes:apps/v1:Deployment::app-core', message: 'In production, Deployments run at least 2 replicas and HPAs keep at least 3.\napp-core: fewer than 2 replicas' }], 'the preview');
+  const fake = use({ initialTag: 'sha-aaa', previewError });
+  const refused = await deploy('sha-bbb');
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain('the policy pack refused the preview of production');
+  expect(refused.stderr).toContain('✗ policy k8s-replicas-in-production (mandatory): kubernetes:apps/v1:Deployment app-core: app-core: fewer than 2 replicas');
+  expect(refused.stderr).toContain('fix: In production, Deployments run at least 2 replicas and HPAs keep at least 3.');
+  expect(refused.stderr).toContain('pulumi preview --stack production --policy-pack policy/analyzer');
+  expect(fake.calls.filter((c) => c.startsWith('up'))).toEqual([]);
+  expect(listReleases(stateDir, 'production')[0]).toMatchObject({ status: 'failed' });
 });
 
 test('drift: a preview that changes more than the image is shown and nothing is applied, unless --allow-drift', async () => {

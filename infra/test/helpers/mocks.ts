@@ -1,5 +1,4 @@
 import * as pulumi from '@pulumi/pulumi';
-import type { PolicyResource } from '../../src/policies/rules';
 
 const secretSig = '4dabf18193072939515e22adb298388d';
 
@@ -58,7 +57,12 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
   }
 }
 
-export interface CapturedResource extends PolicyResource {
+export interface CapturedResource {
+  type: string;
+  name: string;
+  id: string;
+  /** Resolved inputs, secrets unwrapped. */
+  inputs: Record<string, any>;
   /** Input paths that arrived as Pulumi secrets. */
   secretPaths: string[];
   /** The provider reference (`<urn>::<id>`) the resource was registered with, if explicit. */

@@ -9,7 +9,7 @@ import { changedSettings, stackSettingOf } from './stack-config';
 import { kubectlPods, type PodInfo, type PodLister } from './pods';
 import { ociRegistry, type RegistryClient } from './registry-client';
 import { httpSmokeTest, smokeTokensFromEnv, type StackSmokeTest } from './smoke';
-import { HOST_OUTPUT, IMAGE_KEY, imageVersion, infraDir, parseVersion, pulumiRunner, readStackValue, stackConfigPath, type StackRunner } from './stack-runner';
+import { HOST_OUTPUT, IMAGE_KEY, imageVersion, infraDir, parseVersion, policyPackPath, pulumiRunner, readStackValue, stackConfigPath, type StackRunner } from './stack-runner';
 import type { ReleaseConfig } from '../../state/releases';
 
 /** How a setting is shown: a secret never by value. */
@@ -173,8 +173,8 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       return [
         `read the image serving now: the release history (${request.current ? `${request.current.id}` : 'none yet'}), else ${IMAGE_KEY} in ${stackConfigPath(options.stack)} (read only)`,
         kind === 'deploy' ? `record ${releaseId}: image ${image ?? '(missing: --version <digest, tag or image reference> is required)'}` : `record ${releaseId}: rollback to ${artifact?.id} (image ${image})`,
-        `pulumi preview --diff --stack ${options.stack} with ${IMAGE_KEY}=${image} in a temporary config file (program ${infraDir}); stop if anything besides the image would change${request.allowDrift ? ' (--allow-drift: apply it)' : ' (--allow-drift applies it)'}`,
-        `pulumi up --stack ${options.stack} --yes with the same temporary config (Deployment rolling update; Pulumi waits until the new pods are ready; Ctrl-C cancels it cleanly)`,
+        `pulumi preview --diff --stack ${options.stack} --policy-pack ${policyPackPath()} with ${IMAGE_KEY}=${image} in a temporary config file (program ${infraDir}); stop on a mandatory policy violation (naming policy, resource and fix), or if anything besides the image would change${request.allowDrift ? ' (--allow-drift: apply it)' : ' (--allow-drift applies it)'}`,
+        `pulumi up --stack ${options.stack} --yes --policy-pack ${policyPackPath()} with the same temporary config (Deployment rolling update; Pulumi waits until the new pods are ready; Ctrl-C cancels it cleanly)`,
         `every pod of the core runs ${version} and answers /ready 200 (timeout ${Math.round(verifyTimeoutMs / 1000)} s)`,
         `wait until https://<stack output ${HOST_OUTPUT}>/health reports version ${version} (3 answers in a row)`,
         `smoke test through https://<stack output ${HOST_OUTPUT}>: authenticated create conversation, send, read back`,

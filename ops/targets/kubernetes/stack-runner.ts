@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { OpsError } from '../../cli/output';
 import { MissingCommandError, requireCommand, run as runCommand } from '../../process';
 import { infraDir, loadStackConfig, readStackConfig, readStackValue, splitKey, stackConfigPath } from './stack-file';
 import type { ReleaseConfig } from '../../state/releases';
@@ -105,6 +106,43 @@ export function configFileWithImage(stack: string, image: string, workDir = infr
   return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The CrossGuard pack (infra/policy) as the executable analyzer Pulumi v3.276 launches itself (no
+ * Node.js language host needed): every preview and up of a stack runs it, and a mandatory violation
+ * fails the operation before anything changes. Always the checkout's pack, whatever directory holds
+ * the stack's config file.
+ */
+export const policyPackPath = () => path.join(infraDir, 'policy', 'analyzer');
+
+/** One violation the engine reported (a `policyEvent`). */
+export interface PolicyFinding {
+  policy: string;
+  /** The engine says `mandatory`, or `warning`/`advisory` for an advisory policy. */
+  enforcementLevel: string;
+  urn?: string;
+  /** The policy's description (what it requires: the fix) and the violation, as the pack reported them. */
+  message: string;
+}
+
+const resourceOfUrn = (urn: string) => {
+  const parts = urn.split('::');
+  return parts.length >= 4 ? `${parts[parts.length - 2]!.split('$').pop()} ${parts[parts.length - 1]}` : urn;
+};
+
+/** The refusal for mandatory violations: each policy, the resource and the fix (the policy's requirement). */
+export function policyRefusal(stack: string, findings: PolicyFinding[], operation: string): OpsError {
+  const lines = findings.map((f) => {
+    const [requirement = '', ...details] = f.message.split('\n').map((l) => l.trim()).filter(Boolean);
+    const what = details.length ? details.join('; ') : requirement;
+    return `  ✗ policy ${f.policy} (${f.enforcementLevel}): ${f.urn ? resourceOfUrn(f.urn) : 'the stack'}: ${what}\n    fix: ${requirement}`;
+  });
+  return new OpsError(
+    `the policy pack refused ${operation} of ${stack}: ${findings.length} mandatory violation(s), nothing was applied\n${lines.join('\n')}`,
+    `fix the program or the stack config (infra/policy/*.ts says what each policy checks), then check it: cd infra && pulumi preview --stack ${stack} --policy-pack policy/analyzer`,
+    1,
+  );
+}
+
 type AutoStack = import('@pulumi/pulumi').automation.Stack;
 type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
 /** The part of the Automation API's Stack the runner calls (tests pass a recording double). */
@@ -135,6 +173,21 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
     return selected;
   };
   const plain = (outputs: Record<string, { value: unknown }>) => Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
+  /** Runs a preview/up with the policy pack; mandatory policy events turn its failure into a refusal that names them. */
+  const withPolicies = async <T>(operation: string, fn: (policy: { policyPacks: string[]; onEvent(event: EngineEvent): void }) => Promise<T>): Promise<T> => {
+    const findings: PolicyFinding[] = [];
+    const onEvent = (event: EngineEvent) => {
+      const p = event.policyEvent;
+      if (p) findings.push({ policy: p.policyName, enforcementLevel: p.enforcementLevel, ...(p.resourceUrn ? { urn: p.resourceUrn } : {}), message: p.message });
+    };
+    try {
+      return await fn({ policyPacks: [policyPackPath()], onEvent });
+    } catch (error) {
+      const mandatory = findings.filter((f) => f.enforcementLevel === 'mandatory');
+      if (mandatory.length) throw policyRefusal(stack, mandatory, operation);
+      throw error;
+    }
+  };
   const withConfig = async <T>(run: StackRun, fn: (configFile: string) => Promise<T>): Promise<T> => {
     const config = configFileWithImage(stack, run.image, workDir, run.config);
     try {
@@ -154,12 +207,18 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
         const m = event.resourcePreEvent?.metadata;
         if (m && m.op !== 'same') changes.push({ urn: m.urn, type: m.type, op: m.op, paths: Object.keys(m.detailedDiff ?? {}).concat(m.detailedDiff ? [] : (m.diffs ?? [])) });
       };
-      await withConfig(run, async (configFile) => (await select()).preview({ diff: true, refresh: true, configFile, onOutput: run.onOutput, onEvent, signal: run.signal }));
+      await withPolicies('the preview', (policy) =>
+        withConfig(run, async (configFile) =>
+          (await select()).preview({ diff: true, refresh: true, configFile, onOutput: run.onOutput, policyPacks: policy.policyPacks, onEvent: (event) => (policy.onEvent(event), onEvent(event)), signal: run.signal }),
+        ),
+      );
       return { changes };
     },
     async up(run) {
       try {
-        const result = await withConfig(run, async (configFile) => (await select()).up({ refresh: true, configFile, onOutput: run.onOutput, signal: run.signal }));
+        const result = await withPolicies('the update', (policy) =>
+          withConfig(run, async (configFile) => (await select()).up({ refresh: true, configFile, onOutput: run.onOutput, policyPacks: policy.policyPacks, onEvent: policy.onEvent, signal: run.signal })),
+        );
         return { result: result.summary.result === 'succeeded' ? 'succeeded' : 'failed', outputs: plain(result.outputs) };
       } catch (error) {
         if (!run.signal?.aborted) throw error;
