@@ -1,7 +1,7 @@
-import { AuthError, MemoryOutboxStore, SwitchboardClient, type ConnectionState, type MessageView, type SendAttempt } from '../src';
+import { AuthError, MemoryOutboxStore, SwitchboardClient, type ConnectionState, type ClientOptions, type MessageView, type SendAttempt } from '../src';
 import { FakeClock, FakeServer, jwt, problem, type FakeSocket } from './fakes';
 
-function setup(options: { store?: MemoryOutboxStore; getToken?: (reason: string) => Promise<string> | string; random?: () => number } = {}) {
+function setup(options: { store?: MemoryOutboxStore; getToken?: (reason: string) => Promise<string> | string; random?: () => number; more?: Partial<ClientOptions> } = {}) {
   const clock = new FakeClock();
   const server = new FakeServer();
   let n = 0;
@@ -22,11 +22,14 @@ function setup(options: { store?: MemoryOutboxStore; getToken?: (reason: string)
     pingTimeoutMs: 30_000,
     store: options.store,
     newClientMsgId: (() => { let i = 0; return () => `c${++i}`; })(),
+    ...options.more,
   });
+  const attempts: SendAttempt[] = [];
+  client.on('attempt', (a) => attempts.push(a));
   const states: { state: ConnectionState; reason?: string; delayMs?: number }[] = [];
   client.on('stateChange', (state, _prev, info) => states.push({ state, reason: info.reason, delayMs: info.delayMs }));
   const current = () => [...server.sockets].find((s) => s.connected) as FakeSocket | undefined;
-  return { clock, server, client, states, tokens, current };
+  return { clock, server, client, states, tokens, current, attempts };
 }
 
 describe('connection state machine', () => {
@@ -239,26 +242,7 @@ describe('outbox', () => {
 });
 
 describe('hooks for load and fault tools', () => {
-  function tool(options: Partial<ConstructorParameters<typeof SwitchboardClient>[0]> = {}) {
-    const clock = new FakeClock();
-    const server = new FakeServer();
-    const client = new SwitchboardClient({
-      url: 'http://core.test',
-      getToken: () => jwt('amy', clock.now() + 3_600_000),
-      socketFactory: server.factory,
-      fetch: server.fetch as typeof fetch,
-      clock,
-      random: () => 0.5,
-      backoff: { baseMs: 1_000, maxMs: 8_000 },
-      ackTimeoutMs: 2_000,
-      pingTimeoutMs: 1e9,
-      newClientMsgId: (() => { let i = 0; return () => `c${++i}`; })(),
-      ...options,
-    });
-    const attempts: SendAttempt[] = [];
-    client.on('attempt', (a) => attempts.push(a));
-    return { clock, server, client, attempts };
-  }
+  const tool = (more: Partial<ClientOptions> = {}) => setup({ more });
 
   it('reports every attempt with its outcome and timing: a lost ack (timeout), a refusal, then the ack of a duplicate', async () => {
     const s = tool({ retryDelay: ({ problem }) => (problem ? 300 : 100) });
