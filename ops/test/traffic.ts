@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { io as connect, type Socket } from 'socket.io-client';
+import { createClient } from '../../core/client/src';
 
 export interface TrafficReport {
   http: { ok: number; failed: number; connectionRetries: number; failures: string[] };
@@ -8,8 +8,9 @@ export interface TrafficReport {
 
 /**
  * Continuous traffic through the front door while a deploy runs: HTTP readers (keep-alive, like a
- * browser) and a socket client sending messages with acks, retrying with the same clientMsgId after a
- * reconnect (the client contract in DESIGN.md), plus a second socket counting broadcasts.
+ * browser) and a @switchboard/client sending messages with acks (its outbox retries with the same
+ * clientMsgId across reconnects: the client contract in DESIGN.md), plus a second client counting the
+ * broadcasts it receives.
  */
 export function startTraffic(options: { url: string; token: string; receiverToken: string; conversationId: string; httpConcurrency?: number; messageEveryMs?: number }) {
   const report: TrafficReport = { http: { ok: 0, failed: 0, connectionRetries: 0, failures: [] }, socket: { sent: 0, acked: 0, retries: 0, reconnects: 0, received: 0, ackedIds: [], failures: [] } };
@@ -48,40 +49,42 @@ export function startTraffic(options: { url: string; token: string; receiverToke
     }
   };
 
-  const socketOptions = { transports: ['websocket'], reconnectionDelay: 50, reconnectionDelayMax: 300 };
-  const sender: Socket = connect(options.url, { ...socketOptions, auth: { token: options.token } });
-  const receiver: Socket = connect(options.url, { ...socketOptions, auth: { token: options.receiverToken } });
+  // The sender's outbox retries with the same clientMsgId (3 s ack timeout, 100 ms apart, 20 tries at most);
+  // both clients reconnect fast (50-300 ms backoff) and join the conversation again after every reconnect.
+  const clientOptions = { url: options.url, ackTimeoutMs: 3_000, backoff: { baseMs: 50, maxMs: 300 }, retryDelay: () => 100, maxAttempts: 20 };
+  const sender = createClient({ ...clientOptions, getToken: () => options.token });
+  const receiver = createClient({ ...clientOptions, getToken: () => options.receiverToken });
   const seen = new Set<string>();
-  for (const s of [sender, receiver]) {
-    s.on('connect', () => {
-      if (s === sender && report.socket.sent > 0) report.socket.reconnects++;
-      s.emit('join_conversation', { conversationId: options.conversationId });
-    });
+  for (const c of [sender, receiver]) {
+    c.on('error', () => undefined);
+    c.subscribe(options.conversationId, { raw: true });
   }
-  receiver.on('message_received', (m: { clientMsgId?: string; id: string }) => {
+  sender.on('stateChange', (state) => {
+    if (state === 'connected' && report.socket.sent > 0) report.socket.reconnects++;
+  });
+  sender.on('attempt', (a) => {
+    if (a.attempt > 1) report.socket.retries++;
+    if (a.outcome === 'refused') report.socket.failures.push(`ack error ${a.problem?.code}`);
+    else if (a.outcome !== 'acked') report.socket.failures.push(a.outcome);
+  });
+  receiver.on('broadcast', (m) => {
     if (!seen.has(m.id)) {
       seen.add(m.id);
       report.socket.received++;
     }
   });
+  sender.connect();
+  receiver.connect();
 
   const sendOne = async () => {
     const clientMsgId = randomUUID();
     report.socket.sent++;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      if (attempt > 0) report.socket.retries++;
-      try {
-        const ack = (await sender.timeout(3_000).emitWithAck('send_message', { conversationId: options.conversationId, clientMsgId, text: `traffic ${clientMsgId}` })) as { id?: string; error?: { code: string } };
-        if (ack.id) {
-          report.socket.acked++;
-          report.socket.ackedIds.push(ack.id);
-          return;
-        }
-        report.socket.failures.push(`ack error ${ack.error?.code}`);
-      } catch (error) {
-        report.socket.failures.push((error as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      const message = await sender.send(options.conversationId, `traffic ${clientMsgId}`, { clientMsgId });
+      report.socket.acked++;
+      report.socket.ackedIds.push(message.id);
+    } catch (error) {
+      report.socket.failures.push(`gave up: ${(error as Error).message}`);
     }
   };
   const sendLoop = async () => {
@@ -94,13 +97,13 @@ export function startTraffic(options: { url: string; token: string; receiverToke
   const loops = [...Array.from({ length: options.httpConcurrency ?? 4 }, httpLoop), sendLoop()];
   return {
     report,
-    ready: () => new Promise<void>((resolve) => (sender.connected && receiver.connected ? resolve() : setTimeout(resolve, 500))),
+    ready: () => new Promise<void>((resolve) => (sender.state === 'connected' && receiver.state === 'connected' ? resolve() : setTimeout(resolve, 500))),
     async stop(): Promise<TrafficReport> {
       running = false;
       await Promise.all(loops);
       await new Promise((r) => setTimeout(r, 500));
-      sender.disconnect();
-      receiver.disconnect();
+      sender.close();
+      receiver.close();
       return report;
     },
   };

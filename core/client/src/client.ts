@@ -1,6 +1,6 @@
 import { fullJitter, type BackoffOptions } from './backoff';
 import { Emitter } from './emitter';
-import { AuthError, errorFromProblem, isPermanent, isProblem, SwitchboardError } from './errors';
+import { AuthError, errorFromProblem, isPermanent, isProblem, SwitchboardError, type HttpInfo } from './errors';
 import type { ConversationView, HistoryPage, JoinAck, MessageView, Problem, SendAck, ServerToClientEvents, SessionEndReason, UploadTicket } from './protocol';
 import { ConversationSequencer } from './sequencer';
 import { MemoryOutboxStore, type OutboxEntry, type OutboxStore } from './store';
@@ -53,6 +53,45 @@ export interface ClientOptions {
   renewBeforeMs?: number;
   pageSize?: number;
   newClientMsgId?: () => string;
+  /**
+   * How `send()` reaches the core: `socket` (default; needs the connection) or `http` (POST
+   * /messages; needs no connection: sends go out at once, from construction until `close()`).
+   * Messages with attachments always go over HTTP.
+   */
+  sendTransport?: 'socket' | 'http';
+  /** The wait before retrying a send that failed (default: the core's Retry-After, else full-jitter backoff). */
+  retryDelay?(info: RetryInfo): number;
+  /** Give up on an entry after this many attempts: `send()` rejects with the last error, event `failed` (default: never). */
+  maxAttempts?: number;
+}
+
+/** One try of an outbox entry, as event `attempt` reports it (for load and fault tools: raw ack timing). */
+export interface SendAttempt {
+  clientMsgId: string;
+  conversationId: string;
+  /** 1 for the first try. */
+  attempt: number;
+  transport: 'socket' | 'http';
+  /** Client clock (ms) when it was sent, and how long the answer took (or how long was waited for none). */
+  startedAt: number;
+  durationMs: number;
+  /**
+   * `acked`: stored (`duplicate`: an earlier attempt had stored it already); `refused`: the core answered
+   * with a problem (`problem`); `timeout`: no answer within `ackTimeoutMs`; `failed`: no answer at all
+   * (network error, connection gone).
+   */
+  outcome: 'acked' | 'refused' | 'timeout' | 'failed';
+  message?: MessageView;
+  duplicate?: boolean;
+  problem?: Problem;
+  /** HTTP sends: the response's status and Retry-After header (when a response came). */
+  http?: HttpInfo;
+}
+
+export interface RetryInfo {
+  entry: OutboxEntry;
+  error: Error;
+  problem?: Problem;
 }
 
 export interface ClientEvents {
@@ -70,8 +109,15 @@ export interface ClientEvents {
   offline(event: Parameters<ServerToClientEvents['user_offline']>[0]): void;
   /** An outbox entry was acknowledged (also for entries restored from a persistent store). */
   sent(entry: OutboxEntry, message: MessageView): void;
-  /** An outbox entry was refused for good (a 4xx other than 429/401). */
+  /** An outbox entry was refused for good (a 4xx other than 429/401), or gave up after `maxAttempts`. */
   failed(entry: OutboxEntry, error: SwitchboardError): void;
+  /** Every try of an outbox entry, with its outcome and timing (retries included). */
+  attempt(attempt: SendAttempt): void;
+  /**
+   * Every `message_received` as it came off the socket, before ordering and de-duplication (for metrics
+   * and tools that count the core's duplicates and gaps; applications want `message`).
+   */
+  broadcast(message: MessageView): void;
   sessionEnded(reason: SessionEndReason | 'unauthorized'): void;
   /** Non-fatal trouble worth logging (a join refused, a renewal that failed and will be retried). */
   error(error: Error): void;
@@ -128,6 +174,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private livenessTimer?: unknown;
   private renewTimer?: unknown;
   private readonly conversations = new Map<string, ConversationSequencer>();
+  /** Conversations followed without ordering (`subscribe(id, { raw: true })`): joined on every connect. */
+  private readonly rawConversations = new Set<string>();
+  /** close() was called (and connect() not since): no sends, no retries. */
+  private halted = false;
+  private readonly sendTransport: 'socket' | 'http';
   private readonly outbox = new Map<string, OutboxRecord>();
   private readonly loaded: Promise<void>;
 
@@ -141,6 +192,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     this.pingTimeoutMs = options.pingTimeoutMs ?? 50_000;
     this.renewBeforeMs = options.renewBeforeMs ?? 60_000;
+    this.sendTransport = options.sendTransport ?? 'socket';
     this.loaded = this.store.load().then(
       (entries) => {
         for (const entry of entries.sort((a, b) => a.createdAt - b.createdAt)) {
@@ -157,6 +209,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   connect(): this {
     if (this.state !== 'closed') return this;
     this.closedByApp = false;
+    this.halted = false;
     this.attempt = 0;
     void this.open();
     return this;
@@ -165,6 +218,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Closes for good. Queued sends stay in the store (a persistent one replays them next time). */
   close(reason = 'closed by the application'): void {
     this.closedByApp = true;
+    this.halted = true;
     this.generation++;
     this.clearTimers();
     this.dropSocket();
@@ -241,7 +295,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       this.scheduleReconnect(problem ? `${problem.status} ${problem.code}` : 'connect_error', problem?.retryAfter ? problem.retryAfter * 1000 : undefined);
     }));
     socket.on('disconnect', live((reason: string) => this.scheduleReconnect(reason)));
-    socket.on('message_received', live((message: MessageView) => this.conversations.get(message.conversationId)?.onBroadcast(message)));
+    socket.on('message_received', live((message: MessageView) => {
+      this.emit('broadcast', message);
+      this.conversations.get(message.conversationId)?.onBroadcast(message);
+    }));
     socket.on('conversation_resync', live((event: { conversationId: string; lastSeq: number }) => this.conversations.get(event.conversationId)?.onResync(event.lastSeq)));
     socket.on('message_read', live((event: Parameters<ClientEvents['read']>[0]) => this.emit('read', event)));
     socket.on('user_typing', live((event: Parameters<ClientEvents['typing']>[0]) => this.emit('typing', event)));
@@ -276,6 +333,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.scheduleRenew(token);
     // Subscribe first (join), then catch up: the join ack starts each conversation's repair.
     for (const sequencer of this.conversations.values()) void this.join(sequencer);
+    for (const conversationId of this.rawConversations) void this.joinRaw(conversationId);
     this.flushOutbox();
   }
 
@@ -360,8 +418,24 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /**
    * Delivers this conversation's messages (event `message`) in order, once. `afterSeq`: the last seq
    * the app already has (e.g. from its cache; 0 = from the start); omitted = from now on.
+   * `raw: true` only joins the conversation's room (again after every reconnect): its messages come as
+   * the core broadcasts them (event `broadcast`), with no ordering, de-duplication or catch-up — for
+   * tools that measure the core's own delivery.
    */
-  subscribe(conversationId: string, options: { afterSeq?: number } = {}): { unsubscribe(): void; readonly high: number | undefined } {
+  subscribe(conversationId: string, options: { afterSeq?: number; raw?: boolean } = {}): { unsubscribe(): void; readonly high: number | undefined } {
+    if (options.raw) {
+      if (!this.rawConversations.has(conversationId)) {
+        this.rawConversations.add(conversationId);
+        if (this.state === 'connected') void this.joinRaw(conversationId);
+      }
+      return {
+        unsubscribe: () => {
+          if (!this.rawConversations.delete(conversationId)) return;
+          if (this.state === 'connected') this.request('leave_conversation', { conversationId }).catch(() => undefined);
+        },
+        high: undefined,
+      };
+    }
     let sequencer = this.conversations.get(conversationId);
     if (!sequencer) {
       sequencer = new ConversationSequencer(
@@ -412,6 +486,16 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     }
   }
 
+  private async joinRaw(conversationId: string): Promise<void> {
+    try {
+      const ack = await this.request<JoinAck>('join_conversation', { conversationId });
+      if (this.rawConversations.has(conversationId)) this.emit('joined', ack);
+    } catch (error) {
+      this.emit('error', error as Error);
+      if (error instanceof SwitchboardError && error.kind === 'refused') this.rawConversations.delete(conversationId);
+    }
+  }
+
   // ---- outbox -------------------------------------------------------------------------------
 
   /**
@@ -453,34 +537,65 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     }
   }
 
+  /** Socket sends need the connection; HTTP sends only need the client not closed. */
+  private overHttp(entry: OutboxEntry): boolean {
+    return this.sendTransport === 'http' || !!entry.attachmentIds?.length;
+  }
+
+  private canSend(): boolean {
+    return this.sendTransport === 'http' ? !this.halted : this.state === 'connected';
+  }
+
   private async trySend(record: OutboxRecord): Promise<void> {
-    if (record.inFlight || this.state !== 'connected') return;
+    if (record.inFlight || !this.canSend()) return;
     record.inFlight = true;
     record.entry.attempts++;
     const { entry } = record;
+    const overHttp = this.overHttp(entry);
+    const startedAt = this.clock.now();
+    const attempt: Omit<SendAttempt, 'durationMs' | 'outcome'> = { clientMsgId: entry.clientMsgId, conversationId: entry.conversationId, attempt: entry.attempts, transport: overHttp ? 'http' : 'socket', startedAt };
     try {
-      const message = entry.attachmentIds?.length
-        ? await this.http<MessageView>('POST', `/conversations/${encodeURIComponent(entry.conversationId)}/messages`, { clientMsgId: entry.clientMsgId, text: entry.text, attachmentIds: entry.attachmentIds })
-        : await this.request<SendAck>('send_message', { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.text });
+      let message: MessageView;
+      let duplicate: boolean;
+      if (overHttp) {
+        const body = { clientMsgId: entry.clientMsgId, text: entry.text, ...(entry.attachmentIds?.length ? { attachmentIds: entry.attachmentIds } : {}) };
+        const response = await this.exchange<MessageView>('POST', `/conversations/${encodeURIComponent(entry.conversationId)}/messages`, body, this.ackTimeoutMs);
+        message = response.body;
+        // 201 Created; 200 answers a clientMsgId that was already stored.
+        duplicate = response.http.status === 200;
+        this.emit('attempt', { ...attempt, durationMs: this.clock.now() - startedAt, outcome: 'acked', message, duplicate, http: response.http });
+      } else {
+        const ack = await this.request<SendAck>('send_message', { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.text });
+        duplicate = ack.duplicate === true;
+        message = { ...ack };
+        delete (message as Partial<SendAck>).duplicate;
+        this.emit('attempt', { ...attempt, durationMs: this.clock.now() - startedAt, outcome: 'acked', message, duplicate });
+      }
       this.outbox.delete(entry.clientMsgId);
       await this.store.delete(entry.clientMsgId).catch((error: unknown) => this.emit('error', error as Error));
-      const view: MessageView = { ...message };
-      delete (view as Partial<SendAck>).duplicate;
-      for (const waiter of record.waiters.splice(0)) waiter.resolve(view);
-      this.emit('sent', entry, view);
+      for (const waiter of record.waiters.splice(0)) waiter.resolve(message);
+      this.emit('sent', entry, message);
     } catch (error) {
       record.inFlight = false;
-      const problem = error instanceof SwitchboardError ? error.problem : undefined;
-      if (isPermanent(problem)) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      const problem = e instanceof SwitchboardError ? e.problem : undefined;
+      const outcome = problem ? 'refused' : e instanceof SwitchboardError && e.kind === 'timeout' ? 'timeout' : 'failed';
+      const http = e instanceof SwitchboardError ? e.http : undefined;
+      this.emit('attempt', { ...attempt, durationMs: this.clock.now() - startedAt, outcome, ...(problem ? { problem } : {}), ...(http ? { http } : {}) });
+      const exhausted = this.options.maxAttempts !== undefined && entry.attempts >= this.options.maxAttempts;
+      if (isPermanent(problem) || exhausted) {
+        const final = e instanceof SwitchboardError ? e : new SwitchboardError('transient', e.message);
         this.outbox.delete(entry.clientMsgId);
         await this.store.delete(entry.clientMsgId).catch(() => undefined);
-        for (const waiter of record.waiters.splice(0)) waiter.reject(error as Error);
-        this.emit('failed', entry, error as SwitchboardError);
+        for (const waiter of record.waiters.splice(0)) waiter.reject(final);
+        this.emit('failed', entry, final);
         return;
       }
       await this.store.put(entry).catch(() => undefined);
-      if (this.state !== 'connected' || !this.outbox.has(entry.clientMsgId)) return; // the next connect flushes it
-      const delay = problem?.retryAfter ? problem.retryAfter * 1000 : Math.max(100, fullJitter(entry.attempts, this.backoff, this.random));
+      if (!this.canSend() || !this.outbox.has(entry.clientMsgId)) return; // the next connect flushes it
+      const delay = this.options.retryDelay
+        ? this.options.retryDelay({ entry: { ...entry }, error: e, ...(problem ? { problem } : {}) })
+        : problem?.retryAfter ? problem.retryAfter * 1000 : Math.max(100, fullJitter(entry.attempts, this.backoff, this.random));
       record.retry = this.clock.setTimeout(() => {
         record.retry = undefined;
         void this.trySend(record);
@@ -532,31 +647,44 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   /** An API call with the current token; one fresh token on 401; errors as SwitchboardError. */
   async http<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.exchange<T>(method, path, body)).body;
+  }
+
+  /** `http()` with the response's status and Retry-After header, and an optional timeout (kind `timeout`). */
+  private async exchange<T>(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<{ body: T; http: HttpInfo }> {
     for (let attempt = 0; ; attempt++) {
       const token = this.token && attempt === 0 ? this.token : await this.getToken(attempt === 0 ? 'http' : 'rejected');
+      const abort = timeoutMs === undefined ? undefined : new AbortController();
+      const timer = abort ? this.clock.setTimeout(() => abort.abort(), timeoutMs!) : undefined;
       let response: Response;
+      let text: string;
       try {
         response = await this.doFetch(`${this.options.url}/api${path}`, {
           method,
           headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
           body: body === undefined ? undefined : JSON.stringify(body),
+          ...(abort ? { signal: abort.signal } : {}),
         });
+        text = await response.text();
       } catch (error) {
+        if (abort?.signal.aborted) throw new SwitchboardError('timeout', `no answer to ${method} ${path} within ${timeoutMs} ms`);
         throw new SwitchboardError('transient', `network error: ${(error as Error).message}`);
+      } finally {
+        if (timer !== undefined) this.clock.clearTimeout(timer);
       }
-      const text = await response.text();
       let parsed: unknown;
       try {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {
         parsed = undefined;
       }
-      if (response.ok) return parsed as T;
+      const http: HttpInfo = { status: response.status, retryAfter: response.headers.get('retry-after') };
+      if (response.ok) return { body: parsed as T, http };
       if (response.status === 401 && attempt === 0) continue;
       const problem: Problem = isProblem(parsed)
         ? parsed
         : { type: 'about:blank', title: response.statusText, status: response.status, code: response.status >= 500 ? 'unavailable' : 'validation_failed', detail: `HTTP ${response.status}` };
-      throw errorFromProblem(problem);
+      throw errorFromProblem(problem, http);
     }
   }
 }

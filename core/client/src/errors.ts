@@ -1,5 +1,11 @@
 import type { Problem } from './protocol';
 
+/** What an HTTP answer said besides its body: the status and the Retry-After header (null when absent). */
+export interface HttpInfo {
+  status: number;
+  retryAfter: string | null;
+}
+
 /**
  * Every failure the client reports: `problem` is the core's problem body when the core answered;
  * `kind` says what the client does about it, decided by status/code, never by message text.
@@ -9,6 +15,8 @@ export class SwitchboardError extends Error {
     readonly kind: 'refused' | 'transient' | 'unauthorized' | 'timeout' | 'closed',
     message: string,
     readonly problem?: Problem,
+    /** Set when the error is an HTTP response. */
+    readonly http?: HttpInfo,
   ) {
     super(message);
     this.name = 'SwitchboardError';
@@ -40,7 +48,7 @@ export function isProblem(value: unknown): value is Problem {
   return typeof value === 'object' && value !== null && typeof (value as Problem).status === 'number' && typeof (value as Problem).code === 'string';
 }
 
-export function errorFromProblem(problem: Problem): SwitchboardError {
+export function errorFromProblem(problem: Problem, http?: HttpInfo): SwitchboardError {
   const kind = problem.status === 401 ? 'unauthorized' : isPermanent(problem) ? 'refused' : 'transient';
-  return new SwitchboardError(kind, problem.detail || problem.title, problem);
+  return new SwitchboardError(kind, problem.detail || problem.title, problem, http);
 }

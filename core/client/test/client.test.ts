@@ -1,7 +1,7 @@
-import { AuthError, MemoryOutboxStore, SwitchboardClient, type ConnectionState, type MessageView } from '../src';
+import { AuthError, MemoryOutboxStore, SwitchboardClient, type ConnectionState, type ClientOptions, type MessageView, type SendAttempt } from '../src';
 import { FakeClock, FakeServer, jwt, problem, type FakeSocket } from './fakes';
 
-function setup(options: { store?: MemoryOutboxStore; getToken?: (reason: string) => Promise<string> | string; random?: () => number } = {}) {
+function setup(options: { store?: MemoryOutboxStore; getToken?: (reason: string) => Promise<string> | string; random?: () => number; more?: Partial<ClientOptions> } = {}) {
   const clock = new FakeClock();
   const server = new FakeServer();
   let n = 0;
@@ -22,11 +22,14 @@ function setup(options: { store?: MemoryOutboxStore; getToken?: (reason: string)
     pingTimeoutMs: 30_000,
     store: options.store,
     newClientMsgId: (() => { let i = 0; return () => `c${++i}`; })(),
+    ...options.more,
   });
+  const attempts: SendAttempt[] = [];
+  client.on('attempt', (a) => attempts.push(a));
   const states: { state: ConnectionState; reason?: string; delayMs?: number }[] = [];
   client.on('stateChange', (state, _prev, info) => states.push({ state, reason: info.reason, delayMs: info.delayMs }));
   const current = () => [...server.sockets].find((s) => s.connected) as FakeSocket | undefined;
-  return { clock, server, client, states, tokens, current };
+  return { clock, server, client, states, tokens, current, attempts };
 }
 
 describe('connection state machine', () => {
@@ -235,5 +238,118 @@ describe('outbox', () => {
     await second.clock.advance(0);
     expect(sent.map((m) => m.text)).toEqual(['queued offline']);
     expect(await store.load()).toEqual([]);
+  });
+});
+
+describe('hooks for load and fault tools', () => {
+  const tool = (more: Partial<ClientOptions> = {}) => setup({ more });
+
+  it('reports every attempt with its outcome and timing: a lost ack (timeout), a refusal, then the ack of a duplicate', async () => {
+    const s = tool({ retryDelay: ({ problem }) => (problem ? 300 : 100) });
+    s.client.connect();
+    await s.clock.advance(0);
+    const answers: ('drop' | 'store-drop' | ReturnType<typeof problem>)[] = ['store-drop', problem(503, 'unavailable', { retryAfter: 5 })];
+    let inner = false;
+    s.server.intercept = (event, payload) => {
+      if (event !== 'send_message' || inner) return undefined;
+      const next = answers.shift();
+      if (next === 'store-drop') {
+        inner = true;
+        s.server.handle({ rooms: new Set(), deliver() {} } as never, 'send_message', payload, () => undefined);
+        inner = false;
+        return 'drop';
+      }
+      return next as ReturnType<typeof problem> | undefined;
+    };
+    const sent = s.client.send('c1', 'hello');
+    await s.clock.advance(10_000);
+    expect((await sent).text).toBe('hello');
+    expect(s.attempts.map((a) => [a.attempt, a.outcome, a.transport, a.durationMs, a.duplicate, a.problem?.code])).toEqual([
+      [1, 'timeout', 'socket', 2_000, undefined, undefined],
+      [2, 'refused', 'socket', 0, undefined, 'unavailable'],
+      [3, 'acked', 'socket', 0, true, undefined],
+    ]);
+    // retryDelay replaced the Retry-After (5 s) and the backoff: 100 ms after the timeout, 300 ms after the refusal
+    expect(s.attempts[1]!.startedAt - s.attempts[0]!.startedAt).toBe(2_100);
+    expect(s.attempts[2]!.startedAt - s.attempts[1]!.startedAt).toBe(300);
+    expect(s.attempts[2]!.message).toMatchObject({ seq: 1, clientMsgId: 'c1' });
+    expect(s.attempts[2]!.message).not.toHaveProperty('duplicate');
+  });
+
+  it('maxAttempts gives up: send() rejects with the last error and the entry leaves the queue', async () => {
+    const s = tool({ maxAttempts: 2, retryDelay: () => 10 });
+    s.client.connect();
+    await s.clock.advance(0);
+    s.server.intercept = (event) => (event === 'send_message' ? problem(503, 'unavailable') : undefined);
+    const failed = jest.fn();
+    s.client.on('failed', failed);
+    const outcome = s.client.send('c1', 'never').catch((e) => e);
+    await s.clock.advance(1_000);
+    expect(await outcome).toMatchObject({ kind: 'transient', problem: { status: 503 } });
+    expect(s.attempts.map((a) => a.outcome)).toEqual(['refused', 'refused']);
+    expect(failed).toHaveBeenCalledTimes(1);
+    expect(s.client.pending()).toEqual([]);
+  });
+
+  it('raw subscription: joins again after every reconnect and shows the broadcasts as they come (duplicates and gaps included)', async () => {
+    const s = tool();
+    const broadcasts: number[] = [];
+    const ordered: number[] = [];
+    s.client.on('broadcast', (m) => broadcasts.push(m.seq));
+    s.client.on('message', (m) => ordered.push(m.seq));
+    s.client.subscribe('c1', { raw: true });
+    s.client.connect();
+    await s.clock.advance(0);
+    const socket = [...s.server.sockets].find((x) => x.connected)!;
+    expect(socket.rooms.has('c1')).toBe(true);
+    const m3 = s.server.store('c1', 3);
+    s.server.broadcast(m3);
+    s.server.broadcast(m3);
+    s.server.broadcast(s.server.store('c1', 1));
+    expect(broadcasts).toEqual([3, 3, 1]);
+    expect(ordered).toEqual([]); // no sequencer, no catch-up
+    expect(s.server.historyCalls).toBe(0);
+    socket.drop();
+    await s.clock.advance(1_000);
+    const again = [...s.server.sockets].find((x) => x.connected)!;
+    expect(again).not.toBe(socket);
+    expect(again.rooms.has('c1')).toBe(true);
+    expect(s.server.received.filter((r) => r.event === 'join_conversation')).toHaveLength(2);
+  });
+
+  it('sendTransport http: sends without a connection, reports status, Retry-After and duplicates, stops at close()', async () => {
+    const calls: { url: string; body: any }[] = [];
+    const replies: (() => Response)[] = [
+      () => new Response(JSON.stringify(problem(503, 'unavailable', { retryAfter: 1 })), { status: 503, headers: { 'retry-after': '1' } }),
+      () => new Response(JSON.stringify(problem(503, 'unavailable')), { status: 503 }),
+      () => new Response(JSON.stringify({ id: 'm1', conversationId: 'c1', seq: 1, senderId: 'amy', clientMsgId: 'c1', text: 'over http', createdAt: new Date(0).toISOString() }), { status: 200 }),
+    ];
+    const fetchFn = (async (url: string, init: RequestInit) => {
+      calls.push({ url, body: JSON.parse(String(init.body)) });
+      return replies.shift()!();
+    }) as unknown as typeof fetch;
+    const s = tool({ sendTransport: 'http', fetch: fetchFn, retryDelay: () => 50 });
+    const sent = s.client.send('c1', 'over http');
+    await s.clock.advance(1_000);
+    expect((await sent).seq).toBe(1);
+    expect(s.client.state).toBe('closed'); // never connected
+    expect(s.server.sockets.size).toBe(0);
+    expect(calls.map((c) => [c.url, c.body.clientMsgId])).toEqual(Array(3).fill(['http://core.test/api/conversations/c1/messages', 'c1']));
+    expect(s.attempts.map((a) => [a.transport, a.outcome, a.http, a.duplicate])).toEqual([
+      ['http', 'refused', { status: 503, retryAfter: '1' }, undefined],
+      ['http', 'refused', { status: 503, retryAfter: null }, undefined],
+      ['http', 'acked', { status: 200, retryAfter: null }, true],
+    ]);
+
+    // an HTTP send that is never answered times out after ackTimeoutMs; close() stops the retries
+    const hanging = (async (_url: string, init: RequestInit) => new Promise((_resolve, reject) => init.signal!.addEventListener('abort', () => reject(new Error('aborted'))))) as unknown as typeof fetch;
+    const h = tool({ sendTransport: 'http', fetch: hanging, retryDelay: () => 50 });
+    const pending = h.client.send('c1', 'no answer').catch((e) => e);
+    await h.clock.advance(2_000);
+    expect(h.attempts.map((a) => [a.outcome, a.durationMs])).toEqual([['timeout', 2_000]]);
+    h.client.close();
+    expect(await pending).toMatchObject({ kind: 'closed' });
+    await h.clock.advance(10_000);
+    expect(h.attempts).toHaveLength(1);
   });
 });

@@ -1,14 +1,14 @@
 import { MongoClient, ObjectId } from 'mongodb';
-import { io as connect, type Socket } from 'socket.io-client';
 import { signLocalToken, tokenSettingsFrom } from '../../src/auth/tokens';
 import { loadConfig } from '../../src/config';
 import { startToxiproxy } from '../../../ops/services/toxiproxy';
+import { createClient, type SendAttempt, type SwitchboardClient } from '../../client/src';
 import { sleep, startTestCore, testServicesEnv, uniqueDbName } from '../harness';
 
 /**
- * Steady send load for the fault suite: several Socket.IO clients (and one HTTP client) each start a
- * new message every `intervalMs`, and retry every message with the same clientMsgId until it is
- * acknowledged, as a real client does. Afterwards `verify` compares what was acknowledged with what
+ * Steady send load for the fault suite: several clients of the client library (one of them sending
+ * over HTTP) each start a new message every `intervalMs`; the library's outbox retries every message
+ * with the same clientMsgId until it is acknowledged, as a real client does. Afterwards `verify` compares what was acknowledged with what
  * the database really holds (read directly, not through the proxy or the core).
  */
 export interface LoadOptions {
@@ -52,77 +52,73 @@ export interface FaultCounts {
 const token = (userId: string) => signLocalToken(tokenSettingsFrom(loadConfig({ APP_ENV: 'test', MONGODB_URI: 'mongodb://127.0.0.1' })), userId, 3600);
 
 export async function startLoad(options: LoadOptions) {
-  const sockets = new Map<string, Socket>();
+  const clients = new Map<string, SwitchboardClient>();
   /** Ids of every message_received any load socket got (each is in the conversation's room). */
   const received = new Set<string>();
-  for (const user of options.users.slice(options.httpUser ? 1 : 0)) {
-    const socket = connect(options.url, { auth: { token: await token(user) }, transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 500 });
-    await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
-    await socket.timeout(10_000).emitWithAck('join_conversation', { conversationId: options.conversationId });
-    socket.on('message_received', (message: { id: string }) => received.add(message.id));
-    // Rejoin after every reconnect (a restarted core knows no rooms).
-    socket.on('connect', () => socket.emit('join_conversation', { conversationId: options.conversationId }));
-    sockets.set(user, socket);
-  }
-  const httpToken = options.httpUser ? await token(options.users[0]!) : undefined;
   const sent: Sent[] = [];
+  const byClientMsgId = new Map<string, Sent>();
+  let httpWithoutRetryAfter = 0;
+  const onAttempt = (a: SendAttempt) => {
+    const item = byClientMsgId.get(a.clientMsgId);
+    if (!item) return;
+    // The library reports an attempt when it settles; `durationMs` dates its start on this clock.
+    const now = performance.now();
+    const attempt: Attempt = { at: now - a.durationMs, outcome: 'unanswered' };
+    item.attempts.push(attempt);
+    if (a.http) attempt.httpStatus = a.http.status;
+    if (a.http?.status === 503 && !a.http.retryAfter) httpWithoutRetryAfter++;
+    if (a.outcome === 'timeout' || a.outcome === 'failed') return;
+    attempt.answeredAt = now;
+    if (a.outcome === 'refused') {
+      attempt.outcome = 'error';
+      attempt.code = String(a.problem?.code);
+      return;
+    }
+    attempt.outcome = 'ack';
+    item.ack = { id: a.message!.id, seq: a.message!.seq, duplicate: a.duplicate === true };
+    item.ackAt = now;
+  };
+  for (const [u, user] of options.users.entries()) {
+    const overHttp = options.httpUser === true && u === 0;
+    const client = createClient({
+      url: options.url,
+      getToken: () => token(user),
+      sendTransport: overHttp ? 'http' : 'socket',
+      ackTimeoutMs: options.answerDeadlineMs,
+      backoff: { baseMs: 200, maxMs: 500 },
+      // Retry soon whatever the Retry-After says (at most 500 ms): the scenario measures recovery.
+      retryDelay: ({ problem }) => (problem ? Math.min(500, 1000 * (problem.retryAfter ?? 0.2)) : 200),
+    });
+    client.on('error', () => undefined);
+    client.on('attempt', onAttempt);
+    clients.set(user, client);
+    if (overHttp) continue;
+    // Joined again after every reconnect (a restarted core knows no rooms); raw: the core's own broadcasts.
+    client.on('broadcast', (message) => received.add(message.id));
+    client.subscribe(options.conversationId, { raw: true });
+    const joined = new Promise<void>((resolve, reject) => {
+      client.on('joined', () => resolve());
+      client.on('stateChange', (state, _previous, info) => { if (state !== 'connected' && state !== 'connecting') reject(new Error(`load client ${user}: ${state} (${info.reason})`)); });
+    });
+    client.connect();
+    await joined;
+  }
   const pending = new Set<Promise<void>>();
   let running = true;
-  let giveUpAt = Number.POSITIVE_INFINITY;
-  let httpWithoutRetryAfter = 0;
-
-  async function attempt(item: Sent): Promise<{ retryAfterMs: number } | undefined> {
-    const a: Attempt = { at: performance.now(), outcome: 'unanswered' };
-    item.attempts.push(a);
-    const payload = { conversationId: options.conversationId, clientMsgId: item.clientMsgId, text: `fault load ${item.clientMsgId}` };
-    let answer: any;
-    try {
-      const socket = sockets.get(item.user);
-      if (socket) answer = await socket.timeout(options.answerDeadlineMs).emitWithAck('send_message', payload);
-      else {
-        const res = await fetch(`${options.url}/api/conversations/${options.conversationId}/messages`, {
-          method: 'POST', headers: { authorization: `Bearer ${httpToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ clientMsgId: payload.clientMsgId, text: payload.text }),
-          signal: AbortSignal.timeout(options.answerDeadlineMs),
-        });
-        const body = await res.json() as any;
-        a.httpStatus = res.status;
-        answer = res.ok ? body : { error: body };
-        if (res.status === 503 && !res.headers.get('retry-after')) httpWithoutRetryAfter++;
-      }
-    } catch {
-      return { retryAfterMs: 200 };
-    }
-    a.answeredAt = performance.now();
-    if (answer?.error) {
-      a.outcome = 'error';
-      a.code = String(answer.error.code);
-      // Only what the server calls retryable is retried (a real client gives up on the rest).
-      if (answer.error.code !== 'unavailable' && answer.error.code !== 'rate_limited') return undefined;
-      return { retryAfterMs: Math.min(500, 1000 * (answer.error.retryAfter ?? 0.2)) };
-    }
-    a.outcome = 'ack';
-    item.ack = { id: answer.id, seq: answer.seq, duplicate: answer.duplicate === true || a.httpStatus === 200 };
-    item.ackAt = a.answeredAt;
-    return undefined;
-  }
-
-  async function deliver(item: Sent): Promise<void> {
-    for (;;) {
-      const retry = await attempt(item);
-      if (!retry || performance.now() > giveUpAt) return;
-      await sleep(retry.retryAfterMs);
-    }
-  }
 
   const loops = options.users.map(async (user, u) => {
+    const client = clients.get(user)!;
     for (let i = 0; running; i++) {
       const item: Sent = { user, clientMsgId: `${options.tag}-${user}-${i}`, firstAt: performance.now(), attempts: [] };
       sent.push(item);
-      const p = deliver(item).finally(() => pending.delete(p));
+      byClientMsgId.set(item.clientMsgId, item);
+      // Retried with the same clientMsgId until acknowledged; given up (rejected) only when refused for good or closed.
+      const p = client.send(options.conversationId, `fault load ${item.clientMsgId}`, { clientMsgId: item.clientMsgId }).then(() => undefined, () => undefined).finally(() => pending.delete(p));
       pending.add(p);
       await sleep(options.intervalMs + (u % 3));
     }
   });
+  const closeAll = () => { for (const c of clients.values()) c.close(); };
 
   return {
     sent,
@@ -131,10 +127,10 @@ export async function startLoad(options: LoadOptions) {
     async finish(graceMs: number): Promise<void> {
       running = false;
       await Promise.all(loops);
-      giveUpAt = performance.now() + graceMs;
+      const giveUpAt = performance.now() + graceMs;
       while (pending.size && performance.now() < giveUpAt + options.answerDeadlineMs) await Promise.race([...pending, sleep(200)]);
       await sleep(500); // the last broadcasts
-      for (const s of sockets.values()) s.close();
+      closeAll();
     },
     /** First acknowledgement of an attempt made after `healedAt`: how long the service took to come back. */
     recoveryMs(healedAt: number): number | null {
@@ -144,8 +140,7 @@ export async function startLoad(options: LoadOptions) {
     httpWithoutRetryAfter: () => httpWithoutRetryAfter,
     async close() {
       running = false;
-      giveUpAt = 0;
-      for (const s of sockets.values()) s.close();
+      closeAll();
     },
   };
 }
