@@ -82,6 +82,8 @@ describe('end-sessions across two instances', () => {
     expect(await restRead(a, fresh, id)).toBe(200);
     const again = await b.socket('sam', { token: fresh });
     expect((await emit(again, 'join_conversation', { conversationId: id })).error).toBeUndefined();
+    // renew_token with the old token is refused too (the fresh session goes on).
+    expect((await emit(again, 'renew_token', { token: oldToken })).error).toMatchObject({ code: 'unauthorized' });
     again.close();
   });
 
