@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { Server } from 'socket.io';
+import { createRevocationCache, withRevocationCheck } from './auth/session-revocations';
 import { createTokenVerifier, tokenSettingsFrom } from './auth/tokens';
 import { createChatService } from './chat/chat-service';
 import type { ChatEvents } from './chat/deps';
@@ -15,6 +16,7 @@ import { startOptionalServices } from './optional-services';
 import { createMaintenance } from './maintenance';
 import { guardRedisAdapter } from './realtime/adapter-guard';
 import { attachGateway, type ChatServer } from './realtime/gateway';
+import { createSessionRevocation, type SessionRevocation } from './realtime/session-revocation';
 import { memoryPresence, presenceTtlMs, redisPresence } from './realtime/presence';
 import { connectRedis } from './realtime/redis-clients';
 import { memoryTyping, redisTyping } from './realtime/typing';
@@ -22,6 +24,7 @@ import { conversationsRepository } from './store/conversations-repository';
 import { membershipsRepository } from './store/memberships-repository';
 import { messagesRepository } from './store/messages-repository';
 import { seqsRepository } from './store/seqs-repository';
+import { sessionsRepository } from './store/sessions-repository';
 import { createSeqSettler } from './chat/seq-settler';
 import { openStore } from './store/mongo-store';
 import { createLogger, type Logger } from './telemetry/logger';
@@ -71,11 +74,16 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
   });
 
   const gatewayRef: { current?: { adapterReconnected(): Promise<void> } } = {};
+  const revocationRef: { current?: SessionRevocation } = {};
   const redisClients = config.REDIS_URL
     ? await connectRedis(config.REDIS_URL, logger, {
       commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
       streams: config.CONNECTION_STATE_RECOVERY,
-      onAdapterReconnect: () => void gatewayRef.current?.adapterReconnected().catch((error: unknown) => logger.warn({ err: error }, 'resync after the Redis adapter reconnected failed')),
+      onAdapterReconnect: () => {
+        // Revocation notices sent meanwhile were lost too: re-check every local socket against the record.
+        void revocationRef.current?.recheckLocal().catch((error: unknown) => logger.warn({ err: error }, 'revocation re-check after the Redis adapter reconnected failed'));
+        void gatewayRef.current?.adapterReconnected().catch((error: unknown) => logger.warn({ err: error }, 'resync after the Redis adapter reconnected failed'));
+      },
     })
     : undefined;
   const redis = redisClients?.main;
@@ -98,7 +106,12 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     redis,
     onReject: (scope) => metrics.rateLimitRejections.inc({ scope }),
   });
-  const verify = createTokenVerifier(tokenSettingsFrom(config), now);
+  // Durable session revocation (realtime/session-revocation.ts): every path that verifies a token
+  // (REST, handshake, recovery, renew_token) also refuses one issued at or before the user's
+  // sessions were ended; the record is an _id lookup, cached per instance (REVOCATION_CACHE_TTL_MS).
+  const sessions = sessionsRepository(store);
+  const revocationCache = createRevocationCache({ endedAt: async (userId) => (await sessions.endedAt(userId))?.getTime() });
+  const verify = withRevocationCheck(createTokenVerifier(tokenSettingsFrom(config), now), revocationCache);
 
   // The gateway needs the chat service and the chat service reports to the gateway: bind late.
   const sink: { current?: ChatEvents } = {};
@@ -195,7 +208,10 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     reporter,
     healthDetails: () => ({ ...health(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), sockets: io.engine.clientsCount }),
     readiness,
-    endSessions: (userId) => events.endSessions(userId, 'revoked'),
+    endSessions: (userId) => {
+      if (!revocationRef.current) throw new Error('the realtime layer is not attached yet');
+      return revocationRef.current.revoke(userId);
+    },
   }));
 
   const app = createHttpApp({
@@ -231,6 +247,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
   sink.current = gatewayRef.current = attachGateway(io, {
     chat,
     verify,
+    revocations: revocationCache,
     clockToleranceS: config.JWT_CLOCK_TOLERANCE_S,
     limits,
     maintenance,
@@ -244,6 +261,15 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     clustered: Boolean(redis),
     now: () => now().getTime(),
   });
+  revocationRef.current = createSessionRevocation(io, {
+    repository: sessions,
+    cache: revocationCache,
+    instanceId: config.INSTANCE_ID,
+    clustered: Boolean(redis),
+    logger,
+    now: () => now().getTime(),
+  });
+  revocationRef.current.start();
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -287,6 +313,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
       await withTimeout(ioClosed, 2_000, 'closing Socket.IO').catch(() => undefined);
       clearInterval(dependencyTimer);
       await withTimeout(settler.stop(), 2_000, 'stopping the seq settler').catch(() => undefined);
+      await withTimeout(revocationRef.current?.stop() ?? Promise.resolve(), 2_000, 'leaving the instance registry').catch(() => undefined);
       maintenance.stop();
       await withTimeout(optional.stop(), 3_000, 'stopping jobs and notifications').catch((error: Error) => logger.warn({ err: error.message }, 'shutdown step timed out'));
       await Promise.allSettled([withTimeout(store.close(), 3_000, 'closing MongoDB'), redisClients && withTimeout(redisClients.close(), 2_000, 'closing Redis'), reporter.flush(2_000)]);

@@ -63,12 +63,24 @@ describe('socket sessions end with their token', () => {
     const ends = [first, second].map((s) => nextEvent<{ reason: string }>(s, 'session_ended'));
     const gone = [first, second].map(disconnected);
     expect((await fetch(`${t.url}/admin/users/rev-a/end-sessions`, { method: 'POST' })).status).toBe(404);
+    const oldToken = await t.token('rev-a');
     const res = await fetch(`${t.core.metricsUrl}/admin/users/rev-a/end-sessions`, { method: 'POST' });
-    expect(res.status).toBe(202);
+    // One instance: it ended its own sockets before answering, so the revocation is complete.
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ userId: 'rev-a', complete: true, unconfirmedInstances: [] });
     expect((await Promise.all(ends)).map((e) => e.reason)).toEqual(['revoked', 'revoked']);
     expect(await Promise.all(gone)).toEqual(['io server disconnect', 'io server disconnect']);
     expect([first.connected, second.connected, other.connected]).toEqual([false, false, true]);
     expect(otherEnded).toEqual([]);
+    // Durable: a token issued before the call is refused on REST and at the handshake; one issued after works.
+    const refused = await fetch(`${t.url}/api/conversations`, { headers: { authorization: `Bearer ${oldToken}` } });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 'unauthorized' });
+    await expect(t.socket('rev-a', { token: oldToken })).rejects.toMatchObject({ data: { code: 'unauthorized' } });
+    await sleep(1_000); // iat has a one-second grain: a token issued in the revocation's second is refused too
+    const fresh = await t.token('rev-a');
+    expect((await fetch(`${t.url}/api/conversations`, { headers: { authorization: `Bearer ${fresh}` } })).status).toBe(200);
+    expect((await t.socket('rev-a', { token: fresh })).connected).toBe(true);
   });
 });
 

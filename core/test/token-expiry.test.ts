@@ -7,7 +7,7 @@ const settings: TokenSettings = { issuer: 'switchboard-local', audience: 'switch
 const t0 = testNow().getTime();
 const at = (offsetS: number) => new Date(t0 + offsetS * 1000);
 /** The principal for a token signed at `signedAt` with a ttl: expiresAt is its exp (whole seconds), in ms. */
-const principal = (signedAt: Date, ttlS: number) => ({ userId: 'ivy', expiresAt: (Math.floor(signedAt.getTime() / 1000) + ttlS) * 1000 });
+const principal = (signedAt: Date, ttlS: number) => ({ userId: 'ivy', expiresAt: (Math.floor(signedAt.getTime() / 1000) + ttlS) * 1000, issuedAt: Math.floor(signedAt.getTime() / 1000) * 1000 });
 
 test('a token is accepted until its exp (plus the clock tolerance) on the verifier clock, then refused as expired', async () => {
   const token = await signLocalToken(settings, 'ivy', 600, at(0));

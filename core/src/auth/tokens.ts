@@ -17,6 +17,8 @@ export interface Principal {
   userId: string;
   /** When the token stops being valid (its `exp`, epoch ms; the verifier's clock tolerance not included). */
   expiresAt: number;
+  /** When the token was issued (its `iat`, epoch ms), if it says: revocation ends tokens issued at or before it. */
+  issuedAt?: number;
 }
 
 function parseKeys(entries: string[]): Map<string, Uint8Array> {
@@ -146,7 +148,7 @@ export function createTokenVerifier(settings: TokenSettings, now: () => Date = (
     const userId = userIdSchema.safeParse(payload.sub);
     if (!userId.success) throw new AppError('unauthorized', 'The token subject is not a valid user id.');
     // requiredClaims makes exp present; jose has checked it is a number.
-    return { userId: userId.data, expiresAt: (payload.exp as number) * 1000 };
+    return { userId: userId.data, expiresAt: (payload.exp as number) * 1000, ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat * 1000 } : {}) };
   }
 }
 

@@ -12,8 +12,13 @@ export interface ChatEvents {
   readMoved(event: { conversationId: ConversationId; userId: string; seq: number }): void;
   /** For `left`, resolves once every instance that answers in time has taken the user's sockets out of the room. */
   membershipChanged(event: { conversationId: ConversationId; userId: string; change: 'joined' | 'left' }): void | Promise<void>;
-  /** End every socket of a user on every instance (they left their last conversation, or an operator asked). */
-  endSessions(userId: string, reason: 'revoked' | 'no_conversations'): void;
+  /**
+   * End every socket of a user on every instance: they left their last conversation. Not a
+   * revocation (their token stays good, e.g. to start a new conversation), and nothing is left to
+   * read (the removal already took the sockets out of the rooms, acknowledged): fire-and-forget.
+   * An operator's revocation is durable and confirmed instead (realtime/session-revocation.ts).
+   */
+  endSessions(userId: string, reason: 'no_conversations'): void;
 }
 
 export interface ChatDeps {

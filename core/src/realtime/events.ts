@@ -50,6 +50,12 @@ export interface InterServerEvents {
   /** Every instance takes the user's sockets out of the room, forgets the cached membership, then acks (the removal waits for the acks). */
   membership_left(event: { conversationId: string; userId: string }, ack: () => void): void;
   end_sessions(event: { userId: string; reason: SessionEndReason }): void;
+  /**
+   * An operator ended the user's sessions (recorded in the database first): every instance ends its
+   * sockets of the user whose token was issued at or before `sessionsEndedAt` (epoch ms), then acks
+   * with its instance id (realtime/session-revocation.ts).
+   */
+  sessions_revoked(event: { userId: string; sessionsEndedAt: number }, ack: (reply: { instance: string }) => void): void;
 }
 
 export interface SocketData {
@@ -57,6 +63,8 @@ export interface SocketData {
   requestId: string;
   /** Epoch ms after which the session's token is no longer accepted (exp + clock tolerance). */
   sessionEndsAt: number;
+  /** When the session's token was issued (`iat`, epoch ms; renew_token replaces it): a revocation ends sessions issued at or before it. */
+  issuedAt?: number;
   /** Set once the session has been ended (the disconnect follows shortly). */
   endedBy?: SessionEndReason;
   /** The conversation rooms it was in when ended (for the offline notice on disconnect). */

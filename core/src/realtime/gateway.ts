@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'socket.io';
+import { endedFor, revokedError, type RevocationCache } from '../auth/session-revocations';
 import type { TokenVerifier } from '../auth/tokens';
 import type { ChatService } from '../chat/chat-service';
 import { parseConversationIdOrNotFound } from '../chat/access';
@@ -24,7 +25,10 @@ type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServer
 
 export interface GatewayDeps {
   chat: ChatService;
+  /** Verifies the token and refuses one whose sessions were ended (auth/session-revocations.ts withRevocationCheck). */
   verify: TokenVerifier;
+  /** The durable revocation record, cached: every socket event re-checks its session against it. */
+  revocations: Pick<RevocationCache, 'endedAt'>;
   /** JWT_CLOCK_TOLERANCE_S: a session lasts until its token's exp plus this. */
   clockToleranceS: number;
   /** Per-user limit on every socket event (the `socket` scope). */
@@ -58,7 +62,7 @@ const DEPARTED_MEMORY_MS = 120_000;
 export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & { adapterReconnected(): Promise<void> } {
   const now = deps.now ?? Date.now;
   const toleranceMs = deps.clockToleranceS * 1000;
-  guardRecovery(io, { verify: deps.verify, chat: deps.chat });
+  guardRecovery(io, { verify: deps.verify, chat: deps.chat, revocations: deps.revocations });
 
   io.use(async (socket, next) => {
     try {
@@ -68,6 +72,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & {
       socket.data.userId = principal.userId;
       socket.data.requestId = randomUUID();
       socket.data.sessionEndsAt = principal.expiresAt + toleranceMs;
+      socket.data.issuedAt = principal.issuedAt;
       next();
     } catch (error) {
       const appError = toAppError(error);
@@ -150,6 +155,12 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & {
           }
           // Before any database read, so a flood (a non-member probing ids included) costs a bounded number of lookups.
           await deps.limits.consume('socket', userId);
+          // The durable revocation record (cached per instance, REVOCATION_CACHE_TTL_MS): a session
+          // whose end notice never reached this instance is ended at its next event.
+          if (endedFor(await deps.revocations.endedAt(userId), socket.data.issuedAt)) {
+            endSession(socket, 'revoked');
+            throw revokedError();
+          }
           const result = await fn(typeof payload === 'function' ? (undefined as P) : payload);
           reply?.(result);
         } catch (error) {
@@ -236,6 +247,7 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & {
       const principal = await deps.verify(token);
       if (principal.userId !== userId) throw new AppError('forbidden', 'A renewal token must name the same user (sub) as the session.');
       socket.data.sessionEndsAt = principal.expiresAt + toleranceMs;
+      socket.data.issuedAt = principal.issuedAt;
       deadline.arm();
       return { expiresAt: new Date(principal.expiresAt).toISOString() };
     }));

@@ -1,4 +1,5 @@
 import { Socket } from 'socket.io';
+import { endedFor, type RevocationCache } from '../auth/session-revocations';
 import type { TokenVerifier } from '../auth/tokens';
 import type { ChatService } from '../chat/chat-service';
 import { parseConversationId, type ConversationId } from '../domain/ids';
@@ -13,7 +14,7 @@ export const takePendingResync = (socket: object) => {
   return list ?? [];
 };
 
-interface RestoredSession { sid: string; pid: string; rooms: string[]; data: { userId?: unknown }; missedPackets: unknown[] }
+interface RestoredSession { sid: string; pid: string; rooms: string[]; data: { userId?: unknown; issuedAt?: unknown }; missedPackets: unknown[] }
 
 /**
  * Connection state recovery re-checks access before anything is replayed.
@@ -25,13 +26,14 @@ interface RestoredSession { sid: string; pid: string; rooms: string[]; data: { u
  * So this replaces the namespace's `_createSocket` (same steps, same arguments) with one that
  * vets the restored session first: the new token verifies, names the same user as the session,
  * and every saved conversation room is still a membership, read from the database (not the 30 s
- * membership cache). Anything else gets a fresh session (`socket.recovered === false`, no
+ * membership cache), and the session was not opened before the user's sessions were ended
+ * (session-revocation.ts). Anything else gets a fresh session (`socket.recovered === false`, no
  * replay); the conversations the user is still in are then sent `conversation_resync` once it
  * connects, so the client catches up over history. (If the token is bad, the middleware then
  * refuses the handshake as usual.) Pinned to socket.io 4.8's internals: the recovery test fails
  * if an upgrade changes them.
  */
-export function guardRecovery(io: ChatServer, deps: { verify: TokenVerifier; chat: ChatService }): void {
+export function guardRecovery(io: ChatServer, deps: { verify: TokenVerifier; chat: ChatService; revocations: Pick<RevocationCache, 'endedAt'> }): void {
   const nsp = io.of('/') as unknown as {
     server: { opts: { connectionStateRecovery?: unknown } };
     adapter: { restoreSession(pid: string, offset: string): Promise<RestoredSession | null | undefined> };
@@ -47,6 +49,15 @@ export function guardRecovery(io: ChatServer, deps: { verify: TokenVerifier; cha
       return { ok: false, resync: [] };
     }
     if (session.data?.userId !== userId) return { ok: false, resync: [] };
+    // A session opened with a token issued at or before the user's sessions were ended is over,
+    // whatever the new token (read from the durable record, cached at most REVOCATION_CACHE_TTL_MS;
+    // a failed read refuses the recovery). The new token itself was checked by verify above.
+    try {
+      const issuedAt = typeof session.data.issuedAt === 'number' ? session.data.issuedAt : undefined;
+      if (endedFor(await deps.revocations.endedAt(userId), issuedAt)) return { ok: false, resync: [] };
+    } catch {
+      return { ok: false, resync: [] };
+    }
     let ok = true;
     const resync: { conversationId: ConversationId; lastSeq: number }[] = [];
     for (const room of session.rooms) {

@@ -75,3 +75,23 @@ export interface MessageDoc {
 }
 
 export const membershipId = (conversationId: ObjectId, userId: string): string => `${conversationId.toHexString()}:${userId}`;
+
+/**
+ * A user's ended sessions (operator revocation, `POST /admin/users/:userId/end-sessions`): every
+ * token of the user issued (`iat`) at or before `sessionsEndedAt` is refused from then on. One
+ * document per user, keyed by the user id, so the check on every request is an `_id` lookup.
+ */
+export interface SessionRevocationDoc {
+  _id: string;
+  sessionsEndedAt: Date;
+  /** Server time ($currentDate) of the last write: what each instance's sweep pages by. */
+  updatedAt: Date;
+  /** Instances that have ended their sockets of the user for this `sessionsEndedAt` (reset by each new revocation). */
+  confirmedBy: string[];
+}
+
+/** One running core instance; `seenAt` (server time) is refreshed by its revocation sweep, about once a second. */
+export interface InstanceDoc {
+  _id: string;
+  seenAt: Date;
+}

@@ -1,6 +1,6 @@
 import { MongoClient, type Collection, type Db, type IndexDescription } from 'mongodb';
 import { timeDb } from './command-timing';
-import type { ConversationDoc, MembershipDoc, MessageDoc, SkippedSeqDoc } from './documents';
+import type { ConversationDoc, InstanceDoc, MembershipDoc, MessageDoc, SessionRevocationDoc, SkippedSeqDoc } from './documents';
 
 export interface StoreHooks {
   onCommand?(command: string, seconds: number, ok: boolean): void;
@@ -15,6 +15,10 @@ export interface Store {
   messages: Collection<MessageDoc>;
   /** Tombstones of burned seqs (reserved, never to be stored): see store/seqs-repository.ts. */
   skippedSeqs: Collection<SkippedSeqDoc>;
+  /** Ended sessions per user (store/sessions-repository.ts). */
+  sessionRevocations: Collection<SessionRevocationDoc>;
+  /** Running instances, for confirming revocations (store/sessions-repository.ts). */
+  instances: Collection<InstanceDoc>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -29,6 +33,7 @@ export const indexNames = {
   conversationActivity: 'activity',
   conversationListing: 'activity_id',
   skippedSeq: 'conversation_skipped_seq_unique',
+  revocationUpdated: 'updated',
 } as const;
 
 /** The only place that opens a MongoDB connection; the same code talks to Atlas and to the local server. */
@@ -71,6 +76,8 @@ export async function openStore(uri: string, dbName: string, options: {
     memberships: db.collection<MembershipDoc>('memberships'),
     messages: db.collection<MessageDoc>('messages'),
     skippedSeqs: db.collection<SkippedSeqDoc>('skipped_seqs'),
+    sessionRevocations: db.collection<SessionRevocationDoc>('session_revocations'),
+    instances: db.collection<InstanceDoc>('instances'),
     async ping() {
       await db.command({ ping: 1 });
     },
@@ -108,6 +115,8 @@ export const storeIndexes: IndexDeclaration[] = [
     ],
   },
   { collection: 'skipped_seqs', indexes: [{ key: { conversationId: 1, seq: 1 }, name: indexNames.skippedSeq, unique: true }] },
+  // The per-request check is an _id lookup (unique by definition); this index serves the instances' sweeps.
+  { collection: 'session_revocations', indexes: [{ key: { updatedAt: 1 }, name: indexNames.revocationUpdated }] },
   {
     collection: 'conversations',
     indexes: [
