@@ -44,7 +44,7 @@ afterAll(async () => {
 test('the manifest records counts, hashes, indexes and sizes for every collection', () => {
   expect(manifest.formatVersion).toBe(1);
   expect(manifest.source.database).toBe(source);
-  expect(manifest.collections.map((c) => c.name)).toEqual(['conversations', 'memberships', 'messages', 'skipped_seqs', 'typed_edge_cases']);
+  expect(manifest.collections.map((c) => c.name)).toEqual(['conversations', 'memberships', 'messages', 'session_revocations', 'skipped_seqs', 'typed_edge_cases']);
   for (const c of manifest.collections) {
     expect(c.documents).toBe(before[c.name]!.documents);
     expect(c.contentSha256).toBe(before[c.name]!.contentSha256);
