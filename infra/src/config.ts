@@ -106,6 +106,13 @@ const appBase = z.object({
   shutdownDrainMs: z.number().int().min(0).max(120_000).default(10_000),
   /** Seconds the preStop hook waits for the endpoints to be removed before SIGTERM. */
   preStopSleepSeconds: z.number().int().min(1).max(30).default(5),
+  /**
+   * How long a rollout may go without progress before it counts as failed: the Deployment's
+   * progressDeadlineSeconds and the Pulumi Kubernetes provider's await timeout (pulumi.com/timeoutSeconds),
+   * so `pulumi up` (and ops deploy's automatic rollback) stops waiting on pods that never get Ready.
+   * Unset: Kubernetes' 600 s and the provider's 10 min.
+   */
+  rolloutTimeoutSeconds: z.number().int().min(10).max(3_600).optional(),
   /** LOG_LEVEL of the core. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   /** JWT issuer / audience / JWKS URL (production uses JWKS, no shared keys). */

@@ -33,6 +33,11 @@ export interface KubeClusterOptions {
   /** The kubeconfig context's name. */
   context?: string;
   log?: (line: string) => void;
+  /**
+   * More kwok Stage objects (YAML), loaded after the upstream ones: a test's failure mode, e.g. pods of one
+   * image that never get Ready. kwok picks a weighted stage over an unweighted one when both match.
+   */
+  stages?: string;
 }
 
 const kwokNodeName = 'kwok-node-0';
@@ -130,9 +135,14 @@ current-context: ${context}
       waitReady: () => waitForPort(schedPort, 90_000),
     }));
     mark('controller-manager and scheduler up');
+    const stageConfigs = [stages];
+    if (options.stages) {
+      fs.writeFileSync(path.join(dir, 'extra-stages.yaml'), options.stages);
+      stageConfigs.push(path.join(dir, 'extra-stages.yaml'));
+    }
     services.push(await spawnService({
       name: 'kwok', command: bins.kwok, logFile: logFile('kube-kwok'), address: `127.0.0.1:${kwokPort}`,
-      args: [`--kubeconfig=${kubeconfig}`, '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', `--server-address=127.0.0.1:${kwokPort}`, '--cidr=10.0.0.0/16', '--node-ip=10.0.255.1', `--config=${stages}`],
+      args: [`--kubeconfig=${kubeconfig}`, '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', `--server-address=127.0.0.1:${kwokPort}`, '--cidr=10.0.0.0/16', '--node-ip=10.0.255.1', ...stageConfigs.map((file) => `--config=${file}`)],
       waitReady: () => waitForPort(kwokPort, 90_000),
     }));
     await kubectl(['apply', '-f', '-'], { input: nodeManifest(kwokNodeName) });

@@ -41,6 +41,46 @@ import { startRegistryDouble } from './registry-double';
 
 const stack = 'local-k8s';
 const minutes = (n: number) => n * 60_000;
+/** The tag of an image whose pods start but never get Ready (kwok's stage below keys on its digest). */
+const badTag = 'sha-bad';
+/**
+ * kwok plays the kubelet: its upstream pod-ready stage makes every pod Ready. This one, weighted so kwok
+ * prefers it wherever both match, runs the bad image's containers without ever passing the readiness
+ * probe (what a crash at start-up or a failing /ready looks like to the Deployment controller).
+ */
+const neverReadyStage = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-never-ready-bad-image
+spec:
+  resourceRef: { apiGroup: v1, kind: Pod }
+  weight: 1
+  selector:
+    matchExpressions:
+    - { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' }
+    - { key: '.status.phase', operator: 'In', values: ['Pending'] }
+    - { key: '.spec.containers.[].image', operator: 'In', values: ['${imageOf(badTag)}'] }
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - { lastTransitionTime: {{ $now | Quote }}, status: "True", type: Initialized }
+      - { lastTransitionTime: {{ $now | Quote }}, status: "False", type: Ready, reason: ContainersNotReady, message: "containers with unready status: [core]" }
+      - { lastTransitionTime: {{ $now | Quote }}, status: "False", type: ContainersReady, reason: ContainersNotReady, message: "containers with unready status: [core]" }
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        started: true
+        restartCount: 0
+        state:
+          running:
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Running
+      startTime: {{ $now | Quote }}
+`;
 jest.setTimeout(minutes(10));
 
 let cluster: KubeCluster;
@@ -69,7 +109,7 @@ const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
 
 beforeAll(async () => {
   const started = performance.now();
-  registry = await startRegistryDouble(['sha-1', 'sha-2', 'sha-3']);
+  registry = await startRegistryDouble(['sha-1', 'sha-2', 'sha-3', badTag]);
   minio = await startMinio();
   const client = { endpoint: minio.endpoint, region: minio.region, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } };
   const s3 = new S3Client({ ...client, forcePathStyle: true });
@@ -80,7 +120,7 @@ beforeAll(async () => {
   pulumiState = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-e2e-pulumi-'));
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-k8s-e2e-infra-'));
   fs.copyFileSync(path.join(infraDir, `Pulumi.${stack}.yaml`), path.join(workDir, `Pulumi.${stack}.yaml`));
-  cluster = await startKubeCluster({ namespaces: [coreNamespace], log: (line) => process.stderr.write(`[k8s e2e] cluster: ${line}\n`) });
+  cluster = await startKubeCluster({ namespaces: [coreNamespace], stages: neverReadyStage, log: (line) => process.stderr.write(`[k8s e2e] cluster: ${line}\n`) });
   // The inline program and the provider read these from the process (the engine runs in this process).
   Object.assign(process.env, cluster.env, { OPS_PULUMI_INLINE: '1', OPS_PULUMI_BACKEND_URL: `file://${pulumiState}`, PULUMI_CONFIG_PASSPHRASE: '' });
   const real = kubectlPods(cluster.context);
@@ -331,6 +371,52 @@ test('Ctrl-C during pulumi up cancels it, records the release interrupted with t
   expectOk(again);
   expect(await servingImage()).toBe(imageOf(next));
   expect((await podImages()).every((p) => p === `${imageOf(next)}:ready`)).toBe(true);
+});
+
+/**
+ * The stack's rollout timeout is set short here (the committed local stack keeps the default 10 min, which
+ * a loaded machine's ordinary rollouts stay far below): the provider's await and the Deployment's progress
+ * deadline give up on the bad pods, `pulumi up` fails, and ops puts the image serving before back itself.
+ * Applied with --allow-drift because the timeout is a change besides the image.
+ */
+test('a bad image that never gets Ready: pulumi up fails on the rollout timeout and ops deploy rolls back automatically (exit 1, what happened and what next), records the release failed with the reason, releases the lock', async () => {
+  const file = path.join(workDir, `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^( +)logLevel:/m, '$1rolloutTimeoutSeconds: 30\n$1logLevel:'));
+  const good = await servingImage();
+  expect(good).toBeDefined();
+  const before = await releases();
+  const serving = before.filter((r) => r.status === 'succeeded').at(-1)!;
+
+  const run = await deploy(badTag, '--allow-drift');
+  if (run.code !== 1) process.stderr.write(`ops deploy of the bad image:\n${run.stderr}\n${run.stdout}\n`);
+  expect(run.code).toBe(1);
+  // What happened: the rollout of the bad image timed out, the previous image was put back, and what serves now.
+  expect(run.stderr).toContain('✗ pulumi up (image');
+  expect(run.stderr).toContain(`rolling back to image ${good}`);
+  expect(run.stderr).toContain(`✓ pulumi up (rollback to ${imageVersion(good!)}`);
+  expect(run.stderr).toMatch(/error: deploy v\d+ failed at "pulumi up": pulumi up failed: .*switchboard-core.*timed out waiting to be Ready/);
+  expect(run.stderr).toContain(`${serving.id} keeps serving (traffic was switched back automatically).`);
+  // What to do next.
+  expect(run.stderr).toContain(`next: ops status --env ${stack}`);
+
+  const record = (await releases()).slice(before.length);
+  expect(record.map((r) => `${r.kind}:${r.status}:${r.version}`)).toEqual([`deploy:failed:${versionOf(badTag)}`]);
+  expect(record[0]!.image).toBe(imageOf(badTag));
+  expect(record[0]!.error).toMatch(/^pulumi up failed: .*timed out waiting to be Ready/);
+  expect(record[0]!.steps?.filter((s) => s.name.startsWith('pulumi up')).map((s) => `${s.ok}:${s.name.split(';')[0]}`)).toEqual([
+    `false:pulumi up (image ${versionOf(badTag)}`, `true:pulumi up (rollback to ${imageVersion(good!)}`,
+  ]);
+  expect((await releases()).filter((r) => r.status === 'succeeded').at(-1)?.id).toBe(serving.id);
+  expect((await state.readAudit({ env: stack })).filter((e) => e.release === record[0]!.id).map((e) => e.outcome).sort()).toEqual(['failed', 'started']);
+
+  // The Deployment runs the previous image again: every pod on it and Ready, none of the bad one left.
+  const d = await deployment();
+  expect(d?.spec.template.spec.containers[0]!.image).toBe(good);
+  expect(d?.status.readyReplicas).toBe(2);
+  const pods = await podImages();
+  expect(pods.length).toBeGreaterThan(0);
+  expect(pods.every((p) => p === `${good}:ready`)).toBe(true);
+  expect(await state.readLock(stack)).toBeUndefined();
 });
 
 /**

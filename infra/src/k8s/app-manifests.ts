@@ -182,11 +182,14 @@ export function appManifests(spec: AppSpec): Manifest[] {
         annotations: {
           // The core reads its configuration from environment variables only (core/src/config.ts).
           'checkov.io/skip1': 'CKV_K8S_35=the core reads secrets from env vars by design; they come from a Secret via envFrom, never from the ConfigMap',
+          // The provider's await gives up after this (default 10 min), so a rollout that never gets Ready fails `pulumi up`.
+          ...(app.rolloutTimeoutSeconds ? { 'pulumi.com/timeoutSeconds': String(app.rolloutTimeoutSeconds) } : {}),
         },
       },
       spec: {
         replicas: app.minReplicas,
         revisionHistoryLimit: 5,
+        ...(app.rolloutTimeoutSeconds ? { progressDeadlineSeconds: app.rolloutTimeoutSeconds } : {}),
         selector: { matchLabels: coreSelector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
         template: {

@@ -143,6 +143,20 @@ export function policyRefusal(stack: string, findings: PolicyFinding[], operatio
   );
 }
 
+/**
+ * The Automation API's CommandError reads "code: 255\n stdout: …": its first line, which is what a release
+ * records as the reason, says nothing. Put the engine's own diagnostics (its "error:" lines and the
+ * provider's "* …" details, e.g. a Deployment that timed out waiting to be Ready) first; the full output follows.
+ */
+export function engineFailure(operation: string, error: unknown): Error {
+  const result = (error as { commandResult?: { stdout?: string; stderr?: string } }).commandResult;
+  if (!result) return error as Error;
+  const lines = `${result.stdout ?? ''}\n${result.stderr ?? ''}`.split('\n').map((line) => line.trim());
+  const details = [...new Set(lines.filter((line) => /^(error: |\* )/.test(line) && !/^error: update failed$/.test(line)).map((line) => line.replace(/^\* /, '')))];
+  if (!details.length) return error as Error;
+  return new Error(`${operation} failed: ${details.slice(0, 6).join('; ')}\n${(error as Error).message}`, { cause: error });
+}
+
 type AutoStack = import('@pulumi/pulumi').automation.Stack;
 type EngineEvent = import('@pulumi/pulumi').automation.EngineEvent;
 /** The part of the Automation API's Stack the runner calls (tests pass a recording double). */
@@ -221,7 +235,7 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
         );
         return { result: result.summary.result === 'succeeded' ? 'succeeded' : 'failed', outputs: plain(result.outputs) };
       } catch (error) {
-        if (!run.signal?.aborted) throw error;
+        if (!run.signal?.aborted) throw engineFailure('pulumi up', error);
         // The engine has exited (the Automation API resolves only then), but against the real engine an
         // update interrupted by SIGINT left its lock on the stack (file backend, issue 25): the next deploy
         // then failed with "the stack is currently locked". No other update can be running (ops' deploy
