@@ -139,6 +139,19 @@ describe('tombstones below the watermark are remembered (issue 23: no tombstone 
     expect((await repo.burnedCounts([{ conversationId, after: 0, upTo: 9, settledSeq: 9 }])).get(key)).toBe(3);
     expect(finds).toBe(3);
   });
+
+  it('scanMany settles several conversations with one read of messages and one of tombstones', async () => {
+    const a = new ObjectId();
+    const b = new ObjectId();
+    await db().collection('messages').insertMany([1, 2, 4].map((seq) => ({ _id: new ObjectId(), conversationId: a, seq, senderId: 'ann', clientMsgId: `scan-${seq}`, text: 'x', createdAt: new Date(0), terms: [] })));
+    await db().collection('skipped_seqs').insertOne({ conversationId: b, seq: 1, burnedAt: new Date(0) });
+    const repo = seqsRepository({ messages: db().collection('messages'), skippedSeqs: db().collection('skipped_seqs'), conversations: db().collection('conversations') } as any);
+    expect(await repo.scanMany([{ conversationId: a, from: 0, to: 5 }, { conversationId: b, from: 0, to: 2 }, { conversationId: b, from: 3, to: 3 }])).toEqual([
+      { settled: 2, gaps: [3, 5], scannedTo: 5 },
+      { settled: 1, gaps: [2], scannedTo: 2 },
+      { settled: 3, gaps: [], scannedTo: 3 },
+    ]);
+  });
 });
 
 describe('the send batcher and burned seqs', () => {
