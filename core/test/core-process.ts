@@ -67,8 +67,26 @@ export interface CoreProcessOptions {
   readyTimeoutMs?: number;
 }
 
-/** Starts `core/src/main.ts` in a child process against the test services and waits for GET /ready. */
+/**
+ * Starts `core/src/main.ts` in a child process against the test services and waits for GET /ready.
+ * The ports are asked from the kernel and then bound by the child a moment later; another process of
+ * the parallel suite can take one in between (seen in a clean-clone rehearsal: EADDRINUSE). Then it
+ * starts again on new ports, unless the caller chose the ports (a restart on the same address).
+ */
 export async function startCoreProcess(env: Record<string, string> = {}, options: CoreProcessOptions = {}): Promise<CoreProcess> {
+  const portsChosen = env.PORT !== undefined || env.METRICS_PORT !== undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCoreProcessOnce(env, options);
+    } catch (error) {
+      if (portsChosen || attempt >= 3 || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startCoreProcessOnce(env: Record<string, string>, options: CoreProcessOptions): Promise<CoreProcess> {
   const services = testServicesEnv();
   const [port, metricsPort] = [await freePort(), await freePort()];
   const name = options.name ?? `core-${port}`;
@@ -163,7 +181,9 @@ export async function startCoreProcess(env: Record<string, string> = {}, options
     const ended = child.exitStatus();
     if (ended) {
       running.delete(handle);
-      throw new Error(`core ${name} ${ended} before it was ready\n  log: ${logFile}\n${tail(logFile)}`);
+      const log = tail(logFile);
+      const message = `core ${name} ${ended} before it was ready\n  log: ${logFile}\n${log}`;
+      throw /EADDRINUSE/.test(log) ? new PortTakenError(message) : new Error(message);
     }
     try {
       if ((await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) })).ok) return handle;
