@@ -1,12 +1,8 @@
 import { performance } from 'node:perf_hooks';
-// Deliberately NOT on @switchboard/client (issue 24's "one client library" has this one exception):
-// the gate compares the core with the bare relay as measured by this generator, so the generator must
-// add as little per-message cost as possible and see the core's raw deliveries (duplicates, order).
-// Measured 2026-12-05 against the bare relay, 1,000 sockets in conversations of 10 at 100 msg/s for
-// 12 s (rt.1k's shape), generator CPU per message sent: socket.io-client 605 / 601 µs, the library
-// (send() through the outbox, raw subscription, 'broadcast' event) 726 / 707 µs: +17-21 % (60 → 71-73 µs
-// per delivery), from its outbox bookkeeping and per-packet liveness timer. Revisit if that shrinks.
-import { io as connect, type Socket } from 'socket.io-client';
+// The library's raw connection, not createClient: the gate compares the core with the bare relay as
+// measured by this generator, so it must add as little per-message cost as possible and see the core's
+// raw deliveries (duplicates, order); see openRawSocket for the measured cost of the full client.
+import { openRawSocket, type RawSocket } from '../../core/client/src';
 import { LatencyHistogram } from '../lib/histogram';
 import { watchGenerator, type GeneratorHealth, type GeneratorLimits } from '../lib/health';
 import type { ServerProcess, ServerStats } from '../lib/processes';
@@ -88,7 +84,7 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
   const statsBefore = target.server ? await target.server.stats(true) : undefined;
 
   // 1. Connect every socket (bounded concurrency) and join its conversation.
-  const sockets: Socket[] = new Array(p.sockets);
+  const sockets: RawSocket[] = new Array(p.sockets);
   const connectH = new LatencyHistogram();
   let connectErrors = 0;
   let negotiatedExtensions = '';
@@ -136,7 +132,7 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
     const member = i % p.members;
     const userId = conv.members[member]!;
     const started = performance.now();
-    const socket = connect(target.url, { auth: await target.auth(userId), transports: ['websocket'], reconnection: false, forceNew: true, timeout: 30_000, perMessageDeflate: false } as never);
+    const socket = openRawSocket(target.url, { auth: await target.auth(userId), timeoutMs: 30_000 });
     sockets[i] = socket;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -186,7 +182,7 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
     sent++;
     if (intended >= measureFrom) measuredSent++;
     if (!socket?.connected) { notSent++; sendErrors++; sendErrorKinds['socket not connected'] = (sendErrorKinds['socket not connected'] ?? 0) + 1; return; }
-    socket.timeout(30_000).emit('send_message', { conversationId: convs[c]!.id, clientMsgId: `${prefix}${n}`, text: `load ${n} at ${intended.toFixed(3)}` }, (err: Error | null, res: { error?: { code?: string } } | undefined) => {
+    socket.timeout(30_000).emit('send_message', { conversationId: convs[c]!.id, clientMsgId: `${prefix}${n}`, text: `load ${n} at ${intended.toFixed(3)}` }, ((err: Error | null, res: { error?: { code?: string } } | undefined) => {
       const now = performance.now();
       settled++;
       if (err || res?.error) {
@@ -198,7 +194,8 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
       acked[n] = 1;
       if (now >= measureFrom && now <= measureTo) ackedInWindow++;
       if (intended >= measureFrom) ackH.recordMs(now - intended);
-    });
+      // socket.io's typings do not add timeout()'s leading error argument to the contract's Ack type.
+    }) as never);
   };
   await new Promise<void>((resolve) => {
     let n = 0;

@@ -1,4 +1,5 @@
-export { createClient } from './io';
+export { createClient, openRawSocket } from './io';
+export type { RawSocket } from './io';
 export { SwitchboardClient, socketIoFactory, systemClock, tokenExpiry } from './client';
 export type { ClientEvents, ClientOptions, Clock, ConnectionState, RetryInfo, SendAttempt, SocketFactory, SocketLike, TokenReason } from './client';
 export { AuthError, SwitchboardError, isPermanent } from './errors';
