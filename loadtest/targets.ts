@@ -68,8 +68,10 @@ const shortRules: Rule[] = [
   // Re-set after integrating issue 21 (seq settlement, membership epoch, unreadCount without burned seqs, …):
   // the integrated core costs 1.5-2× the CPU per request of the tree these lines were first set on (gate
   // FAILed on it: loadtest/README.md "The gate's CPU lines"). ≥ 1.4× above the integrated core's highest
-  // value, below the +2 ms core's.
-  ...cpuLines({ 'api.list': 12, 'api.history': 14, 'api.send': 10, 'api.mixed': 14 }, 7),
+  // value, below the +2 ms core's. rt.1k.core 7 → 9.5 after the perf2 revert (12-05 14:00): the unmodified core
+  // measured 6.07 in a passing clean-clone gate and 6.83-6.90 alone (3 runs) — 7 was within 2 % of it;
+  // the +2 ms core stays above it (loadtest/README.md "The gate's CPU lines", slowed-core.test.ts).
+  ...cpuLines({ 'api.list': 12, 'api.history': 14, 'api.send': 10, 'api.mixed': 14 }, 9.5),
   ...api('api.list', 50, 300, 1_000, 40),
   ...api('api.history', 50, 300, 1_000, 40),
   ...api('api.send', 50, 300, 1_000, 40),

@@ -27,19 +27,19 @@ export const at = (resource: Pick<PolicyResource, 'urn'>, message: string): Find
 
 const defaultLevel: EnforcementLevel = 'mandatory';
 
-/** A rule over the whole stack: `check` sees every resource and (lazily: only the rules that need it) the policy context. */
-export function stackRule(spec: {
+/** What every rule declares, whatever it checks. */
+interface RuleHead {
   name: string;
   anchor: string;
   description: string;
   enforcementLevel?: EnforcementLevel;
-  check(resources: PolicyResource[], context: () => PolicyContext): Finding[];
-}): SwitchboardStackPolicy {
+}
+const head = (spec: RuleHead) => ({ name: spec.name, anchor: spec.anchor, description: spec.description, enforcementLevel: spec.enforcementLevel ?? defaultLevel });
+
+/** A rule over the whole stack: `check` sees every resource and (lazily: only the rules that need it) the policy context. */
+export function stackRule(spec: RuleHead & { check(resources: PolicyResource[], context: () => PolicyContext): Finding[] }): SwitchboardStackPolicy {
   return {
-    name: spec.name,
-    anchor: spec.anchor,
-    description: spec.description,
-    enforcementLevel: spec.enforcementLevel ?? defaultLevel,
+    ...head(spec),
     validateStack: (args, reportViolation) => {
       for (const finding of spec.check(args.resources, () => contextOf(args.resources))) reportViolation(finding.message, finding.urn);
     },
@@ -47,20 +47,13 @@ export function stackRule(spec: {
 }
 
 /** A rule over one resource of the listed types (or Kubernetes kinds): `check` returns what is wrong with it. */
-export function resourceRule(spec: {
-  name: string;
-  anchor: string;
-  description: string;
-  enforcementLevel?: EnforcementLevel;
+export function resourceRule(spec: RuleHead & {
   /** Type tokens (`aws:…`) or Kubernetes kinds (`ConfigMap`). */
   appliesTo: string[];
   check(resource: ResourceValidationArgs): string[];
 }): SwitchboardResourcePolicy {
   return {
-    name: spec.name,
-    anchor: spec.anchor,
-    description: spec.description,
-    enforcementLevel: spec.enforcementLevel ?? defaultLevel,
+    ...head(spec),
     validateResource: (args, reportViolation) => {
       const applies = spec.appliesTo.includes(args.type) || (args.type.startsWith('kubernetes:') && spec.appliesTo.includes(args.props.kind));
       if (applies) for (const message of spec.check(args)) reportViolation(message);

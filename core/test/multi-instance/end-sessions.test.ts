@@ -1,8 +1,8 @@
 import type { Proxy } from 'toxiproxy-node-client';
-import { io as connect } from 'socket.io-client';
 import { startToxiproxy, type RunningToxiproxy } from '../../../ops/services/toxiproxy';
 import { startCoreProcess, stopAllCoreProcesses, type CoreProcess } from '../core-process';
 import { collect, sleep, testServicesEnv, uniqueDbName, type ClientSocket } from '../harness';
+import { blip, connected, open as openSaved, type Session } from './saved-session';
 
 /**
  * Ending a user's sessions (`POST /admin/users/:userId/end-sessions` on the internal listener) across
@@ -155,27 +155,14 @@ describe('end-sessions across two instances', () => {
   it('a session saved by a transport drop is not recovered after end-sessions: the old token is refused, a fresh token gets a fresh session with nothing replayed', async () => {
     const id = await group('e4', ['ulla']);
     const oldToken = await b.token('ulla');
-    const open = (token: string, session?: { pid: string; offset: string }) => {
-      const c = connect(b.url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false }) as ClientSocket;
-      if (session) Object.assign(c, { _pid: session.pid, _lastOffset: session.offset });
-      c.connect();
-      return c;
-    };
-    const connected = (c: ClientSocket) => new Promise<void>((resolve, reject) => { c.once('connect', () => resolve()); c.once('connect_error', reject); });
+    const open = (token: string, session?: Session) => openSaved(b.url, { token }, session);
     const s = open(oldToken);
     await connected(s);
     expect((await emit(s, 'join_conversation', { conversationId: id })).error).toBeUndefined();
     const first = new Promise<void>((resolve) => s.once('message_received', () => resolve()));
     await a.api(owner, 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'seen', text: 'seen' });
     await first;
-    // The transport drops (a network blip): B saves the session for recovery.
-    const dropped = new Promise<void>((resolve) => s.once('disconnect', () => resolve()));
-    (s as any).io.engine.close();
-    await dropped;
-    const session = { pid: (s as any)._pid as string, offset: (s as any)._lastOffset as string };
-    expect(typeof session.pid).toBe('string');
-    s.close();
-    await sleep(200);
+    const session = await blip(s); // a network blip: B saves the session for recovery
 
     expect((await endSessions(a, 'ulla')).status).toBe(200);
     await a.api(owner, 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'while-away', text: 'after the end' });

@@ -1,7 +1,7 @@
-import { io as connect } from 'socket.io-client';
 import { signLocalToken, tokenSettingsFrom } from '../../src/auth/tokens';
 import { startCoreProcess, stopAllCoreProcesses, type CoreProcess } from '../core-process';
 import { collect, sleep, uniqueDbName, type ClientSocket } from '../harness';
+import { blip, connected, open } from './saved-session';
 
 /**
  * Issue 21 item 2: a recovered Socket.IO session is accepted only when the new token verifies,
@@ -24,26 +24,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => stopAllCoreProcesses(), 30_000);
 
-interface Session { pid: string; offset: string }
-/** A client socket; with a saved session it presents it as socket.io-client does after a blip (pid + offset in CONNECT). */
-const open = (url: string, auth: Record<string, unknown>, session?: Session): ClientSocket => {
-  const s = connect(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false }) as ClientSocket;
-  if (session) Object.assign(s, { _pid: session.pid, _lastOffset: session.offset });
-  s.connect();
-  return s;
-};
-/** A network blip: the transport closes under the client; the server saves the session (reason `transport close`). */
-async function blip(s: ClientSocket): Promise<Session> {
-  const dropped = new Promise<void>((resolve) => s.once('disconnect', () => resolve()));
-  (s as any).io.engine.close();
-  await dropped;
-  const session = { pid: (s as any)._pid as string, offset: (s as any)._lastOffset as string };
-  expect(typeof session.pid).toBe('string');
-  s.close();
-  await sleep(200); // A persists the session in the Redis stream
-  return session;
-}
-const connected = (s: ClientSocket) => new Promise<void>((resolve, reject) => { s.once('connect', () => resolve()); s.once('connect_error', reject); });
 
 /** Sam joins `conversationId` on A, sees one broadcast, then A drops the transport (a network blip): the session is saved. */
 async function joinAndDrop(user: string, conversationId: string) {
