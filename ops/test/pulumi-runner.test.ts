@@ -116,3 +116,16 @@ test('advisory policy events alone do not turn another failure into a policy ref
   const runner = pulumiRunner('production', infraDir, async () => policyStack([{ policyName: 'k8s-hpa-seed-targets', enforcementLevel: 'warning', message: 'HPAs scale on CPU at 70 %.\napp: targets' }]));
   await expect(runner.preview({ image: imageOf('sha-9'), onOutput: () => undefined })).rejects.toThrow('preview failed');
 });
+
+test('a failed preview records the engine\'s own error lines, not "code: 255" (the Automation API\'s first line)', async () => {
+  // The Automation API's own error types, as its CLI wrapper builds them (errors.js / cmd.js).
+  const { CommandError } = require('@pulumi/pulumi/automation/errors') as { CommandError: new (result: unknown) => Error };
+  const { CommandResult } = require('@pulumi/pulumi/automation/cmd') as { CommandResult: new (stdout: string, stderr: string, code: number) => unknown };
+  // The engine's diagnostics block, as `pulumi preview` prints it.
+  const stdout = 'Previewing update (production):\n\nDiagnostics:\n  kubernetes:core/v1:Secret (switchboard-env):\n    error: configured Kubernetes cluster is unreachable: unable to load kubeconfig\n';
+  const stderr = 'error: preview failed\n';
+  const failing = { async preview() { throw new CommandError(new CommandResult(stdout, stderr, 255)); } } as unknown as AutomationStack;
+  const failure = (await pulumiRunner('production', infraDir, async () => failing).preview({ image: imageOf('sha-9'), onOutput: () => undefined }).catch((error: unknown) => error)) as Error;
+  expect(failure.message.split('\n')[0]).toBe('pulumi preview failed: error: configured Kubernetes cluster is unreachable: unable to load kubeconfig');
+  expect(failure.message).toContain('code: 255'); // the full output follows
+});

@@ -152,7 +152,7 @@ export function engineFailure(operation: string, error: unknown): Error {
   const result = (error as { commandResult?: { stdout?: string; stderr?: string } }).commandResult;
   if (!result) return error as Error;
   const lines = `${result.stdout ?? ''}\n${result.stderr ?? ''}`.split('\n').map((line) => line.trim());
-  const details = [...new Set(lines.filter((line) => /^(error: |\* )/.test(line) && !/^error: update failed$/.test(line)).map((line) => line.replace(/^\* /, '')))];
+  const details = [...new Set(lines.filter((line) => /^(error: |\* )/.test(line) && !/^error: (update|preview) failed$/.test(line)).map((line) => line.replace(/^\* /, '')))];
   if (!details.length) return error as Error;
   return new Error(`${operation} failed: ${details.slice(0, 6).join('; ')}\n${(error as Error).message}`, { cause: error });
 }
@@ -221,11 +221,18 @@ export function pulumiRunner(stack: string, workDir = infraDir, selectStack: (st
         const m = event.resourcePreEvent?.metadata;
         if (m && m.op !== 'same') changes.push({ urn: m.urn, type: m.type, op: m.op, paths: Object.keys(m.detailedDiff ?? {}).concat(m.detailedDiff ? [] : (m.diffs ?? [])) });
       };
-      await withPolicies('the preview', (policy) =>
-        withConfig(run, async (configFile) =>
-          (await select()).preview({ diff: true, refresh: true, configFile, onOutput: run.onOutput, policyPacks: policy.policyPacks, onEvent: (event) => (policy.onEvent(event), onEvent(event)), signal: run.signal }),
-        ),
-      );
+      try {
+        await withPolicies('the preview', (policy) =>
+          withConfig(run, async (configFile) =>
+            (await select()).preview({ diff: true, refresh: true, configFile, onOutput: run.onOutput, policyPacks: policy.policyPacks, onEvent: (event) => (policy.onEvent(event), onEvent(event)), signal: run.signal }),
+          ),
+        );
+      } catch (error) {
+        // A policy refusal already names its cause; anything else from the engine would be recorded as
+        // "code: 255" (the Automation API's first line) unless its own error lines go first.
+        if (error instanceof OpsError || run.signal?.aborted) throw error;
+        throw engineFailure('pulumi preview', error);
+      }
       return { changes };
     },
     async up(run) {
