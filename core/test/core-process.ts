@@ -1,13 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { io as connect } from 'socket.io-client';
 import { startChild, type Child } from '../../ops/process';
 import { repoRoot } from '../../ops/services/paths';
 import { freePort } from '../../ops/services/ports';
 import { signLocalToken, tokenSettingsFrom } from '../src/auth/tokens';
 import { loadConfig, type Config } from '../src/config';
-import { sleep, testServicesEnv, uniqueDbName, type ClientSocket } from './harness';
+import { openTestSocket, requestAs, sleep, testServicesEnv, uniqueDbName, type ClientSocket } from './harness';
 
 /**
  * A real core as a separate OS process: the process entry (`core/src/main.ts`, run by tsx as
@@ -132,30 +131,8 @@ async function startCoreProcessOnce(env: Record<string, string>, options: CorePr
     config,
     env: childEnv,
     token,
-    async api(userId, method, p, body, headers = {}) {
-      const auth = userId ? { authorization: `Bearer ${await token(userId)}` } : {};
-      const response = await fetch(`${url}${p}`, {
-        method,
-        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...auth, ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch { /* keep text */ }
-      return { status: response.status, body: parsed, headers: response.headers };
-    },
-    async socket(userId, o = {}) {
-      const socket = connect(url, { auth: { token: o.token ?? (await token(userId)) }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: o.autoConnect ?? true }) as ClientSocket;
-      sockets.push(socket);
-      if (o.autoConnect === false) return socket;
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('connect_error', (error) => reject(error));
-      });
-      return socket;
-    },
+    api: (userId, method, p, body, headers = {}) => requestAs(url, token, userId, method, p, body, headers),
+    socket: (userId, o = {}) => openTestSocket(url, token, sockets, userId, o),
     exitStatus: () => child.exitStatus(),
     async stop(graceMs = 8_000) {
       for (const s of sockets) s.disconnect();

@@ -57,35 +57,44 @@ export async function startTestCore(env: Record<string, string> = {}, options: {
     url: core.url,
     config,
     token,
-    async api(userId, method, path, body, headers = {}) {
-      const auth = userId ? { authorization: `Bearer ${await token(userId)}` } : {};
-      const response = await fetch(`${core.url}${path}`, {
-        method,
-        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...auth, ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch { /* keep text */ }
-      return { status: response.status, body: parsed, headers: response.headers };
-    },
-    async socket(userId, socketOptions = {}) {
-      const socket: ClientSocket = connect(core.url, { auth: { token: socketOptions.token ?? (await token(userId)) }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: socketOptions.autoConnect ?? true });
-      sockets.push(socket);
-      if (socketOptions.autoConnect === false) return socket;
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('connect_error', (error) => reject(error));
-      });
-      return socket;
-    },
+    api: (userId, method, path, body, headers = {}) => requestAs(core.url, token, userId, method, path, body, headers),
+    socket: (userId, socketOptions = {}) => openTestSocket(core.url, token, sockets, userId, socketOptions),
     async stop() {
       for (const s of sockets) s.disconnect();
       await core.stop();
     },
   };
+}
+
+/**
+ * One request as `userId` (null: no token) to a core at `baseUrl`: JSON body in, parsed JSON (or the raw
+ * text) out. Shared by the in-process harness and the real-process one (core-process.ts).
+ */
+export async function requestAs(baseUrl: string, token: (userId: string) => Promise<string>, userId: string | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const auth = userId ? { authorization: `Bearer ${await token(userId)}` } : {};
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...auth, ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch { /* keep text */ }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+/** A raw test socket as `userId` (websocket only, no reconnection), tracked in `sockets` for cleanup; resolves once connected unless autoConnect is false. */
+export async function openTestSocket(url: string, token: (userId: string) => Promise<string>, sockets: ClientSocket[], userId: string, options: { token?: string; autoConnect?: boolean } = {}): Promise<ClientSocket> {
+  const socket: ClientSocket = connect(url, { auth: { token: options.token ?? (await token(userId)) }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: options.autoConnect ?? true });
+  sockets.push(socket);
+  if (options.autoConnect === false) return socket;
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (error) => reject(error));
+  });
+  return socket;
 }
 
 /** Waits for one event, failing after timeoutMs. */
