@@ -390,11 +390,20 @@ test('a bad image that never gets Ready: pulumi up fails on the rollout timeout 
   const run = await deploy(badTag, '--allow-drift');
   if (run.code !== 1) process.stderr.write(`ops deploy of the bad image:\n${run.stderr}\n${run.stdout}\n`);
   expect(run.code).toBe(1);
-  // What happened: the rollout of the bad image timed out, the previous image was put back, and what serves now.
-  expect(run.stderr).toContain('✗ pulumi up (image');
+  // What happened: the rollout of the bad image failed, the previous image was put back, and what serves now.
+  // Two points may catch it, both correct: the provider's await (pulumi up fails on the rollout timeout) or,
+  // when that await reports the Deployment initialised before the controller has acted on the new template
+  // (seen once in a cold rehearsal on a loaded machine: "Deployment initialization complete" 0.5 s after
+  // the update), ops's own check that every pod runs the new image and answers /ready.
+  const caughtBy = run.stderr.includes('✗ pulumi up (image') ? 'pulumi up' : 'verify the rollout';
+  if (caughtBy === 'pulumi up') {
+    expect(run.stderr).toMatch(/error: deploy v\d+ failed at "pulumi up": pulumi up failed: .*switchboard-core.*timed out waiting to be Ready/);
+  } else {
+    expect(run.stderr).toContain(`✗ every pod runs ${versionOf(badTag)} and answers /ready`);
+    expect(run.stderr).toMatch(/error: deploy v\d+ failed at "verify the rollout": not every pod serves /);
+  }
   expect(run.stderr).toContain(`rolling back to image ${good}`);
   expect(run.stderr).toContain(`✓ pulumi up (rollback to ${imageVersion(good!)}`);
-  expect(run.stderr).toMatch(/error: deploy v\d+ failed at "pulumi up": pulumi up failed: .*switchboard-core.*timed out waiting to be Ready/);
   expect(run.stderr).toContain(`${serving.id} keeps serving (traffic was switched back automatically).`);
   // What to do next.
   expect(run.stderr).toContain(`next: ops status --env ${stack}`);
@@ -402,9 +411,9 @@ test('a bad image that never gets Ready: pulumi up fails on the rollout timeout 
   const record = (await releases()).slice(before.length);
   expect(record.map((r) => `${r.kind}:${r.status}:${r.version}`)).toEqual([`deploy:failed:${versionOf(badTag)}`]);
   expect(record[0]!.image).toBe(imageOf(badTag));
-  expect(record[0]!.error).toMatch(/^pulumi up failed: .*timed out waiting to be Ready/);
+  expect(record[0]!.error).toMatch(caughtBy === 'pulumi up' ? /^pulumi up failed: .*timed out waiting to be Ready/ : /^not every pod serves /);
   expect(record[0]!.steps?.filter((s) => s.name.startsWith('pulumi up')).map((s) => `${s.ok}:${s.name.split(';')[0]}`)).toEqual([
-    `false:pulumi up (image ${versionOf(badTag)}`, `true:pulumi up (rollback to ${imageVersion(good!)}`,
+    `${caughtBy !== 'pulumi up'}:pulumi up (image ${versionOf(badTag)}`, `true:pulumi up (rollback to ${imageVersion(good!)}`,
   ]);
   expect((await releases()).filter((r) => r.status === 'succeeded').at(-1)?.id).toBe(serving.id);
   expect((await state.readAudit({ env: stack })).filter((e) => e.release === record[0]!.id).map((e) => e.outcome).sort()).toEqual(['failed', 'started']);
