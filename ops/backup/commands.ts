@@ -10,6 +10,7 @@ import { runBackup } from './backup';
 import { listBackups, resolveBackupId } from './catalog';
 import { parseCompression } from './codec';
 import { BackupError } from './errors';
+import { forwardOnlyCollections } from './forward-only';
 import { backupMetricNames, publishBackupMetric } from './metrics';
 import { connectMongo } from './mongo';
 import { openBackupStore } from './open-store';
@@ -237,9 +238,10 @@ export const handlers: Record<string, CommandHandler> = {
       ? await withCommandLock({ values, env: ctx.env, out: ctx.out }, { env, state: openState(env, stateDirOf({ values, env: ctx.env }), ctx.env), action: 'restore', message: `restore ${backupId} into the live database ${liveDb(ctx, values)}` }, restore)
       : await restore();
     const rows = result.collections.map((c) => `  ${c.name.padEnd(16)} ${String(c.restored).padStart(10)} / ${c.expected} restored${c.failed ? `, ${c.failed} FAILED (${c.firstError})` : ''}`);
+    const kept = result.collections.filter((c) => c.kept).map((c) => `  kept ${c.kept} ${forwardOnlyCollections[c.name]?.label ?? c.name} newer than the backup (ended sessions stay ended)`);
     ctx.out.result({ ok: result.ok, location: store.description, restore: result },
       `${result.ok ? 'restored' : 'restore FAILED for'} backup ${backupId} into ${result.scratch ? 'scratch ' : ''}database ${result.database} in ${formatDuration(result.durationMs / 1000)}` +
-      `${result.safetyBackupId ? `\n  safety backup of the previous data: ${result.safetyBackupId}` : ''}\n${rows.join('\n')}`);
+      `${result.safetyBackupId ? `\n  safety backup of the previous data: ${result.safetyBackupId}` : ''}\n${[...rows, ...kept].join('\n')}`);
     return result.ok ? 0 : 1;
   }),
 };

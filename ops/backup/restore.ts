@@ -7,6 +7,7 @@ import { runBackup } from './backup';
 import { readManifest } from './catalog';
 import { decompressor, HashingStream, LineSplitter } from './codec';
 import { BackupError, describeError } from './errors';
+import { forwardOnlyCollections, startForwardOnlyMerge, type ForwardOnlyMerge } from './forward-only';
 import type { CollectionEntry, Manifest } from './manifest';
 import { EJSON, listUserCollections } from './mongo';
 import { formatDuration, Progress, type ProgressSink } from './progress';
@@ -34,6 +35,8 @@ export interface CollectionRestoreResult {
   restored: number;
   failed: number;
   firstError?: string;
+  /** Forward-only state (forward-only.ts): the target's documents newer than the backup's, kept. */
+  kept?: number;
 }
 
 export interface RestoreResult {
@@ -138,7 +141,10 @@ async function precheckArchives(store: BackupStore, manifest: Manifest, entries:
 }
 
 async function restoreCollection(db: Db, store: BackupStore, manifest: Manifest, entry: CollectionEntry, options: RestoreOptions): Promise<CollectionRestoreResult> {
-  if (options.drop) await db.collection(entry.name).drop().catch(() => undefined);
+  // Only --drop lets the target hold data; forward-only state held there is merged into, never dropped.
+  const merge = options.drop ? await startForwardOnlyMerge(db, entry.name) : undefined;
+  if (merge) options.progress?.write(`[restore ${entry.name}] the target holds ${forwardOnlyCollections[entry.name]!.label}: merging the backup's in, each only ever moved forward`);
+  else if (options.drop) await db.collection(entry.name).drop().catch(() => undefined);
   const exists = (await db.listCollections({ name: entry.name }, { nameOnly: true }).toArray()).length > 0;
   if (!exists) await db.createCollection(entry.name, entry.options);
   const collection = db.collection(entry.name);
@@ -150,9 +156,12 @@ async function restoreCollection(db: Db, store: BackupStore, manifest: Manifest,
   let batch: Document[] = [];
   let batchBytes = 0;
 
+  const write = (docs: Document[]): Promise<number> => (merge
+    ? merge.write(docs).then(() => docs.length)
+    : collection.insertMany(docs, { ordered: false }).then((r) => r.insertedCount));
   const insert = (docs: Document[], bytes: number): Promise<void> =>
-    collection.insertMany(docs, { ordered: false }).then(
-      (r) => { result.restored += r.insertedCount; progress.add(docs.length, bytes); },
+    write(docs).then(
+      (written) => { result.restored += written; progress.add(docs.length, bytes); },
       (error: unknown) => {
         // One write error per rejected document (the reply's insert count is not trusted: the local
         // server reports the batch size); anything else (network) counts the whole batch as failed.
@@ -201,14 +210,17 @@ async function restoreCollection(db: Db, store: BackupStore, manifest: Manifest,
   if (archive.digest() !== entry.archiveSha256 || content.digest() !== entry.contentSha256 || content.bytes !== entry.contentBytes) {
     throw new BackupError('corrupted', `archive of collection ${entry.name} does not match the manifest checksums`, 'pick another backup (`ops backup list`)');
   }
-  // Cross-check with what the server holds (the target collection was empty or dropped).
-  const stored = await collection.countDocuments();
-  if (stored !== result.restored) {
-    result.firstError ??= `the server holds ${stored} documents, the restore counted ${result.restored}`;
-    result.restored = stored;
-    result.failed = Math.max(result.failed, entry.documents - stored);
+  if (merge) await checkMerge(merge, entry, result);
+  else {
+    // Cross-check with what the server holds (the target collection was empty or dropped).
+    const stored = await collection.countDocuments();
+    if (stored !== result.restored) {
+      result.firstError ??= `the server holds ${stored} documents, the restore counted ${result.restored}`;
+      result.restored = stored;
+      result.failed = Math.max(result.failed, entry.documents - stored);
+    }
   }
-  progress.done(`(${result.restored}/${entry.documents} restored${result.failed ? `, ${result.failed} FAILED` : ''})`);
+  progress.done(`(${result.restored}/${entry.documents} restored${result.failed ? `, ${result.failed} FAILED` : ''}${result.kept ? `, kept ${result.kept} newer` : ''})`);
   if (entry.indexes.length) {
     const started = Date.now();
     options.progress?.write(`[restore ${entry.name}] building ${entry.indexes.length} indexes (${entry.indexes.map((ix) => ix.name).join(', ')}) ...`);
@@ -216,4 +228,14 @@ async function restoreCollection(db: Db, store: BackupStore, manifest: Manifest,
     options.progress?.write(`[restore ${entry.name}] indexes built in ${formatDuration((Date.now() - started) / 1000)}`);
   }
   return result;
+}
+
+/** Cross-check of a merge with what the server holds: every revocation of the backup and of the target holds. */
+async function checkMerge(merge: ForwardOnlyMerge, entry: CollectionEntry, result: CollectionRestoreResult): Promise<void> {
+  const { kept, missing, stored } = await merge.finish();
+  result.kept = kept;
+  if (!missing.length) return;
+  result.firstError ??= `${missing.length} ${forwardOnlyCollections[entry.name]!.label} do not hold after the merge (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}; ${stored} stored)`;
+  result.failed = Math.max(result.failed, missing.length);
+  result.restored = Math.max(0, Math.min(result.restored, entry.documents - result.failed));
 }

@@ -8,6 +8,8 @@ import { SignJWT } from 'jose';
 import { MongoClient } from 'mongodb';
 import { signLocalToken, tokenSettingsFrom } from '../../core/src/auth/tokens';
 import { configSpec, loadConfig } from '../../core/src/config';
+import { collectionNames } from '../../core/src/store/mongo-store';
+import { sessionsRepository } from '../../core/src/store/sessions-repository';
 import { quotedOpsSteps, shellWords, type QuotedStep } from '../../runbooks/catalog';
 import { injectRotationClock } from '../keys/commands';
 import { startMinio, type RunningMinio } from '../services/minio';
@@ -236,11 +238,18 @@ test('maintenance-window.md: every step as written; maintenance on serves the 50
   expect(audit).toMatch(/maintenance\.off/);
 });
 
-test('restore-from-backup.md: every local step as written; data after the backup is gone, data before it is back, a safety backup exists', async () => {
+test('restore-from-backup.md: every local step as written; data after the backup is gone, data before it is back, a safety backup exists, sessions ended after the backup stay ended', async () => {
   expect(printed.backup).not.toBe(''); // the backup the maintenance window took
   // The damage: written after the backup, then lost by the restore.
   expect((await api(alice, `/conversations/${conversationId}/messages`, { clientMsgId: 'after-backup', text: 'sent after the backup' })).status).toBe(201);
   expect(await messageTexts()).toEqual(expect.arrayContaining(['sent before the backup', 'sent after the backup']));
+  // After the backup, mallory's laptop is stolen: her sessions are ended (the durable record the
+  // admin call writes, through the core's own repository). The restore must not give them back (issue 21).
+  const mallory = await tokenFor('mallory');
+  expect((await api(mallory, '/conversations')).status).toBe(200);
+  const revocations = sessionsRepository({ sessionRevocations: mongo.db(env.MONGODB_DB).collection(collectionNames.sessionRevocations), instances: mongo.db(env.MONGODB_DB).collection(collectionNames.instances) });
+  const malloryEndedAt = await revocations.record('mallory', new Date(), 'runbook-test');
+  let kept = '';
   let safety = '';
   let scratch = '';
   const results = await walk({
@@ -250,6 +259,7 @@ test('restore-from-backup.md: every local step as written; data after the backup
     if (argv[0] === 'restore') {
       safety = /safety backup of the previous data: (\S+)/.exec(stdout)?.[1] ?? safety;
       if (!argv.includes('--into')) scratch = /into scratch database (\S+)/.exec(stdout)?.[1] ?? '';
+      else kept = /kept \d+ session revocations newer than the backup/.exec(stdout)?.[0] ?? '';
     }
   });
   report('restore-from-backup.md', results);
@@ -274,6 +284,12 @@ test('restore-from-backup.md: every local step as written; data after the backup
   const history = await api(alice, `/conversations/${conversationId}/messages`);
   expect(history.status).toBe(200);
   expect(JSON.stringify(await history.json())).toContain('sent before the backup');
+  // Ended sessions stay ended: the live core still refuses mallory's token (its instances also
+  // remember the revocation in memory), the durable record every instance started from now on reads
+  // still holds it, and step 5 said so.
+  expect((await api(mallory, '/conversations')).status).toBe(401);
+  expect(await revocations.endedAt('mallory')).toEqual(malloryEndedAt);
+  expect(kept).toBe('kept 1 session revocations newer than the backup');
   if (scratch) await mongo.db(scratch).dropDatabase();
 });
 

@@ -23,6 +23,16 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** Collection names, declared once: the store opens them, and `ops restore` treats some specially (ops/backup/forward-only.ts). */
+export const collectionNames = {
+  conversations: 'conversations',
+  memberships: 'memberships',
+  messages: 'messages',
+  skippedSeqs: 'skipped_seqs',
+  sessionRevocations: 'session_revocations',
+  instances: 'instances',
+} as const;
+
 /** Index names are stable so duplicate-key errors can say which rule was hit (see messages-repository). */
 export const indexNames = {
   messageSeq: 'conversation_seq_unique',
@@ -72,12 +82,12 @@ export async function openStore(uri: string, dbName: string, options: {
   const store: Store = {
     client,
     db,
-    conversations: db.collection<ConversationDoc>('conversations'),
-    memberships: db.collection<MembershipDoc>('memberships'),
-    messages: db.collection<MessageDoc>('messages'),
-    skippedSeqs: db.collection<SkippedSeqDoc>('skipped_seqs'),
-    sessionRevocations: db.collection<SessionRevocationDoc>('session_revocations'),
-    instances: db.collection<InstanceDoc>('instances'),
+    conversations: db.collection<ConversationDoc>(collectionNames.conversations),
+    memberships: db.collection<MembershipDoc>(collectionNames.memberships),
+    messages: db.collection<MessageDoc>(collectionNames.messages),
+    skippedSeqs: db.collection<SkippedSeqDoc>(collectionNames.skippedSeqs),
+    sessionRevocations: db.collection<SessionRevocationDoc>(collectionNames.sessionRevocations),
+    instances: db.collection<InstanceDoc>(collectionNames.instances),
     async ping() {
       await db.command({ ping: 1 });
     },

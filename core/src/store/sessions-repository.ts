@@ -2,6 +2,10 @@ import type { Store } from './mongo-store';
 
 const majority = { level: 'majority' } as const;
 
+/** The one write that ends sessions: only ever raises `sessionsEndedAt`; `confirmedBy` restarts with the writer. */
+const endSessionsUpdate = (at: Date, instanceId: string) =>
+  ({ $max: { sessionsEndedAt: at }, $currentDate: { updatedAt: true as const }, $set: { confirmedBy: [instanceId] } });
+
 /**
  * Durable session revocation (README "Ending a user's sessions"). `session_revocations` holds one
  * document per user whose sessions an operator ended: `sessionsEndedAt` only moves forward ($max),
@@ -24,10 +28,28 @@ export function sessionsRepository(store: Pick<Store, 'sessionRevocations' | 'in
     async record(userId: string, at: Date, instanceId: string): Promise<Date> {
       const doc = await revocations.findOneAndUpdate(
         { _id: userId },
-        { $max: { sessionsEndedAt: at }, $currentDate: { updatedAt: true }, $set: { confirmedBy: [instanceId] } },
+        endSessionsUpdate(at, instanceId),
         { upsert: true, returnDocument: 'after', projection: { sessionsEndedAt: 1 } },
       );
       return doc!.sessionsEndedAt;
+    },
+    /**
+     * `record` for many users in one unordered bulk write (a restore putting back a backup's
+     * revocations, ops/backup/forward-only.ts): the same `$max`, so a value never moves back, even
+     * against an end-sessions call running meanwhile. Each written record is re-confirmed by every
+     * instance's sweep (`updatedAt` is now), which ends any socket it covers.
+     */
+    async recordMany(entries: { userId: string; at: Date }[], instanceId: string): Promise<void> {
+      if (!entries.length) return;
+      await revocations.bulkWrite(
+        entries.map(({ userId, at }) => ({ updateOne: { filter: { _id: userId }, update: endSessionsUpdate(at, instanceId), upsert: true } })),
+        { ordered: false },
+      );
+    },
+    /** Every user's `sessionsEndedAt` (a restore reads them before it writes: one document per user whose sessions were ever ended). */
+    async allEndedAt(): Promise<Map<string, Date>> {
+      const docs = await revocations.find({}, { projection: { sessionsEndedAt: 1 }, readConcern: majority }).toArray();
+      return new Map(docs.map((d) => [d._id, d.sessionsEndedAt]));
     },
     /** When the user's sessions were last ended, if ever: one `_id` lookup. Majority read: a rolled-back revocation must not be trusted, nor a stale secondary. */
     async endedAt(userId: string): Promise<Date | undefined> {
