@@ -270,6 +270,42 @@ test('without the smoke test\'s token settings the deploy stops before anything 
   expect(fake.calls.filter((c) => /^(preview|up)/.test(c))).toEqual([]);
 });
 
+/**
+ * The local cluster (infra/Pulumi.local-k8s.yaml, kwok as the kubelet) runs no containers: nothing answers a pod's
+ * /ready, the public URL or the smoke test. OPS_SKIP_HTTP_GATE lets its deploy pass on what kwok does report (each
+ * pod runs the image and is Ready), printed and recorded; any other stack refuses it before anything changes.
+ */
+test('OPS_SKIP_HTTP_GATE: on the local cluster\'s stack the gate is image + Ready only, said loudly and recorded; any other stack refuses it', async () => {
+  const skipEnv = { ...env, OPS_SKIP_HTTP_GATE: 'kwok runs no containers' };
+  const local = fakeStack({ stack: 'local-k8s', initialTag: 'sha-aaa', unready: ['sha-1'] }); // /ready would answer 503: never asked
+  injectKubernetes({ runner: local.runner, probe: local.probe, pods: local.pods, registry: ociRegistry({ baseUrl: () => registry.url }), pollMs: 1, verifyTimeoutMs: 200 }); // no smoke test, no OPS_SMOKE_JWT_*
+  const run = await runOps(['deploy', '--env', 'local-k8s', '--version', digestOf('sha-1'), '--yes'], skipEnv);
+  if (run.code !== 0) process.stderr.write(run.stderr);
+  expect(run.code).toBe(0);
+  expect(run.stderr).toContain(`✓ every pod runs ${versionOf('sha-1')} and is Ready (HTTP checks skipped: OPS_SKIP_HTTP_GATE)`);
+  expect(run.stderr).toContain('warning: NOT CHECKED on local-k8s: each pod\'s /ready and /health, the public URL and the smoke test (OPS_SKIP_HTTP_GATE: kwok runs no containers)');
+  expect(local.calls.slice(local.calls.indexOf(`up ${versionOf('sha-1')}`))).toEqual([`up ${versionOf('sha-1')}`, 'pods']);
+  const [record] = listReleases(stateDir, 'local-k8s');
+  expect(record).toMatchObject({ status: 'succeeded', version: versionOf('sha-1') });
+  expect(record!.steps?.map((s) => s.name)).toContain(`every pod runs ${versionOf('sha-1')} and is Ready (HTTP checks skipped: OPS_SKIP_HTTP_GATE)`);
+
+  // ops status asks only what kwok reports and prints the rest as unknown (exit 4), never "DOWN".
+  local.calls.length = 0;
+  const status = await runOps(['status', '--env', 'local-k8s', '--json'], skipEnv);
+  expect(status.code).toBe(4);
+  const report = JSON.parse(status.stdout) as { instances: { version: string; ready: boolean }[]; unknowns: { what: string; reason: string }[] };
+  expect(report.instances.map((i) => `${i.version}:${i.ready}`)).toEqual([`${versionOf('sha-1')}:true`, `${versionOf('sha-1')}:true`]);
+  expect(report.unknowns.map((u) => u.what)).toEqual(expect.arrayContaining(['each pod\'s /health and /ready', 'front door']));
+  expect(local.calls.filter((c) => c.startsWith('GET'))).toEqual([]);
+
+  const production = use({ initialTag: 'sha-aaa' });
+  const skipped = await runOps(['deploy', '--env', 'production', '--version', digestOf('sha-1'), '--yes'], skipEnv);
+  expect(skipped.code).toBe(2);
+  expect(skipped.stderr).toContain('OPS_SKIP_HTTP_GATE applies only to a local cluster\'s stack (switchboard:local in');
+  expect(skipped.stderr).toContain('next: unset OPS_SKIP_HTTP_GATE, then rerun');
+  expect(production.calls.filter((c) => /^(preview|up)/.test(c))).toEqual([]);
+});
+
 test('kubernetes deploys need an image and explicit confirmation when not interactive', async () => {
   use({});
   const noTag = await runOps(['deploy', '--env', 'production', '--yes'], env);

@@ -49,6 +49,9 @@ export interface KubernetesTargetOptions {
 
 const firstLine = (error: unknown) => (error as Error).message.split('\n')[0]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The stack config key that marks a local cluster's stack (infra/Pulumi.local-k8s.yaml): only the core's objects, on kwok. */
+export const LOCAL_STACK_KEY = 'switchboard:local';
+
 type Health = { instance?: string; version?: string; draining?: boolean; maintenance?: { on: boolean }; sockets?: number; uptimeSeconds?: number };
 
 /**
@@ -69,6 +72,20 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
   const redisHint = `rerun with --via-tunnel (or: ops tunnel redis --env ${options.stack} in another shell, then export the REDIS_URL it prints)`;
   const verifyTimeoutMs = options.verifyTimeoutMs ?? 300_000;
   const pollMs = options.pollMs ?? 2_000;
+  /**
+   * OPS_SKIP_HTTP_GATE=<reason>: on a local cluster kwok plays the kubelet (pods get Ready, no container
+   * runs), so nothing answers each pod's /ready and /health, the public URL or the smoke test, and a deploy
+   * could never pass its gate. The skip is honoured only on a stack with switchboard:local (refused on any
+   * other: a real cluster's gate is never skipped), and it is printed and kept in the release's steps.
+   */
+  const httpGateSkip = (): string | undefined => {
+    const reason = options.env.OPS_SKIP_HTTP_GATE;
+    if (!reason) return undefined;
+    if (readStackValue(stackConfigPath(options.stack), LOCAL_STACK_KEY) === undefined) {
+      throw new OpsError(`OPS_SKIP_HTTP_GATE applies only to a local cluster's stack (${LOCAL_STACK_KEY} in ${stackConfigPath(options.stack)}); on ${options.stack} the pods' /ready and /health, the public URL and the smoke test always gate a deploy`, `unset OPS_SKIP_HTTP_GATE, then rerun`, 2);
+    }
+    return reason;
+  };
   const smokeTest = (): StackSmokeTest => {
     if (options.smoke) return options.smoke;
     const tokens = smokeTokensFromEnv(options.env);
@@ -89,8 +106,8 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     return pod.image === image || Boolean(digest && pod.imageID?.endsWith(digest));
   };
 
-  /** Every pod (not terminating) runs the image, is Ready, answers /ready 200 and reports the version in /health. */
-  async function podsServe(image: string): Promise<string> {
+  /** Every pod (not terminating) runs the image, is Ready, answers /ready 200 and reports the version in /health (unless `http` is false: image and Ready only). */
+  async function podsServe(image: string, http = true): Promise<string> {
     const version = imageVersion(image);
     const live = (await pods.list()).filter((p) => !p.terminating);
     if (!live.length) throw new Error('no pods of the core are running');
@@ -98,6 +115,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     for (const pod of live) {
       if (!runsImage(pod, image)) { problems.push(`${pod.name} runs ${pod.image}`); continue; }
       if (!pod.ready) { problems.push(`${pod.name} is not Ready (${pod.phase})`); continue; }
+      if (!http) continue;
       const ready = await pods.get(pod.name, '/ready');
       if (ready.status !== 200) { problems.push(`${pod.name} /ready answered ${ready.status}`); continue; }
       const health = await pods.get(pod.name, '/health');
@@ -144,7 +162,14 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     });
   }
 
-  async function verify(image: string, out: Output, signal?: AbortSignal): Promise<string> {
+  /** The gate after `up`; returns the public URL it checked, or undefined when the HTTP checks are skipped (OPS_SKIP_HTTP_GATE). */
+  async function verify(image: string, out: Output, signal?: AbortSignal): Promise<string | undefined> {
+    const skip = httpGateSkip();
+    if (skip) {
+      await out.step(`every pod runs ${imageVersion(image)} and is Ready (HTTP checks skipped: OPS_SKIP_HTTP_GATE)`, () => until(`not every pod runs ${imageVersion(image)} and is Ready`, () => podsServe(image, false), signal));
+      out.warn(`NOT CHECKED on ${options.stack}: each pod's /ready and /health, the public URL and the smoke test (OPS_SKIP_HTTP_GATE: ${skip})`);
+      return undefined;
+    }
     await out.step(`every pod runs ${imageVersion(image)} and answers /ready`, () => until(`not every pod serves ${imageVersion(image)}`, () => podsServe(image), signal));
     const url = await publicUrl();
     await out.step(`wait until ${url}/health reports ${imageVersion(image)}`, () => publicServes(url, image, signal));
@@ -170,14 +195,19 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
         }
       }
       const version = image?.includes('<') ? '<digest>' : image ? imageVersion(image) : '?';
+      const skip = httpGateSkip();
       return [
         `read the image serving now: the release history (${request.current ? `${request.current.id}` : 'none yet'}), else ${IMAGE_KEY} in ${stackConfigPath(options.stack)} (read only)`,
         kind === 'deploy' ? `record ${releaseId}: image ${image ?? '(missing: --version <digest, tag or image reference> is required)'}` : `record ${releaseId}: rollback to ${artifact?.id} (image ${image})`,
         `pulumi preview --diff --stack ${options.stack} --policy-pack ${policyPackPath()} with ${IMAGE_KEY}=${image} in a temporary config file (program ${infraDir}); stop on a mandatory policy violation (naming policy, resource and fix), or if anything besides the image would change${request.allowDrift ? ' (--allow-drift: apply it)' : ' (--allow-drift applies it)'}`,
         `pulumi up --stack ${options.stack} --yes --policy-pack ${policyPackPath()} with the same temporary config (Deployment rolling update; Pulumi waits until the new pods are ready; Ctrl-C cancels it cleanly)`,
-        `every pod of the core runs ${version} and answers /ready 200 (timeout ${Math.round(verifyTimeoutMs / 1000)} s)`,
-        `wait until https://<stack output ${HOST_OUTPUT}>/health reports version ${version} (3 answers in a row)`,
-        `smoke test through https://<stack output ${HOST_OUTPUT}>: authenticated create conversation, send, read back`,
+        ...(skip ? [
+          `every pod of the core runs ${version} and is Ready (timeout ${Math.round(verifyTimeoutMs / 1000)} s); NOT CHECKED (OPS_SKIP_HTTP_GATE: ${skip}): each pod's /ready and /health, the public URL, the smoke test`,
+        ] : [
+          `every pod of the core runs ${version} and answers /ready 200 (timeout ${Math.round(verifyTimeoutMs / 1000)} s)`,
+          `wait until https://<stack output ${HOST_OUTPUT}>/health reports version ${version} (3 answers in a row)`,
+          `smoke test through https://<stack output ${HOST_OUTPUT}>: authenticated create conversation, send, read back`,
+        ]),
         `on any failure: pulumi up with the previous image, wait for it; record ${releaseId} failed`,
       ];
     },
@@ -186,7 +216,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       if (!request.version) throw new OpsError('a Kubernetes deploy needs the image to run', `ops deploy --env ${options.stack} --version <sha256:digest, tag or image reference>`, 2);
       if (!/^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,254}$/.test(request.version)) throw new OpsError(`"${request.version}" is not an image reference, digest or tag`, undefined, 2);
       if (Object.keys(request.settings).length) throw new OpsError('--set applies to the local target; Kubernetes settings live in the stack config', `pulumi config set --path --stack ${options.stack} switchboard:app.<key> <value>`, 2);
-      smokeTest(); // missing smoke-test settings fail here, before anything changes
+      if (!httpGateSkip()) smokeTest(); // missing smoke-test settings (or a refused skip) fail here, before anything changes
       const current = await out.step('read the image serving now', () => servingImage(request.current));
       const parsed = parseVersion(request.version, current);
       const digest = parsed.digest ?? (await out.step(`resolve ${parsed.repository}:${parsed.tag} to its digest`, () => registry.resolveDigest(parsed.repository, parsed.tag!)));
@@ -198,7 +228,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     async activate(_release: ReleaseRecord, artifact: ReleaseRecord, request: DeployRequest, out: Output) {
       const image = artifact.image ?? artifact.version;
       const { signal } = request;
-      const smoke = smokeTest();
+      const smoke = httpGateSkip() ? undefined : smokeTest();
       const previous = await out.step('read the image serving now', () => servingImage(request.current));
       const previousConfig = request.current?.config;
       const changed = changedSettings(previousConfig, request.config);
@@ -218,7 +248,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
         step = 'verify the rollout';
         const url = await verify(image, out, signal);
         step = 'smoke test';
-        await out.step(`smoke test through ${url} (authenticated send + read back)`, () => smoke(url));
+        if (url && smoke) await out.step(`smoke test through ${url} (authenticated send + read back)`, () => smoke(url));
         return {};
       } catch (error) {
         let rolledBack = false;
@@ -260,8 +290,21 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       const unknowns: Unknown[] = [];
       let url: string | undefined;
       const instances: InstanceStatus[] = [];
+      // A local cluster with OPS_SKIP_HTTP_GATE: nothing answers HTTP, so ask only what kwok reports (image, Ready)
+      // and say what was not asked (unknown), rather than calling every pod DOWN. A refused skip asks as usual.
+      let skip: string | undefined;
       try {
-        for (const pod of await pods.list()) {
+        skip = httpGateSkip();
+      } catch {
+        skip = undefined;
+      }
+      if (skip) {
+        const next = `kubectl --context ${options.env.OPS_KUBE_CONTEXT ?? `<${KUBE_CONTEXT_KEY}>`} -n switchboard get pods -o wide`;
+        unknowns.push({ what: 'each pod\'s /health and /ready', reason: `not asked: OPS_SKIP_HTTP_GATE (${skip}); version from the pod's image, readiness from its Ready condition`, next });
+        unknowns.push({ what: 'front door', reason: `not asked: OPS_SKIP_HTTP_GATE (${skip})`, next });
+      }
+      try {
+        for (const pod of skip ? [] : await pods.list()) {
           const [health, ready] = await Promise.all([pods.get(pod.name, '/health'), pods.get(pod.name, '/ready')]);
           const h = health.body as Health;
           const instance: InstanceStatus = { id: pod.name, url: `pod/${pod.name}`, version: h.version, healthy: health.status === 200, ready: ready.status === 200 && pod.ready && !h.draining, draining: h.draining || pod.terminating, maintenance: h.maintenance?.on, sockets: h.sockets, uptimeSeconds: h.uptimeSeconds };
@@ -272,11 +315,18 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
         // Not being able to look is not "no pods": unknown, with what would let us look.
         unknowns.push({ what: 'instances', reason: `cannot list the pods: ${firstLine(error)}`, next: error instanceof MissingCommandError ? error.install : (error as { next?: string } | undefined)?.next ?? `kubectl --context <${KUBE_CONTEXT_KEY}> -n switchboard get pods` });
       }
+      if (skip) {
+        try {
+          for (const pod of await pods.list()) instances.push({ id: pod.name, url: `pod/${pod.name}`, version: imageVersion(pod.image), healthy: pod.phase === 'Running' && !pod.terminating, ready: pod.ready, draining: pod.terminating, ...(pod.ready ? {} : { error: `${pod.phase}; not Ready; image ${pod.image}` }) });
+        } catch (error: unknown) {
+          unknowns.push({ what: 'instances', reason: `cannot list the pods: ${firstLine(error)}`, next: `kubectl --context <${KUBE_CONTEXT_KEY}> -n switchboard get pods` });
+        }
+      }
       for (const i of instances) if (!i.healthy || !i.ready) problems.push(`${i.id} ${i.healthy ? 'not ready' : 'unhealthy'}`);
       const versions = new Set(instances.map((i) => i.version));
       if (versions.size > 1) problems.push(`pods report ${versions.size} versions: ${[...versions].join(', ')} (a rollout in progress, or stuck)`);
       try {
-        url = await publicUrl();
+        url = skip ? undefined : await publicUrl();
       } catch (error) {
         unknowns.push({ what: 'front door', reason: `no public URL: ${firstLine(error)}`, next: error instanceof MissingCommandError ? error.install : `OPS_PUBLIC_URL=https://<host> ops status --env ${options.stack}` });
       }
