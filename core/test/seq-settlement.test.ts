@@ -2,6 +2,7 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { createSendBatcher } from '../src/chat/send-batcher';
 import type { MessageDoc } from '../src/store/documents';
 import type { InsertOutcome } from '../src/store/messages-repository';
+import { seqsRepository } from '../src/store/seqs-repository';
 import { sleep, startTestCore, testServicesEnv, type TestCore } from './harness';
 
 /**
@@ -105,6 +106,38 @@ describe('unreadCount leaves burned seqs out (they were never messages)', () => 
     // Read through a burned seq: only 5 is left.
     expect((await t.api('ben', 'POST', `/api/conversations/${id}/read`, { seq: 3 })).status).toBeLessThan(300);
     expect(await unread()).toEqual({ listed: 1, one: 1, lastSeq: 5 });
+  });
+});
+
+describe('tombstones below the watermark are remembered (issue 23: no tombstone read per page)', () => {
+  it('answers below the settled watermark from memory and asks the database above it', async () => {
+    const conversationId = new ObjectId();
+    const key = conversationId.toHexString();
+    const skippedSeqs = db().collection('skipped_seqs');
+    let finds = 0;
+    const counting = new Proxy(skippedSeqs, {
+      get(target, prop) {
+        if (prop === 'find') finds++;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const repo = seqsRepository({ messages: db().collection('messages'), skippedSeqs: counting, conversations: db().collection('conversations') } as any);
+    await skippedSeqs.insertMany([3, 7].map((seq) => ({ conversationId, seq, burnedAt: new Date(0) })));
+    expect(await repo.burnedIn(conversationId, 0, 10, 8)).toEqual([3, 7]);
+    expect(finds).toBe(1);
+    // Within (0, 8], the watermark read before: final, from memory.
+    expect(await repo.burnedIn(conversationId, 2, 6, 8)).toEqual([3]);
+    expect((await repo.burnedCounts([{ conversationId, after: 0, upTo: 8, settledSeq: 8 }])).get(key)).toBe(2);
+    expect(finds).toBe(1);
+    // Burned above the remembered watermark: asked for, and learnt up to the new watermark.
+    await skippedSeqs.insertOne({ conversationId, seq: 9, burnedAt: new Date(0) });
+    expect(await repo.burnedIn(conversationId, 5, 10, 9)).toEqual([7, 9]);
+    expect(finds).toBe(2);
+    expect((await repo.burnedCounts([{ conversationId, after: 3, upTo: 12, settledSeq: 9 }])).get(key)).toBe(2);
+    expect(finds).toBe(3);
+    expect((await repo.burnedCounts([{ conversationId, after: 0, upTo: 9, settledSeq: 9 }])).get(key)).toBe(3);
+    expect(finds).toBe(3);
   });
 });
 

@@ -118,7 +118,7 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       const byConversation = new Map(memberships.map((m) => [m.conversationId.toHexString(), m]));
       const burned = await deps.seqs.burnedCounts(page.flatMap((d) => {
         const m = byConversation.get(d._id.toHexString());
-        return m ? [{ conversationId: d._id, after: m.lastReadSeq, upTo: d.lastSeq }] : [];
+        return m ? [{ conversationId: d._id, after: m.lastReadSeq, upTo: d.lastSeq, settledSeq: d.settledSeq ?? 0 }] : [];
       }));
       const key = (d: ConversationDoc) => (d.activityAt ?? d.lastMessageAt ?? d.createdAt).getTime();
       const last = page[page.length - 1];
@@ -133,7 +133,7 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       const membership = await requireMembership(deps, conversationId, userId);
       const [doc, members] = await Promise.all([deps.conversations.findById(conversationId), deps.memberships.listForConversation(conversationId)]);
       if (!doc) throw notFound();
-      const burned = await deps.seqs.burnedCounts([{ conversationId, after: membership.lastReadSeq, upTo: doc.lastSeq }]);
+      const burned = await deps.seqs.burnedCounts([{ conversationId, after: membership.lastReadSeq, upTo: doc.lastSeq, settledSeq: doc.settledSeq ?? 0 }]);
       return conversationView(doc, { members, membership, burnedUnread: burned.get(doc._id.toHexString()) });
     },
 

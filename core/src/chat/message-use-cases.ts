@@ -110,7 +110,7 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
       // The range this page covers: (from, to].
       const from = q.afterSeq !== undefined ? q.afterSeq : full ? items[0]!.seq - 1 : 0;
       const to = q.afterSeq !== undefined ? (full ? newest : Math.max(lastSeq, newest)) : q.beforeSeq !== undefined ? q.beforeSeq - 1 : Math.max(lastSeq, newest);
-      const skipped = await deps.seqs.burnedIn(conversationId, from, to);
+      const skipped = await deps.seqs.burnedIn(conversationId, from, to, base);
       return { items, nextCursor, skipped, settledSeq: Math.min(scan.settled, to), lastSeq: Math.max(lastSeq, newest) };
     },
 

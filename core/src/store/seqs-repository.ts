@@ -17,9 +17,51 @@ const majority = { level: 'majority' } as const;
  *   deletes its copy and takes a new seq.
  * Whichever writes second sees the first, so a seq is never both stored and burned for good.
  */
-export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | 'conversations'>) {
+export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | 'conversations'>, options: { cachedConversations?: number } = {}) {
   const messages = store.messages;
   const skipped = store.skippedSeqs;
+
+  /**
+   * Per conversation (hex id): every burned seq ≤ `upTo`, ascending, where `upTo` was at most the
+   * conversation's settledSeq when read. Below a watermark the set is final (every seq there is
+   * stored or burned, and neither changes: a burn checks the messages first, nothing deletes a
+   * tombstone), so it holds on every instance and never needs invalidating; above it the database
+   * is asked. Saves the tombstone read of most history pages and listing pages (issue 23). Bounded:
+   * the least recently learned conversations are dropped, and so is one with too many tombstones.
+   */
+  const settledBurned = new Map<string, { upTo: number; seqs: number[] }>();
+  /** Conversations with more tombstones than are worth holding: always asked exactly. */
+  const tooMany = new Set<string>();
+  const maxConversations = options.cachedConversations ?? 20_000;
+  const MAX_SEQS_PER_CONVERSATION = 2_000;
+  /** `seqs`: every tombstone in (from, ...] read from the database, ascending; what is ≤ settledTo extends the cache. */
+  function learn(key: string, from: number, settledTo: number, seqs: number[]): void {
+    const known = settledBurned.get(key);
+    const knownTo = known?.upTo ?? 0;
+    // Only a contiguous extension from what is known (or from 0) keeps the set complete.
+    if (from > knownTo || settledTo <= knownTo) return;
+    const all = [...(known?.seqs ?? []), ...seqs.filter((seq) => seq > knownTo && seq <= settledTo)];
+    settledBurned.delete(key);
+    if (all.length > MAX_SEQS_PER_CONVERSATION) {
+      tooMany.add(key);
+      if (tooMany.size > maxConversations) tooMany.delete(tooMany.values().next().value!);
+      return;
+    }
+    settledBurned.set(key, { upTo: settledTo, seqs: all });
+    if (settledBurned.size > maxConversations) settledBurned.delete(settledBurned.keys().next().value!);
+  }
+  /**
+   * Where a query for tombstones above `after` starts: from what is already known, so that its
+   * answer extends the cache (the few tombstones between are read once more), unless the
+   * conversation has too many to hold.
+   */
+  const queryFrom = (key: string, after: number, knownTo: number) => (tooMany.has(key) ? after : Math.min(after, knownTo));
+  /** How many of the ascending `seqs` lie in (after, upTo]. */
+  const countIn = (seqs: number[], after: number, upTo: number) => {
+    let n = 0;
+    for (const seq of seqs) if (seq > after && seq <= upTo) n++;
+    return n;
+  };
 
   async function storedAmong(conversationId: ObjectId, seqs: number[]): Promise<Set<number>> {
     const docs = await messages.find({ conversationId, seq: { $in: seqs } }, { projection: { _id: 0, seq: 1 }, readConcern: majority }).toArray();
@@ -52,23 +94,60 @@ export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | '
     },
     /**
      * Per conversation, how many seqs in (after, upTo] are burned: what an unread count subtracts
-     * (a burned seq was never a message). One query for a listing page, served by the unique
-     * {conversationId, seq} index; conversations with none are absent from the map.
+     * (a burned seq was never a message). `settledSeq` is the conversation's watermark as just read:
+     * the part of a range at or below what this instance already holds as final (see `settledBurned`)
+     * is answered from memory, and one query for the whole listing page covers the rest (served by
+     * the unique {conversationId, seq} index); conversations with none are absent from the map.
      */
-    async burnedCounts(ranges: { conversationId: ObjectId; after: number; upTo: number }[]): Promise<Map<string, number>> {
-      const wanted = ranges.filter((r) => r.upTo > r.after);
-      if (!wanted.length) return new Map();
-      const docs = await skipped.aggregate<{ _id: ObjectId; n: number }>([
-        { $match: { $or: wanted.map((r) => ({ conversationId: r.conversationId, seq: { $gt: r.after, $lte: r.upTo } })) } },
-        { $group: { _id: '$conversationId', n: { $sum: 1 } } },
-      ], { readConcern: majority }).toArray();
-      return new Map(docs.map((d) => [d._id.toHexString(), d.n]));
+    async burnedCounts(ranges: { conversationId: ObjectId; after: number; upTo: number; settledSeq?: number }[]): Promise<Map<string, number>> {
+      const counts = new Map<string, number>();
+      const add = (key: string, n: number) => { if (n > 0) counts.set(key, (counts.get(key) ?? 0) + n); };
+      const rest: { conversationId: ObjectId; key: string; after: number; from: number; upTo: number; settledSeq: number }[] = [];
+      for (const r of ranges) {
+        if (r.upTo <= r.after) continue;
+        const key = r.conversationId.toHexString();
+        const known = settledBurned.get(key);
+        const knownTo = known?.upTo ?? 0;
+        if (known) add(key, countIn(known.seqs, r.after, Math.min(r.upTo, knownTo)));
+        if (r.upTo > knownTo) rest.push({ conversationId: r.conversationId, key, after: Math.max(r.after, knownTo), from: queryFrom(key, Math.max(r.after, knownTo), knownTo), upTo: r.upTo, settledSeq: r.settledSeq ?? 0 });
+      }
+      if (!rest.length) return counts;
+      const docs = await skipped.find(
+        { $or: rest.map((r) => ({ conversationId: r.conversationId, seq: { $gt: r.from, $lte: r.upTo } })) },
+        { projection: { _id: 0, conversationId: 1, seq: 1 }, readConcern: majority },
+      ).toArray();
+      const byKey = new Map<string, number[]>();
+      for (const d of docs) {
+        const key = d.conversationId.toHexString();
+        const list = byKey.get(key);
+        if (list) list.push(d.seq);
+        else byKey.set(key, [d.seq]);
+      }
+      for (const r of rest) {
+        const seqs = (byKey.get(r.key) ?? []).sort((a, b) => a - b);
+        add(r.key, countIn(seqs, r.after, r.upTo));
+        learn(r.key, r.from, Math.min(r.upTo, r.settledSeq), seqs);
+      }
+      return counts;
     },
-    /** Burned seqs in (after, upTo], ascending. */
-    async burnedIn(conversationId: ObjectId, after: number, upTo: number): Promise<number[]> {
+    /**
+     * Burned seqs in (after, upTo], ascending. `settledSeq`: the conversation's watermark, read before
+     * this call (history reads it first); the range at or below what this instance already holds as
+     * final is answered from memory, only the rest is queried.
+     */
+    async burnedIn(conversationId: ObjectId, after: number, upTo: number, settledSeq = 0): Promise<number[]> {
       if (upTo <= after) return [];
-      const docs = await skipped.find({ conversationId, seq: { $gt: after, $lte: upTo } }, { projection: { _id: 0, seq: 1 }, readConcern: majority }).sort({ seq: 1 }).toArray();
-      return docs.map((d) => d.seq);
+      const key = conversationId.toHexString();
+      const known = settledBurned.get(key);
+      const knownTo = known?.upTo ?? 0;
+      const fromMemory = known ? known.seqs.filter((seq) => seq > after && seq <= Math.min(upTo, knownTo)) : [];
+      if (upTo <= knownTo) return fromMemory;
+      const above = Math.max(after, knownTo);
+      const from = queryFrom(key, above, knownTo);
+      const docs = await skipped.find({ conversationId, seq: { $gt: from, $lte: upTo } }, { projection: { _id: 0, seq: 1 }, readConcern: majority }).sort({ seq: 1 }).toArray();
+      const queried = docs.map((d) => d.seq);
+      learn(key, from, Math.min(upTo, settledSeq), queried);
+      return [...fromMemory, ...queried.filter((seq) => seq > above)];
     },
     /**
      * Looks at (from, to] (at most MAX_SCAN seqs): `settled` is the highest S ≥ from with every seq
