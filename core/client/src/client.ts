@@ -1,7 +1,7 @@
 import { fullJitter, type BackoffOptions } from './backoff';
 import { Emitter } from './emitter';
 import { AuthError, errorFromProblem, isPermanent, isProblem, SwitchboardError, type HttpInfo } from './errors';
-import type { ConversationView, HistoryPage, JoinAck, MessageView, Problem, SendAck, ServerToClientEvents, SessionEndReason, UploadTicket } from './protocol';
+import type { ConversationResync, ConversationView, HistoryPage, JoinAck, MessageView, Problem, SendAck, ServerToClientEvents, SessionEndReason, UploadTicket } from './protocol';
 import { ConversationSequencer } from './sequencer';
 import { MemoryOutboxStore, type OutboxEntry, type OutboxStore } from './store';
 
@@ -103,6 +103,12 @@ export interface ClientEvents {
   /** Catch-up is waiting for seqs that may still be stored (not an error; for UIs and metrics). */
   waiting(conversationId: string, info: { high: number; attempt: number }): void;
   joined(ack: JoinAck): void;
+  /**
+   * The core asked for a repair of this conversation (`conversation_resync`: it may have missed a
+   * broadcast). Subscribed conversations catch up by themselves; an app that only counts what a raw
+   * subscription brings (a conversation list's unread counts) re-reads its state from the core.
+   */
+  resync(event: ConversationResync): void;
   read(event: Parameters<ServerToClientEvents['message_read']>[0]): void;
   typing(event: Parameters<ServerToClientEvents['user_typing']>[0]): void;
   online(event: Parameters<ServerToClientEvents['user_online']>[0]): void;
@@ -299,7 +305,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       this.emit('broadcast', message);
       this.conversations.get(message.conversationId)?.onBroadcast(message);
     }));
-    socket.on('conversation_resync', live((event: { conversationId: string; lastSeq: number }) => this.conversations.get(event.conversationId)?.onResync(event.lastSeq)));
+    socket.on('conversation_resync', live((event: ConversationResync) => {
+      this.conversations.get(event.conversationId)?.onResync(event.lastSeq);
+      this.emit('resync', event);
+    }));
     socket.on('message_read', live((event: Parameters<ClientEvents['read']>[0]) => this.emit('read', event)));
     socket.on('user_typing', live((event: Parameters<ClientEvents['typing']>[0]) => this.emit('typing', event)));
     socket.on('user_online', live((event: Parameters<ClientEvents['online']>[0]) => this.emit('online', event)));
@@ -431,7 +440,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       return {
         unsubscribe: () => {
           if (!this.rawConversations.delete(conversationId)) return;
-          if (this.state === 'connected') this.request('leave_conversation', { conversationId }).catch(() => undefined);
+          this.leaveIfUnfollowed(conversationId);
         },
         high: undefined,
       };
@@ -461,13 +470,24 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     return {
       unsubscribe: () => {
         s.close();
+        if (this.conversations.get(conversationId) !== s) return;
         this.conversations.delete(conversationId);
-        if (this.state === 'connected') this.request('leave_conversation', { conversationId }).catch(() => undefined);
+        this.leaveIfUnfollowed(conversationId);
       },
       get high() {
         return s.high;
       },
     };
+  }
+
+  /**
+   * Leaves the room only when neither kind of subscription follows the conversation any more: one
+   * room serves both, and a leave sent while the other still needs it could be handled after that
+   * one's join (each waits on its own reads in the core) and leave the socket out of the room.
+   */
+  private leaveIfUnfollowed(conversationId: string): void {
+    if (this.conversations.has(conversationId) || this.rawConversations.has(conversationId)) return;
+    if (this.state === 'connected') this.request('leave_conversation', { conversationId }).catch(() => undefined);
   }
 
   private async join(sequencer: ConversationSequencer): Promise<void> {

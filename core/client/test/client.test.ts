@@ -317,6 +317,44 @@ describe('hooks for load and fault tools', () => {
     expect(s.server.received.filter((r) => r.event === 'join_conversation')).toHaveLength(2);
   });
 
+  it('an ordered and a raw subscription share the room: the socket leaves it only when neither follows it; every resync is reported', async () => {
+    const s = setup();
+    const resyncs: string[] = [];
+    s.client.on('resync', (e) => resyncs.push(`${e.conversationId}@${e.lastSeq}`));
+    s.client.connect();
+    await s.clock.advance(0);
+    const socket = s.current()!;
+    const leaves = () => s.server.received.filter((r) => r.event === 'leave_conversation').length;
+    // A list view follows c1 raw; the app opens it (ordered) and closes it again: still followed raw.
+    const raw = s.client.subscribe('c1', { raw: true });
+    const open = s.client.subscribe('c1', { afterSeq: 0 });
+    await s.clock.advance(0);
+    open.unsubscribe();
+    await s.clock.advance(0);
+    expect(leaves()).toBe(0);
+    expect(socket.rooms.has('c1')).toBe(true);
+    // The other way round: opened, then no longer listed: still open.
+    const again = s.client.subscribe('c1', { afterSeq: 0 });
+    raw.unsubscribe();
+    await s.clock.advance(0);
+    expect(leaves()).toBe(0);
+    expect(socket.rooms.has('c1')).toBe(true);
+    // A stale handle (already unsubscribed) does not end the subscription that replaced it.
+    open.unsubscribe();
+    await s.clock.advance(0);
+    expect(socket.rooms.has('c1')).toBe(true);
+    // A resync for a raw-only conversation has no sequencer to repair it: the app hears of it.
+    s.client.subscribe('c2', { raw: true });
+    await s.clock.advance(0);
+    socket.deliver('conversation_resync', { conversationId: 'c2', lastSeq: 7 });
+    expect(resyncs).toEqual(['c2@7']);
+    // Nothing follows c1 any more: now it leaves.
+    again.unsubscribe();
+    await s.clock.advance(0);
+    expect(leaves()).toBe(1);
+    expect(socket.rooms.has('c1')).toBe(false);
+  });
+
   it('sendTransport http: sends without a connection, reports status, Retry-After and duplicates, stops at close()', async () => {
     const calls: { url: string; body: any }[] = [];
     const replies: (() => Response)[] = [

@@ -112,6 +112,9 @@ export class FakeServer {
       case 'join_conversation':
         socket.rooms.add(payload.conversationId);
         return ack?.({ conversationId: payload.conversationId, lastSeq: this.lastSeq(payload.conversationId), lastReadSeq: 0, typing: [] });
+      case 'leave_conversation':
+        socket.rooms.delete(payload.conversationId);
+        return ack?.({ conversationId: payload.conversationId });
       case 'send_message': {
         const existing = (this.messages.get(payload.conversationId) ?? []).find((m) => m.clientMsgId === payload.clientMsgId);
         if (existing) return ack?.({ ...existing, duplicate: true });

@@ -8,6 +8,7 @@
  * so a reload of the tab stays signed in. The open conversation is in the URL hash (#c=<id>).
  */
 import { AuthError, IndexedDbOutboxStore, createClient, type ConversationView, type MessageView, type OutboxEntry, type SwitchboardClient } from '../src/index';
+import { UnreadCounts } from './unread';
 
 const tokenKey = 'switchboard-token';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -51,6 +52,12 @@ interface Session {
   client: SwitchboardClient;
   userId: string;
   conversations: Map<string, ConversationView>;
+  /** Every listed conversation is followed raw (its room joined): its messages move its unread count and its place in the list. */
+  following: Map<string, { unsubscribe(): void }>;
+  unread: UnreadCounts;
+  /** A list load is running / another was asked for meanwhile (resyncs come in bursts: one load serves them). */
+  listing?: Promise<void>;
+  listAgain?: boolean;
   current?: { id: string; unsubscribe(): void; lastSeq: number };
   typing: Map<string, number>;
   readBy: Map<string, number>;
@@ -72,27 +79,71 @@ function renderConversations(): void {
     const button = el('button', { type: 'button' }, label(c));
     button.dataset.conversationId = c.id;
     if (session?.current?.id === c.id) button.setAttribute('aria-current', 'true');
-    if (c.unreadCount) button.append(el('span', { className: 'unread', title: 'unread messages' }, String(c.unreadCount)));
+    const unread = session?.current?.id === c.id ? 0 : session!.unread.count(c.id);
+    if (unread) button.append(el('span', { className: 'unread', title: 'unread messages' }, String(unread)));
     button.addEventListener('click', () => (location.hash = `c=${c.id}`));
     return el('li', {}, button);
   }));
 }
 
-async function loadConversations(): Promise<void> {
-  if (!session) return;
+/** Loads the list from the core (the truth for unread counts); calls made while one runs share one more load. */
+function loadConversations(): Promise<void> {
+  const s = session;
+  if (!s) return Promise.resolve();
+  if (s.listing) {
+    s.listAgain = true;
+    return s.listing;
+  }
+  s.listing = (async () => {
+    do {
+      s.listAgain = false;
+      await listOnce(s);
+    } while (s.listAgain && session === s);
+    s.listing = undefined;
+  })();
+  return s.listing;
+}
+
+async function listOnce(s: Session): Promise<void> {
   try {
-    const page = await session.client.listConversations({ limit: '100' });
-    session.conversations = new Map(page.items.map((c) => [c.id, c]));
-    const current = session.current && session.conversations.get(session.current.id);
-    if (current) {
-      ui.title.textContent = label(current);
-      current.unreadCount = 0;
-    }
+    const page = await s.client.listConversations({ limit: '100' });
+    if (session !== s) return;
+    s.conversations = new Map(page.items.map((c) => [c.id, c]));
+    for (const c of page.items) s.unread.reconcile(c);
+    s.unread.retain(new Set(s.conversations.keys()));
+    follow(s);
+    const current = s.current && s.conversations.get(s.current.id);
+    if (current) ui.title.textContent = label(current);
     renderConversations();
     openFromHash();
   } catch (error) {
     ui.receipts.textContent = `Could not load conversations: ${(error as Error).message}`;
   }
+}
+
+/**
+ * Joins the room of every listed conversation (raw: the count needs seqs, not the messages in order;
+ * the library joins again after every reconnect, and the list load on `connected` covers what was
+ * missed meanwhile), and leaves those no longer listed.
+ */
+function follow(s: Session): void {
+  for (const id of s.conversations.keys()) if (!s.following.has(id)) s.following.set(id, s.client.subscribe(id, { raw: true }));
+  for (const [id, subscription] of [...s.following]) {
+    if (s.conversations.has(id)) continue;
+    subscription.unsubscribe();
+    s.following.delete(id);
+  }
+}
+
+/** A message for any followed conversation, as it came (duplicates and gaps included): counted by seq. */
+function onBroadcast(m: MessageView): void {
+  const s = session;
+  const conversation = s?.conversations.get(m.conversationId);
+  if (!s || !conversation) return;
+  conversation.lastSeq = Math.max(conversation.lastSeq, m.seq);
+  if (!conversation.lastMessageAt || m.createdAt > conversation.lastMessageAt) conversation.lastMessageAt = m.createdAt;
+  if (s.current?.id !== m.conversationId) s.unread.onMessage(m.conversationId, m.seq, m.senderId === s.userId);
+  renderConversations();
 }
 
 function appendMessage(m: MessageView): void {
@@ -148,19 +199,23 @@ function openConversation(id: string): void {
   const afterSeq = Math.max(0, (known?.lastSeq ?? 0) - 50);
   const subscription = session.client.subscribe(id, { afterSeq });
   session.current = { id, unsubscribe: () => subscription.unsubscribe(), lastSeq: 0 };
-  if (known) known.unreadCount = 0;
+  // Read here; the core is told (markRead) as the messages are shown.
+  if (known) session.unread.read(id, known.lastSeq);
   renderConversations();
   renderPending();
   ui.text.focus();
 }
 
-let readTimer: ReturnType<typeof setTimeout> | undefined;
+/** Conversations with a read position waiting to be sent (per conversation: switching away within the delay still marks the one left). */
+const readTimers = new Set<string>();
 function markReadSoon(): void {
-  if (readTimer || !session?.current) return;
-  readTimer = setTimeout(() => {
-    readTimer = undefined;
-    const current = session?.current;
-    if (current && current.lastSeq > 0 && document.visibilityState === 'visible') session!.client.markRead(current.id, current.lastSeq).catch(() => undefined);
+  const current = session?.current;
+  if (!session || !current || readTimers.has(current.id)) return;
+  const { client } = session;
+  readTimers.add(current.id);
+  setTimeout(() => {
+    readTimers.delete(current.id);
+    if (current.lastSeq > 0 && document.visibilityState === 'visible') client.markRead(current.id, current.lastSeq).catch(() => undefined);
   }, 500);
 }
 
@@ -177,7 +232,7 @@ function start(token: string): void {
     },
     store: new IndexedDbOutboxStore(`switchboard-outbox-${userId}`),
   });
-  session = { client, userId, conversations: new Map(), typing: new Map(), readBy: new Map() };
+  session = { client, userId, conversations: new Map(), following: new Map(), unread: new UnreadCounts(), typing: new Map(), readBy: new Map() };
   ui.user.textContent = userId;
   ui.who.hidden = ui.chat.hidden = false;
   ui.signin.hidden = true;
@@ -194,7 +249,8 @@ function start(token: string): void {
       current.lastSeq = Math.max(current.lastSeq, m.seq);
       session?.typing.delete(m.senderId);
       renderTyping();
-      if (m.senderId !== userId) markReadSoon();
+      // One's own messages too: the core counts every seq above the read position as unread.
+      markReadSoon();
     }
     const conversation = session?.conversations.get(m.conversationId);
     if (conversation) {
@@ -202,6 +258,9 @@ function start(token: string): void {
       conversation.lastMessageAt = m.createdAt;
     }
   });
+  client.on('broadcast', onBroadcast);
+  // The core may have missed broadcasts for this conversation: its list says what is unread now.
+  client.on('resync', () => void loadConversations());
   client.on('sent', renderPending);
   client.on('failed', (entry, error) => {
     renderPending();
@@ -227,6 +286,11 @@ function start(token: string): void {
     renderTyping();
   });
   client.on('read', (e) => {
+    if (e.userId === userId && session) {
+      // Read here or on another device: the list shows it at once.
+      session.unread.read(e.conversationId, e.seq);
+      renderConversations();
+    }
     if (e.conversationId !== session?.current?.id) return;
     session.readBy.set(e.userId, Math.max(session.readBy.get(e.userId) ?? 0, e.seq));
     renderReceipts();
@@ -262,7 +326,11 @@ ui.createForm.addEventListener('submit', (event) => {
   session?.client.createConversation({ type: 'group', name: memberIds.join(', '), memberIds }).then(
     (c) => {
       ui.members.value = '';
-      session?.conversations.set(c.id, c);
+      if (session) {
+        session.conversations.set(c.id, c);
+        session.unread.reconcile(c);
+        follow(session);
+      }
       location.hash = `c=${c.id}`;
     },
     (error: Error) => (ui.receipts.textContent = `Could not create it: ${error.message}`),
