@@ -124,6 +124,15 @@ describe('presigned uploads against MinIO', () => {
     expect(JSON.stringify(view)).not.toMatch(/https?:/);
   });
 
+  it('MinIO answers CORS only for loopback page origins (the pinned default is any origin): a browser on the app may PUT, another site may not', async () => {
+    const ticket = await service().createUpload('alice', convId.toHexString(), { filename: 'x.png', contentType: 'image/png', size: png.length });
+    const preflight = (origin: string) => fetch(ticket.uploadUrl, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type,if-none-match' } });
+    const app = await preflight('http://127.0.0.1:3000');
+    expect(app.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:3000');
+    expect(app.headers.get('access-control-allow-headers')).toMatch(/if-none-match/i);
+    expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('refuses a PUT with a different content type or length than was signed', async () => {
     const ticket = await service().createUpload('alice', convId.toHexString(), { filename: 'x.png', contentType: 'image/png', size: png.length });
     const wrongType = await put(ticket, png, { 'content-type': 'text/html', 'if-none-match': '*' });
