@@ -7,7 +7,6 @@ export const mongoClusterName = outputs.mongoClusterName;
 export const redisEndpoint = outputs.redisEndpoint;
 export const mediaBucket = outputs.mediaBucket;
 export const backupBucket = outputs.backupBucket;
-export const mediaCdnDomain = outputs.mediaCdnDomain;
 export const coreMediaPolicyArn = outputs.coreMediaPolicyArn;
 export const backupPolicyArn = outputs.backupPolicyArn;
 export const appHost = outputs.appHost;

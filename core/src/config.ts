@@ -76,7 +76,6 @@ export const configSpec = {
   S3_FORCE_PATH_STYLE: { schema: bool.optional(), default: undefined, doc: 'Path-style S3 URLs; default true when S3_ENDPOINT is set.' },
   S3_ACCESS_KEY_ID: { schema: z.string().optional(), default: undefined, doc: 'Static S3 key (local); unset uses the AWS default credential chain (IRSA).' },
   S3_SECRET_ACCESS_KEY: { schema: z.string().optional(), default: undefined, doc: 'Static S3 secret (local).' },
-  ATTACHMENT_CDN_BASE_URL: { schema: z.url().optional(), default: undefined, doc: 'Attachments are served from <this>/<key>; unset: the S3 URL.' },
   ATTACHMENT_MAX_BYTES: { schema: int(1, 5_368_709_120), default: '104857600', doc: 'Largest attachment (413 above).' },
   ATTACHMENT_ALLOWED_TYPES: { schema: list, default: 'image/*,application/pdf,video/mp4', doc: 'Accepted content types; type/* allows a family (415 otherwise).' },
   ATTACHMENT_UPLOAD_URL_TTL_S: { schema: int(1, 3_600), default: '300', doc: 'Lifetime of a presigned upload URL, seconds.' },
@@ -114,6 +113,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // that forgot APP_ENV, must not accept them.
   if (problems.length === 0 && config.JWT_HS256_KEYS.includes(LOCAL_DEV_KEY) && !(env.APP_ENV && DEV_KEY_ENVIRONMENTS.includes(config.APP_ENV))) {
     problems.push(`JWT_HS256_KEYS: the built-in development key is accepted only with APP_ENV set to ${DEV_KEY_ENVIRONMENTS.join(', ')} (APP_ENV is ${env.APP_ENV ? `"${env.APP_ENV}"` : 'not set'}); set JWT_JWKS_URL (and JWT_HS256_KEYS= empty) or your own JWT_HS256_KEYS`);
+  }
+  // Removed with issue 21: attachments have no public URL any more, so a stack still setting it
+  // expects reads the core no longer serves that way.
+  if (env.ATTACHMENT_CDN_BASE_URL) {
+    problems.push('ATTACHMENT_CDN_BASE_URL is no longer supported: attachments are read only through GET /api/conversations/{id}/attachments/{attachmentId} (a presigned GET for current members); unset it');
   }
   if (problems.length === 0 && config.APP_ENV === 'production' && config.JWT_HS256_KEYS.length === 0 && !config.JWT_JWKS_URL) {
     problems.push('JWT_JWKS_URL or JWT_HS256_KEYS is required in production');

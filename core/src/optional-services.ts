@@ -20,6 +20,7 @@ export async function startOptionalServices(deps: { config: Config; store: Store
   const { config, store, metrics, logger } = deps;
   let attachments: AttachmentService | undefined;
   let s3: ReturnType<typeof createS3Client> | undefined;
+  let storageOrigin: string | undefined;
   if (config.S3_BUCKET) {
     const s3Options = {
       bucket: config.S3_BUCKET,
@@ -30,6 +31,7 @@ export async function startOptionalServices(deps: { config: Config; store: Store
       secretAccessKey: config.S3_SECRET_ACCESS_KEY,
     };
     s3 = createS3Client(s3Options);
+    storageOrigin = new URL(s3ObjectBaseUrl(s3Options)).origin;
     await ensureAttachmentIndexes(store.db);
     attachments = createAttachmentService({
       store,
@@ -37,8 +39,6 @@ export async function startOptionalServices(deps: { config: Config; store: Store
       metrics: { attachments: metrics.attachments },
       options: {
         bucket: config.S3_BUCKET,
-        objectBaseUrl: s3ObjectBaseUrl(s3Options),
-        cdnBaseUrl: config.ATTACHMENT_CDN_BASE_URL,
         uploadUrlExpiresS: config.ATTACHMENT_UPLOAD_URL_TTL_S,
         maxBytes: config.ATTACHMENT_MAX_BYTES,
         allowedTypes: config.ATTACHMENT_ALLOWED_TYPES,
@@ -76,6 +76,8 @@ export async function startOptionalServices(deps: { config: Config; store: Store
 
   return {
     attachments,
+    /** Origin of the bucket's presigned URLs: the web client's CSP admits it for uploads (PUT) and images. */
+    storageOrigin,
     notifier,
     jobs,
     /** Before the database closes: jobs stop after their current batch, notifications drain briefly. */

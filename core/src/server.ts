@@ -227,6 +227,7 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
     corsOrigins: config.CORS_ORIGINS,
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
     webClientDir: config.WEB_CLIENT_DIR,
+    storageOrigin: optional.storageOrigin,
     apiDocs: config.API_DOCS,
     health,
     readiness,

@@ -13,7 +13,8 @@ beforeAll(async () => {
   const s3 = createS3Client({ bucket: 'media', endpoint: minio.endpoint, region: minio.region, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey });
   await ensureBucket(s3, 'media');
   s3.destroy();
-  t = await startTestCore({ ...s3Env(minio, 'media'), ATTACHMENT_MAX_BYTES: '1000', ATTACHMENT_CDN_BASE_URL: 'https://cdn.example.test' });
+  // A 2-second download TTL: the removal test waits one out.
+  t = await startTestCore({ ...s3Env(minio, 'media'), ATTACHMENT_MAX_BYTES: '1000', ATTACHMENT_DOWNLOAD_URL_TTL_S: '2' });
   convId = (await t.api('uma', 'POST', '/api/conversations', { type: 'group', name: 'files', memberIds: ['vic'] })).body.id;
 }, 120_000);
 
@@ -27,7 +28,7 @@ describe('POST /api/conversations/:id/attachments', () => {
     const ticket = await t.api('uma', 'POST', `/api/conversations/${convId}/attachments`, { filename: 'dot.png', contentType: 'image/png', size: png.length });
     expect(ticket.status).toBe(201);
     expect(ticket.body.key).toMatch(new RegExp(`^conversations/${convId}/[0-9a-f]{32}/dot\\.png$`));
-    expect(ticket.body.url).toBe(`https://cdn.example.test/${ticket.body.key}`);
+    expect(ticket.body.downloadPath).toBe(`/api/conversations/${convId}/attachments/${ticket.body.attachmentId}`);
     const put = await fetch(ticket.body.uploadUrl, { method: 'PUT', headers: ticket.body.headers, body: png });
     expect(put.status).toBe(200);
 
@@ -36,7 +37,7 @@ describe('POST /api/conversations/:id/attachments', () => {
     const received = nextEvent<any>(vic, 'message_received');
     const sent = await t.api('uma', 'POST', `/api/conversations/${convId}/messages`, { clientMsgId: 'with-file', text: '', attachmentIds: [ticket.body.attachmentId] });
     expect(sent.status).toBe(201);
-    expect(sent.body.attachments).toEqual([{ id: ticket.body.attachmentId, filename: 'dot.png', contentType: 'image/png', size: png.length, url: ticket.body.url }]);
+    expect(sent.body.attachments).toEqual([{ id: ticket.body.attachmentId, filename: 'dot.png', contentType: 'image/png', size: png.length, downloadPath: ticket.body.downloadPath }]);
     expect((await received).attachments).toHaveLength(1);
     const history = await t.api('vic', 'GET', `/api/conversations/${convId}/messages?limit=1`);
     expect(history.body.items[0].attachments[0].id).toBe(ticket.body.attachmentId);
@@ -72,6 +73,52 @@ describe('POST /api/conversations/:id/attachments', () => {
     const res = await t.api('uma', 'POST', `/api/conversations/${id}/attachments`, { filename: 'a.png', contentType: 'image/png', size: 10 });
     expect(res.status).toBe(409);
     expect(res.body.reason).toBe('archived');
+  });
+});
+
+/** Every string in a JSON value that a client could try as a link: absolute URLs and paths. */
+function linksIn(value: unknown): string[] {
+  if (typeof value === 'string') return /^(https?:\/\/|\/)/.test(value) ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap(linksIn);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(linksIn);
+  return [];
+}
+
+describe('a removed member cannot read the file (issue 21)', () => {
+  it('after removal: the route answers 403, nothing in the message they saw reads the object, and an earlier presigned URL dies with its TTL', async () => {
+    const id = (await t.api('uma', 'POST', '/api/conversations', { type: 'group', name: 'private files', memberIds: ['xia'] })).body.id;
+    const ticket = (await t.api('uma', 'POST', `/api/conversations/${id}/attachments`, { filename: 'secret.png', contentType: 'image/png', size: png.length })).body;
+    expect((await fetch(ticket.uploadUrl, { method: 'PUT', headers: ticket.headers, body: png })).status).toBe(200);
+    expect((await t.api('uma', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: 'secret', text: 'for members', attachmentIds: [ticket.attachmentId] })).status).toBe(201);
+
+    // What xia saw as a member: the history page (the same view a socket broadcast carries).
+    const seen = (await t.api('xia', 'GET', `/api/conversations/${id}/messages`)).body.items.find((m: { clientMsgId: string }) => m.clientMsgId === 'secret');
+    expect(seen.attachments).toHaveLength(1);
+    const earlier = await t.api('xia', 'GET', seen.attachments[0].downloadPath);
+    expect(earlier.status).toBe(200);
+    expect(Buffer.from(await (await fetch(earlier.body.url)).arrayBuffer()).equals(png)).toBe(true);
+
+    expect((await t.api('uma', 'DELETE', `/api/conversations/${id}/members/xia`)).status).toBe(204);
+    const refused = await t.api('xia', 'GET', seen.attachments[0].downloadPath);
+    expect({ status: refused.status, code: refused.body.code }).toEqual({ status: 403, code: 'forbidden' });
+
+    // The view holds no object URL; every link-like string in it, tried against the bucket's
+    // endpoint (MinIO here, the S3 origin in production), reads nothing.
+    const links = linksIn(seen);
+    expect(links).toEqual([seen.attachments[0].downloadPath]);
+    const tries = [...links.map((l) => new URL(l, minio.endpoint).href), `${minio.endpoint}/media/${ticket.key}`];
+    for (const url of tries) {
+      const res = await fetch(url);
+      expect({ url, ok: res.ok }).toEqual({ url, ok: false });
+      expect(Buffer.from(await res.arrayBuffer()).includes(png)).toBe(false);
+    }
+
+    // The presigned URL xia got while a member lives ATTACHMENT_DOWNLOAD_URL_TTL_S (2 s here), no longer.
+    expect(new URL(earlier.body.url).searchParams.get('X-Amz-Expires')).toBe('2');
+    await new Promise((r) => setTimeout(r, Math.max(0, new Date(earlier.body.expiresAt).getTime() - Date.now()) + 1_200));
+    const expired = await fetch(earlier.body.url);
+    expect(expired.status).toBe(403);
+    expect(await expired.text()).toMatch(/expired/i);
   });
 });
 

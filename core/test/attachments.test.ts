@@ -10,6 +10,7 @@ import { createJobs, defaultJobsSettings } from '../src/jobs/jobs-module';
 import { attachmentCollection, ensureAttachmentIndexes } from '../src/media/attachment-store';
 import { createAttachmentService, sanitizeFilename, type AttachmentOptions, type UploadTicket } from '../src/media/attachment-service';
 import { createS3Client, ensureBucket, s3ObjectBaseUrl, type S3Options } from '../src/media/s3';
+import { messageView } from '../src/chat/views';
 import { openStore, type Store } from '../src/store/mongo-store';
 
 let minio: RunningMinio;
@@ -46,7 +47,7 @@ afterAll(async () => {
 });
 
 const baseOptions = (): AttachmentOptions => ({
-  bucket: s3Options.bucket, objectBaseUrl: s3ObjectBaseUrl(s3Options), uploadUrlExpiresS: 300,
+  bucket: s3Options.bucket, uploadUrlExpiresS: 300,
   maxBytes: 100 * 1024 * 1024, allowedTypes: ['image/*', 'application/pdf', 'video/mp4'], maxPerMessage: 10,
 });
 // Every upload record is stamped by the test clock, the one the cleanup job judges them by.
@@ -89,7 +90,7 @@ describe('presigned uploads against MinIO', () => {
     const ticket = await svc.createUpload('bob', convId.toHexString(), { filename: 'holiday photo (1).png', contentType: 'image/png', size: png.length });
     expect(ticket.method).toBe('PUT');
     expect(ticket.key).toMatch(new RegExp(`^conversations/${convId.toHexString()}/[0-9a-f]{32}/holiday_photo_1_.png$`));
-    expect(ticket.url).toBe(`${minio.endpoint}/switchboard-media/${ticket.key}`);
+    expect(ticket.downloadPath).toBe(`/api/conversations/${convId.toHexString()}/attachments/${ticket.attachmentId}`);
     expect(ticket.attachmentId).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(new Date(ticket.expiresAt).getTime() - testNow().getTime()).toBeGreaterThan(290_000);
     const url = new URL(ticket.uploadUrl);
@@ -107,9 +108,29 @@ describe('presigned uploads against MinIO', () => {
     expect((await registry.getSingleMetric('chat_attachments_total')!.get()).values.find((v) => v.labels.outcome === 'presigned')?.value).toBe(2);
   });
 
-  it('serves from the CDN base URL when configured', async () => {
-    const ticket = await service({ cdnBaseUrl: 'https://cdn.example.com/' }).createUpload('alice', convId.toHexString(), { filename: 'a.pdf', contentType: 'application/pdf', size: 10 });
-    expect(ticket.url).toBe(`https://cdn.example.com/${ticket.key}`);
+  it('the ticket carries no readable object URL: only the presigned PUT and the membership-checked download route', async () => {
+    const ticket = await service().createUpload('alice', convId.toHexString(), { filename: 'a.pdf', contentType: 'application/pdf', size: 10 });
+    const urls = Object.entries(ticket).filter(([, v]) => typeof v === 'string' && /^https?:/.test(v)).map(([k]) => k);
+    expect(urls).toEqual(['uploadUrl']);
+  });
+
+  it('a message view never carries a stored object URL (messages stored before issue 21 had one)', () => {
+    const id = new ObjectId();
+    const view = messageView({
+      _id: id, conversationId: convId, seq: 1, senderId: 'alice', clientMsgId: 'legacy', text: '', createdAt: testNow(), terms: [],
+      attachments: [{ id: 'A'.repeat(22), filename: 'old.png', contentType: 'image/png', size: 3, url: 'https://media.chat.example.com/conversations/x/old.png' }],
+    });
+    expect(view.attachments).toEqual([{ id: 'A'.repeat(22), filename: 'old.png', contentType: 'image/png', size: 3, downloadPath: `/api/conversations/${convId.toHexString()}/attachments/${'A'.repeat(22)}` }]);
+    expect(JSON.stringify(view)).not.toMatch(/https?:/);
+  });
+
+  it('MinIO answers CORS only for loopback page origins (the pinned default is any origin): a browser on the app may PUT, another site may not', async () => {
+    const ticket = await service().createUpload('alice', convId.toHexString(), { filename: 'x.png', contentType: 'image/png', size: png.length });
+    const preflight = (origin: string) => fetch(ticket.uploadUrl, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type,if-none-match' } });
+    const app = await preflight('http://127.0.0.1:3000');
+    expect(app.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:3000');
+    expect(app.headers.get('access-control-allow-headers')).toMatch(/if-none-match/i);
+    expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('refuses a PUT with a different content type or length than was signed', async () => {
@@ -171,7 +192,7 @@ describe('attachments on messages', () => {
     expect((await put(ticket, randomBytes(2048))).status).toBe(200);
 
     const refs = await svc.resolveAttachments('alice', c, [ticket.attachmentId, ticket.attachmentId]);
-    expect(refs).toEqual([{ id: ticket.attachmentId, filename: 'doc.pdf', contentType: 'application/pdf', size: 2048, url: ticket.url }]);
+    expect(refs).toEqual([{ id: ticket.attachmentId, filename: 'doc.pdf', contentType: 'application/pdf', size: 2048 }]);
     expect(await svc.resolveAttachments('alice', c, [])).toEqual([]);
     expect(await svc.resolveAttachments('alice', c, undefined)).toEqual([]);
     // Someone else's upload, another conversation, an unknown id, a malformed id.
@@ -239,8 +260,8 @@ describe('attachment hardening (issue 21)', () => {
     } finally {
       await store.memberships.insertOne(membership!);
     }
-    // The object itself is not readable without a signature.
-    expect((await fetch(ticket.url)).status).toBe(403);
+    // The object itself is not readable without a signature (the bucket has no public read).
+    expect((await fetch(`${s3ObjectBaseUrl(s3Options)}/${ticket.key}`)).status).toBe(403);
   });
 
   it('caps the uploads one user may have pending (409 pending_uploads_limit); sending one frees a slot', async () => {

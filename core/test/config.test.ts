@@ -37,6 +37,10 @@ describe('config', () => {
     expect(loadConfig({ MONGODB_URI: 'mongodb://x', APP_ENV: 'staging', JWT_HS256_KEYS: '', JWT_JWKS_URL: 'https://idp.example.test/jwks' }).JWT_HS256_KEYS).toEqual([]);
   });
 
+  it('refuses ATTACHMENT_CDN_BASE_URL (removed: attachments have no public URL), naming the read route', () => {
+    expect(() => loadConfig({ APP_ENV: 'test', MONGODB_URI: 'mongodb://x', ATTACHMENT_CDN_BASE_URL: 'https://media.example.com' })).toThrow(/ATTACHMENT_CDN_BASE_URL is no longer supported.*GET \/api\/conversations\/\{id\}\/attachments\/\{attachmentId\}.*unset it/);
+  });
+
   it('never echoes secrets in errors', () => {
     expect(() => loadConfig({ MONGODB_URI: 'mongodb://x', JWT_HS256_KEYS: 'k:short-secret' })).toThrow(/JWT_HS256_KEYS="\*\*\*"/);
   });

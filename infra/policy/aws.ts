@@ -117,6 +117,40 @@ export const awsPolicies: SwitchboardPolicy[] = [
         }),
   }),
   stackRule({
+    name: 's3-media-private',
+    anchor: 'issue 21 (attachments: reads only through short-lived presigned GETs issued to current members)',
+    description:
+      'The media bucket (tag data=media) grants no read in its bucket policy (not even to a CDN), is the origin of no CloudFront distribution, and lets browsers in only from named https origins (CORS, never "*").',
+    check: (resources) =>
+      ofType(resources, S3)
+        .filter((bucket) => bucket.props.tags?.data === 'media')
+        .flatMap((bucket) => {
+          const problems: string[] = [];
+          // Any Allow here is a way to read the files besides the core's presigned GET (which uses its
+          // IAM role, not the bucket policy): a public principal, a CDN's service principal, an account.
+          const grants = bucketCompanions(resources, 'aws:s3/bucketPolicy:BucketPolicy', bucket)
+            .flatMap((p) => asArray(parseJson(p.props.policy)?.Statement))
+            .filter((s: any) => s.Effect === 'Allow' && asArray<string>(s.Action).some((a) => a === '*' || a === 's3:*' || a.startsWith('s3:Get')));
+          if (grants.length) problems.push(`media bucket ${bucket.name}: its policy grants reads (${grants.map((s: any) => s.Sid ?? JSON.stringify(s.Principal)).join(', ')})`);
+          // An origin on this bucket: recorded as a dependency by the engine, or named by its S3 domain.
+          const onBucket = (d: PolicyResource) =>
+            (d.propertyDependencies?.origins ?? []).some((dep) => dep.urn === bucket.urn) ||
+            (d.props.origins ?? []).some((o: any) => typeof o.domainName === 'string' && o.domainName.startsWith(`${bucket.props.bucket}.s3.`));
+          for (const d of ofType(resources, 'aws:cloudfront/distribution:Distribution')) {
+            if (onBucket(d)) {
+              problems.push(`media bucket ${bucket.name} is the origin of CloudFront distribution ${d.name}: anyone with a link reads the files`);
+            }
+          }
+          const rules = bucketCompanions(resources, 'aws:s3/bucketCorsConfiguration:BucketCorsConfiguration', bucket).flatMap((c) => c.props.corsRules ?? []);
+          if (rules.length === 0) problems.push(`media bucket ${bucket.name} has no CORS rule: browsers cannot PUT presigned uploads`);
+          for (const rule of rules) {
+            const origins = asArray<string>(rule.allowedOrigins);
+            if (origins.length === 0 || origins.some((o) => o.includes('*') || !o.startsWith('https://'))) problems.push(`media bucket ${bucket.name}: CORS origins ${JSON.stringify(origins)} are not named https origins`);
+          }
+          return problems.map((p) => at(bucket, p));
+        }),
+  }),
+  stackRule({
     name: 'cloudfront-origin-access-control',
     anchor: 'issue 6 (CDN: OAC, no OAI); AWS Security Hub CloudFront.13',
     description: 'S3 origins use an Origin Access Control that always signs with SigV4; no legacy OAI.',

@@ -154,7 +154,7 @@ const edge = z.object({
 const aws = z.object({
   /** AWS region of ElastiCache and S3. */
   region: z.string().regex(/^[a-z]{2}-[a-z]+-\d$/),
-  /** Route 53 hosted zone that holds `media.host` and the validation records. */
+  /** Route 53 hosted zone of the API host (edge.host). */
   route53ZoneId: z.string().min(1),
   /** VPC of the Kubernetes cluster (Atlas PrivateLink endpoint). */
   vpcId: z.string().regex(/^vpc-[a-z0-9]+$/),
@@ -162,8 +162,6 @@ const aws = z.object({
   privateSubnetIds: z.array(z.string().min(1)).min(1),
   /** Security groups of the data endpoints (ElastiCache, PrivateLink); they admit only the node group. */
   dataSecurityGroupIds: z.array(z.string().min(1)).min(1),
-  /** CDN host name for media, e.g. media.chat.example.com. */
-  mediaHost: hostname,
   /** Days noncurrent object versions are kept; days backups are kept. */
   noncurrentVersionDays: z.number().int().min(1).default(30),
   backupRetentionDays: z.number().int().min(1).default(35),

@@ -4,7 +4,6 @@ import * as pulumi from '@pulumi/pulumi';
 import { roleArn, roleNames, type StackConfig, type StackSecrets } from './config';
 import { AtlasDatabase } from './components/atlas';
 import { SwitchboardApp } from './components/app';
-import { MediaCdn } from './components/cdn';
 import { ClusterCertificates } from './components/certificates';
 import { Edge, ingressClassName } from './components/edge';
 import { WorkloadRole } from './components/identity';
@@ -107,7 +106,6 @@ export interface StackOutputs {
   redisEndpoint: pulumi.Output<string>;
   mediaBucket: pulumi.Output<string>;
   backupBucket: pulumi.Output<string>;
-  mediaCdnDomain: pulumi.Output<string>;
   coreMediaPolicyArn: pulumi.Output<string>;
   backupPolicyArn: pulumi.Output<string>;
   appHost: string;
@@ -145,9 +143,10 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
     environment: config.environment,
     noncurrentVersionDays: config.aws.noncurrentVersionDays,
     backupRetentionDays: config.aws.backupRetentionDays,
+    // The page the core serves (https://<edge.host>/app/) and the other web origins of the API.
+    corsOrigins: [`https://${config.edge.host}`, ...config.app.corsOrigins],
     tags,
   });
-  const cdn = new MediaCdn('media-cdn', { bucket: storage.mediaBucket, domainName: config.aws.mediaHost, zoneId: config.aws.route53ZoneId, tags });
 
   const appSecrets: SecretValues = {
     MONGODB_URI: atlas.connectionString,
@@ -175,7 +174,6 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
     redisEndpoint: redis.primaryEndpoint,
     mediaBucket: storage.mediaBucket.id,
     backupBucket: storage.backupBucket.id,
-    mediaCdnDomain: cdn.domainName,
     coreMediaPolicyArn: storage.corePolicy.arn,
     backupPolicyArn: storage.backupPolicy.arn,
     appHost: config.edge.host,
@@ -185,7 +183,7 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
 
 /**
  * A local stack (`switchboard:local`, issue 25): the core's Kubernetes objects only, on a local cluster,
- * its database and Redis pointed at the local stand-ins. Atlas, ElastiCache, S3/CloudFront, IAM and
+ * its database and Redis pointed at the local stand-ins. Atlas, ElastiCache, S3, IAM and
  * Route 53 are off; so are the edge (its controller is an OCI Helm chart not reachable here) and
  * cert-manager's objects (they need the edge's ingress class).
  */
@@ -201,5 +199,5 @@ function buildLocalStack(config: StackConfig, local: NonNullable<StackConfig['lo
   const specs = kubernetesSpecs(config, appSecrets, loadObservability(), placeholderProvisioned(config), receivers);
   new SwitchboardApp('app', { spec: specs.app, provider: clusterProvider(config) });
   const off = pulumi.output('(off in a local stack)');
-  return { mongoClusterName: off, redisEndpoint: off, mediaBucket: off, backupBucket: off, mediaCdnDomain: off, coreMediaPolicyArn: off, backupPolicyArn: off, appHost: config.edge.host, policyContext: policyContext(config) };
+  return { mongoClusterName: off, redisEndpoint: off, mediaBucket: off, backupBucket: off, coreMediaPolicyArn: off, backupPolicyArn: off, appHost: config.edge.host, policyContext: policyContext(config) };
 }

@@ -1,11 +1,10 @@
 import * as pulumi from '@pulumi/pulumi';
 import { AtlasDatabase, coreUserRoles } from '../src/components/atlas';
 import { SwitchboardApp } from '../src/components/app';
-import { MediaCdn } from '../src/components/cdn';
-import { ClusterCertificates, firstValidationOption } from '../src/components/certificates';
+import { ClusterCertificates } from '../src/components/certificates';
 import { Edge, controllerValues } from '../src/components/edge';
 import { RedisCache } from '../src/components/redis';
-import { Storage } from '../src/components/storage';
+import { mediaCorsRules, Storage } from '../src/components/storage';
 import { edgeManifests, nginxEscaped, proxyTimeoutSeconds } from '../src/k8s/edge-manifests';
 
 /** NIC's escapedStringsFmt: every double quote escaped, no trailing lone backslash. */
@@ -93,7 +92,7 @@ describe('RedisCache', () => {
 
 describe('Storage', () => {
   test('two private buckets, KMS for backups, least-privilege policies for the core and ops backup', async () => {
-    const program = await build('storage', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, tags }));
+    const program = await build('storage', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, corsOrigins: ['https://chat.example.com', 'https://chat.example.com'], tags }));
     expect(ofType(program, 'aws:s3/bucket:Bucket')).toHaveLength(2);
     expect(ofType(program, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock').map((b) => b.inputs)).toEqual(
       Array(2).fill(expect.objectContaining({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true })),
@@ -112,28 +111,22 @@ describe('Storage', () => {
   });
 });
 
-describe('MediaCdn and AcmCertificate', () => {
-  test('OAC origin, https-only TLSv1.2_2021, us-east-1 certificate validated by DNS, bucket policy for this distribution only', async () => {
-    const program = await build('cdn', () => {
-      const storage = new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, tags });
-      new MediaCdn('cdn', { bucket: storage.mediaBucket, domainName: 'media.example.com', zoneId: 'Z1', tags });
-    });
-    const distribution = only(program, 'aws:cloudfront/distribution:Distribution');
-    expect(distribution.origins[0].originAccessControlId).toBe('cdn-oac-id');
-    expect(distribution.defaultCacheBehavior.viewerProtocolPolicy).toBe('https-only');
-    expect(distribution.viewerCertificate).toMatchObject({ minimumProtocolVersion: 'TLSv1.2_2021', sslSupportMethod: 'sni-only' });
-    expect(distribution.viewerCertificate.acmCertificateArn).toMatch(/^arn:aws:acm:us-east-1:/);
-    expect(only(program, 'aws:acm/certificate:Certificate')).toMatchObject({ region: 'us-east-1', validationMethod: 'DNS', domainName: 'media.example.com' });
-    const validationRecord = ofType(program, 'aws:route53/record:Record').find((r) => r.inputs.type === 'CNAME');
-    expect(validationRecord?.inputs).toMatchObject({ name: '_abc.media.example.com.', records: ['_xyz.acm-validations.aws.'], zoneId: 'Z1' });
+describe('media bucket (issue 21: no public read)', () => {
+  test('no read grant and no CDN: its policy only refuses plain HTTP; CORS lets the app\'s origin PUT and GET presigned URLs', async () => {
+    const program = await build('media', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, corsOrigins: ['https://chat.example.com', 'https://admin.example.com'], tags }));
+    expect(ofType(program, 'aws:cloudfront/distribution:Distribution')).toEqual([]);
     const mediaPolicy = ofType(program, 'aws:s3/bucketPolicy:BucketPolicy').find((p) => p.inputs.bucket === 's-media-id');
-    const statement = JSON.parse(mediaPolicy!.inputs.policy).Statement[0];
-    expect(statement).toMatchObject({ Principal: { Service: 'cloudfront.amazonaws.com' }, Condition: { StringEquals: { 'AWS:SourceArn': 'arn:aws:cloudfront::123456789012:distribution/cdn-distribution' } } });
+    expect(JSON.parse(mediaPolicy!.inputs.policy).Statement).toEqual([expect.objectContaining({ Sid: 'DenyInsecureTransport', Effect: 'Deny' })]);
+    const cors = ofType(program, 'aws:s3/bucketCorsConfiguration:BucketCorsConfiguration');
+    expect(cors.map((c) => c.inputs.bucket)).toEqual(['s-media-id']);
+    expect(cors[0]!.inputs.corsRules).toEqual([expect.objectContaining({ allowedOrigins: ['https://chat.example.com', 'https://admin.example.com'], allowedMethods: ['PUT', 'GET', 'HEAD'], allowedHeaders: ['content-type', 'if-none-match'] })]);
   });
 
-  test('a certificate without a DNS validation option fails loudly', () => {
-    expect(() => firstValidationOption([], 'x.example.com')).toThrow('no DNS validation option for x.example.com');
-    expect(firstValidationOption([{ resourceRecordName: 'a' }], 'x.example.com')).toEqual({ resourceRecordName: 'a' });
+  test('CORS origins must be https hosts: no wildcard, none missing', () => {
+    expect(() => mediaCorsRules([])).toThrow(/origins must be https:\/\/host values/);
+    expect(() => mediaCorsRules(['*'])).toThrow(/origins must be https:\/\/host values/);
+    expect(() => mediaCorsRules(['http://chat.example.com'])).toThrow(/got \["http:\/\/chat.example.com"\]/);
+    expect(mediaCorsRules(['https://a.example.com', 'https://a.example.com'])[0]!.allowedOrigins).toEqual(['https://a.example.com']);
   });
 });
 

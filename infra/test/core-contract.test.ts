@@ -25,13 +25,18 @@ describe('the contract check fails when a provisioned feature does not reach the
     expect(contractViolations(m, config, provisioned)).toEqual([expect.stringContaining('S3_BUCKET')]);
   });
 
-  test('the CDN, the webhook, the retention setting missing or wrong', () => {
+  test('the webhook, the retention setting missing or wrong', () => {
     const m = fresh();
-    delete configMap(m).data.ATTACHMENT_CDN_BASE_URL;
     delete configMap(m).data.NOTIFICATION_WEBHOOK_URL;
     configMap(m).data.MESSAGE_RETENTION_DAYS = '0';
     const problems = contractViolations(m, config, provisioned);
-    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining('ATTACHMENT_CDN_BASE_URL'), expect.stringContaining('NOTIFICATION_WEBHOOK_URL'), expect.stringContaining('MESSAGE_RETENTION_DAYS')]));
+    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining('NOTIFICATION_WEBHOOK_URL'), expect.stringContaining('MESSAGE_RETENTION_DAYS')]));
+  });
+
+  test('a public CDN base URL for attachments (removed with issue 21) fails the core\'s loadConfig', () => {
+    const m = fresh();
+    configMap(m).data.ATTACHMENT_CDN_BASE_URL = 'https://media.chat.example.com';
+    expect(contractViolations(m, config, provisioned)).toEqual([expect.stringContaining('ATTACHMENT_CDN_BASE_URL is no longer supported')]);
   });
 
   test('no backup CronJob for the backup bucket, and a ServiceAccount without its role', () => {

@@ -41,6 +41,17 @@ const container = (resources: Resources) => inputs(resources, 'Deployment').spec
 const cronJobContainer = (resources: Resources) => inputs(resources, 'CronJob').spec.jobTemplate.spec.template.spec.containers[0];
 const upstream = (resources: Resources) => inputs(resources, 'VirtualServer').spec.upstreams[0];
 const backupBucket = (r: RenderedResource) => r.props.bucket === 'storage-backups-id';
+const mediaBucket = (r: RenderedResource) => r.props.bucket === 'storage-media-id';
+/** Adds a compliant CloudFront distribution (on some other origin) and returns its props, to break. */
+function withCdn(resources: Resources): any {
+  const props = {
+    origins: [{ originId: 'site', domainName: 'site.example.com', originAccessControlId: 'oac-id' }],
+    defaultCacheBehavior: { viewerProtocolPolicy: 'https-only' },
+    viewerCertificate: { acmCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x', minimumProtocolVersion: 'TLSv1.2_2021', sslSupportMethod: 'sni-only' },
+  };
+  resources.push({ type: 'aws:cloudfront/distribution:Distribution', name: 'site-cdn', props });
+  return props;
+}
 
 /** For every rule, resources that are deliberately wrong in exactly the way the rule forbids. */
 const breakages: Record<string, Breakage[]> = {
@@ -59,24 +70,38 @@ const breakages: Record<string, Breakage[]> = {
   ],
   's3-deny-insecure-transport': [['backup bucket policy removed', (rs) => rs.splice(rs.indexOf(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', backupBucket)), 1)]],
   's3-no-public-principal': [
-    ['Principal *', (rs) => withPolicy(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', (r) => !backupBucket(r)), (doc) => (doc.Statement[0].Principal = '*'))],
-    ['CloudFront without SourceArn', (rs) => withPolicy(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', (r) => !backupBucket(r)), (doc) => delete doc.Statement[0].Condition)],
+    ['Principal *', (rs) => withPolicy(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', backupBucket), (doc) => doc.Statement.push({ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::storage-backups-id/*' }))],
+    ['CloudFront without SourceArn', (rs) => withPolicy(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', backupBucket), (doc) => doc.Statement.push({ Effect: 'Allow', Principal: { Service: 'cloudfront.amazonaws.com' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::storage-backups-id/*' }))],
   ],
+  's3-media-private': [
+    // What the removed media CDN did: a read grant to CloudFront (bound to its distribution, so
+    // s3-no-public-principal accepts it), and the distribution in front of the bucket.
+    ['a CDN read grant in the media bucket policy', (rs) => withPolicy(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', mediaBucket), (doc) => doc.Statement.unshift({
+      Sid: 'AllowCloudFrontOnly', Effect: 'Allow', Principal: { Service: 'cloudfront.amazonaws.com' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::storage-media-id/*',
+      Condition: { StringEquals: { 'AWS:SourceArn': 'arn:aws:cloudfront::123456789012:distribution/media' } },
+    }))],
+    ['a public-read grant', (rs) => withPolicy(first(rs, 'aws:s3/bucketPolicy:BucketPolicy', mediaBucket), (doc) => doc.Statement.push({ Sid: 'PublicRead', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: ['s3:GetObject'], Resource: 'arn:aws:s3:::storage-media-id/*' }))],
+    ['a CloudFront distribution in front of it', (rs) => rs.push({ type: 'aws:cloudfront/distribution:Distribution', name: 'media-cdn', props: { origins: [{ originId: 'media', domainName: 'storage-media-id.s3.eu-west-1.amazonaws.com', originAccessControlId: 'oac' }] } })],
+    ['CORS open to any origin', (rs) => (inputs(rs, 'aws:s3/bucketCorsConfiguration:BucketCorsConfiguration').corsRules[0].allowedOrigins = ['*'])],
+    ['no CORS rule', (rs) => rs.splice(rs.indexOf(first(rs, 'aws:s3/bucketCorsConfiguration:BucketCorsConfiguration')), 1)],
+  ],
+  // The stack has no CloudFront or ACM since the media CDN went (issue 21); these rules still hold any
+  // that comes back, so each case adds a compliant one and breaks it.
   'cloudfront-origin-access-control': [
     ['legacy OAI', (rs) => {
-      const origin = inputs(rs, 'aws:cloudfront/distribution:Distribution').origins[0];
+      const origin = withCdn(rs).origins[0];
       delete origin.originAccessControlId;
       origin.s3OriginConfig = { originAccessIdentity: 'origin-access-identity/cloudfront/E1' };
     }],
-    ['unsigned requests', (rs) => (inputs(rs, 'aws:cloudfront/originAccessControl:OriginAccessControl').signingBehavior = 'never')],
+    ['unsigned requests', (rs) => rs.push({ type: 'aws:cloudfront/originAccessControl:OriginAccessControl', name: 'oac', props: { originAccessControlOriginType: 's3', signingBehavior: 'never', signingProtocol: 'sigv4' } })],
   ],
   'cloudfront-https-tls12': [
-    ['allow-all viewers', (rs) => (inputs(rs, 'aws:cloudfront/distribution:Distribution').defaultCacheBehavior.viewerProtocolPolicy = 'allow-all')],
-    ['TLSv1 viewers', (rs) => (inputs(rs, 'aws:cloudfront/distribution:Distribution').viewerCertificate.minimumProtocolVersion = 'TLSv1')],
+    ['allow-all viewers', (rs) => (withCdn(rs).defaultCacheBehavior.viewerProtocolPolicy = 'allow-all')],
+    ['TLSv1 viewers', (rs) => (withCdn(rs).viewerCertificate.minimumProtocolVersion = 'TLSv1')],
   ],
   'acm-dns-validation': [
-    ['e-mail validation', (rs) => (inputs(rs, 'aws:acm/certificate:Certificate').validationMethod = 'EMAIL')],
-    ['CloudFront certificate outside us-east-1', (rs) => (inputs(rs, 'aws:cloudfront/distribution:Distribution').viewerCertificate.acmCertificateArn = 'arn:aws:acm:eu-west-1:123456789012:certificate/x')],
+    ['e-mail validation', (rs) => rs.push({ type: 'aws:acm/certificate:Certificate', name: 'cert', props: { domainName: 'static.example.com', validationMethod: 'EMAIL' } })],
+    ['CloudFront certificate outside us-east-1', (rs) => (withCdn(rs).viewerCertificate.acmCertificateArn = 'arn:aws:acm:eu-west-1:123456789012:certificate/x')],
   ],
   'redis-encrypted': [
     ['TLS only preferred', (rs) => (inputs(rs, 'aws:elasticache/replicationGroup:ReplicationGroup').transitEncryptionMode = 'preferred')],

@@ -28,7 +28,7 @@ test('index.ts builds the production stack from Pulumi config and exports its ou
   const entry = (await import(path.join(__dirname, '..', 'index'))) as Record<string, pulumi.Output<string> | string>;
   await settle();
 
-  expect(Object.keys(entry).sort()).toEqual(['appHost', 'backupBucket', 'backupPolicyArn', 'coreMediaPolicyArn', 'mediaBucket', 'mediaCdnDomain', 'mongoClusterName', 'policyContext', 'redisEndpoint']);
+  expect(Object.keys(entry).sort()).toEqual(['appHost', 'backupBucket', 'backupPolicyArn', 'coreMediaPolicyArn', 'mediaBucket', 'mongoClusterName', 'policyContext', 'redisEndpoint']);
   expect(await valueOf(entry.mongoClusterName as pulumi.Output<string>)).toBe('switchboard-production');
   // The policy pack reads the stack's context from this output (the engine hands it to stack policies).
   expect(entry.policyContext).toEqual(policyContext(stackConfig('production')));

@@ -37,7 +37,7 @@ describe.each(allEnvironments)('the %s stack', (environment) => {
 
   test('creates every component once', () => {
     const types = programOf(environment).resources.map((r) => r.type);
-    for (const component of ['AtlasDatabase', 'RedisCache', 'Storage', 'MediaCdn', 'SwitchboardApp', 'ClusterCertificates', 'Edge']) {
+    for (const component of ['AtlasDatabase', 'RedisCache', 'Storage', 'SwitchboardApp', 'ClusterCertificates', 'Edge']) {
       expect(types.filter((t) => t === `switchboard:infra:${component}`)).toHaveLength(1);
     }
     expect(types.filter((t) => t === 'aws:s3/bucket:Bucket')).toHaveLength(2);
@@ -68,7 +68,6 @@ describe.each(allEnvironments)('the %s stack', (environment) => {
     const outputs = programs.get(environment)?.outputs;
     expect(await valueOf(outputs!.mongoClusterName)).toBe(`switchboard-${environment}`);
     expect(await valueOf(outputs!.redisEndpoint)).toMatch(/cache\.amazonaws\.com$/);
-    expect(await valueOf(outputs!.mediaCdnDomain)).toMatch(/cloudfront\.net$/);
     expect(outputs!.appHost).toBe(stackConfig(environment).edge.host);
   });
 });

@@ -18,10 +18,18 @@ export interface RunningMinio extends RunningService {
 }
 
 /**
+ * Browser origins MinIO answers CORS for. The pinned build's default (MINIO_API_CORS_ALLOW_ORIGIN
+ * unset) is `*`: any page could PUT to or GET from a presigned URL. Like the production media
+ * bucket's CORS rule (infra/src/components/storage.ts) it is narrowed to the app's origin, which in
+ * tests is a core on a loopback port chosen at start (so any port; rs/cors takes one `*`).
+ */
+export const minioCorsAllowOrigins = ['http://127.0.0.1:*', 'http://localhost:*'];
+
+/**
  * An S3-compatible server: MinIO (the pinned build, provisioned before the tests) on a free loopback
  * port with a throwaway data dir and random credentials, removed again by stop().
  */
-export async function startMinio(options: { logDir?: string } = {}): Promise<RunningMinio> {
+export async function startMinio(options: { logDir?: string; corsAllowOrigins?: string[] } = {}): Promise<RunningMinio> {
   const binary = requireGoBinary('minio');
   const port = await freePort();
   const consolePort = await freePort();
@@ -43,6 +51,7 @@ export async function startMinio(options: { logDir?: string } = {}): Promise<Run
     env: {
       MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_REGION: 'us-east-1',
       MINIO_KMS_SECRET_KEY: `${kmsKeyId}:${randomBytes(32).toString('base64')}`,
+      MINIO_API_CORS_ALLOW_ORIGIN: (options.corsAllowOrigins ?? minioCorsAllowOrigins).join(','),
     },
   });
   return {

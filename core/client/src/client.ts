@@ -1,7 +1,7 @@
 import { fullJitter, type BackoffOptions } from './backoff';
 import { Emitter } from './emitter';
 import { AuthError, errorFromProblem, isPermanent, isProblem, SwitchboardError, type HttpInfo } from './errors';
-import type { ConversationResync, ConversationView, HistoryPage, JoinAck, MessageView, Problem, SendAck, ServerToClientEvents, SessionEndReason, UploadTicket } from './protocol';
+import type { AttachmentDownload, AttachmentView, ConversationResync, ConversationView, HistoryPage, JoinAck, MessageView, Problem, SendAck, ServerToClientEvents, SessionEndReason, UploadTicket } from './protocol';
 import { ConversationSequencer } from './sequencer';
 import { MemoryOutboxStore, type OutboxEntry, type OutboxStore } from './store';
 
@@ -663,6 +663,26 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const tickets = [];
     for (const file of files) tickets.push(await this.uploadAttachment(conversationId, file));
     return this.send(conversationId, text, { attachmentIds: tickets.map((t) => t.attachmentId) });
+  }
+
+  /**
+   * A short-lived presigned GET for an attachment on a message, issued only while this user is a
+   * member (403 once removed). Attachments carry no readable URL: call this when showing or saving
+   * one, and again once `expiresAt` has passed.
+   */
+  attachmentUrl(attachment: Pick<AttachmentView, 'downloadPath'>): Promise<AttachmentDownload> {
+    // downloadPath is the core's full route; http() adds the /api prefix itself.
+    const path = /^\/api\/conversations\/[^/?#]+\/attachments\/[^/?#]+$/.test(attachment.downloadPath) ? attachment.downloadPath.slice(4) : undefined;
+    if (!path) return Promise.reject(new SwitchboardError('refused', `not an attachment download path: ${attachment.downloadPath}`));
+    return this.http('GET', path);
+  }
+
+  /** The attachment's bytes, through a fresh presigned GET (attachmentUrl). */
+  async downloadAttachment(attachment: Pick<AttachmentView, 'downloadPath'>): Promise<Uint8Array> {
+    const { url } = await this.attachmentUrl(attachment);
+    const response = await this.doFetch(url);
+    if (!response.ok) throw new SwitchboardError(response.status >= 500 ? 'transient' : 'refused', `download failed with HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
   }
 
   /** An API call with the current token; one fresh token on 401; errors as SwitchboardError. */

@@ -5,7 +5,7 @@
  */
 import type { ConversationView as CoreConversationView, MessageView as CoreMessageView } from '../../src/chat/views';
 import type { Problem as CoreProblem } from '../../src/errors';
-import type { UploadTicket as CoreUploadTicket } from '../../src/media/attachment-service';
+import type { AttachmentDownload as CoreAttachmentDownload, UploadTicket as CoreUploadTicket } from '../../src/media/attachment-service';
 import type { ClientToServerEvents as CoreC2S, ServerToClientEvents as CoreS2C } from '../../src/realtime/events';
 import type { ConversationId, MessageId } from '../../src/domain/ids';
 import type * as P from './protocol';
@@ -38,4 +38,5 @@ export type Checks = [
   Assert<Equal<Unbrand<CoreConversationView>, P.ConversationView>>,
   Assert<Equal<CoreProblem, P.Problem>>,
   Assert<Equal<CoreUploadTicket, P.UploadTicket>>,
+  Assert<Equal<CoreAttachmentDownload, P.AttachmentDownload>>,
 ];

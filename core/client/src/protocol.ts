@@ -22,12 +22,22 @@ export interface Problem {
   requestId?: string;
 }
 
-export interface AttachmentRef {
+/**
+ * An attachment on a message. There is no readable URL: `downloadPath` is the route that gives a
+ * current member a short-lived presigned GET (`client.attachmentUrl()`); ask again once it expired.
+ */
+export interface AttachmentView {
   id: string;
   filename: string;
   contentType: string;
   size: number;
+  downloadPath: string;
+}
+
+/** What GET <downloadPath> answers: fetch `url` before `expiresAt`. */
+export interface AttachmentDownload {
   url: string;
+  expiresAt: string;
 }
 
 export interface MessageView {
@@ -38,7 +48,7 @@ export interface MessageView {
   clientMsgId: string;
   text: string;
   createdAt: string;
-  attachments?: AttachmentRef[];
+  attachments?: AttachmentView[];
 }
 
 export interface ConversationView {
@@ -64,7 +74,8 @@ export interface UploadTicket {
   /** Headers the PUT must carry exactly (all signed); `if-none-match: *` makes the upload create-only. */
   headers: { 'content-type': string; 'content-length': string; 'if-none-match': '*' };
   expiresAt: string;
-  url: string;
+  /** Once the file is on a message, members read it through this route (presigned GET). */
+  downloadPath: string;
 }
 
 export type SessionEndReason = 'token_expired' | 'revoked' | 'no_conversations';

@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { MongoClient } from 'mongodb';
 import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 import { io } from 'socket.io-client';
+import { startMinio, type RunningMinio } from '../../../ops/services/minio';
 import { requireCommand } from '../../../ops/services/system-packages';
-import { startTestCore, uniqueDbName, type TestCore } from '../../test/harness';
+import { createS3Client, ensureBucket } from '../../src/media/s3';
+import { s3Env, startTestCore, uniqueDbName, type TestCore } from '../../test/harness';
 import { buildClient } from '../build';
 import { SwitchboardClient, socketIoFactory, type MessageView } from '../src';
 
@@ -29,6 +32,8 @@ let b: TestCore | undefined;
 let browser: Browser | undefined;
 let bo: SwitchboardClient | undefined;
 let mongo: MongoClient | undefined;
+/** Attachments: both cores on one MinIO (its CORS admits loopback page origins, as the bucket's admits the app's). */
+let minio: RunningMinio | undefined;
 /** Uncaught exceptions in the page (must stay empty) and its console (for failure messages). */
 const pageErrors: string[] = [];
 const consoleLines: string[] = [];
@@ -39,8 +44,12 @@ beforeAll(async () => {
   buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-web-'));
   await buildClient(buildDir);
   const db = uniqueDbName();
+  minio = await startMinio();
+  const s3 = createS3Client({ bucket: 'media', endpoint: minio.endpoint, region: minio.region, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey });
+  await ensureBucket(s3, 'media');
+  s3.destroy();
   // Short engine pings: a cut connection is noticed in about two seconds on both sides.
-  const pings = { SOCKET_PING_INTERVAL_MS: '1000', SOCKET_PING_TIMEOUT_MS: '1000' };
+  const pings = { SOCKET_PING_INTERVAL_MS: '1000', SOCKET_PING_TIMEOUT_MS: '1000', ...s3Env(minio, 'media') };
   a = await startTestCore({ INSTANCE_ID: 'web-a', WEB_CLIENT_DIR: path.join(buildDir, 'web'), ...pings }, { redis: true, db });
   b = await startTestCore({ INSTANCE_ID: 'web-b', WEB_CLIENT_DIR: path.join(buildDir, 'web'), ...pings }, { redis: true, db });
   mongo = new MongoClient(a.config.MONGODB_URI);
@@ -61,6 +70,7 @@ afterAll(async () => {
   await mongo?.close().catch(() => undefined);
   await a?.stop().catch(() => undefined);
   await b?.stop().catch(() => undefined);
+  await minio?.stop().catch(() => undefined);
   if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
 }, 60_000);
 
@@ -103,6 +113,25 @@ const shownPending = (page: Page): Promise<{ text: string; clientMsgId: string }
   page.$$eval('#pending li', (lis) => lis.map((li) => ({ text: li.querySelector('.text')?.textContent ?? '', clientMsgId: li.getAttribute('data-client-msg-id') ?? '' })));
 const textOf = (page: Page, selector: string): Promise<string> => page.$eval(selector, (el) => el.textContent ?? '');
 const connectionState = (page: Page): Promise<string | undefined> => page.$eval('#state', (el) => el.getAttribute('data-state') ?? undefined);
+
+/** A valid RGB PNG of width × height (one colour), so the page can decode it (naturalWidth > 0). */
+function pngOf(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(zlib.crc32(body), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x5a)]);
+  const pixels = zlib.deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]);
+}
 
 async function sendFromPage(page: Page, text: string): Promise<void> {
   await page.type('#text', text);
@@ -314,5 +343,49 @@ describe('reference web client in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
     await cyContext.close();
     await diContext.close();
+  }, 120_000);
+
+  it('attaches an image: presigned upload from the page, the Node client gets the message and downloads exactly those bytes, the page shows it', async () => {
+    const conversationId: string = (await a!.api('eve', 'POST', '/api/conversations', { type: 'group', name: 'pictures', memberIds: ['fay'] })).body.id;
+    const fayReceived: MessageView[] = [];
+    const fay = new SwitchboardClient({ url: b!.url, getToken: () => b!.token('fay'), socketFactory: socketIoFactory(io as never), backoff: { baseMs: 100, maxMs: 1_000 } });
+    fay.on('error', () => undefined);
+    fay.on('message', (m) => fayReceived.push(m));
+    fay.subscribe(conversationId, { afterSeq: 0 });
+    fay.connect();
+    try {
+      const context = await browser!.createBrowserContext();
+      const page = await signIn(context, a!, 'eve', conversationId);
+      const png = pngOf(3, 2);
+      const file = path.join(buildDir, 'dot.png');
+      fs.writeFileSync(file, png);
+
+      // The control is labelled and reachable from the keyboard (Tab from the message field).
+      expect(await page.$eval('label[for="attach"]', (l) => l.textContent)).toBe('Attach an image');
+      await page.focus('#text');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id)).toBe('attach');
+      const input = await page.$('#attach');
+      await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(file);
+      await sendFromPage(page, 'a dot');
+
+      await until('fay to receive the message with its attachment', () => fayReceived.some((m) => m.text === 'a dot' && m.attachments?.length === 1));
+      const message = fayReceived.find((m) => m.text === 'a dot')!;
+      expect(message.attachments).toEqual([{ id: expect.any(String), filename: 'dot.png', contentType: 'image/png', size: png.length, downloadPath: `/api/conversations/${conversationId}/attachments/${message.attachments![0]!.id}` }]);
+      expect(Buffer.from(await fay.downloadAttachment(message.attachments![0]!)).equals(png)).toBe(true);
+
+      // The page renders it through a presigned GET it asked the core for (CSP and MinIO's CORS allow it).
+      await until('the page to show the decoded image', async () => (await page.$$eval('#messages li img', (imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth))).some((w) => w === 3));
+      const src = await page.$eval('#messages li img', (img) => img.getAttribute('src') ?? '');
+      expect(new URL(src).searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+      expect(await textOf(page, '#attach-status')).toBe('Sent dot.png');
+      expect(await page.$eval('#attach', (i) => (i as unknown as { value: string }).value)).toBe('');
+      fs.mkdirSync(path.dirname(screenshotPath), { recursive: true });
+      await page.screenshot({ path: path.join(path.dirname(screenshotPath), 'web-client-attach.png') as `${string}.png`, fullPage: true });
+      expect(pageErrors).toEqual([]);
+      await context.close();
+    } finally {
+      fay.close();
+    }
   }, 120_000);
 });

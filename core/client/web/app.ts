@@ -7,7 +7,7 @@
  * Sign-in is a pasted token (development: `npm run --silent token -- alice`), kept in sessionStorage
  * so a reload of the tab stays signed in. The open conversation is in the URL hash (#c=<id>).
  */
-import { AuthError, IndexedDbOutboxStore, createClient, type ConversationView, type MessageView, type OutboxEntry, type SwitchboardClient } from '../src/index';
+import { AuthError, IndexedDbOutboxStore, createClient, type AttachmentView, type ConversationView, type MessageView, type OutboxEntry, type SwitchboardClient } from '../src/index';
 import { UnreadCounts } from './unread';
 
 const tokenKey = 'switchboard-token';
@@ -36,6 +36,8 @@ const ui = {
   presence: $('presence'),
   sendForm: $<HTMLFormElement>('send-form'),
   text: $<HTMLInputElement>('text'),
+  attach: $<HTMLInputElement>('attach'),
+  attachStatus: $('attach-status'),
 };
 
 /** The token's subject (the client never verifies tokens: the core does). */
@@ -146,9 +148,45 @@ function onBroadcast(m: MessageView): void {
   renderConversations();
 }
 
+/**
+ * Shows an image attachment. Attachments carry no URL (issue 21): the page asks the core for a
+ * presigned GET (members only, short-lived) and, when the image fails to load because that URL has
+ * expired (a reconnect, a re-render later), asks for a fresh one, a few times at most.
+ */
+function attachmentImage(client: SwitchboardClient, attachment: AttachmentView): HTMLImageElement {
+  const img = el('img', { alt: attachment.filename });
+  img.dataset.attachmentId = attachment.id;
+  let tries = 0;
+  const load = () => {
+    tries += 1;
+    client.attachmentUrl(attachment).then(
+      ({ url }) => (img.src = url),
+      (error: Error) => (img.alt = `${attachment.filename} (not available: ${error.message})`),
+    );
+  };
+  img.addEventListener('error', () => {
+    if (tries < 3) load();
+  });
+  load();
+  return img;
+}
+
+/** Other files: a button that fetches a fresh presigned GET and opens it (served as a download). */
+function attachmentLink(client: SwitchboardClient, attachment: AttachmentView): HTMLButtonElement {
+  const button = el('button', { type: 'button' }, `Download ${attachment.filename}`);
+  button.addEventListener('click', () => {
+    client.attachmentUrl(attachment).then(({ url }) => window.open(url, '_blank', 'noopener'), (error: Error) => (ui.receipts.textContent = `Could not download ${attachment.filename}: ${error.message}`));
+  });
+  return button;
+}
+
 function appendMessage(m: MessageView): void {
   if (ui.messages.querySelector(`li[data-seq="${m.seq}"]`)) return; // the library delivers once; a reopened view may not
   const li = el('li', {}, el('span', { className: 'sender' }, m.senderId), el('span', { className: 'text' }, m.text));
+  if (m.attachments?.length && session) {
+    const client = session.client;
+    li.append(el('span', { className: 'attachments' }, ...m.attachments.map((a) => (a.contentType.startsWith('image/') ? attachmentImage(client, a) : attachmentLink(client, a)))));
+  }
   li.dataset.seq = String(m.seq);
   li.dataset.clientMsgId = m.clientMsgId;
   li.title = new Date(m.createdAt).toLocaleString();
@@ -348,7 +386,10 @@ ui.sendForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const current = session?.current;
   const text = ui.text.value.trim();
-  if (!session || !current || !text) return;
+  const file = ui.attach.files?.[0];
+  if (!session || !current) return;
+  if (file) return void sendWithImage(session, current.id, text, file);
+  if (!text) return;
   ui.text.value = '';
   typingUntil = 0;
   session.client.typing(current.id, false);
@@ -358,6 +399,27 @@ ui.sendForm.addEventListener('submit', (event) => {
   // send() queues the entry once the store is read: show it as pending right after.
   void session.client.ready().then(renderPending);
 });
+/**
+ * The image goes straight to object storage (the library's presigned PUT), then the message carrying
+ * it goes through the outbox like any other. The upload needs the network: offline it fails here,
+ * and the form keeps the text and the file for another try.
+ */
+function sendWithImage(s: Session, conversationId: string, text: string, file: File): void {
+  ui.attachStatus.textContent = `Uploading ${file.name}…`;
+  ui.attach.disabled = true;
+  s.client.sendWithAttachments(conversationId, text, [{ filename: file.name, contentType: file.type || 'application/octet-stream', body: file }]).then(
+    () => {
+      ui.attachStatus.textContent = `Sent ${file.name}`;
+      ui.text.value = '';
+      ui.attach.value = '';
+    },
+    (error: Error & { problem?: { detail?: string } }) => (ui.attachStatus.textContent = `Could not send ${file.name}: ${error.problem?.detail ?? error.message}`),
+  ).finally(() => {
+    ui.attach.disabled = false;
+    renderPending();
+  });
+}
+
 window.addEventListener('hashchange', openFromHash);
 
 const saved = sessionStorage.getItem(tokenKey);

@@ -1,6 +1,22 @@
-import type { AttachmentRef } from '../store/documents';
 import type { ConversationDoc, MembershipDoc, MessageDoc } from '../store/documents';
 import { conversationIdOf, messageIdOf, type ConversationId, type MessageId } from '../domain/ids';
+
+/**
+ * An attachment as the API shows it: no object URL (a link would outlive membership), only the
+ * route a member calls for a short-lived presigned GET (GET <downloadPath> → { url, expiresAt }).
+ */
+export interface AttachmentView {
+  id: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  downloadPath: string;
+}
+
+/** The membership-checked route that issues a presigned GET for one attachment (conversations-router.ts). */
+export function attachmentDownloadPath(conversationId: string, attachmentId: string): string {
+  return `/api/conversations/${encodeURIComponent(conversationId)}/attachments/${encodeURIComponent(attachmentId)}`;
+}
 
 /** The API's shapes: what HTTP responses, socket acks and broadcasts carry. */
 export interface MessageView {
@@ -11,7 +27,7 @@ export interface MessageView {
   clientMsgId: string;
   text: string;
   createdAt: string;
-  attachments?: AttachmentRef[];
+  attachments?: AttachmentView[];
 }
 
 export interface ConversationView {
@@ -40,7 +56,11 @@ export function messageView(doc: MessageDoc): MessageView {
     text: doc.text,
     createdAt: doc.createdAt.toISOString(),
   };
-  if (doc.attachments?.length) view.attachments = doc.attachments;
+  // Field by field: a legacy stored `url` (public object URL) must not reach a client.
+  if (doc.attachments?.length) {
+    const conversationId = doc.conversationId.toHexString();
+    view.attachments = doc.attachments.map((a) => ({ id: a.id, filename: a.filename, contentType: a.contentType, size: a.size, downloadPath: attachmentDownloadPath(conversationId, a.id) }));
+  }
   return view;
 }
 

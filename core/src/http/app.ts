@@ -31,6 +31,8 @@ export interface HttpDeps {
   bodyLimitBytes: number;
   /** The built reference web client, served at /app/ when set (WEB_CLIENT_DIR). */
   webClientDir?: string;
+  /** Origin of presigned object-storage URLs (attachments): the web client may PUT to it and show images from it. */
+  storageOrigin?: string | undefined;
   /** Serve the browsable API docs at /api/docs (API_DOCS); false answers 404 there. */
   apiDocs: boolean;
   inFlight: { begin(): void; end(): void };
@@ -87,7 +89,7 @@ export function createHttpApp(deps: HttpDeps): Express {
 
   // `/` leads somewhere useful: the reference web client when served, else the API docs, else 404.
   if (deps.webClientDir) {
-    app.use('/app', webClientRouter(deps.webClientDir));
+    app.use('/app', webClientRouter(deps.webClientDir, { storageOrigin: deps.storageOrigin }));
     app.get('/', (_req, res) => res.redirect(302, webClientPath));
   } else if (deps.apiDocs) {
     app.get('/', (_req, res) => res.redirect(302, apiDocsPath));

@@ -114,7 +114,7 @@ export const openApiDocument = {
     '/api/conversations/{id}/attachments/{attachmentId}': {
       get: {
         operationId: 'downloadAttachment',
-        summary: 'A short-lived presigned GET for a file on a message in this conversation (members only, checked at issue time).',
+        summary: 'The only way to read an attachment: a short-lived presigned GET for a file on a message in this conversation (members only, checked at issue time; the bucket is private).',
         parameters: [idParam, { name: 'attachmentId', in: 'path', required: true, schema: { type: 'string' } }],
         responses: {
           '200': { description: 'Fetch url before expiresAt (ATTACHMENT_DOWNLOAD_URL_TTL_S).', content: json({ type: 'object', required: ['url', 'expiresAt'], properties: { url: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } } }) },
@@ -174,7 +174,7 @@ export const openApiDocument = {
       },
       UploadTicket: {
         type: 'object',
-        required: ['attachmentId', 'key', 'method', 'uploadUrl', 'headers', 'expiresAt', 'url'],
+        required: ['attachmentId', 'key', 'method', 'uploadUrl', 'headers', 'expiresAt', 'downloadPath'],
         properties: {
           attachmentId: { type: 'string' },
           key: { type: 'string' },
@@ -182,13 +182,14 @@ export const openApiDocument = {
           uploadUrl: { type: 'string' },
           headers: { type: 'object', required: ['content-type', 'content-length', 'if-none-match'], properties: { 'content-type': { type: 'string' }, 'content-length': { type: 'string' }, 'if-none-match': { type: 'string', const: '*', description: 'Create-only: the URL cannot replace an object that exists (412).' } } },
           expiresAt: { type: 'string', format: 'date-time' },
-          url: { type: 'string' },
+          downloadPath: { type: 'string', description: 'Once the file is on a message: GET this path (downloadAttachment) for a short-lived presigned URL. There is no public object URL.' },
         },
       },
       Attachment: {
         type: 'object',
-        required: ['id', 'filename', 'contentType', 'size', 'url'],
-        properties: { id: { type: 'string' }, filename: { type: 'string' }, contentType: { type: 'string' }, size: { type: 'integer' }, url: { type: 'string' } },
+        required: ['id', 'filename', 'contentType', 'size', 'downloadPath'],
+        description: 'No readable URL: a member GETs downloadPath (downloadAttachment) for a presigned URL valid ATTACHMENT_DOWNLOAD_URL_TTL_S, and asks again once it has expired.',
+        properties: { id: { type: 'string' }, filename: { type: 'string' }, contentType: { type: 'string' }, size: { type: 'integer' }, downloadPath: { type: 'string', description: '/api/conversations/{id}/attachments/{attachmentId}' } },
       },
       Member: { type: 'object', required: ['userId', 'role', 'joinedAt'], properties: { userId: { type: 'string' }, role: { enum: ['owner', 'member'] }, joinedAt: { type: 'string', format: 'date-time' } } },
       Conversation: {

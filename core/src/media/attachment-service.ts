@@ -9,14 +9,11 @@ import type { Store } from '../store/mongo-store';
 import { conversationIdOrNotFound, requireMembership } from '../chat/access';
 import { conversationsRepository } from '../store/conversations-repository';
 import { membershipsRepository } from '../store/memberships-repository';
+import { attachmentDownloadPath } from '../chat/views';
 import { attachmentCollection, type AttachmentDoc } from './attachment-store';
 
 export interface AttachmentOptions {
   bucket: string;
-  /** Base URL of stored objects without a CDN (see s3ObjectBaseUrl). */
-  objectBaseUrl: string;
-  /** When set, attachments are served from `<cdnBaseUrl>/<key>`. */
-  cdnBaseUrl?: string | undefined;
   /** Lifetime of a presigned PUT URL, seconds. */
   uploadUrlExpiresS: number;
   /** Lifetime of a presigned GET URL, seconds (issued per read, after a membership check). */
@@ -40,6 +37,12 @@ export interface AttachmentMetrics {
 export type { AttachmentRef } from '../store/documents';
 import type { AttachmentRef } from '../store/documents';
 
+/** GET /api/conversations/:id/attachments/:attachmentId: fetch `url` before `expiresAt`. */
+export interface AttachmentDownload {
+  url: string;
+  expiresAt: string;
+}
+
 export interface UploadTicket {
   attachmentId: string;
   key: string;
@@ -52,7 +55,11 @@ export interface UploadTicket {
    */
   headers: { 'content-type': string; 'content-length': string; 'if-none-match': '*' };
   expiresAt: string;
-  url: string;
+  /**
+   * Where a member asks for a read once the file is on a message (presigned GET, short TTL). The
+   * bucket is private and there is no public object URL: a link must not outlive membership.
+   */
+  downloadPath: string;
 }
 
 const contentTypePattern = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
@@ -97,7 +104,6 @@ export function createAttachmentService(deps: {
   const now = deps.now ?? (() => new Date());
   const attachments = attachmentCollection(store.db);
   const count = (outcome: string, n = 1) => deps.metrics?.attachments.inc({ outcome }, n);
-  const publicUrl = (key: string) => `${(options.cdnBaseUrl ?? options.objectBaseUrl).replace(/\/+$/, '')}/${key.split('/').map(encodeURIComponent).join('/')}`;
 
   const repositories = { conversations: conversationsRepository(store), memberships: membershipsRepository(store) };
   /** 404 when the conversation does not exist (or the id is malformed), 403 when the user is not a member. */
@@ -107,11 +113,9 @@ export function createAttachmentService(deps: {
     return id;
   }
 
-  const refOf = (doc: AttachmentDoc): AttachmentRef => ({ id: doc._id, filename: doc.filename, contentType: doc.contentType, size: doc.size, url: publicUrl(doc.key) });
+  const refOf = (doc: AttachmentDoc): AttachmentRef => ({ id: doc._id, filename: doc.filename, contentType: doc.contentType, size: doc.size });
 
   return {
-    publicUrl,
-
     /** POST /api/conversations/:id/attachments: a presigned PUT for one file. */
     async createUpload(userId: string, conversationId: string, body: unknown): Promise<UploadTicket> {
       const input = parseInput(createUploadSchema, body);
@@ -154,7 +158,7 @@ export function createAttachmentService(deps: {
         uploadUrl,
         headers: { 'content-type': input.contentType, 'content-length': String(input.size), 'if-none-match': '*' },
         expiresAt: new Date(createdAt.getTime() + options.uploadUrlExpiresS * 1000).toISOString(),
-        url: publicUrl(key),
+        downloadPath: attachmentDownloadPath(convId.toHexString(), id),
       };
     },
 
@@ -165,7 +169,7 @@ export function createAttachmentService(deps: {
      * ATTACHMENT_DOWNLOAD_URL_TTL_S. The object is served as a download (Content-Disposition
      * attachment) unless it is an image, with nosniff semantics left to the content type we stored.
      */
-    async downloadUrl(userId: string, conversationId: string, attachmentId: string): Promise<{ url: string; expiresAt: string }> {
+    async downloadUrl(userId: string, conversationId: string, attachmentId: string): Promise<AttachmentDownload> {
       const convId = await requireMember(userId, conversationId);
       const doc = attachmentIdsSchema.element.safeParse(attachmentId).success ? await attachments.findOne({ _id: attachmentId }) : null;
       if (!doc || !doc.conversationId.equals(convId) || doc.status !== 'attached') throw new AppError('not_found', 'No such attachment in this conversation.');

@@ -1,12 +1,17 @@
 import type { ObjectId } from 'mongodb';
 
-/** A file in object storage that a message carries, as stored on the message (media/ issues and checks it). */
+/**
+ * A file in object storage that a message carries, as stored on the message (media/ issues and checks
+ * it). No readable URL: reads go through the membership-checked presigned GET (chat/views.ts
+ * `downloadPath`).
+ */
 export interface AttachmentRef {
   id: string;
   filename: string;
   contentType: string;
   size: number;
-  url: string;
+  /** Messages stored before issue 21 carry the public object URL here; it is never returned (views.ts). */
+  url?: string;
 }
 
 export type ConversationType = 'direct' | 'group';

@@ -4,6 +4,11 @@ import type { StackConfig } from '../config';
 
 export interface StorageArgs {
   environment: StackConfig['environment'];
+  /**
+   * Web origins of the app (its own https://<edge.host> and app.corsOrigins): the only origins a
+   * browser may PUT a presigned upload from, or GET a presigned read from, on the media bucket.
+   */
+  corsOrigins: string[];
   noncurrentVersionDays: number;
   backupRetentionDays: number;
   tags: Record<string, string>;
@@ -60,8 +65,28 @@ export class PrivateBucket extends pulumi.ComponentResource {
 }
 
 /**
- * Media (attachments, served through the CDN) and backups (`ops backup`, KMS-encrypted), and one
- * least-privilege IAM policy for each consumer.
+ * What a browser may do on the media bucket, and from where: PUT (presigned upload, with the signed
+ * headers) and GET/HEAD (presigned read), from the app's origins only. Exported for the policy test.
+ */
+export function mediaCorsRules(origins: string[]): aws.types.input.s3.BucketCorsConfigurationCorsRule[] {
+  if (origins.length === 0 || origins.some((o) => o === '*' || !/^https:\/\/[^/*]+$/.test(o))) {
+    throw new Error(`media bucket CORS: origins must be https://host values (the app's own host and app.corsOrigins), got ${JSON.stringify(origins)}`);
+  }
+  return [{
+    id: 'app-presigned',
+    allowedOrigins: [...new Set(origins)],
+    allowedMethods: ['PUT', 'GET', 'HEAD'],
+    allowedHeaders: ['content-type', 'if-none-match'],
+    exposeHeaders: ['etag'],
+    maxAgeSeconds: 3000,
+  }];
+}
+
+/**
+ * Media (attachments) and backups (`ops backup`, KMS-encrypted), and one least-privilege IAM policy
+ * for each consumer. The media bucket is as private as the backups (issue 21): no CDN, no read
+ * grant in its policy; the only reads are presigned GETs the core issues to current members, short-
+ * lived (ATTACHMENT_DOWNLOAD_URL_TTL_S), so a removed member's links die with them.
  */
 export class Storage extends pulumi.ComponentResource {
   readonly mediaBucket: aws.s3.Bucket;
@@ -113,6 +138,13 @@ export class Storage extends pulumi.ComponentResource {
     );
     this.mediaBucket = media.bucket;
     this.backupBucket = backups.bucket;
+
+    new aws.s3.BucketCorsConfiguration(`${name}-media-cors`, { bucket: media.bucket.id, corsRules: mediaCorsRules(args.corsOrigins) }, parent);
+    new aws.s3.BucketPolicy(
+      `${name}-media-policy`,
+      { bucket: media.bucket.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: [media.bucket.arn.apply(denyInsecureTransport)] }) },
+      parent,
+    );
 
     new aws.s3.BucketPolicy(
       `${name}-backups-policy`,

@@ -114,7 +114,7 @@ export function configChecksum(env: Record<string, pulumi.Input<string>>, secret
 
 /**
  * The features the stack provisions or configures, switched on in the core: attachments (the media
- * bucket, through the CDN, with IRSA credentials: no static keys), retention, archival, orphaned
+ * bucket, private: read through presigned GETs the core issues to members; IRSA credentials, no static keys), retention, archival, orphaned
  * uploads, offline notifications (the webhook secret is in the Secret).
  */
 export function featureEnvironment(config: Pick<StackConfig, 'app' | 'aws'>, provisioned: Pick<Provisioned, 'mediaBucket'>): Record<string, pulumi.Input<string>> {
@@ -122,7 +122,6 @@ export function featureEnvironment(config: Pick<StackConfig, 'app' | 'aws'>, pro
   return {
     S3_BUCKET: provisioned.mediaBucket,
     S3_REGION: config.aws.region,
-    ATTACHMENT_CDN_BASE_URL: `https://${config.aws.mediaHost}`,
     ATTACHMENT_MAX_BYTES: String(attachments.maxBytes),
     ATTACHMENT_ALLOWED_TYPES: attachments.allowedTypes.join(','),
     ATTACHMENT_UPLOAD_URL_TTL_S: String(attachments.uploadUrlTtlSeconds),

@@ -30,7 +30,6 @@ export function contractViolations(manifests: Manifest[], config: StackConfig, p
   const { app, aws } = config;
   expect('attachments bucket (S3_BUCKET)', core.S3_BUCKET, provisioned.mediaBucket);
   expect('S3_REGION', core.S3_REGION, aws.region);
-  expect('attachments CDN (ATTACHMENT_CDN_BASE_URL)', core.ATTACHMENT_CDN_BASE_URL, `https://${aws.mediaHost}`);
   if (core.S3_ACCESS_KEY_ID || core.S3_SECRET_ACCESS_KEY || core.S3_ENDPOINT) problems.push('static S3 keys or a custom endpoint in the pod: the core must use its IRSA role against AWS S3');
   // Each configured setting, as the core parsed it, against the stack's value.
   const settings: [keyof Config, unknown][] = [

@@ -61,7 +61,7 @@ export const derivedSettings: Record<string, string> = {
   INSTANCE_ID: 'the pod name', RELEASE_VERSION: 'the image (ops deploy --version)', MONGODB_DB: 'the stack',
   MONGODB_URI: 'the Atlas cluster and the secret switchboard:atlasDbPassword (pulumi config set --secret, then pulumi up: it changes the database user too)',
   REDIS_URL: 'the ElastiCache group and the secret switchboard:redisAuthToken (pulumi config set --secret, then pulumi up: it changes the cache group too)',
-  S3_BUCKET: 'the media bucket', S3_REGION: 'switchboard:aws.region', ATTACHMENT_CDN_BASE_URL: 'switchboard:aws.mediaHost',
+  S3_BUCKET: 'the media bucket', S3_REGION: 'switchboard:aws.region',
   JOBS_SCHEDULER_ENABLED: 'the stack', CONNECTION_STATE_RECOVERY: 'the stack (Redis)', MAINTENANCE_MODE: 'ops maintenance on|off',
   SOCKET_PING_INTERVAL_MS: 'the stack (the ingress timeouts follow it)', SOCKET_PING_TIMEOUT_MS: 'the stack (the ingress timeouts follow it)',
 };
