@@ -93,8 +93,10 @@ describe('RedisCache', () => {
 
 describe('Storage', () => {
   test('two private buckets, KMS for backups, least-privilege policies for the core and ops backup', async () => {
-    const program = await build('storage', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, tags }));
+    const program = await build('storage', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, backupBucketName: 'switchboard-production-backups-123456789012', tags }));
     expect(ofType(program, 'aws:s3/bucket:Bucket')).toHaveLength(2);
+    // The backup bucket carries the committed name (switchboard:backup.bucket) everything derives from; media stays auto-named.
+    expect(Object.fromEntries(ofType(program, 'aws:s3/bucket:Bucket').map((b) => [b.name, b.inputs.bucket]))).toEqual({ 's-backups': 'switchboard-production-backups-123456789012', 's-media': undefined });
     expect(ofType(program, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock').map((b) => b.inputs)).toEqual(
       Array(2).fill(expect.objectContaining({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true })),
     );
@@ -115,7 +117,7 @@ describe('Storage', () => {
 describe('MediaCdn and AcmCertificate', () => {
   test('OAC origin, https-only TLSv1.2_2021, us-east-1 certificate validated by DNS, bucket policy for this distribution only', async () => {
     const program = await build('cdn', () => {
-      const storage = new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, tags });
+      const storage = new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, backupBucketName: 'switchboard-production-backups-123456789012', tags });
       new MediaCdn('cdn', { bucket: storage.mediaBucket, domainName: 'media.example.com', zoneId: 'Z1', tags });
     });
     const distribution = only(program, 'aws:cloudfront/distribution:Distribution');
