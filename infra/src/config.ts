@@ -1,5 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
+import { bucketNamePattern } from '../../ops/backup/stack-location';
 
 /**
  * The typed configuration of one stack (`Pulumi.<env>.yaml`, namespace `switchboard`).
@@ -200,8 +201,19 @@ const observability = z.object({
   alertmanagerUrl: z.url().optional(),
 });
 
+/**
+ * The stack's backup bucket, by name: the one committed setting the bucket, its CronJobs' BACKUP_LOCATION
+ * (s3://<bucket>/<environment>), `ops backup --env <stack>` and ops' shared state (s3://<bucket>/ops) all
+ * follow from (ops/backup/stack-location.ts). Committed, not auto-named at the first `pulumi up`, so every
+ * checkout knows it before and after. Required of every stack that provisions AWS (not of a local one).
+ */
+const backup = z.object({
+  bucket: z.string().regex(bucketNamePattern, 'an S3 bucket name: 3-63 lower-case letters, digits, dots and dashes, e.g. switchboard-production-backups-<account id>'),
+});
+
 const common = {
   aws,
+  backup: backup.optional(),
   local: local.optional(),
   observability,
   edge,
@@ -255,6 +267,9 @@ export const stackConfigSchema = z
     if (config.redis.automaticFailover && config.redis.numCacheClusters < 2) {
       ctx.addIssue({ code: 'custom', path: ['redis', 'numCacheClusters'], message: 'automatic failover needs ≥ 2 nodes' });
     }
+    if (!config.local && !config.backup) {
+      ctx.addIssue({ code: 'custom', path: ['backup', 'bucket'], message: 'required (the backup bucket\'s name; an existing stack: pulumi config set --path switchboard:backup.bucket "$(pulumi stack output backupBucket)"; see infra/README.md)' });
+    }
     if (config.environment === 'production' && config.local) {
       ctx.addIssue({ code: 'custom', path: ['local'], message: 'a production stack never deploys to a local cluster' });
     }
@@ -269,7 +284,7 @@ export type ProductionConfig = Extract<StackConfig, { environment: 'production' 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 
 /** The configuration object keys under the `switchboard:` namespace. */
-export const configKeys = ['environment', 'aws', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags', 'local', 'observability'] as const;
+export const configKeys = ['environment', 'aws', 'backup', 'atlas', 'redis', 'app', 'edge', 'cluster', 'tags', 'local', 'observability'] as const;
 
 /**
  * Secrets (`pulumi config set --secret switchboard:<key>`), never in plain text:

@@ -91,9 +91,19 @@ export function workloadRoleArns(config: StackConfig): Pick<Provisioned, 'coreRo
   return { coreRoleArn: roleArn(config, names.core), backupRoleArn: roleArn(config, names.backup) };
 }
 
-/** Provisioned names for rendering: the buckets get their real names only when Pulumi creates them. */
+/**
+ * Provisioned names for rendering: the media bucket gets its real name only when Pulumi creates it; the
+ * backup bucket's is committed (switchboard:backup.bucket), so the rendered CronJobs carry the real
+ * BACKUP_LOCATION (a local stack has none: a placeholder).
+ */
 export function placeholderProvisioned(config: StackConfig): Provisioned {
-  return { mediaBucket: `switchboard-${config.environment}-media-placeholder`, backupBucket: `switchboard-${config.environment}-backups-placeholder`, ...workloadRoleArns(config) };
+  return { mediaBucket: `switchboard-${config.environment}-media-placeholder`, backupBucket: config.backup?.bucket ?? `switchboard-${config.environment}-backups-placeholder`, ...workloadRoleArns(config) };
+}
+
+/** The committed backup bucket name (the schema requires it outside a local stack; this narrows the type). */
+function requiredBackupBucket(config: StackConfig): string {
+  if (!config.backup) throw new Error('switchboard:backup.bucket is required of a stack that provisions AWS (see infra/README.md)');
+  return config.backup.bucket;
 }
 
 /** The Kubernetes provider of a stack: its own kubeconfig context, never the ambient current one. */
@@ -145,6 +155,7 @@ export function buildStack(config: StackConfig, secrets: StackSecrets, observabi
     backupRetentionDays: config.aws.backupRetentionDays,
     // The page the core serves (https://<edge.host>/app/) and the other web origins of the API.
     corsOrigins: [`https://${config.edge.host}`, ...config.app.corsOrigins],
+    backupBucketName: requiredBackupBucket(config),
     tags,
   });
 

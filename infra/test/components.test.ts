@@ -92,8 +92,10 @@ describe('RedisCache', () => {
 
 describe('Storage', () => {
   test('two private buckets, KMS for backups, least-privilege policies for the core and ops backup', async () => {
-    const program = await build('storage', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, corsOrigins: ['https://chat.example.com', 'https://chat.example.com'], tags }));
+    const program = await build('storage', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, backupBucketName: 'switchboard-production-backups-123456789012', corsOrigins: ['https://chat.example.com', 'https://chat.example.com'], tags }));
     expect(ofType(program, 'aws:s3/bucket:Bucket')).toHaveLength(2);
+    // The backup bucket carries the committed name (switchboard:backup.bucket) everything derives from; media stays auto-named.
+    expect(Object.fromEntries(ofType(program, 'aws:s3/bucket:Bucket').map((b) => [b.name, b.inputs.bucket]))).toEqual({ 's-backups': 'switchboard-production-backups-123456789012', 's-media': undefined });
     expect(ofType(program, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock').map((b) => b.inputs)).toEqual(
       Array(2).fill(expect.objectContaining({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true })),
     );
@@ -113,7 +115,7 @@ describe('Storage', () => {
 
 describe('media bucket (issue 21: no public read)', () => {
   test('no read grant and no CDN: its policy only refuses plain HTTP; CORS lets the app\'s origin PUT and GET presigned URLs', async () => {
-    const program = await build('media', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, corsOrigins: ['https://chat.example.com', 'https://admin.example.com'], tags }));
+    const program = await build('media', () => new Storage('s', { environment: 'production', noncurrentVersionDays: 30, backupRetentionDays: 35, backupBucketName: 'switchboard-production-backups-123456789012', corsOrigins: ['https://chat.example.com', 'https://admin.example.com'], tags }));
     expect(ofType(program, 'aws:cloudfront/distribution:Distribution')).toEqual([]);
     const mediaPolicy = ofType(program, 'aws:s3/bucketPolicy:BucketPolicy').find((p) => p.inputs.bucket === 's-media-id');
     expect(JSON.parse(mediaPolicy!.inputs.policy).Statement).toEqual([expect.objectContaining({ Sid: 'DenyInsecureTransport', Effect: 'Deny' })]);

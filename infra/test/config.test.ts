@@ -68,6 +68,21 @@ describe('stack configuration', () => {
     expect(problemsOf({ environment: 'qa' })).toContain('switchboard:environment');
   });
 
+  test('every stack that provisions AWS names its backup bucket (switchboard:backup.bucket); a local stack needs none', () => {
+    for (const environment of allEnvironments) {
+      const raw = rawStackConfig(environment) as any;
+      delete raw.backup;
+      expect(problemsOf(raw)).toContain('switchboard:backup.bucket: required');
+    }
+    const local = rawStackConfig('dev') as any;
+    delete local.backup;
+    local.local = { mongodbUri: 'mongodb://mongo.invalid:27017/switchboard', redisUrl: 'redis://redis.invalid:6379' };
+    expect(problemsOf(local)).toBe('');
+    const malformed = rawStackConfig('staging') as any;
+    malformed.backup.bucket = 'Switchboard_Backups';
+    expect(problemsOf(malformed)).toContain('switchboard:backup.bucket: an S3 bucket name');
+  });
+
   test('failover without a second node is refused in any environment', () => {
     const raw = rawStackConfig('staging') as any;
     raw.redis.numCacheClusters = 1;

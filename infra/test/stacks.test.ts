@@ -64,6 +64,17 @@ describe.each(allEnvironments)('the %s stack', (environment) => {
     expect(plain).not.toContain('redis-auth-token');
   });
 
+  test('creates the backup bucket with the committed switchboard:backup.bucket, and the CronJobs write under it', () => {
+    const name = stackConfig(environment).backup?.bucket;
+    expect(name).toMatch(new RegExp(`^switchboard-${environment}-backups-\\d{12}$`));
+    const bucket = ofType(programOf(environment), 'aws:s3/bucket:Bucket').find((b) => b.name === 'storage-backups');
+    expect(bucket?.inputs.bucket).toBe(name);
+    const locations = ofType(programOf(environment), 'kubernetes:batch/v1:CronJob')
+      .filter((c) => c.inputs.metadata.labels?.['app.kubernetes.io/component'] === 'backup')
+      .map((c) => (c.inputs.spec.jobTemplate.spec.template.spec.containers[0].env as { name: string; value?: string }[]).find((e) => e.name === 'BACKUP_LOCATION')?.value);
+    expect(locations).toEqual([`s3://${name}/${environment}`, `s3://${name}/${environment}`]);
+  });
+
   test('exports the outputs an operator needs', async () => {
     const outputs = programs.get(environment)?.outputs;
     expect(await valueOf(outputs!.mongoClusterName)).toBe(`switchboard-${environment}`);

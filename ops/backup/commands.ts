@@ -5,6 +5,7 @@ import type { CommandContext, CommandHandler, OptionSpec } from '../cli/types';
 import { withCommandLock } from '../commands/command-lock';
 import { stateDirOf, whoOf } from '../state/context';
 import { openState } from '../state/open-state';
+import { defaultBackupLocation, knownStacks, setBackupBucketHint } from '../state/stacks';
 import { setAuditContext } from './audit';
 import { runBackup } from './backup';
 import { listBackups, resolveBackupId } from './catalog';
@@ -24,7 +25,8 @@ import { runVerify } from './verify';
 /**
  * `ops backup`, `ops backup list|prune|verify` and `ops restore`. The registry (ops/cli/registry.ts)
  * loads this module lazily and calls `handlers[<path>]`; these handlers parse their own options.
- * Settings: BACKUP_LOCATION (dir:<path> | s3://bucket/prefix), MONGODB_URI, MONGODB_DB (the live
+ * Settings: BACKUP_LOCATION (dir:<path> | s3://bucket/prefix; default for a stack: its backup bucket, see
+ * defaultBackupLocation in ops/state/stacks.ts), MONGODB_URI, MONGODB_DB (the live
  * database), BACKUP_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, BACKUP_SSE, BACKUP_SSE_KMS_KEY_ID,
  * BACKUP_METRICS_FILE / BACKUP_PUSHGATEWAY_URL (the gauges the backup alerts watch).
  */
@@ -35,7 +37,7 @@ const common: Record<string, OptionSpec> = {
   'state-dir': { type: 'string', value: '<dir>', help: 'where the audit log lives (default: $OPS_STATE_DIR or var/ops)' },
 };
 const location = (flag: 'to' | 'from'): Record<string, OptionSpec> => ({
-  [flag]: { type: 'string', value: 'dir:<path>|s3://bucket/prefix', help: 'backup location (default: $BACKUP_LOCATION)' },
+  [flag]: { type: 'string', value: 'dir:<path>|s3://bucket/prefix', help: 'backup location (default: $BACKUP_LOCATION, else with --env <stack> s3://<switchboard:backup.bucket>/<environment>)' },
 });
 /** Atlas Cloud Backup (ops/atlas): the cluster's snapshots and point-in-time restores instead of logical backups. */
 const atlas: Record<string, OptionSpec> = {
@@ -113,7 +115,7 @@ function parse(name: string, ctx: CommandContext): { values: Values; positionals
 
 const auditContextOf = (ctx: CommandContext, values: Values) => {
   const stateDir = stateDirOf({ values, env: ctx.env });
-  const env = (typeof values.env === 'string' ? values.env : ctx.env.OPS_ENV) ?? 'local';
+  const env = envName(ctx, values);
   return { stateDir, env, who: whoOf(ctx.env), state: openState(env, stateDir, ctx.env) };
 };
 
@@ -135,8 +137,24 @@ function command(name: string, run: (ctx: CommandContext, values: Values, positi
 
 const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 const list = (v: string | boolean | undefined): string[] | undefined => str(v)?.split(',').map((s) => s.trim()).filter(Boolean);
-const storeOf = (ctx: CommandContext, values: Values) =>
-  openBackupStore(str(values.to) ?? str(values.from) ?? ctx.env.BACKUP_LOCATION ?? '', s3OptionsFromEnv(ctx.env));
+const envName = (ctx: CommandContext, values: Values): string => str(values.env) ?? ctx.env.OPS_ENV ?? 'local';
+
+/**
+ * --to/--from, else BACKUP_LOCATION, else the stack's s3://<switchboard:backup.bucket>/<environment>
+ * (where its CronJobs write): `ops backup --env production` needs no export. A default is printed with
+ * its source, so an override in the shell is never silent.
+ */
+function storeOf(ctx: CommandContext, values: Values) {
+  const flag = str(values.to) ?? str(values.from);
+  const env = envName(ctx, values);
+  const resolved = flag === undefined ? defaultBackupLocation(env, ctx.env) : undefined;
+  if (flag === undefined && !resolved) {
+    throw new BackupError('usage', `no backup location for ${env}: pass --to/--from dir:<path> or s3://bucket/prefix, or set BACKUP_LOCATION`,
+      knownStacks().includes(env) ? setBackupBucketHint(env) : 'e.g. --to dir:var/backups, or --env <stack> for the stack\'s backup bucket');
+  }
+  if (resolved) ctx.out.info(`backup location: ${resolved.value} (${resolved.source})`);
+  return openBackupStore(flag ?? resolved!.value, s3OptionsFromEnv(ctx.env));
+}
 const liveDb = (ctx: CommandContext, values: Values) => str(values.db) ?? ctx.env.MONGODB_DB ?? 'switchboard';
 
 async function withMongo<T>(ctx: CommandContext, values: Values, fn: (client: MongoClient) => Promise<T>): Promise<T> {
@@ -233,7 +251,7 @@ export const handlers: Record<string, CommandHandler> = {
       collections: list(values.collections), drop: values.drop === true, yes: values.yes === true, progress,
     }));
     // Into the live database: the environment's lock (no deploy, rollback or maintenance change meanwhile).
-    const env = str(values.env) ?? ctx.env.OPS_ENV ?? 'local';
+    const env = envName(ctx, values);
     const result = str(values.into) === liveDb(ctx, values)
       ? await withCommandLock({ values, env: ctx.env, out: ctx.out }, { env, state: openState(env, stateDirOf({ values, env: ctx.env }), ctx.env), action: 'restore', message: `restore ${backupId} into the live database ${liveDb(ctx, values)}` }, restore)
       : await restore();

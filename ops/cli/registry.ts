@@ -11,7 +11,7 @@ const common: Record<string, OptionSpec> = {
   env: { type: 'string', value: 'local|<stack>', help: 'target environment: `local` (this machine) or a Kubernetes/Pulumi stack name (default: $OPS_ENV or local)' },
   'state-dir': { type: 'string', value: '<dir>', help: 'where releases, locks and the audit log live (default: $OPS_STATE_DIR or var/ops)' },
   json: { type: 'boolean', help: 'print the result as JSON on stdout (progress stays on stderr)' },
-  'local-state': { type: 'boolean', help: 'stacks: keep the lock and release history on this machine only (default: the shared state of switchboard:ops.stateUrl; refused without it)' },
+  'local-state': { type: 'boolean', help: 'stacks: keep the lock and release history on this machine only (default: the shared state at s3://<switchboard:backup.bucket>/ops; refused without it)' },
 };
 
 /** Commands that take the environment's lock: queue behind a running one instead of being refused. */
@@ -73,7 +73,7 @@ export const commands: CommandEntry[] = [
     summary: 'the pre-deployment checklist: type check, lint, tests, npm audit, config, MongoDB + indexes, Redis, S3, TLS, backups, alerts (✓/✗ each)',
     usage: 'preflight [--env local|<stack>] [--skip <item>[=<reason>]] [--json]',
     options: { ...common, skip: { type: 'string', multiple: true, value: '<item>[=<reason>]', help: 'do not run this item (repeatable; `all`). Items: typecheck, lint, tests, audit, config, mongodb, indexes, redis, s3, tls, backup, alerts' } },
-    details: 'Also the first step of `ops deploy`, which refuses when an item fails. CI=true: typecheck/lint/tests are recorded as covered by the pipeline. Settings: OPS_PROMETHEUS_URL (alerts), BACKUP_LOCATION (backup age, S3), OPS_BACKUP_MAX_AGE_HOURS (default: the backup RPO alert, 26), OPS_PUBLIC_URL (stacks: TLS), OPS_SKIP_PREFLIGHT (comma-separated skips).',
+    details: 'Also the first step of `ops deploy`, which refuses when an item fails. CI=true: typecheck/lint/tests are recorded as covered by the pipeline. Settings: OPS_PROMETHEUS_URL (alerts), BACKUP_LOCATION (backup age, S3; a stack defaults to its switchboard:backup.bucket), OPS_BACKUP_MAX_AGE_HOURS (default: the backup RPO alert, 26), OPS_PUBLIC_URL (stacks: TLS), OPS_SKIP_PREFLIGHT (comma-separated skips).',
     dataStores: ['mongodb', 'redis'], load: lazy(() => require('../preflight/commands')),
   },
   {

@@ -2,7 +2,7 @@ import { configSpec } from '../../core/src/config';
 import { OpsError, type Output } from '../cli/output';
 import type { CommandContext, CommandHandler } from '../cli/types';
 import { envOf, stateDirOf } from '../state/context';
-import { stackSetting } from '../state/stacks';
+import { defaultBackupLocation, stackSetting } from '../state/stacks';
 import { createLocalTarget } from '../targets/local/local-target';
 import { preflightItemIds, type PreflightContext, type PreflightProbes } from './items';
 import { realProbes } from './probes';
@@ -44,7 +44,7 @@ export function preflightContext(ctx: Pick<CommandContext, 'values' | 'env'>): P
     if (!asked.has(key)) asked.set(key, probes.mongoIndexes(uri, db));
     return asked.get(key)!;
   };
-  return { env, settings, publicUrl, opsEnv: ctx.env, now: overrides.now ?? (() => new Date()), probes: { ...probes, mongoIndexes } };
+  return { env, settings, publicUrl, opsEnv: ctx.env, backupLocation: defaultBackupLocation(env, ctx.env)?.value, now: overrides.now ?? (() => new Date()), probes: { ...probes, mongoIndexes } };
 }
 
 function skipsOf(flags: string[] | undefined, ctx: Pick<CommandContext, 'env'>, flag: string): Record<string, string> {

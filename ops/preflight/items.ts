@@ -41,8 +41,8 @@ export interface PreflightProbes {
   redisPing(url: string): Promise<void>;
   /** HeadBucket on the attachments bucket with the core's own S3 settings. */
   s3Bucket(config: Config): Promise<void>;
-  /** Every backup at a BACKUP_LOCATION, newest first. */
-  backups(location: string): Promise<BackupEntry[]>;
+  /** Every backup at a backup location, newest first, with the S3 settings of `env` (the command's environment, not this process's). */
+  backups(location: string, env: NodeJS.ProcessEnv): Promise<BackupEntry[]>;
   /** The certificate the public host presents. */
   certificate(host: string, port: number): Promise<{ validTo: Date; subject: string; trusted: boolean; trustError?: string }>;
   /** Alerts in state `firing` (Prometheus HTTP API /api/v1/alerts). */
@@ -53,8 +53,10 @@ export interface PreflightContext {
   env: string;
   /** The core settings the environment's instances run with (validated by the core's own schema). */
   settings: Record<string, string>;
-  /** The ops process environment: CI, BACKUP_LOCATION, OPS_PROMETHEUS_URL, OPS_BACKUP_MAX_AGE_HOURS. */
+  /** The command's environment: CI, OPS_PROMETHEUS_URL, OPS_BACKUP_MAX_AGE_HOURS, the S3 settings of the backup location. */
   opsEnv: NodeJS.ProcessEnv;
+  /** Where the environment's backups are: BACKUP_LOCATION, else a stack's s3://<switchboard:backup.bucket>/<environment> (defaultBackupLocation). */
+  backupLocation?: string;
   /** Public entry point of the environment (https:// for a TLS check). */
   publicUrl?: string;
   now: () => Date;
@@ -74,6 +76,9 @@ const failed = (detail: string): ItemOutcome => ({ status: 'failed', detail });
 const skipped = (detail: string): ItemOutcome => ({ status: 'skipped', detail });
 /** A setting the check needs is missing: optional on the local target (–), a failure (✗) on a stack, where "not checked" must not read as fine. */
 const missingSetting = (ctx: PreflightContext, detail: string): ItemOutcome => (ctx.env === 'local' ? skipped(detail) : failed(`${detail}: required on ${ctx.env}`));
+
+/** Where a backup location comes from, named when there is none. */
+const noBackupLocation = 'BACKUP_LOCATION, or switchboard:backup.bucket of the stack';
 
 /** Config of the environment, or undefined when it does not validate (the `config` item reports why). */
 function configOf(ctx: PreflightContext): Config | undefined {
@@ -183,20 +188,20 @@ export const preflightItems: PreflightItem[] = [
     title: 'S3 bucket reachable',
     async run(ctx) {
       const config = configOf(ctx);
-      const location = ctx.opsEnv.BACKUP_LOCATION;
+      const location = ctx.backupLocation;
       const checked: string[] = [];
       if (config?.S3_BUCKET) {
         await ctx.probes.s3Bucket(config);
         checked.push(`attachments s3://${config.S3_BUCKET}`);
       }
       if (location?.startsWith('s3://')) {
-        await ctx.probes.backups(location);
+        await ctx.probes.backups(location, ctx.opsEnv);
         checked.push(`backups ${location}`);
       }
       // A bucket is set but the settings do not validate (e.g. the development JWT key outside
       // development): the S3 client needs the validated config, so say why instead of "not configured".
       if (!config && ctx.settings.S3_BUCKET) return skipped([`attachments s3://${ctx.settings.S3_BUCKET} not checked: the configuration is invalid (see "configuration valid")`, ...checked.map((c) => `checked ${c}`)].join('; '));
-      return checked.length ? passed(checked.join(', ')) : missingSetting(ctx, 'neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured');
+      return checked.length ? passed(checked.join(', ')) : missingSetting(ctx, `neither S3_BUCKET (attachments) nor an s3:// backup location (${noBackupLocation}) is configured`);
     },
   },
   {
@@ -218,10 +223,10 @@ export const preflightItems: PreflightItem[] = [
     id: 'backup',
     title: 'recent verified backup',
     async run(ctx) {
-      const location = ctx.opsEnv.BACKUP_LOCATION;
+      const location = ctx.backupLocation;
       const maxHours = Number(ctx.opsEnv.OPS_BACKUP_MAX_AGE_HOURS ?? alertsConfig.symptoms.backupRpo.maxAgeHours);
-      if (!location) return ctx.env === 'local' ? skipped('BACKUP_LOCATION not set (local target)') : failed('BACKUP_LOCATION not set: cannot tell when the last verified backup was taken');
-      const newest = (await ctx.probes.backups(location)).find((b) => b.status === 'complete' && b.verification === 'verified');
+      if (!location) return ctx.env === 'local' ? skipped('BACKUP_LOCATION not set (local target)') : failed(`no backup location (${noBackupLocation}): cannot tell when the last verified backup was taken`);
+      const newest = (await ctx.probes.backups(location, ctx.opsEnv)).find((b) => b.status === 'complete' && b.verification === 'verified');
       if (!newest) return failed(`no verified backup at ${location}; run: ops backup --to ${location} && ops backup verify --latest --from ${location}`);
       const ageHours = (ctx.now().getTime() - Date.parse(newest.finishedAt ?? newest.startedAt)) / 3_600_000;
       const detail = `${newest.id}, ${ageHours.toFixed(1)} h old (policy ${maxHours} h)`;

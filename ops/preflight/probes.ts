@@ -102,10 +102,12 @@ export const realProbes: PreflightProbes = {
     }
   },
 
-  async backups(location) {
+  async backups(location, env) {
     const { openBackupStore } = require('../backup/open-store') as typeof import('../backup/open-store');
     const { listBackups } = require('../backup/catalog') as typeof import('../backup/catalog');
-    const store = openBackupStore(location);
+    const { s3OptionsFromEnv } = require('../backup/storage-s3') as typeof import('../backup/storage-s3');
+    // The command's S3 settings (endpoint, region, credentials), as `ops backup list` would use them.
+    const store = openBackupStore(location, s3OptionsFromEnv(env));
     await store.check();
     return listBackups(store);
   },

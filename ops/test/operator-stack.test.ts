@@ -5,9 +5,11 @@ import { createOutput, EXIT_UNKNOWN, OpsError } from '../cli/output';
 import { underLockKey, withCommandLock } from '../commands/command-lock';
 import { MissingCommandError, run } from '../process';
 import { dirState } from '../state/dir-state';
-import { openState } from '../state/open-state';
+import { openState, stateUrlOf } from '../state/open-state';
 import { closest } from '../cli/did-you-mean';
-import { knownStacks } from '../state/stacks';
+import { defaultBackupLocation, knownStacks } from '../state/stacks';
+import { freePort } from '../services/ports';
+import { stackConfigFromFile, stackManifests } from '../../infra/render';
 import { kubectlPods } from '../targets/kubernetes/pods';
 import { pulumiRunner } from '../targets/kubernetes/stack-runner';
 import { environmentOf } from '../preflight/commands';
@@ -77,17 +79,52 @@ describe('shared state by default on a stack', () => {
     expect(openState('production', dir, { OPS_STATE_URL: `dir:${dir}/x` }, { workDir: dir }).description).toBe(`dir:${dir}/x`);
   });
 
+  test('a stack file with only switchboard:backup.bucket: state at s3://<bucket>/ops, backups at s3://<bucket>/<environment>; overrides win and are named', () => {
+    stackFile('  switchboard:backup:\n    bucket: switchboard-production-backups-333333333333\n');
+    const state = openState('production', path.join(dir, 'state'), {}, { workDir: dir });
+    expect({ description: state.description, shared: state.shared }).toEqual({ description: 's3://switchboard-production-backups-333333333333/ops', shared: true });
+    expect(stateUrlOf('production', {}, dir)).toEqual({ value: 's3://switchboard-production-backups-333333333333/ops', source: 'switchboard:backup.bucket in infra/Pulumi.production.yaml' });
+    expect(defaultBackupLocation('production', {}, dir)).toEqual({ value: 's3://switchboard-production-backups-333333333333/production', source: 'switchboard:backup.bucket in infra/Pulumi.production.yaml' });
+    // Overrides: OPS_STATE_URL, then switchboard:ops.stateUrl; BACKUP_LOCATION for backups. local has no stack default.
+    expect(stateUrlOf('production', { OPS_STATE_URL: 'dir:/x' }, dir)).toEqual({ value: 'dir:/x', source: 'OPS_STATE_URL' });
+    expect(defaultBackupLocation('production', { BACKUP_LOCATION: 'dir:/b' }, dir)).toEqual({ value: 'dir:/b', source: 'BACKUP_LOCATION' });
+    expect(defaultBackupLocation('local', {}, dir)).toBeUndefined();
+    stackFile('  switchboard:backup:\n    bucket: Not_A_Bucket\n');
+    expect(() => openState('production', dir, {}, { workDir: dir })).toThrow(/switchboard:backup.bucket in infra\/Pulumi.production.yaml is not an S3 bucket name/);
+  });
+
+  test('one source: the committed stack\'s CronJobs, `ops backup --env` and the shared state all use its switchboard:backup.bucket', async () => {
+    const bucket = stackConfigFromFile('production').backup?.bucket;
+    expect(bucket).toBeDefined();
+    const cronJobLocations = stackManifests('production', { ruleGroups: [], dashboards: [] })
+      .filter((m) => m.kind === 'CronJob' && (m.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/component'] === 'backup')
+      .map((m) => ((m as any).spec.jobTemplate.spec.template.spec.containers[0].env as { name: string; value?: string }[]).find((e) => e.name === 'BACKUP_LOCATION')?.value);
+    const opsLocation = defaultBackupLocation('production', {})?.value;
+    expect(cronJobLocations).toEqual([opsLocation, opsLocation]);
+    expect(opsLocation).toBe(`s3://${bucket}/production`);
+    expect(stateUrlOf('production', {})?.value).toBe(`s3://${bucket}/ops`);
+    // The CLI, without BACKUP_LOCATION: targets that location and says where it came from (no S3 answers here: a closed port).
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const list = await runOps(['backup', 'list', '--env', 'production', '--json'], { ...env, BACKUP_S3_ENDPOINT: closed, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_REGION: 'eu-west-1' });
+    expect(list.stderr).toContain(`backup location: ${opsLocation} (switchboard:backup.bucket in infra/Pulumi.production.yaml)`);
+    expect(list.code).not.toBe(0);
+  }, 60_000);
+
   test('a stack without shared state is refused with the command that sets it; --local-state is explicit and loud', async () => {
     stackFile('');
-    expect(() => openState('production', dir, {}, { workDir: dir })).toThrow(OpsError);
-    // The committed production stack has no state URL yet: every stack command says so instead of "no releases yet".
-    const rollback = await runOps(['rollback', '--env', 'production', '--dry-run'], env);
-    expect(rollback.code).toBe(2);
-    expect(rollback.stderr).toContain('no shared state for the stack production');
-    expect(rollback.stderr).toContain('switchboard:ops.stateUrl');
-    const releases = await runOps(['releases', '--env', 'production'], env);
-    expect(releases.code).toBe(2);
-    expect(releases.stdout).not.toContain('no releases');
+    const refusal = (() => {
+      try {
+        openState('production', dir, {}, { workDir: dir });
+      } catch (error) {
+        return error as OpsError;
+      }
+      return undefined;
+    })();
+    expect(refusal).toBeInstanceOf(OpsError);
+    expect(refusal?.message).toContain('no shared state for the stack production: neither switchboard:backup.bucket nor switchboard:ops.stateUrl is set');
+    expect(refusal?.next).toContain('pulumi config set --path --stack production switchboard:backup.bucket "$(pulumi stack output backupBucket --stack production)"');
+    expect(() => defaultBackupLocation('production', {}, dir)).not.toThrow();
+    expect(defaultBackupLocation('production', {}, dir)).toBeUndefined();
     const local = await runOps(['lock', 'acquire', '--env', 'production', '-m', 'drill', '--ttl', '10m', '--local-state'], env);
     expect(local.code).toBe(0);
     expect(local.stdout).toContain('ONLY ON THIS MACHINE');

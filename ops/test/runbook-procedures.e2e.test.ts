@@ -172,10 +172,9 @@ beforeAll(async () => {
     BACKUP_LOCATION: `s3://${bucket}/switchboard`, BACKUP_S3_ENDPOINT: minio.endpoint, AWS_REGION: minio.region,
     AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
     SHUTDOWN_DRAIN_MS: '2000', LOG_LEVEL: 'warn', RATE_LIMIT_API_PER_MIN: '100000', RATE_LIMIT_MESSAGES_PER_MIN: '100000',
-    // The expensive preflight items and ops verify have their own tests; the rest runs. s3/backup: the preflight's
-    // S3 client takes its credentials from the process environment (the in-process runOps has its own), and the
-    // first deploy has no verified backup yet.
-    OPS_SKIP_PREFLIGHT: 'typecheck,lint,tests,audit,s3,backup', OPS_SKIP_VERIFY: 'covered by ops/verify tests',
+    // The expensive preflight items and ops verify have their own tests; the rest runs (s3 included: its probe
+    // reads the S3 settings of this command's environment, MinIO here). backup: the first deploy has no verified backup yet.
+    OPS_SKIP_PREFLIGHT: 'typecheck,lint,tests,audit,backup', OPS_SKIP_VERIFY: 'covered by ops/verify tests',
   };
   // Setup, not a procedure: the release that serves, and data in it.
   const deployed = await runOps(['deploy', '-m', 'release before the procedures'], env);
@@ -225,7 +224,7 @@ test('maintenance-window.md: every step as written; maintenance on serves the 50
   expectAllExitZero(results);
   expect(skips(results)).toEqual([]);
   expect(ran(results).map((r) => r.step.split(' ').slice(0, 3).join(' '))).toEqual([
-    'ops status', 'ops lock status', 'ops lock acquire', 'ops maintenance on', 'ops maintenance status', 'ops backup --to', 'ops maintenance off', 'ops status', 'ops lock release', 'ops audit',
+    'ops status', 'ops lock status', 'ops lock acquire', 'ops maintenance on', 'ops maintenance status', 'ops backup', 'ops maintenance off', 'ops status', 'ops lock release', 'ops audit',
   ]);
   // Outcome: the maintenance answer was served while on and is gone after off; the backup exists; the lock is free; the audit has both switches.
   expect(answers).toEqual({ on: 503, off: 200 });

@@ -11,10 +11,14 @@ export interface StorageArgs {
   corsOrigins: string[];
   noncurrentVersionDays: number;
   backupRetentionDays: number;
+  /** The backup bucket's name (switchboard:backup.bucket): what the CronJobs and ops derive their locations from. */
+  backupBucketName: string;
   tags: Record<string, string>;
 }
 
 interface PrivateBucketArgs {
+  /** The bucket's name; unset: Pulumi auto-names it (the media bucket, which nothing outside the stack names). */
+  bucketName?: string;
   kmsKeyArn?: pulumi.Input<string>;
   lifecycleRules: aws.types.input.s3.BucketLifecycleConfigurationRule[];
   tags: Record<string, string>;
@@ -42,7 +46,7 @@ export class PrivateBucket extends pulumi.ComponentResource {
   constructor(name: string, args: PrivateBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super('switchboard:infra:PrivateBucket', name, {}, opts);
     const parent = { parent: this };
-    this.bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags: args.tags }, parent);
+    this.bucket = new aws.s3.Bucket(name, { ...(args.bucketName ? { bucket: args.bucketName } : {}), forceDestroy: false, tags: args.tags }, parent);
     const bucket = this.bucket.id;
     new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, parent);
     new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } }, parent);
@@ -121,6 +125,7 @@ export class Storage extends pulumi.ComponentResource {
     const backups = new PrivateBucket(
       `${name}-backups`,
       {
+        bucketName: args.backupBucketName,
         kmsKeyArn: this.backupKey.arn,
         tags: { ...args.tags, data: 'backups' },
         lifecycleRules: [

@@ -1,4 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
+import { stackBackupLocation } from '../../../ops/backup/stack-location';
 import type { AppSpec } from './app-manifests';
 import { containerSecurityContext, podSecurityContext } from './security';
 import { labels, type Manifest } from './types';
@@ -14,8 +15,11 @@ export function joinInputs(parts: pulumi.Input<string>[]): pulumi.Input<string> 
   return parts.every((p) => typeof p === 'string') ? parts.join('') : pulumi.interpolate`${pulumi.all(parts).apply((p) => p.join(''))}`;
 }
 
-/** BACKUP_LOCATION of a stack: its backup bucket, one prefix per environment. */
-export const backupLocation = (spec: Pick<AppSpec, 'provisioned' | 'environment'>): pulumi.Input<string> => joinInputs(['s3://', spec.provisioned.backupBucket, `/${spec.environment}`]);
+/** BACKUP_LOCATION of a stack: its backup bucket, one prefix per environment, by the formula `ops backup --env <stack>` uses too. */
+export const backupLocation = (spec: Pick<AppSpec, 'provisioned' | 'environment'>): pulumi.Input<string> => {
+  const bucket = spec.provisioned.backupBucket;
+  return typeof bucket === 'string' ? stackBackupLocation(bucket, spec.environment) : pulumi.output(bucket).apply((name) => stackBackupLocation(name, spec.environment));
+};
 
 /**
  * Scheduled `ops backup` and, on its own schedule, `ops backup verify --latest`, from the core's

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, type Config } from '../../../core/src/config';
 import type { StackConfig } from '../config';
 import { irsaAnnotation, type Provisioned } from './app-manifests';
+import { stackBackupLocation } from '../../../ops/backup/stack-location';
 import { backupServiceAccount } from './backup-manifests';
 import { corePod } from './pod-env';
 import type { Manifest } from './types';
@@ -73,7 +74,7 @@ export function contractViolations(manifests: Manifest[], config: StackConfig, p
     expect(`${what} schedule`, found.spec.schedule, schedule);
     expect(`${what} image`, jobContainer.image, container.image);
     expect(`${what} ServiceAccount`, pod.serviceAccountName, backupServiceAccount);
-    expect(`${what} location (BACKUP_LOCATION)`, jobEnv.BACKUP_LOCATION, `s3://${provisioned.backupBucket}/${config.environment}`);
+    expect(`${what} location (BACKUP_LOCATION)`, jobEnv.BACKUP_LOCATION, stackBackupLocation(String(provisioned.backupBucket), config.environment));
     expect(`${what} metrics (BACKUP_PUSHGATEWAY_URL)`, jobEnv.BACKUP_PUSHGATEWAY_URL, app.backup.pushgatewayUrl);
   }
   return problems;

@@ -18,8 +18,11 @@ export function unwrapSecrets(value: any, at = '', paths: string[] = []): any {
 /** Outputs a real provider would compute that the components read. */
 function computed(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
   switch (type) {
-    case 'aws:s3/bucket:Bucket':
-      return { bucket: name, arn: `arn:aws:s3:::${name}`, bucketRegionalDomainName: `${name}.s3.eu-west-1.amazonaws.com` };
+    case 'aws:s3/bucket:Bucket': {
+      // As the provider: an explicit `bucket` input is the bucket's name; without one it is auto-named (here: the resource name).
+      const bucket = (inputs.bucket as string | undefined) ?? name;
+      return { bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegionalDomainName: `${bucket}.s3.eu-west-1.amazonaws.com` };
+    }
     case 'aws:acm/certificate:Certificate':
       return {
         arn: `arn:aws:acm:${inputs.region ?? 'eu-west-1'}:123456789012:certificate/${name}`,

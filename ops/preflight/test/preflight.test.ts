@@ -17,7 +17,8 @@ import { spawnService } from '../../services/service-process';
 import { ensureDebianCommand } from '../../services/system-packages';
 import { listReleases } from '../../state/releases';
 import { runOps } from '../../test/helpers';
-import { injectPreflight } from '../commands';
+import { injectPreflight, preflightContext } from '../commands';
+import { stackBackupBucket } from '../../state/stacks';
 import { preflightItems, type PreflightContext, type PreflightProbes } from '../items';
 import { parseAudit, realProbes } from '../probes';
 import { parseSkips, runPreflight } from '../run';
@@ -113,12 +114,24 @@ describe('preflight items (injected probes and clock)', () => {
     expect((await item('indexes').run(ctx({}, { mongoIndexes: async () => new Map() }))).status).toBe('skipped');
   });
 
+  it('a stack\'s backup location defaults to its committed switchboard:backup.bucket (BACKUP_LOCATION overrides); the probes get the command\'s environment', async () => {
+    const bucket = stackBackupBucket('production')?.bucket;
+    expect(bucket).toBeDefined();
+    expect(preflightContext({ values: { env: 'production' }, env: {} }).backupLocation).toBe(`s3://${bucket}/production`);
+    expect(preflightContext({ values: { env: 'production' }, env: { BACKUP_LOCATION: 'dir:/b' } }).backupLocation).toBe('dir:/b');
+    expect(preflightContext({ values: { env: 'local' }, env: { OPS_STATE_DIR: os.tmpdir() } }).backupLocation).toBeUndefined();
+    const seen: NodeJS.ProcessEnv[] = [];
+    const opsEnv = { BACKUP_S3_ENDPOINT: 'http://s3.example.test' };
+    await item('s3').run(ctx({ backupLocation: 's3://bk/staging', opsEnv }, { backups: async (_location, env) => (seen.push(env), []) }));
+    expect(seen).toEqual([opsEnv]);
+  });
+
   it('s3: a bucket that cannot be checked because the configuration is invalid says so, not "not configured"', async () => {
     const invalid = await item('s3').run(ctx({ settings: { MONGODB_URI: 'mongodb://a', S3_BUCKET: 'att-bucket' } }));
     expect(invalid).toEqual({ status: 'skipped', detail: 'attachments s3://att-bucket not checked: the configuration is invalid (see "configuration valid")' });
     // Missing on a stack is ✗ (not checked must not read as fine); on the local target it is optional (–).
-    expect(await item('s3').run(ctx())).toEqual({ status: 'failed', detail: 'neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured: required on staging' });
-    expect(await item('s3').run(ctx({ env: 'local' }))).toEqual({ status: 'skipped', detail: 'neither S3_BUCKET (attachments) nor an s3:// BACKUP_LOCATION is configured' });
+    expect(await item('s3').run(ctx())).toEqual({ status: 'failed', detail: 'neither S3_BUCKET (attachments) nor an s3:// backup location (BACKUP_LOCATION, or switchboard:backup.bucket of the stack) is configured: required on staging' });
+    expect(await item('s3').run(ctx({ env: 'local' }))).toEqual({ status: 'skipped', detail: 'neither S3_BUCKET (attachments) nor an s3:// backup location (BACKUP_LOCATION, or switchboard:backup.bucket of the stack) is configured' });
   });
 
   it('TLS: at least 14 days left by the injected clock, and a trusted chain', async () => {
@@ -135,14 +148,14 @@ describe('preflight items (injected probes and clock)', () => {
 
   it('backup: the newest verified backup must be younger than the policy (26 h by default)', async () => {
     const at = (hoursAgo: number) => new Date(NOW.getTime() - hoursAgo * 3_600_000).toISOString();
-    const opsEnv = { BACKUP_LOCATION: 's3://bk/prod' };
-    const fresh = await item('backup').run(ctx({ opsEnv }, { backups: async () => [backup('b3', at(1), 'unverified'), backup('b2', at(20), 'verified')] }));
+    const located = { backupLocation: 's3://bk/prod' };
+    const fresh = await item('backup').run(ctx(located, { backups: async () => [backup('b3', at(1), 'unverified'), backup('b2', at(20), 'verified')] }));
     expect(fresh).toEqual({ status: 'passed', detail: 'b2, 20.0 h old (policy 26 h)' });
-    const old = await item('backup').run(ctx({ opsEnv }, { backups: async () => [backup('b3', at(1), 'failed'), backup('b1', at(30), 'verified')] }));
+    const old = await item('backup').run(ctx(located, { backups: async () => [backup('b3', at(1), 'failed'), backup('b1', at(30), 'verified')] }));
     expect(old.status).toBe('failed');
     expect(old.detail).toContain('b1, 30.0 h old (policy 26 h); run: ops backup --to s3://bk/prod');
-    expect((await item('backup').run(ctx({ opsEnv: { ...opsEnv, OPS_BACKUP_MAX_AGE_HOURS: '48' } }, { backups: async () => [backup('b1', at(30), 'verified')] }))).status).toBe('passed');
-    expect((await item('backup').run(ctx())).status).toBe('failed'); // a stack without BACKUP_LOCATION
+    expect((await item('backup').run(ctx({ ...located, opsEnv: { OPS_BACKUP_MAX_AGE_HOURS: '48' } }, { backups: async () => [backup('b1', at(30), 'verified')] }))).status).toBe('passed');
+    expect(await item('backup').run(ctx())).toEqual({ status: 'failed', detail: 'no backup location (BACKUP_LOCATION, or switchboard:backup.bucket of the stack): cannot tell when the last verified backup was taken' });
     expect((await item('backup').run(ctx({ env: 'local' }))).status).toBe('skipped');
   });
 
@@ -231,6 +244,11 @@ describe('real probes', () => {
       expect(await item('s3').run(ctx({ settings: { ...settings, S3_BUCKET: 'pf-attachments' } }, realProbes))).toEqual({ status: 'passed', detail: 'attachments s3://pf-attachments' });
       const missing = await runPreflight(ctx({ settings: { ...settings, S3_BUCKET: 'pf-no-such-bucket' } }, realProbes), { items: [item('s3')] });
       expect(missing.items[0]).toMatchObject({ status: 'failed', detail: expect.stringMatching(/^HeadBucket pf-no-such-bucket: \w+ \(HTTP 404\)/) });
+      // The backup location's S3 settings come from the command's environment (this process has none of them).
+      const backupEnv = { BACKUP_S3_ENDPOINT: minio.endpoint, AWS_REGION: minio.region, AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey };
+      expect(process.env.BACKUP_S3_ENDPOINT).toBeUndefined();
+      const backups = await runPreflight(ctx({ settings, backupLocation: 's3://pf-attachments/staging', opsEnv: backupEnv }, realProbes), { items: [item('s3')] });
+      expect(backups.items[0]).toMatchObject({ status: 'passed', detail: 'backups s3://pf-attachments/staging' });
     } finally {
       await minio.stop();
     }
