@@ -63,6 +63,13 @@ export interface ClientOptions {
   retryDelay?(info: RetryInfo): number;
   /** Give up on an entry after this many attempts: `send()` rejects with the last error, event `failed` (default: never). */
   maxAttempts?: number;
+  /**
+   * `conversation` (default): per conversation, one outbox entry is in flight at a time, oldest
+   * first, so messages are stored in the order they were sent, also when queued offline or retried
+   * (each send is its own request: sent side by side, the core may store them in any order).
+   * `none`: every entry goes out at once (load and fault tools that measure the core's throughput).
+   */
+  sendOrder?: 'conversation' | 'none';
 }
 
 /** One try of an outbox entry, as event `attempt` reports it (for load and fault tools: raw ack timing). */
@@ -185,6 +192,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** close() was called (and connect() not since): no sends, no retries. */
   private halted = false;
   private readonly sendTransport: 'socket' | 'http';
+  private readonly ordered: boolean;
   private readonly outbox = new Map<string, OutboxRecord>();
   private readonly loaded: Promise<void>;
 
@@ -199,6 +207,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.pingTimeoutMs = options.pingTimeoutMs ?? 50_000;
     this.renewBeforeMs = options.renewBeforeMs ?? 60_000;
     this.sendTransport = options.sendTransport ?? 'socket';
+    this.ordered = (options.sendOrder ?? 'conversation') === 'conversation';
     this.loaded = this.store.load().then(
       (entries) => {
         for (const entry of entries.sort((a, b) => a.createdAt - b.createdAt)) {
@@ -557,6 +566,23 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     }
   }
 
+  /** In order mode, only the oldest queued entry of its conversation may go out (see `sendOrder`). */
+  private isHeadOf(record: OutboxRecord): boolean {
+    if (!this.ordered) return true;
+    for (const entry of this.pending()) {
+      if (entry.conversationId === record.entry.conversationId) return entry.clientMsgId === record.entry.clientMsgId;
+    }
+    return true;
+  }
+
+  /** An entry left the outbox (acknowledged or refused for good): its conversation's next one may go. */
+  private sendNextOf(conversationId: string): void {
+    if (!this.ordered) return;
+    const next = this.pending().find((e) => e.conversationId === conversationId);
+    const record = next && this.outbox.get(next.clientMsgId);
+    if (record && record.retry === undefined) void this.trySend(record);
+  }
+
   /** Socket sends need the connection; HTTP sends only need the client not closed. */
   private overHttp(entry: OutboxEntry): boolean {
     return this.sendTransport === 'http' || !!entry.attachmentIds?.length;
@@ -567,7 +593,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   private async trySend(record: OutboxRecord): Promise<void> {
-    if (record.inFlight || !this.canSend()) return;
+    if (record.inFlight || !this.canSend() || !this.isHeadOf(record)) return;
     record.inFlight = true;
     record.entry.attempts++;
     const { entry } = record;
@@ -595,6 +621,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       await this.store.delete(entry.clientMsgId).catch((error: unknown) => this.emit('error', error as Error));
       for (const waiter of record.waiters.splice(0)) waiter.resolve(message);
       this.emit('sent', entry, message);
+      this.sendNextOf(entry.conversationId);
     } catch (error) {
       record.inFlight = false;
       const e = error instanceof Error ? error : new Error(String(error));
@@ -609,6 +636,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         await this.store.delete(entry.clientMsgId).catch(() => undefined);
         for (const waiter of record.waiters.splice(0)) waiter.reject(final);
         this.emit('failed', entry, final);
+        this.sendNextOf(entry.conversationId);
         return;
       }
       await this.store.put(entry).catch(() => undefined);

@@ -178,6 +178,39 @@ describe('outbox', () => {
     expect(s.client.pending()).toEqual([]);
   });
 
+  it('sends one entry per conversation at a time, oldest first: a held or refused head keeps or lets through the rest, in order (sendOrder none: all at once)', async () => {
+    const s = setup();
+    const sent = (): string[] => s.server.received.filter((r) => r.event === 'send_message').map((r) => r.payload.text);
+    const sends = ['one', 'two', 'three'].map((t) => s.client.send('c1', t));
+    const other = s.client.send('c2', 'x');
+    await s.clock.advance(0);
+    let hold = true;
+    s.server.intercept = (event, payload) => (event !== 'send_message' ? undefined : hold ? 'drop' : payload.text === 'one' ? problem(409, 'conflict') : undefined);
+    s.client.connect();
+    await s.clock.advance(0);
+    // Only each conversation's oldest entry is out; its lost ack (2 s) is retried before anything after it.
+    expect(sent()).toEqual(['one', 'x']);
+    await s.clock.advance(6_000);
+    const c1 = sent().filter((t) => t !== 'x');
+    expect(c1.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(c1)).toEqual(new Set(['one']));
+    hold = false;
+    const refused = sends[0]!.catch((e: unknown) => e);
+    await s.clock.advance(10_000);
+    expect(await refused).toMatchObject({ kind: 'refused' });
+    expect((await Promise.all([sends[1]!, sends[2]!, other])).map((m) => `${m.conversationId}:${m.seq}:${m.text}`)).toEqual(['c1:1:two', 'c1:2:three', 'c2:1:x']);
+    expect(sent().filter((t) => t === 'two' || t === 'three')).toEqual(['two', 'three']);
+
+    const tool = setup({ more: { sendOrder: 'none' } });
+    for (const t of ['one', 'two', 'three']) tool.client.send('c1', t).catch(() => undefined); // close() rejects what is still queued
+    await tool.clock.advance(0);
+    tool.server.intercept = (event) => (event === 'send_message' ? 'drop' : undefined);
+    tool.client.connect();
+    await tool.clock.advance(0);
+    expect(tool.server.received.filter((r) => r.event === 'send_message').map((r) => r.payload.text)).toEqual(['one', 'two', 'three']);
+    tool.client.close();
+  });
+
   it('retries a lost ack with the same clientMsgId; the core dedupes it to one message', async () => {
     const s = setup();
     s.client.connect();
