@@ -256,7 +256,10 @@ export const handlers: Record<string, CommandHandler> = {
       ? await withCommandLock({ values, env: ctx.env, out: ctx.out }, { env, state: openState(env, stateDirOf({ values, env: ctx.env }), ctx.env), action: 'restore', message: `restore ${backupId} into the live database ${liveDb(ctx, values)}` }, restore)
       : await restore();
     const rows = result.collections.map((c) => `  ${c.name.padEnd(16)} ${String(c.restored).padStart(10)} / ${c.expected} restored${c.failed ? `, ${c.failed} FAILED (${c.firstError})` : ''}`);
-    const kept = result.collections.filter((c) => c.kept).map((c) => `  kept ${c.kept} ${forwardOnlyCollections[c.name]?.label ?? c.name} newer than the backup (ended sessions stay ended)`);
+    const kept = [
+      ...result.collections.filter((c) => c.kept).map((c) => `  kept ${c.kept} ${forwardOnlyCollections[c.name]?.label ?? c.name} newer than the backup (what was ended stays ended)`),
+      ...result.collections.filter((c) => c.departed).map((c) => `  deleted ${c.departed} restored memberships ended after the backup (removed members stay removed)`),
+    ];
     ctx.out.result({ ok: result.ok, location: store.description, restore: result },
       `${result.ok ? 'restored' : 'restore FAILED for'} backup ${backupId} into ${result.scratch ? 'scratch ' : ''}database ${result.database} in ${formatDuration(result.durationMs / 1000)}` +
       `${result.safetyBackupId ? `\n  safety backup of the previous data: ${result.safetyBackupId}` : ''}\n${[...rows, ...kept].join('\n')}`);

@@ -1,5 +1,6 @@
-import type { Db, Document } from 'mongodb';
-import type { InstanceDoc, SessionRevocationDoc } from '../../core/src/store/documents';
+import { ObjectId, type Db, type Document } from 'mongodb';
+import type { InstanceDoc, MembershipDoc, MembershipRemovalDoc, SessionRevocationDoc } from '../../core/src/store/documents';
+import { membershipRemovalsRepository } from '../../core/src/store/membership-removals-repository';
 import { collectionNames } from '../../core/src/store/mongo-store';
 import { sessionsRepository } from '../../core/src/store/sessions-repository';
 
@@ -18,16 +19,66 @@ import { sessionsRepository } from '../../core/src/store/sessions-repository';
  * collection (a scratch database, `ops backup verify`) is restored as usual, document for document,
  * so its content still hashes to the manifest's.
  *
+ * Departures work the same way (`membership_removals`, one per ended membership, written by the core
+ * before it deletes the membership): merged forward-only, and once every collection is restored,
+ * each restored membership that a later departure ended is deleted again (`reapplyDepartures`), so
+ * a removed member does not come back with the backup's memberships.
+ *
  * Other collections were considered and left as data: `instances` is the live fleet (each instance
  * re-registers within a second; the backup's entries are stale and ignored), `job_leases`/`job_runs`
  * schedule and history, the rest chat data. Signing keys are not in the database (JWT_HS256_KEYS,
  * the IdP's JWKS, ops state jwt-rotation.json), so no restore can roll them back.
  */
-export const forwardOnlyCollections: Record<string, { label: string }> = {
-  [collectionNames.sessionRevocations]: { label: 'session revocations' },
+/** A forward-only collection: per key one date that only moves forward. */
+interface ForwardOnlyState {
+  label: string;
+  /** The key and date of a backup document (undefined: it has no usable date). */
+  read(doc: Document): { key: string; at: Date } | undefined;
+  open(db: Db): { all(): Promise<Map<string, Date>>; raise(docs: Document[]): Promise<void> };
+}
+
+const validDate = (value: unknown): Date | undefined => (value instanceof Date && !Number.isNaN(value.getTime()) ? value : undefined);
+
+const removals = (db: Db) => membershipRemovalsRepository({
+  memberships: db.collection<MembershipDoc>(collectionNames.memberships),
+  membershipRemovals: db.collection<MembershipRemovalDoc>(collectionNames.membershipRemovals),
+});
+
+export const forwardOnlyCollections: Record<string, ForwardOnlyState> = {
+  [collectionNames.sessionRevocations]: {
+    label: 'session revocations',
+    read: (doc) => {
+      const at = validDate(doc.sessionsEndedAt);
+      return at ? { key: String(doc._id), at } : undefined;
+    },
+    open(db) {
+      const repository = sessionsRepository({
+        sessionRevocations: db.collection<SessionRevocationDoc>(collectionNames.sessionRevocations),
+        instances: db.collection<InstanceDoc>(collectionNames.instances),
+      });
+      return {
+        all: () => repository.allEndedAt(),
+        raise: (docs) => repository.recordMany(docs.map((d) => ({ userId: String(d._id), at: d.sessionsEndedAt as Date })), RESTORE_WRITER),
+      };
+    },
+  },
+  [collectionNames.membershipRemovals]: {
+    label: 'membership removals',
+    read: (doc) => {
+      const at = validDate(doc.removedAt);
+      return at && doc.conversationId instanceof ObjectId && typeof doc.userId === 'string' ? { key: String(doc._id), at } : undefined;
+    },
+    open(db) {
+      const repository = removals(db);
+      return {
+        all: () => repository.allRemovedAt(),
+        raise: (docs) => repository.recordMany(docs.map((d) => ({ conversationId: d.conversationId as ObjectId, userId: d.userId as string, removedAt: d.removedAt as Date }))),
+      };
+    },
+  },
 };
 
-/** True when `a` is a revocation at or after `b` (an absent one never is). */
+/** True when `a` is at or after `b` (an absent one never is). */
 const holds = (a: Date | undefined, b: Date): boolean => a !== undefined && a.getTime() >= b.getTime();
 
 /** Written as the revocations' `confirmedBy` writer: says who put them back. */
@@ -37,49 +88,55 @@ export interface ForwardOnlyMerge {
   /** Merges a batch of the backup's documents; resolves once every one holds (a bulk write error rejects). */
   write(docs: Document[]): Promise<void>;
   /**
-   * Re-reads the collection: revocations of the backup or the target that do not hold (their user's
-   * stored value is earlier or gone, or the backup's document has no date) are `missing`; `kept` counts the target's that are newer than the
-   * backup's (or absent from it).
+   * Re-reads the collection: entries of the backup or the target that do not hold (their stored
+   * value is earlier or gone, or the backup's document has no date) are `missing`; `kept` counts the
+   * target's that are newer than the backup's (or absent from it).
    */
   finish(): Promise<{ kept: number; missing: string[]; stored: number }>;
 }
 
 /** Starts a merge when `name` is forward-only state and the target holds some; undefined: restore it as usual. */
 export async function startForwardOnlyMerge(db: Db, name: string): Promise<ForwardOnlyMerge | undefined> {
-  if (!forwardOnlyCollections[name]) return undefined;
-  const repository = sessionsRepository({
-    sessionRevocations: db.collection<SessionRevocationDoc>(collectionNames.sessionRevocations),
-    instances: db.collection<InstanceDoc>(collectionNames.instances),
-  });
-  const target = await repository.allEndedAt();
+  const state = forwardOnlyCollections[name];
+  if (!state) return undefined;
+  const repository = state.open(db);
+  const target = await repository.all();
   if (!target.size) return undefined;
   const backup = new Map<string, Date>();
   /** Backup documents without a date to merge: reported as missing, never written. */
   const unreadable: string[] = [];
   return {
     async write(docs) {
-      const raise: { userId: string; at: Date }[] = [];
+      const raise: Document[] = [];
       for (const doc of docs) {
-        const userId = String(doc._id);
-        const at: unknown = doc.sessionsEndedAt;
-        if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
-          unreadable.push(userId);
+        const entry = state.read(doc);
+        if (!entry) {
+          unreadable.push(String(doc._id));
           continue;
         }
-        backup.set(userId, at);
+        backup.set(entry.key, entry.at);
         // Already as late in the target: writing would only restart its confirmations.
-        if (!holds(target.get(userId), at)) raise.push({ userId, at });
+        if (!holds(target.get(entry.key), entry.at)) raise.push(doc);
       }
-      await repository.recordMany(raise, RESTORE_WRITER);
+      await repository.raise(raise);
     },
     async finish() {
-      const stored = await repository.allEndedAt();
+      const stored = await repository.all();
       const missing: string[] = [...unreadable];
-      for (const [userId, at] of [...target, ...backup]) {
-        if (!holds(stored.get(userId), at)) missing.push(userId);
+      for (const [key, at] of [...target, ...backup]) {
+        if (!holds(stored.get(key), at)) missing.push(key);
       }
-      const kept = [...target].filter(([userId, at]) => !holds(backup.get(userId), at)).length;
+      const kept = [...target].filter(([key, at]) => !holds(backup.get(key), at)).length;
       return { kept, missing: [...new Set(missing)], stored: stored.size };
     },
   };
+}
+
+/**
+ * After a restore into a database that keeps departures: deletes each restored membership that a
+ * departure at or after its `joinedAt` ended (the member was removed or left after the backup).
+ * Returns the membership ids deleted.
+ */
+export function reapplyDepartures(db: Db): Promise<string[]> {
+  return removals(db).reapply();
 }

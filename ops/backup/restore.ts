@@ -7,7 +7,8 @@ import { runBackup } from './backup';
 import { readManifest } from './catalog';
 import { decompressor, HashingStream, LineSplitter } from './codec';
 import { BackupError, describeError } from './errors';
-import { forwardOnlyCollections, startForwardOnlyMerge, type ForwardOnlyMerge } from './forward-only';
+import { collectionNames } from '../../core/src/store/mongo-store';
+import { forwardOnlyCollections, reapplyDepartures, startForwardOnlyMerge, type ForwardOnlyMerge } from './forward-only';
 import type { CollectionEntry, Manifest } from './manifest';
 import { EJSON, listUserCollections } from './mongo';
 import { formatDuration, Progress, type ProgressSink } from './progress';
@@ -37,6 +38,8 @@ export interface CollectionRestoreResult {
   firstError?: string;
   /** Forward-only state (forward-only.ts): the target's documents newer than the backup's, kept. */
   kept?: number;
+  /** Memberships: restored ones deleted again because a departure recorded after them ended them (forward-only.ts). */
+  departed?: number;
 }
 
 export interface RestoreResult {
@@ -79,6 +82,15 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const results: CollectionRestoreResult[] = [];
     try {
       for (const entry of entries) results.push(await restoreCollection(db, options.store, manifest, entry, options));
+      const memberships = results.find((r) => r.name === collectionNames.memberships);
+      // Into a database that held data (--drop): members who left or were removed after the backup stay gone.
+      if (options.drop && memberships) {
+        const departed = await reapplyDepartures(db);
+        if (departed.length) {
+          memberships.departed = departed.length;
+          options.progress?.write(`[restore ${collectionNames.memberships}] deleted ${departed.length} restored memberships ended after the backup (removed members stay removed)`);
+        }
+      }
     } catch (error) {
       if (scratch) await db.dropDatabase().catch(() => undefined);
       if (!safetyBackupId) throw error;

@@ -57,7 +57,7 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
   async function depart(id: ConversationId, membership: MembershipDoc): Promise<void> {
     const conversationId = toObjectId(id);
     const { userId } = membership;
-    await deps.memberships.remove(conversationId, userId);
+    await deps.memberships.remove(conversationId, userId, deps.now());
     // Before answering: a send batch allocating after this re-reads its senders' memberships.
     await deps.conversations.bumpMembershipEpoch(conversationId);
     membershipCache.forget(id, userId);

@@ -94,7 +94,7 @@ export function typeAllowed(contentType: string, allowed: string[]): boolean {
 }
 
 export function createAttachmentService(deps: {
-  store: Pick<Store, 'db' | 'conversations' | 'memberships'>;
+  store: Pick<Store, 'db' | 'conversations' | 'memberships' | 'membershipRemovals'>;
   s3: S3Client;
   options: AttachmentOptions;
   metrics?: AttachmentMetrics;

@@ -95,6 +95,19 @@ export interface SessionRevocationDoc {
   confirmedBy: string[];
 }
 
+/**
+ * A departure (leave or removal) that must outlive a restore (ops/backup/forward-only.ts): keyed like
+ * the membership it ended. A restore that puts back an older membership deletes it again when this
+ * is at or after its `joinedAt`. `removedAt` only moves forward ($max); a later re-add has a later
+ * `joinedAt`, so it stands.
+ */
+export interface MembershipRemovalDoc {
+  _id: string;
+  conversationId: ObjectId;
+  userId: string;
+  removedAt: Date;
+}
+
 /** One running core instance; `seenAt` (server time) is refreshed by its revocation sweep, about once a second. */
 export interface InstanceDoc {
   _id: string;

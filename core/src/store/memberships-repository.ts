@@ -1,9 +1,11 @@
 import type { ObjectId } from 'mongodb';
 import { membershipId, type MembershipDoc } from './documents';
+import { membershipRemovalsRepository } from './membership-removals-repository';
 import type { Store } from './mongo-store';
 
-export function membershipsRepository(store: Pick<Store, 'memberships'>) {
+export function membershipsRepository(store: Pick<Store, 'memberships' | 'membershipRemovals'>) {
   const m = store.memberships;
+  const removals = membershipRemovalsRepository(store);
   return {
     find: (conversationId: ObjectId, userId: string) => m.findOne({ _id: membershipId(conversationId, userId) }),
     /** One user's memberships in these conversations: _id lookups. */
@@ -54,7 +56,13 @@ export function membershipsRepository(store: Pick<Store, 'memberships'>) {
         throw error;
       }
     },
-    async remove(conversationId: ObjectId, userId: string): Promise<boolean> {
+    /**
+     * Ends a membership. The departure is recorded first (membership_removals), so a restore of an
+     * older backup cannot bring the member back (ops/backup/forward-only.ts); a failure between the
+     * two leaves the record and the membership, and the caller's retry removes it.
+     */
+    async remove(conversationId: ObjectId, userId: string, at: Date): Promise<boolean> {
+      await removals.record(conversationId, userId, at);
       const result = await m.deleteOne({ _id: membershipId(conversationId, userId) });
       return result.deletedCount === 1;
     },

@@ -1,6 +1,6 @@
 import { MongoClient, type Collection, type Db, type IndexDescription } from 'mongodb';
 import { timeDb } from './command-timing';
-import type { ConversationDoc, InstanceDoc, MembershipDoc, MessageDoc, SessionRevocationDoc, SkippedSeqDoc } from './documents';
+import type { ConversationDoc, InstanceDoc, MembershipDoc, MembershipRemovalDoc, MessageDoc, SessionRevocationDoc, SkippedSeqDoc } from './documents';
 
 export interface StoreHooks {
   onCommand?(command: string, seconds: number, ok: boolean): void;
@@ -12,6 +12,8 @@ export interface Store {
   db: Db;
   conversations: Collection<ConversationDoc>;
   memberships: Collection<MembershipDoc>;
+  /** Departures a restore must not undo (store/memberships-repository.ts). */
+  membershipRemovals: Collection<MembershipRemovalDoc>;
   messages: Collection<MessageDoc>;
   /** Tombstones of burned seqs (reserved, never to be stored): see store/seqs-repository.ts. */
   skippedSeqs: Collection<SkippedSeqDoc>;
@@ -27,6 +29,7 @@ export interface Store {
 export const collectionNames = {
   conversations: 'conversations',
   memberships: 'memberships',
+  membershipRemovals: 'membership_removals',
   messages: 'messages',
   skippedSeqs: 'skipped_seqs',
   sessionRevocations: 'session_revocations',
@@ -84,6 +87,7 @@ export async function openStore(uri: string, dbName: string, options: {
     db,
     conversations: db.collection<ConversationDoc>(collectionNames.conversations),
     memberships: db.collection<MembershipDoc>(collectionNames.memberships),
+    membershipRemovals: db.collection<MembershipRemovalDoc>(collectionNames.membershipRemovals),
     messages: db.collection<MessageDoc>(collectionNames.messages),
     skippedSeqs: db.collection<SkippedSeqDoc>(collectionNames.skippedSeqs),
     sessionRevocations: db.collection<SessionRevocationDoc>(collectionNames.sessionRevocations),

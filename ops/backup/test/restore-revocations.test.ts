@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import type { Db, MongoClient } from 'mongodb';
 import { createRevocationCache } from '../../../core/src/auth/session-revocations';
-import type { InstanceDoc, SessionRevocationDoc } from '../../../core/src/store/documents';
+import { ObjectId } from 'mongodb';
+import { membershipId, type InstanceDoc, type MembershipDoc, type MembershipRemovalDoc, type SessionRevocationDoc } from '../../../core/src/store/documents';
+import { membershipsRepository } from '../../../core/src/store/memberships-repository';
 import { collectionNames } from '../../../core/src/store/mongo-store';
 import { sessionsRepository } from '../../../core/src/store/sessions-repository';
 import { readAudit } from '../../state/audit-log';
@@ -129,5 +131,39 @@ test('a scratch restore and verify of a backup with revocations still reproduce 
   }
   const verified = await runVerify({ client, store: store(), backupId: backup.id, liveDatabase: source, progress: quiet });
   expect(verified.ok).toBe(true);
+  await db.dropDatabase();
+});
+
+test('restore --drop: a member removed (or who left) after the backup does not come back; one re-added before the backup stands; the output and audit say how many', async () => {
+  const live = uniqueDb('dep_live');
+  const db = client.db(live);
+  await seedChatDatabase(db, { messages: 20, conversations: 2, largeDocs: 0 });
+  const memberships = membershipsRepository({
+    memberships: db.collection<MembershipDoc>(collectionNames.memberships),
+    membershipRemovals: db.collection<MembershipRemovalDoc>(collectionNames.membershipRemovals),
+  });
+  const group = new ObjectId();
+  const join = (userId: string, minute: number) => memberships.insert({ _id: membershipId(group, userId), conversationId: group, userId, role: 'member', joinedAt: at(minute), lastReadSeq: 0 });
+  for (const user of ['owner', 'mallory', 'bob', 'carol']) await join(user, 0);
+  // Before the backup: carol is removed and added back.
+  await memberships.remove(group, 'carol', at(1));
+  await join('carol', 2);
+  const backup = await runBackup({ client, database: live, store: store(), progress: quiet });
+  // After it: mallory is removed, bob leaves.
+  await memberships.remove(group, 'mallory', at(10));
+  await memberships.remove(group, 'bob', at(11));
+  const members = async () => (await memberships.listForConversation(group)).map((m) => m.userId).sort();
+  expect(await members()).toEqual(['carol', 'owner']);
+
+  const env = { ...process.env, MONGODB_URI: process.env.TEST_MONGODB_URI, MONGODB_DB: live, BACKUP_LOCATION: `dir:${backupDir}` };
+  const done = await runCommand('restore', [backup.id, '--into', live, '--drop', '--yes'], env);
+  expect(done.stderr).not.toMatch(/FAILED|error/);
+  expect(done.code).toBe(0);
+  expect(await members()).toEqual(['carol', 'owner']);
+  expect(done.stdout).toContain('deleted 2 restored memberships ended after the backup (removed members stay removed)');
+  expect(done.stdout).toContain('kept 2 membership removals newer than the backup');
+  const audit = readAudit(stateDir).filter((e) => e.database === live && e.action === 'restore');
+  const audited = (audit[0]!.details as { collections: { name: string; departed?: number }[] }).collections;
+  expect(audited.find((c) => c.name === collectionNames.memberships)).toMatchObject({ departed: 2 });
   await db.dropDatabase();
 });
