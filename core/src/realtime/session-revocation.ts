@@ -135,11 +135,14 @@ export function createSessionRevocation(io: ChatServer, deps: SessionRevocationD
     // The deadline is longer than the revocation cache's TTL: an instance that has not confirmed
     // reads the record again at its next check (a cached "not revoked" has expired by now).
     const unconfirmed = (expected ?? []).filter((i) => !confirmed.has(i));
+    // Adapter answers come from every core on the same Redis channel, also another deployment's
+    // (seen between test suites sharing one Redis): only this database's live instances count.
+    const counted = [...confirmed].filter((i) => i !== instanceId && (expected === undefined || expected.includes(i)));
     return {
       userId,
       sessionsEndedAt: new Date(at).toISOString(),
       complete: expected !== undefined && unconfirmed.length === 0,
-      confirmedInstances: [instanceId, ...[...confirmed].filter((i) => i !== instanceId).sort()],
+      confirmedInstances: [instanceId, ...counted.sort()],
       unconfirmedInstances: unconfirmed.sort(),
       ...(expected === undefined ? { instancesUnknown: true } : {}),
     };

@@ -26,6 +26,9 @@ beforeAll(async () => {
   [a, b] = await Promise.all([
     startCoreProcess(env, { redis: true, db, name: 'sessions-a' }),
     startCoreProcess({ ...env, REDIS_URL: `redis://${redis.host}:${redis.port}`, REDIS_COMMAND_TIMEOUT_MS: '300' }, { db, name: 'sessions-b' }),
+    // Another deployment on the same Redis (its own database): it hears the adapter's requests and
+    // answers them, but it is not one of this fleet's instances and must never count as confirming.
+    startCoreProcess(env, { redis: true, name: 'other-deployment' }),
   ]);
   await sleep(1_500); // both instances have swept once: each is in the other's list of live instances
 }, 120_000);
