@@ -1,5 +1,6 @@
 import { MongoClient, ObjectId } from 'mongodb';
 import { createSendBatcher } from '../src/chat/send-batcher';
+import { createSeqSettler } from '../src/chat/seq-settler';
 import type { MessageDoc } from '../src/store/documents';
 import type { InsertOutcome } from '../src/store/messages-repository';
 import { seqsRepository } from '../src/store/seqs-repository';
@@ -217,5 +218,41 @@ describe('the send batcher re-reads memberships when someone left (membership ep
     // Still refused on the next send (not confirmed at epoch 1).
     expect(await batcher.submit(draft('again'))).toEqual({ notMember: true });
     expect(lookups).toEqual([1, 1, 1]);
+  });
+});
+
+describe('the settler moves the watermark over this instance\'s own stored ranges without scanning (issue 23)', () => {
+  it('scans once to learn the watermark; a range stored in full right above it raises it with one update; a range with someone else\'s seqs below it is scanned', async () => {
+    const id = new ObjectId();
+    let lastSeq = 5;
+    const scans: [number, number][] = [];
+    const raised: number[] = [];
+    const settler = createSeqSettler({
+      conversations: { findById: async () => ({ _id: id, lastSeq, settledSeq: raised.at(-1) ?? 0 }) } as any,
+      seqs: {
+        scan: async (_c: ObjectId, base: number, last: number) => { scans.push([base, last]); return { settled: last, gaps: [], scannedTo: last }; },
+        burn: async () => [],
+        raiseSettled: async (_c: ObjectId, seq: number) => { raised.push(seq); },
+      } as any,
+      settleMs: 1_000,
+      now: () => new Date(0),
+    });
+    const key = id.toHexString() as never;
+    settler.stored(key, 1, 5); // nothing known yet: scanned
+    await settler.settleNow();
+    expect(scans).toEqual([[0, 5]]);
+    expect(raised).toEqual([5]);
+
+    lastSeq = 8;
+    settler.stored(key, 6, 8); // right above what is known: no scan, one raise
+    await settler.settleNow();
+    expect(scans).toEqual([[0, 5]]);
+    expect(raised).toEqual([5, 8]);
+
+    lastSeq = 12;
+    settler.stored(key, 11, 12); // 9..10 are another instance's: scanned
+    await settler.settleNow();
+    expect(scans).toEqual([[0, 5], [8, 12]]);
+    expect(raised).toEqual([5, 8, 12]);
   });
 });

@@ -382,6 +382,15 @@ describe('reference web client in headless Chromium', () => {
       expect(await page.$eval('#attach', (i) => (i as unknown as { value: string }).value)).toBe('');
       fs.mkdirSync(path.dirname(screenshotPath), { recursive: true });
       await page.screenshot({ path: path.join(path.dirname(screenshotPath), 'web-client-attach.png') as `${string}.png`, fullPage: true });
+
+      // A URL that no longer works (what an expired presigned GET looks like: MinIO answers 403): the page
+      // asks the core for a fresh one and shows the image again.
+      const broken = src.replace(/X-Amz-Signature=[0-9a-f]{64}/, `X-Amz-Signature=${'0'.repeat(64)}`);
+      await page.$eval('#messages li img', (img, url) => { (img as unknown as { src: string }).src = url; }, broken);
+      await until('the page to show the image again from a fresh URL', async () => {
+        const now = await page.$eval('#messages li img', (img) => ({ src: img.getAttribute('src') ?? '', width: (img as unknown as { naturalWidth: number }).naturalWidth, complete: (img as unknown as { complete: boolean }).complete }));
+        return now.src !== broken && now.complete && now.width === 3;
+      });
       expect(pageErrors).toEqual([]);
       await context.close();
     } finally {

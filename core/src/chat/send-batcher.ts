@@ -47,8 +47,13 @@ export interface SendBatcherDeps {
    */
   seqs?: Pick<SeqsRepository, 'burn' | 'burnedAmong'>;
   settleMs?: number;
-  /** Every conversation this instance reserved seqs in (the settler watches it). */
+  /**
+   * A conversation in which this instance reserved seqs that may be unsettled (not all stored, or
+   * the outcome unknown): the settler scans it.
+   */
   onReserved?(conversationId: ObjectId): void;
+  /** Every seq of one allocation `from..to` was stored by this batch (the settler may move the watermark without a scan). */
+  onStored?(conversationId: ObjectId, from: number, to: number): void;
   /**
    * Membership re-check at write time (issue 21, join/remove race). Seq allocation returns the
    * conversation's membership epoch, which every departure raises before it answers. A sender this
@@ -146,7 +151,6 @@ export function createSendBatcher(deps: SendBatcherDeps) {
         for (const item of items) item.reject(isMongoUnavailable(error) ? notStored() : error);
         return;
       }
-      if (last !== undefined) deps.onReserved?.(items[0]!.draft.conversationId);
       if (last === undefined) {
         for (const item of items) item.resolve({ closed: true });
         return;
@@ -269,11 +273,31 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     return refused.length ? ready.filter((item) => !refused.includes(item)) : ready;
   }
 
+  /**
+   * Tells the settler, per conversation of the batch, whether every seq of its allocation was
+   * stored (`onStored`) or some may be unsettled: refused members, failed or unknown inserts,
+   * clashes (`onReserved`: scanned).
+   */
+  function reportSettlement(allocated: Pending[], ready: Pending[], outcomes: { status: string }[]): void {
+    const storedItems = new Set(ready.filter((_, i) => outcomes[i]?.status === 'stored'));
+    for (const [, items] of groupByConversation(allocated)) {
+      const conversationId = items[0]!.draft.conversationId;
+      const seqs = items.map((item) => (item.draft as MessageDoc).seq);
+      if (deps.onStored && items.every((item) => storedItems.has(item))) deps.onStored(conversationId, Math.min(...seqs), Math.max(...seqs));
+      else deps.onReserved?.(conversationId);
+    }
+  }
+
   async function flush(batch: Pending[]): Promise<void> {
-    const ready = await admit(await allocate(batch));
-    if (!ready.length) return;
+    const allocated = await allocate(batch);
+    const ready = await admit(allocated);
+    if (!ready.length) {
+      reportSettlement(allocated, ready, []);
+      return;
+    }
     const outcomes: (InsertOutcome | { status: 'reseq' })[] = await deps.messages.insertMany(ready.map((item) => item.draft as MessageDoc));
     await recheckSlow(ready, outcomes);
+    reportSettlement(allocated, ready, outcomes);
     burnOwn(ready.filter((_, i) => outcomes[i]!.status === 'rejected'));
     const unknown = outcomes.filter((o) => o.status === 'unknown');
     failing = unknown.length === outcomes.length && unknown.some((o) => 'cause' in o && isMongoUnavailable(o.cause));

@@ -31,6 +31,22 @@ export function createSeqSettler(deps: SeqSettlerDeps) {
   /** Per conversation: seq → when this instance first saw it missing (only seqs still missing are kept). */
   const firstSeen = new Map<ConversationId, Map<number, number>>();
   const tickMs = Math.max(50, Math.floor(deps.settleMs / 4));
+  /**
+   * Per conversation: the highest seq this instance knows is settled (everything at or below it is
+   * stored or burned), from its own scans and from its own ranges stored in full right above it.
+   * Bounded: the oldest entry goes (it is learned again by a scan).
+   */
+  const known = new Map<ConversationId, number>();
+  /** Watermarks learned without a scan, written by the next tick (one `$max` update each). */
+  const raise = new Map<ConversationId, number>();
+  const MAX_KNOWN = 100_000;
+  const learn = (id: ConversationId, seq: number) => {
+    const before = known.get(id);
+    if (before !== undefined && before >= seq) return;
+    known.delete(id);
+    known.set(id, seq);
+    if (known.size > MAX_KNOWN) known.delete(known.keys().next().value!);
+  };
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -39,6 +55,7 @@ export function createSeqSettler(deps: SeqSettlerDeps) {
     const objectId = toObjectId(id);
     const conversation = await deps.conversations.findById(objectId);
     const base = conversation?.settledSeq ?? 0;
+    if (conversation) learn(id, base);
     if (!conversation || base >= conversation.lastSeq) {
       candidates.delete(id);
       firstSeen.delete(id);
@@ -62,10 +79,22 @@ export function createSeqSettler(deps: SeqSettlerDeps) {
     let watermark = settled;
     while (watermark < scannedTo && !open.has(watermark + 1)) watermark++;
     if (watermark > base) await deps.seqs.raiseSettled(objectId, watermark);
+    learn(id, watermark);
     if (watermark >= conversation.lastSeq && !open.size) candidates.delete(id);
   }
 
   async function tick(): Promise<void> {
+    for (const [id, seq] of [...raise]) {
+      if (stopped) return;
+      raise.delete(id);
+      if (candidates.has(id)) continue; // its scan raises it
+      try {
+        await deps.seqs.raiseSettled(toObjectId(id), seq);
+      } catch (error) {
+        candidates.add(id); // the scan finds the same watermark
+        deps.onError?.(error);
+      }
+    }
     for (const id of [...candidates]) {
       if (stopped) return;
       try {
@@ -91,6 +120,18 @@ export function createSeqSettler(deps: SeqSettlerDeps) {
     /** A conversation that may have unsettled seqs (this instance allocated in it, or a reader found a gap). */
     track(id: ConversationId): void {
       candidates.add(id);
+    },
+    /**
+     * This instance stored every seq `from..to` it reserved in one allocation. When everything below
+     * `from` is known settled, so is everything up to `to`: the watermark moves without reading the
+     * messages (a range scan: the whole collection on the local server, issue 23). Otherwise (another
+     * instance allocated in between, or nothing is known yet) the conversation is scanned as usual.
+     */
+    stored(id: ConversationId, from: number, to: number): void {
+      if (!candidates.has(id) && known.get(id) === from - 1) {
+        learn(id, to);
+        raise.set(id, to);
+      } else candidates.add(id);
     },
     start(): void {
       stopped = false;
