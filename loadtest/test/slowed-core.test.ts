@@ -37,7 +37,8 @@ describe('gate against a deliberately slowed core', () => {
  * The gate's regression lines against a core that costs ~3× the CPU: the probe burns 2 ms of CPU on every
  * HTTP request and inbound WebSocket message (the core's own cost is ~1-1.5 ms per request). The short
  * profile (the real gate's loads and lines), list endpoint and sockets only, must fail on the same-run
- * CPU ratios: these are judged even when neighbours starve the machine (robust lines).
+ * CPU ratios (judged even when neighbours starve the machine), or on throughput when the starvation
+ * comes from this suite itself (see below).
  */
 describe('gate against a core that costs ~3× the CPU per request', () => {
   const mongo = process.env.TEST_MONGODB_URI;
@@ -54,7 +55,12 @@ describe('gate against a core that costs ~3× the CPU per request', () => {
     const json = fs.readdirSync(out).find((f) => f.endsWith('-short.json'))!;
     const report = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8'));
     const breached: string[] = report.gate.breached.map((l: { scenario: string; metric: string }) => `${l.scenario} ${l.metric}`);
-    expect(breached).toEqual(expect.arrayContaining(['api.list cpuPerRequestRatioToBaseline', 'rt.1k.core cpuPerMessageRatioToBaseline']));
+    // Each scenario is caught by its same-run CPU ratio, or, on a machine starved by the rest of the
+    // suite, by lost throughput: there the bare baseline's own CPU per message inflates (1.74 ms against
+    // ~0.3 quiet, in a clean-clone rehearsal) and compresses the ratio (5.3), while the costlier core
+    // could not keep up (0.76 and 0.51 of the rate). Either way the gate refuses this core.
+    const caught = (scenario: string, cpuLine: string) => breached.includes(`${scenario} ${cpuLine}`) || breached.includes(`${scenario} throughputRatio`);
+    expect({ breached, list: caught('api.list', 'cpuPerRequestRatioToBaseline'), rt: caught('rt.1k.core', 'cpuPerMessageRatioToBaseline') }).toMatchObject({ list: true, rt: true });
     fs.rmSync(out, { recursive: true, force: true });
   }, 300_000);
 });
