@@ -174,7 +174,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
       log(`history: this run's ratios appended to ${historyFile} (commit it on main)`);
     }
   }
-  log(gate.verdict === 'pass' ? 'GATE PASS' : gate.verdict === 'breach' ? `GATE FAIL: breached ${gate.breached.map((l) => `"${l.line}" (actual ${l.actual})`).join(', ')}` : `GATE ${gate.verdict.toUpperCase()}`);
+  log(gate.verdict === 'pass' ? 'GATE PASS' : gate.verdict === 'breach' ? `GATE FAIL: breached ${gate.breached.map((l) => `"${l.line}" (actual ${l.actual ?? l.note ?? 'none'})`).join(', ')}` : `GATE ${gate.verdict.toUpperCase()}`);
   return { exitCode: gate.exitCode, gate, files };
 }
 
@@ -187,7 +187,7 @@ function gitHead(): string | undefined {
 }
 
 function printTable(gate: GateVerdict): void {
-  const rows = gate.lines.map((l) => [l.status === 'pass' ? 'ok' : l.status.toUpperCase(), l.line, l.actual === null ? '—' : String(l.actual)]);
+  const rows = gate.lines.map((l) => [l.status === 'pass' ? 'ok' : l.status.toUpperCase(), l.line, l.actual === null ? (l.status === 'breach' && l.note ? `— (${l.note})` : '—') : String(l.actual)]);
   const w0 = Math.max(...rows.map((r) => r[0]!.length));
   const w1 = Math.max(...rows.map((r) => r[1]!.length));
   for (const r of rows) log(`${r[0]!.padEnd(w0)}  ${r[1]!.padEnd(w1)}  ${r[2]}`);

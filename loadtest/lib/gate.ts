@@ -71,6 +71,7 @@ export function evaluateRule(rule: Rule, outcome: ScenarioOutcome | undefined): 
   const value = outcome.metrics[rule.metric];
   if (!outcome.valid && !rule.robust) return { ...base, actual: value ?? null, status: 'invalid', note: outcome.invalidReason };
   // A metric that could not be computed (no samples, NaN) is a breach: the system produced nothing to judge.
+  if (value === Number.POSITIVE_INFINITY && rule.max !== undefined) return { ...base, actual: null, status: 'breach', note: '∞: CPU was spent and nothing was acked in the window' };
   if (value === undefined || !Number.isFinite(value)) return { ...base, actual: value ?? null, status: 'breach', note: 'no value (no samples?)' };
   const ok = (rule.max === undefined || value <= rule.max) && (rule.min === undefined || value >= rule.min);
   return { ...base, actual: value, status: ok ? 'pass' : 'breach' };

@@ -26,7 +26,7 @@ export function toReport(args: Omit<RunReport, 'version' | 'scenarios'> & { reco
   };
 }
 
-const cell = (v: unknown) => (v === undefined || v === null ? '—' : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'n/a') : String(v));
+const cell = (v: unknown) => (v === undefined || v === null ? '—' : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : v === Number.POSITIVE_INFINITY ? '∞' : 'n/a') : String(v));
 
 export function markdown(report: RunReport, records: ScenarioRecord[]): string {
   const out: string[] = [];
@@ -45,10 +45,10 @@ export function markdown(report: RunReport, records: ScenarioRecord[]): string {
   }
   const rt = records.filter((r) => r.kind === 'realtime');
   if (rt.length) {
-    out.push('## Real-time (ms; delivery = intended send → receive, all recipients merged)', '', '| scenario | target | sockets | offered msg/s | acked msg/s | delivery p50 | p95 | p99 | ack p95 | connect p95 | lost | dup | heap/socket KB | server CPU | CPU ms/msg | CPU µs/delivery | CPU/msg × relay | ELU | mongo CPU | p95 × relay | heap × relay | valid |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    out.push('## Real-time (ms; delivery = intended send → receive, all recipients merged)', '', '| scenario | target | sockets | offered msg/s | acked msg/s | delivery p50 | p95 | p99 | ack p95 | connect p95 | lost | dup | heap/socket KB | server CPU | CPU ms/msg sent | CPU ms/msg acked | CPU µs/delivery | CPU/msg acked × relay | ELU | mongo CPU | p95 × relay | heap × relay | valid |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rt) {
       const m = r.metrics;
-      out.push(`| ${r.id} | ${r.target} | ${cell(m.connected)}/${cell(m.sockets)} | ${cell(m.rate)} | ${cell(m.achievedAckRate)} | ${cell(m.deliveryP50)} | ${cell(m.deliveryP95)} | ${cell(m.deliveryP99)} | ${cell(m.ackP95)} | ${cell(m.connectP95)} | ${cell(m.lost)} | ${cell(m.duplicated)} | ${cell(m.heapPerSocketKB)} | ${cell(m.serverCpuShare)} | ${cell(m.cpuMsPerMessage)} | ${cell(m.cpuUsPerDelivery)} | ${cell(m.cpuPerMessageRatioToBaseline)} | ${cell(m.serverElu)} | ${cell(m.mongoCpuShare)} | ${cell(m.deliveryP95RatioToBaseline)} | ${cell(m.heapPerSocketRatio)} | ${r.valid ? 'yes' : `NO: ${r.invalidReason}`} |`);
+      out.push(`| ${r.id} | ${r.target} | ${cell(m.connected)}/${cell(m.sockets)} | ${cell(m.rate)} | ${cell(m.achievedAckRate)} | ${cell(m.deliveryP50)} | ${cell(m.deliveryP95)} | ${cell(m.deliveryP99)} | ${cell(m.ackP95)} | ${cell(m.connectP95)} | ${cell(m.lost)} | ${cell(m.duplicated)} | ${cell(m.heapPerSocketKB)} | ${cell(m.serverCpuShare)} | ${cell(m.cpuMsPerMessage)} | ${cell(m.cpuMsPerHandledMessage)} | ${cell(m.cpuUsPerDelivery)} | ${cell(m.cpuPerHandledMessageRatioToBaseline)} | ${cell(m.serverElu)} | ${cell(m.mongoCpuShare)} | ${cell(m.deliveryP95RatioToBaseline)} | ${cell(m.heapPerSocketRatio)} | ${r.valid ? 'yes' : `NO: ${r.invalidReason}`} |`);
     }
     out.push('');
   }
@@ -63,7 +63,7 @@ export function markdown(report: RunReport, records: ScenarioRecord[]): string {
   out.push('', '## Gate', '', '| line | actual | limit | status |', '| --- | --- | --- | --- |');
   for (const l of report.gate.lines) out.push(`| ${l.line} | ${cell(l.actual)} | ${l.limit} | ${l.status === 'pass' ? 'pass' : `**${l.status.toUpperCase()}**`}${l.note && l.status !== 'pass' ? ` (${l.note})` : ''} |`);
   out.push('');
-  if (report.gate.breached.length) out.push(`**Breached:** ${report.gate.breached.map((l) => `\`${l.line}\` (actual ${cell(l.actual)})`).join('; ')}`, '');
+  if (report.gate.breached.length) out.push(`**Breached:** ${report.gate.breached.map((l) => `\`${l.line}\` (actual ${l.actual === null && l.note ? l.note : cell(l.actual)})`).join('; ')}`, '');
   if (report.notes.length) out.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
   return out.join('\n');
 }

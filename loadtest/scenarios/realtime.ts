@@ -47,6 +47,8 @@ export interface RealtimeResult {
   unexpected: number;
   outOfOrder: number;
   measuredSent: number;
+  /** Acks received inside the measured window: the messages the server finished handling in it. */
+  measuredAcked: number;
   measuredDeliveries: number;
   achievedSendRate: number;
   /** Acks received inside the measured window per second: what the server actually sustained. */
@@ -252,6 +254,7 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
     unexpected,
     outOfOrder,
     measuredSent,
+    measuredAcked: ackedInWindow,
     measuredDeliveries,
     achievedSendRate: measuredSent / measuredWindowS,
     achievedAckRate: ackedInWindow / measuredWindowS,

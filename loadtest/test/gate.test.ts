@@ -136,6 +136,16 @@ describe('a starved machine and the robust CPU lines', () => {
     expect(decide(lines, { 'api.list': starved({ p95: 4000, cpuPerRequestRatioToBaseline: 6 }) }).exitCode).toBe(EXIT.invalid);
   });
 
+  it('fails a starved core that acked nothing: its CPU per acked message is infinite, a breach of the robust line', () => {
+    const rt = targets.short!.rules.filter((r) => r.scenario === 'rt.1k.core' && r.metric === 'cpuPerHandledMessageRatioToBaseline');
+    expect(rt).toHaveLength(1);
+    const verdict = decide(rt, { 'rt.1k.core': starved({ cpuPerHandledMessageRatioToBaseline: Number.POSITIVE_INFINITY }) }, undefined, undefined, { invalidIsNoise: true });
+    expect(verdict.exitCode).toBe(EXIT.breach);
+    expect(verdict.breached[0]!.note).toMatch(/nothing was acked/);
+    // The same line passes the unmodified core's measured ratio (4.5 at 300 msg/s).
+    expect(decide(rt, { 'rt.1k.core': starved({ cpuPerHandledMessageRatioToBaseline: 4.5 }) }, undefined, undefined, { invalidIsNoise: true }).exitCode).toBe(EXIT.pass);
+  });
+
   it('judges the short profile\'s loss and duplicate lines of a starved real-time run: one lost delivery fails the gate', () => {
     const exact = targets.short!.rules.filter((r) => r.scenario === 'rt.1k.core' && (r.metric === 'lost' || r.metric === 'duplicated'));
     expect(exact.map((r) => r.metric).sort()).toEqual(['duplicated', 'lost']);

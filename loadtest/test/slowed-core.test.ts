@@ -35,23 +35,17 @@ describe('gate against a deliberately slowed core', () => {
 
 /**
  * The gate's regression lines against a core that costs ~3× the CPU: the probe burns 2 ms of CPU on every
- * HTTP request and inbound WebSocket message (the core's own cost is ~1-1.5 ms per request). The short
- * profile (the real gate's loads and lines), list endpoint and sockets only, must fail on the same-run
- * CPU ratios (judged even when neighbours starve the machine), or on throughput when the starvation
- * comes from this suite itself (see below).
- */
-/*
- * Skipped (issue 23, open): on 2026-12-06 this gate did not reliably refuse the +2 ms core. At 100 msg/s the
- * bare relay's own CPU per message measured 1.1-1.7 ms (1,000 idle sockets' overhead shared by few messages;
- * ~0.3 ms on a quiet box), which compresses the core's ratio to 5.3-6.1 against the 9.5 line. When the
- * machine is busy, the latency and throughput lines that would catch it are INVALID, and once the gate exited 0
- * (the +2 ms core served 2.4 of 100 msg/s). Clean-clone rehearsals: failed 2 of 2, and once alone. A gate
- * that passes a costlier core is the open defect; this test comes back when the CPU lines are judged at
- * a rate where the per-message cost dominates.
+ * HTTP request and inbound WebSocket message (the core's own cost is ~1-1.7 ms per request or message at
+ * the short profile's rates). The short profile (the real gate's loads and lines), list endpoint and
+ * sockets only, must fail on the same-run CPU ratios, which are judged even when neighbours starve the
+ * machine. Sockets are judged per message *acked* at 300 msg/s: this test was skipped on 12-06 while
+ * the line was per message sent at 100 msg/s, where the +2 ms core kept up at only 1.6× the cost and
+ * its ratio (6.7-8.2) sat under the line, or fell behind and looked cheaper per message sent (it
+ * acked 2.4 of 100 msg/s and the gate exited 0). Measurements: loadtest/README.md "The gate's CPU lines".
  */
 describe('gate against a core that costs ~3× the CPU per request', () => {
-  it.skip('fails on the CPU-per-request and CPU-per-message ratio lines', () => {
-    const mongo = process.env.TEST_MONGODB_URI;
+  const mongo = process.env.TEST_MONGODB_URI;
+  (mongo ? it : it.skip)('fails on the CPU-per-request and CPU-per-acked-message ratio lines', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'loadtest-cpu-'));
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'loadtest/cli.ts', '--profile', 'short', '--only', 'api.list,rt', '--inject-cpu-ms', '2', '--out', out], {
       cwd: path.resolve(__dirname, '..', '..'),
@@ -64,12 +58,10 @@ describe('gate against a core that costs ~3× the CPU per request', () => {
     const json = fs.readdirSync(out).find((f) => f.endsWith('-short.json'))!;
     const report = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8'));
     const breached: string[] = report.gate.breached.map((l: { scenario: string; metric: string }) => `${l.scenario} ${l.metric}`);
-    // Each scenario is caught by its same-run CPU ratio, or, on a machine starved by the rest of the
-    // suite, by lost throughput: there the bare baseline's own CPU per message inflates (1.74 ms against
-    // ~0.3 quiet, in a clean-clone rehearsal) and compresses the ratio (5.3), while the costlier core
-    // could not keep up (0.76 and 0.51 of the rate). Either way the gate refuses this core.
-    const caught = (scenario: string, cpuLine: string) => breached.includes(`${scenario} ${cpuLine}`) || breached.includes(`${scenario} throughputRatio`);
-    expect({ breached, list: caught('api.list', 'cpuPerRequestRatioToBaseline'), rt: caught('rt.1k.core', 'cpuPerMessageRatioToBaseline') }).toMatchObject({ list: true, rt: true });
+    // The list endpoint: its CPU ratio, or, when the rest of the suite starves the machine and the bare
+    // route's own CPU per request inflates, the throughput it could not serve.
+    const listCaught = breached.includes('api.list cpuPerRequestRatioToBaseline') || breached.includes('api.list throughputRatio');
+    expect({ breached, listCaught }).toMatchObject({ listCaught: true, breached: expect.arrayContaining(['rt.1k.core cpuPerHandledMessageRatioToBaseline']) });
     fs.rmSync(out, { recursive: true, force: true });
   }, 300_000);
 });

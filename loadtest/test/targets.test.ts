@@ -14,9 +14,10 @@ describe('targets file', () => {
     }
   });
 
-  it('the short profile runs the seed load: 1,000 sockets at 100 msg/s', () => {
+  it('the short profile runs at least the seed load: 1,000 sockets at ≥ 100 msg/s (300: the CPU line needs it)', () => {
     const run = profiles.short!.realtime.runs.find((r) => r.id === '1k')!;
-    expect(run).toMatchObject({ sockets: 1_000, rate: 100 });
+    expect(run.sockets).toBe(1_000);
+    expect(run.rate).toBeGreaterThanOrEqual(100);
   });
 
   it('every profile with targets exists and every rule names a metric', () => {
