@@ -110,7 +110,10 @@ export async function startCore(config: Config, options: { logger?: Logger; now?
   // (REST, handshake, recovery, renew_token) also refuses one issued at or before the user's
   // sessions were ended; the record is an _id lookup, cached per instance (REVOCATION_CACHE_TTL_MS).
   const sessions = sessionsRepository(store);
-  const revocationCache = createRevocationCache({ endedAt: async (userId) => (await sessions.endedAt(userId))?.getTime() });
+  const revocationCache = createRevocationCache({
+    endedAt: async (userId) => (await sessions.endedAt(userId))?.getTime(),
+    endedAtMany: async (userIds) => new Map([...(await sessions.endedAtMany(userIds))].map(([userId, at]) => [userId, at.getTime()])),
+  });
   const verify = withRevocationCheck(createTokenVerifier(tokenSettingsFrom(config), now), revocationCache);
 
   // The gateway needs the chat service and the chat service reports to the gateway: bind late.

@@ -42,6 +42,80 @@ describe('revocation cache', () => {
     expect(await t.cache.endedAt('u')).toBe(7_000);
   });
 
+  describe('with a lookup that reads many users at once', () => {
+    const setupMany = (ttlMs = 2_000) => {
+      let clock = 0;
+      const reads: string[][] = [];
+      const stored = new Map<string, number>();
+      let fail = false;
+      const lookup = {
+        endedAt: async (userId: string) => { reads.push([userId]); return stored.get(userId); },
+        endedAtMany: async (userIds: string[]) => {
+          reads.push([...userIds]);
+          if (fail) throw new Error('database unreachable');
+          return new Map(userIds.filter((u) => stored.has(u)).map((u) => [u, stored.get(u)!]));
+        },
+      };
+      const cache = createRevocationCache(lookup, { ttlMs, clock: () => clock });
+      return { cache, reads, stored, tick: (ms: number) => { clock += ms; }, failReads: (v: boolean) => { fail = v; } };
+    };
+
+    it('a miss also refreshes the users read since their last refresh whose entries expire within half the TTL, in one read', async () => {
+      const t = setupMany();
+      await t.cache.endedAt('a');
+      t.tick(300);
+      await t.cache.endedAt('b');
+      t.tick(300);
+      await t.cache.endedAt('idle'); // read once, never again: not refreshed ahead
+      t.tick(1_000); // a: 1,600 ms old, b: 1,300, idle: 1,000
+      await t.cache.endedAt('a'); // hits, marks used
+      await t.cache.endedAt('b');
+      t.stored.set('b', 9_000);
+      t.tick(500); // a expired (2,100), b 1,800 old, expires within 1,000 ms
+      await t.cache.endedAt('a');
+      expect(t.reads).toEqual([['a'], ['b'], ['idle'], ['a', 'b']]);
+      // b was re-read with a: the new revocation is known without a read of its own, and the entry is fresh.
+      t.tick(1_000);
+      expect(await t.cache.endedAt('b')).toBe(9_000);
+      expect(t.reads).toHaveLength(4);
+    });
+
+    it('never serves an entry older than the TTL: a rider read counts from its own read', async () => {
+      const t = setupMany();
+      await t.cache.endedAt('a');
+      await t.cache.endedAt('b');
+      await t.cache.endedAt('b');
+      t.tick(2_000);
+      await t.cache.endedAt('a'); // b rides along
+      t.stored.set('b', 4_000);
+      t.tick(2_000);
+      expect(await t.cache.endedAt('b')).toBe(4_000);
+      expect(t.reads.at(-1)).toContain('b');
+    });
+
+    it('a failed read rejects the caller and leaves no unhandled rejection for the riders; the next miss reads again', async () => {
+      const t = setupMany();
+      await t.cache.endedAt('a');
+      await t.cache.endedAt('b');
+      await t.cache.endedAt('b');
+      t.tick(2_000);
+      t.failReads(true);
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        await expect(t.cache.endedAt('a')).rejects.toThrow('database unreachable');
+        await new Promise((r) => setImmediate(r));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+      t.failReads(false);
+      t.stored.set('b', 1_234);
+      expect(await t.cache.endedAt('b')).toBe(1_234);
+    });
+  });
+
   it('ends tokens issued at or before the revocation, and tokens without iat once there is one', () => {
     expect(endedFor(undefined, undefined)).toBe(false);
     expect(endedFor(10_500, 10_000)).toBe(true);

@@ -16,7 +16,12 @@ const MAX_ENTRIES = 50_000;
 export interface RevocationLookup {
   /** When the user's sessions were last ended (epoch ms), if ever. */
   endedAt(userId: string): Promise<number | undefined>;
+  /** The same for several users in one read (users without a record absent). */
+  endedAtMany?(userIds: string[]): Promise<Map<string, number>>;
 }
+
+/** Most users one refresh reads (the miss plus users read lately whose entries are about to expire). */
+const MAX_REFRESH_BATCH = 256;
 
 export interface RevocationCache {
   /** When the user's sessions were last ended (epoch ms), if ever: cached, at most REVOCATION_CACHE_TTL_MS old. */
@@ -35,27 +40,54 @@ export const endedFor = (endedAt: number | undefined, issuedAt: number | undefin
 export function createRevocationCache(lookup: RevocationLookup, options: { ttlMs?: number; clock?: () => number } = {}): RevocationCache {
   const ttl = options.ttlMs ?? REVOCATION_CACHE_TTL_MS;
   const clock = options.clock ?? (() => performance.now());
-  const entries = new Map<string, { endedAt: number | undefined; until: number }>();
+  // In refresh order, so in `until` order (every put sets until = now + ttl and moves the entry to the end).
+  const entries = new Map<string, { endedAt: number | undefined; until: number; used: boolean }>();
   const pending = new Map<string, Promise<number | undefined>>();
   /** Revocations only move forward: a read that started before a notice never undoes it. */
   const put = (userId: string, endedAt: number | undefined) => {
     const known = entries.get(userId)?.endedAt;
     const merged = known === undefined ? endedAt : endedAt === undefined ? known : Math.max(known, endedAt);
     entries.delete(userId);
-    entries.set(userId, { endedAt: merged, until: clock() + ttl });
+    entries.set(userId, { endedAt: merged, until: clock() + ttl, used: false });
     if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
     return merged;
   };
+  /**
+   * One read for the missed user and, where the lookup can read many, for the users read since their
+   * last refresh whose entries expire within half the TTL: under load every active user's entry expires
+   * once per TTL, and one `_id $in` read per half-TTL replaces one read per user (the 1,000 msg/s load
+   * profile: 0.49 revocation reads per message before). Each entry is still at most the TTL old.
+   */
+  const refresh = (userId: string): Promise<number | undefined> => {
+    const lookupMany = lookup.endedAtMany?.bind(lookup);
+    if (!lookupMany) {
+      const read = lookup.endedAt(userId).then((value) => put(userId, value)).finally(() => pending.delete(userId));
+      pending.set(userId, read);
+      return read;
+    }
+    const soon = clock() + ttl / 2;
+    const users = [userId];
+    for (const [other, entry] of entries) {
+      if (entry.until > soon || users.length >= MAX_REFRESH_BATCH) break;
+      if (entry.used && other !== userId && !pending.has(other)) users.push(other);
+    }
+    const read = lookupMany(users);
+    for (const user of users) {
+      const one = read.then((found) => put(user, found.get(user))).finally(() => pending.delete(user));
+      // A failed read rejects whoever awaits it; a rider nobody awaits must not be an unhandled rejection.
+      one.catch(() => undefined);
+      pending.set(user, one);
+    }
+    return pending.get(userId)!;
+  };
   const endedAt = (userId: string): Promise<number | undefined> => {
     const hit = entries.get(userId);
-    if (hit && clock() < hit.until) return Promise.resolve(hit.endedAt);
-    let read = pending.get(userId);
-    if (!read) {
-      // Concurrent misses of one user share one lookup.
-      read = lookup.endedAt(userId).then((value) => put(userId, value)).finally(() => pending.delete(userId));
-      pending.set(userId, read);
+    if (hit && clock() < hit.until) {
+      hit.used = true;
+      return Promise.resolve(hit.endedAt);
     }
-    return read;
+    // Concurrent misses of one user share one lookup.
+    return pending.get(userId) ?? refresh(userId);
   };
   return {
     endedAt,
