@@ -18,6 +18,7 @@ import { signLocalToken, tokenSettingsFrom } from '../core/src/auth/tokens';
 import { loadConfig } from '../core/src/config';
 import { startLocalStack } from '../ops/services/local-stack';
 import { freePort } from '../ops/services/ports';
+import { dbOpsPer, readDbOps, type DbOps } from './lib/db-ops';
 import { cpuMsBetween, repoRoot, spawnServer, type ServerProcess } from './lib/processes';
 import { seedApi, type Seeded } from './lib/seed';
 import type { SystemUnderTest } from './lib/stack';
@@ -41,18 +42,6 @@ const warmupS = Number(opt('warmup', '2'));
 const endpointsWanted = opt('endpoints', 'list,history,send,mixed').split(',');
 const cpuProf = args.includes('--cpu-prof');
 const limits = { eventLoopDelayP99MaxMs: 1e9, cpuShareMax: 1 };
-
-async function dbOps(metricsUrl: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^chat_mongodb_operation_duration_seconds_count\{([^}]*)\} (\S+)/.exec(line);
-    if (!m) continue;
-    const command = /command="([^"]+)"/.exec(m[1]!)?.[1] ?? '?';
-    out.set(command, (out.get(command) ?? 0) + Number(m[2]));
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   if (trees.length < 1) throw new Error('give at least one --tree name=dir');
@@ -112,7 +101,7 @@ async function main(): Promise<void> {
       for (const endpoint of endpointsWanted) {
         await new Promise((r) => setTimeout(r, 1500));
         const beforeStats = await Promise.all([bare, ...cores.map((c) => c.proc)].map((p) => p.stats()));
-        const beforeOps = await Promise.all(cores.map((c) => dbOps(c.metricsUrl)));
+        const beforeOps = await Promise.all(cores.map(async (c) => (await readDbOps(c.metricsUrl)) ?? (new Map() as DbOps)));
         const open = { rate, durationS, warmupS, limits };
         const profiling = cpuProf && round === 1;
         if (profiling) await Promise.all(cores.map((c) => c.proc.profileStart()));
@@ -130,18 +119,13 @@ async function main(): Promise<void> {
           }
         }
         const afterStats = await Promise.all([bare, ...cores.map((c) => c.proc)].map((p) => p.stats()));
-        const afterOps = await Promise.all(cores.map((c) => dbOps(c.metricsUrl)));
+        const afterOps = await Promise.all(cores.map(async (c) => (await readDbOps(c.metricsUrl)) ?? (new Map() as DbOps)));
         const bareCpu = cpuMsBetween(beforeStats[0]!, afterStats[0]!) / bareRun.sentTotal;
         bareRows.push({ round, endpoint, cpuMsPerReq: bareCpu });
         cores.forEach((c, k) => {
           const run = coreRuns[k]!;
           const cpu = cpuMsBetween(beforeStats[k + 1]!, afterStats[k + 1]!) / run.sentTotal;
-          const byCommand: Record<string, number> = {};
-          let total = 0;
-          for (const [command, n] of afterOps[k]!) {
-            const d = (n - (beforeOps[k]!.get(command) ?? 0)) / run.sentTotal;
-            if (d > 0.0005) { byCommand[command] = Number(d.toFixed(3)); total += d; }
-          }
+          const { total, byCommand } = dbOpsPer(beforeOps[k]!, afterOps[k]!, run.sentTotal);
           rows.push({ round, endpoint, core: c.name, cpuMsPerReq: cpu, ratio: cpu / Math.max(bareCpu, 0.01), opsPerReq: total, byCommand, errors: run.errors, p95: run.latency.pMs(95) });
         });
         const line = rows.slice(-cores.length).map((r) => `${r.core} ${r.cpuMsPerReq.toFixed(2)} ms (${r.ratio.toFixed(1)}×) ${r.opsPerReq.toFixed(2)} ops ${JSON.stringify(r.byCommand)}${r.errors ? ` ERR ${r.errors}` : ''}`).join(' | ');

@@ -60,24 +60,41 @@ describe('revocation cache', () => {
       return { cache, reads, stored, tick: (ms: number) => { clock += ms; }, failReads: (v: boolean) => { fail = v; } };
     };
 
-    it('a miss also refreshes the users read since their last refresh whose entries expire within half the TTL, in one read', async () => {
+    it('a miss also refreshes, in one read, the users asked about within two TTLs whose entries expire within half the TTL', async () => {
       const t = setupMany();
+      await t.cache.endedAt('idle'); // asked once, 6.8 s (over two TTLs) before the miss below: not refreshed ahead
+      t.tick(4_500);
       await t.cache.endedAt('a');
       t.tick(300);
       await t.cache.endedAt('b');
-      t.tick(300);
-      await t.cache.endedAt('idle'); // read once, never again: not refreshed ahead
-      t.tick(1_000); // a: 1,600 ms old, b: 1,300, idle: 1,000
-      await t.cache.endedAt('a'); // hits, marks used
+      t.tick(1_500); // 6,300
+      await t.cache.endedAt('a');
       await t.cache.endedAt('b');
       t.stored.set('b', 9_000);
-      t.tick(500); // a expired (2,100), b 1,800 old, expires within 1,000 ms
+      t.tick(500); // 6,800: a expired, b expires within 1,000 ms
       await t.cache.endedAt('a');
-      expect(t.reads).toEqual([['a'], ['b'], ['idle'], ['a', 'b']]);
+      expect(t.reads).toEqual([['idle'], ['a'], ['b'], ['a', 'b']]);
       // b was re-read with a: the new revocation is known without a read of its own, and the entry is fresh.
       t.tick(1_000);
       expect(await t.cache.endedAt('b')).toBe(9_000);
       expect(t.reads).toHaveLength(4);
+    });
+
+    it('a user who asks less often than the TTL (a sender every 1.6 TTLs) rides along instead of reading alone', async () => {
+      const t = setupMany();
+      // u0..u9 each ask every 3,200 ms, staggered by 320 ms: without riders every ask is a read of its own.
+      let clock = 0;
+      for (let round = 0; round < 6; round++) {
+        for (let i = 0; i < 10; i++) {
+          t.tick(320);
+          clock += 320;
+          await t.cache.endedAt(`u${i}`);
+        }
+      }
+      expect(clock).toBe(19_200);
+      const lateReads = t.reads.slice(10); // after every user's first read
+      expect(lateReads.length).toBeLessThan(50 / 3);
+      expect(lateReads.some((r) => r.length > 1)).toBe(true);
     });
 
     it('never serves an entry older than the TTL: a rider read counts from its own read', async () => {

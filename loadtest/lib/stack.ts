@@ -4,6 +4,7 @@ import { loadConfig } from '../../core/src/config';
 import { startLocalStack, type LocalStack } from '../../ops/services/local-stack';
 import path from 'node:path';
 import { compileTree } from '../../ops/build/compile';
+import { freePort } from '../../ops/services/ports';
 import { pidListeningOn, repoRoot, spawnServer, type ServerProcess } from './processes';
 
 /** The core as production runs it: compiled to JavaScript once (ops/build/compile.ts), beside this run's other files. */
@@ -14,7 +15,8 @@ function compiledCore(): string {
 }
 
 export interface SystemUnderTest {
-  core: { url: string; process?: ServerProcess };
+  /** metricsUrl: the core's Prometheus endpoint (its database operations per request and message). */
+  core: { url: string; process?: ServerProcess; metricsUrl?: string };
   /** Pids whose CPU share is recorded per scenario (core, MongoDB-compatible server). */
   pids: Record<string, number | undefined>;
   bareExpress: ServerProcess;
@@ -47,9 +49,10 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
     for (const s of stops.reverse()) await s().catch(() => undefined);
   };
   try {
+    const metricsPort = await freePort();
     const coreEnv: Record<string, string> = {
       APP_ENV: 'test',
-      METRICS_PORT: '0',
+      METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'warn',
       MONGODB_DB: `loadtest_${randomBytes(4).toString('hex')}`,
       RATE_LIMIT_API_PER_MIN: '1000000',
@@ -92,7 +95,7 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
     const core = await spawnServer({ name: 'core', entry, loader: compiled ? 'none' : 'tsx', logDir: options.logDir, env: { ...coreEnv, MONGODB_URI: stack.env.MONGODB_URI } });
     stops.push(() => core.stop());
     return {
-      core: { url: core.url, process: core },
+      core: { url: core.url, process: core, metricsUrl: `http://127.0.0.1:${metricsPort}` },
       pids: { core: core.pid, mongo: pidListeningOn(Number(new URL(stack.env.MONGODB_URI).port)) },
       bareExpress,
       bareRelay,

@@ -8,6 +8,7 @@ import type { GeneratorHealth } from './health';
 import type { LatencyHistogram } from './histogram';
 import { round } from './histogram';
 import { createConversation, pool, seedApi, type Seeded } from './seed';
+import { dbOpsPer, readDbOps, type DbOps } from './db-ops';
 import { cpuMsBetween, eluBetween, watchCpu, type ServerProcess, type ServerStats } from './processes';
 import type { SystemUnderTest } from './stack';
 
@@ -36,7 +37,7 @@ const BASE_FLOOR_MS = 0.5;
 const ratio = (a: number, b: number, floor = BASE_FLOOR_MS) => round(a / Math.max(b, floor));
 
 /** Probe snapshots of one server around a run: its CPU (process.cpuUsage) and event-loop utilisation. */
-export interface ServerWindow { before?: ServerStats; after?: ServerStats }
+export interface ServerWindow { before?: ServerStats; after?: ServerStats; opsBefore?: DbOps; opsAfter?: DbOps }
 
 function apiRecord(id: string, target: ScenarioRecord['target'], r: HttpRunResult, params: Record<string, unknown>, server?: ServerWindow): ScenarioRecord {
   const s = r.latency.summary();
@@ -54,7 +55,9 @@ function apiRecord(id: string, target: ScenarioRecord['target'], r: HttpRunResul
     if (r.sentTotal) metrics.cpuMsPerRequest = round(cpuMs / r.sentTotal, 4);
     metrics.serverElu = round(eluBetween(server.before, server.after));
   }
-  return { id, kind: r.model === 'open' ? 'api-open' : 'api-closed', target, params, metrics, histograms: { latency: r.latency }, generator: r.generator, details: { errorKinds: r.errorKinds }, valid: r.generator.valid, invalidReason: r.generator.reason };
+  const ops = server?.opsBefore && server.opsAfter && r.sentTotal ? dbOpsPer(server.opsBefore, server.opsAfter, r.sentTotal) : undefined;
+  if (ops) metrics.dbOpsPerRequest = ops.total;
+  return { id, kind: r.model === 'open' ? 'api-open' : 'api-closed', target, params, metrics, histograms: { latency: r.latency }, generator: r.generator, details: { errorKinds: r.errorKinds, ...(ops ? { dbOpsPerRequestByCommand: ops.byCommand } : {}) }, valid: r.generator.valid, invalidReason: r.generator.reason };
 }
 
 function realtimeRecord(id: string, target: ScenarioRecord['target'], r: RealtimeResult): ScenarioRecord {
@@ -131,10 +134,11 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
   /** Probe snapshots of the core and the bare route around fn (their own CPU counters, event-loop utilisation). */
   const windowed = async <T>(fn: () => Promise<T>): Promise<{ result: T; core: ServerWindow; bare: ServerWindow }> => {
     const snap = (p?: ServerProcess) => (p ? p.stats(false).catch(() => undefined) : Promise.resolve(undefined));
-    const [coreBefore, bareBefore] = await Promise.all([snap(sut.core.process), snap(sut.bareExpress)]);
+    const ops = () => (sut.core.metricsUrl ? readDbOps(sut.core.metricsUrl) : Promise.resolve(undefined));
+    const [coreBefore, bareBefore, opsBefore] = await Promise.all([snap(sut.core.process), snap(sut.bareExpress), ops()]);
     const result = await fn();
-    const [coreAfter, bareAfter] = await Promise.all([snap(sut.core.process), snap(sut.bareExpress)]);
-    return { result, core: { before: coreBefore, after: coreAfter }, bare: { before: bareBefore, after: bareAfter } };
+    const [coreAfter, bareAfter, opsAfter] = await Promise.all([snap(sut.core.process), snap(sut.bareExpress), ops()]);
+    return { result, core: { before: coreBefore, after: coreAfter, opsBefore, opsAfter }, bare: { before: bareBefore, after: bareAfter } };
   };
   /** Runs fn under the core's V8 CPU profiler when this scenario is the one asked for (--cpu-prof-scenario). */
   const profiled = async <T>(id: string, fn: () => Promise<T>): Promise<T> => {
@@ -341,10 +345,29 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
     const coreRun = async () => {
       const target = await targetOf('core', run.sockets, run.members);
       // The CPU profile covers the measured send window only (not connects, joins or warm-up).
-      const window = opts.cpuProfile?.scenario === coreId && sut.core.process
-        ? { onMeasureStart: () => sut.core.process!.profileStart(), onMeasureEnd: () => sut.core.process!.profileStop(opts.cpuProfile!.file) }
-        : {};
-      return realtimeRecord(coreId, 'core', await withCpu(coreId, () => runRealtime(target, params, limits, `${tag}c${run.id}`, window)));
+      const profiling = opts.cpuProfile?.scenario === coreId && sut.core.process;
+      // The core's database operations over the measured send window (per message sent).
+      let opsBefore: DbOps | undefined;
+      let opsAfter: DbOps | undefined;
+      const metricsUrl = sut.core.metricsUrl;
+      const window = {
+        onMeasureStart: async () => {
+          if (metricsUrl) opsBefore = await readDbOps(metricsUrl);
+          if (profiling) await sut.core.process!.profileStart();
+        },
+        onMeasureEnd: async () => {
+          if (metricsUrl) opsAfter = await readDbOps(metricsUrl);
+          if (profiling) await sut.core.process!.profileStop(opts.cpuProfile!.file);
+        },
+      };
+      const result = await withCpu(coreId, () => runRealtime(target, params, limits, `${tag}c${run.id}`, window));
+      const record = realtimeRecord(coreId, 'core', result);
+      if (opsBefore && opsAfter && result.measuredSent) {
+        const ops = dbOpsPer(opsBefore, opsAfter, result.measuredSent);
+        record.metrics.dbOpsPerMessage = ops.total;
+        record.details = { ...record.details, dbOpsPerMessageByCommand: ops.byCommand };
+      }
+      return record;
     };
     let relay: ScenarioRecord;
     let core: ScenarioRecord | undefined;
