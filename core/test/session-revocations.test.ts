@@ -60,6 +60,14 @@ describe('revocation cache', () => {
       return { cache, reads, stored, tick: (ms: number) => { clock += ms; }, failReads: (v: boolean) => { fail = v; } };
     };
 
+    /** a read once, b read and asked again, then both expired: the next miss of a takes b along. */
+    const bothExpired = async (t: ReturnType<typeof setupMany>) => {
+      await t.cache.endedAt('a');
+      await t.cache.endedAt('b');
+      await t.cache.endedAt('b');
+      t.tick(2_000);
+    };
+
     it('a miss also refreshes, in one read, the users asked about within two TTLs whose entries expire within half the TTL', async () => {
       const t = setupMany();
       await t.cache.endedAt('idle'); // asked once, 6.8 s (over two TTLs) before the miss below: not refreshed ahead
@@ -99,10 +107,7 @@ describe('revocation cache', () => {
 
     it('never serves an entry older than the TTL: a rider read counts from its own read', async () => {
       const t = setupMany();
-      await t.cache.endedAt('a');
-      await t.cache.endedAt('b');
-      await t.cache.endedAt('b');
-      t.tick(2_000);
+      await bothExpired(t);
       await t.cache.endedAt('a'); // b rides along
       t.stored.set('b', 4_000);
       t.tick(2_000);
@@ -112,10 +117,7 @@ describe('revocation cache', () => {
 
     it('a failed read rejects the caller and leaves no unhandled rejection for the riders; the next miss reads again', async () => {
       const t = setupMany();
-      await t.cache.endedAt('a');
-      await t.cache.endedAt('b');
-      await t.cache.endedAt('b');
-      t.tick(2_000);
+      await bothExpired(t);
       t.failReads(true);
       const unhandled: unknown[] = [];
       const onUnhandled = (reason: unknown) => unhandled.push(reason);

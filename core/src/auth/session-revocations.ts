@@ -73,7 +73,11 @@ export function createRevocationCache(lookup: RevocationLookup, options: { ttlMs
     const users = [userId];
     for (const [other, entry] of entries) {
       if (entry.until > soon || users.length >= MAX_REFRESH_BATCH) break;
-      if (entry.askedAt >= at - 2 * ttl && other !== userId && !pending.has(other)) users.push(other);
+      if (other === userId || pending.has(other)) continue;
+      if (entry.askedAt >= at - 2 * ttl) users.push(other);
+      // Expired and nobody asked lately: dropped (read again on demand), so the next miss does not walk
+      // past it again — otherwise every miss would scan all the users who were once active.
+      else if (entry.until <= at) entries.delete(other);
     }
     const read = lookupMany(users);
     for (const user of users) {
