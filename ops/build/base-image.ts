@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '../process';
+import { withBuildLock } from '../services/build-lock';
 import { cacheDir, repoRoot } from '../services/paths';
 import type { Podman } from './podman';
 
@@ -62,33 +63,38 @@ export async function ensureBaseTarball(recipe: BaseRecipe, log: (line: string) 
   const tarball = baseTarballPath(recipe);
   if (fs.existsSync(tarball)) return tarball;
   if (process.getuid?.() !== 0) throw new Error('building the local base image needs root (debootstrap); run as root, or pass --base node:24-bookworm-slim where a registry is reachable');
-  const rootfs = `${tarball}.rootfs`;
-  fs.rmSync(rootfs, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  try {
-    log(`debootstrap --variant=${recipe.variant} ${recipe.suite} from ${recipe.mirror} (once per recipe, ~30 s) ...`);
-    await run('debootstrap', [`--variant=${recipe.variant}`, recipe.suite, rootfs, recipe.mirror], {
-      timeoutMs: 10 * 60_000,
-      next: `check that apt reaches ${recipe.mirror} (apt-get update); or build FROM a registry image: ops build --base ${officialBase}`,
-    });
-    // What a slim image leaves out: apt's caches and lists, documentation, man pages, locales.
-    for (const p of ['var/cache/apt', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'var/log']) {
-      fs.rmSync(path.join(rootfs, p), { recursive: true, force: true });
-      fs.mkdirSync(path.join(rootfs, p), { recursive: true });
-    }
-    const node = path.join(rootfs, 'usr', 'local', 'bin', 'node');
-    fs.mkdirSync(path.dirname(node), { recursive: true });
-    fs.copyFileSync(path.join(nodePackageDir(), 'bin', 'node'), node);
-    fs.chmodSync(node, 0o755);
-    // Best effort: an unstripped Node only makes the image larger.
-    await run('strip', ['--strip-unneeded', node], { timeoutMs: 60_000, nothrow: true });
-    await run('tar', ['-C', rootfs, '--numeric-owner', '-cf', `${tarball}.tmp`, '.'], { timeoutMs: 5 * 60_000, next: `check free space in ${dir} (df -h)` });
-    fs.renameSync(`${tarball}.tmp`, tarball);
-  } finally {
+  // Two runs on one machine (a test run beside `npm run services -- provision`) would share the
+  // rootfs directory, each wiping the other's debootstrap: the second waits, then finds the tarball.
+  return withBuildLock(dir, log, async () => {
+    if (fs.existsSync(tarball)) return tarball;
+    const rootfs = `${tarball}.rootfs`;
     fs.rmSync(rootfs, { recursive: true, force: true });
-    fs.rmSync(`${tarball}.tmp`, { force: true });
-  }
-  return tarball;
+    fs.mkdirSync(dir, { recursive: true });
+    try {
+      log(`debootstrap --variant=${recipe.variant} ${recipe.suite} from ${recipe.mirror} (once per recipe, ~30 s) ...`);
+      await run('debootstrap', [`--variant=${recipe.variant}`, recipe.suite, rootfs, recipe.mirror], {
+        timeoutMs: 10 * 60_000,
+        next: `check that apt reaches ${recipe.mirror} (apt-get update); or build FROM a registry image: ops build --base ${officialBase}`,
+      });
+      // What a slim image leaves out: apt's caches and lists, documentation, man pages, locales.
+      for (const p of ['var/cache/apt', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'var/log']) {
+        fs.rmSync(path.join(rootfs, p), { recursive: true, force: true });
+        fs.mkdirSync(path.join(rootfs, p), { recursive: true });
+      }
+      const node = path.join(rootfs, 'usr', 'local', 'bin', 'node');
+      fs.mkdirSync(path.dirname(node), { recursive: true });
+      fs.copyFileSync(path.join(nodePackageDir(), 'bin', 'node'), node);
+      fs.chmodSync(node, 0o755);
+      // Best effort: an unstripped Node only makes the image larger.
+      await run('strip', ['--strip-unneeded', node], { timeoutMs: 60_000, nothrow: true });
+      await run('tar', ['-C', rootfs, '--numeric-owner', '-cf', `${tarball}.tmp`, '.'], { timeoutMs: 5 * 60_000, next: `check free space in ${dir} (df -h)` });
+      fs.renameSync(`${tarball}.tmp`, tarball);
+    } finally {
+      fs.rmSync(rootfs, { recursive: true, force: true });
+      fs.rmSync(`${tarball}.tmp`, { force: true });
+    }
+    return tarball;
+  });
 }
 
 /** The local base image in this podman storage: imported from the cached tarball when missing. */
