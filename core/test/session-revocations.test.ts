@@ -1,4 +1,4 @@
-import { createRevocationCache, endedFor, withRevocationCheck } from '../src/auth/session-revocations';
+import { createRevocationCache, endedFor, takeRiders, withRevocationCheck, type CacheEntry } from '../src/auth/session-revocations';
 
 /** The per-instance cache of the durable revocation record (auth/session-revocations.ts). */
 describe('revocation cache', () => {
@@ -40,6 +40,37 @@ describe('revocation cache', () => {
     expect(await t.cache.isEnded('u', 6_000)).toBe(true);
     t.cache.learn('u', 3_000); // an older revocation never moves it back
     expect(await t.cache.endedAt('u')).toBe(7_000);
+  });
+
+  it('an entry counts its TTL from when its read began, not from when the read landed', async () => {
+    const t = setup();
+    const release = t.hold();
+    const slow = t.cache.endedAt('u');
+    t.tick(1_500);
+    release();
+    await slow;
+    t.tick(600); // 2,100 after the read began
+    await t.cache.endedAt('u');
+    expect(t.reads).toEqual(['u', 'u']);
+  });
+
+  it('a completed sweep keeps every entry good until a TTL after the sweep began; one that has not completed vouches for nothing', async () => {
+    const t = setup();
+    await t.cache.endedAt('u');
+    t.tick(1_500);
+    t.cache.sweepStarted()(); // began and learnt everything at 1,500
+    t.tick(1_000); // 2,500: past the entry's own TTL, within the sweep's
+    expect(await t.cache.endedAt('u')).toBeUndefined();
+    expect(t.reads).toEqual(['u']);
+    const unfinished = t.cache.sweepStarted(); // began at 2,500, never completes
+    t.set(5_000); // a revocation no completed sweep has seen
+    t.tick(1_000); // 3,500: a TTL after the completed sweep began
+    expect(await t.cache.endedAt('u')).toBe(5_000);
+    expect(t.reads).toEqual(['u', 'u']);
+    t.tick(2_000);
+    await t.cache.endedAt('u');
+    expect(t.reads).toEqual(['u', 'u', 'u']);
+    void unfinished;
   });
 
   describe('with a lookup that reads many users at once', () => {
@@ -105,6 +136,20 @@ describe('revocation cache', () => {
       expect(lateReads.some((r) => r.length > 1)).toBe(true);
     });
 
+    it('while sweeps keep entries current, a miss reads the new user alone, and the others are not read again', async () => {
+      const t = setupMany();
+      await t.cache.endedAt('a');
+      await t.cache.endedAt('b');
+      t.tick(1_000);
+      t.cache.sweepStarted()();
+      t.tick(500); // a and b expire within half the TTL, but the sweep keeps them good until 3,000
+      await t.cache.endedAt('c');
+      t.tick(1_000); // 2,500
+      await t.cache.endedAt('a');
+      await t.cache.endedAt('b');
+      expect(t.reads).toEqual([['a'], ['b'], ['c']]);
+    });
+
     it('never serves an entry older than the TTL: a rider read counts from its own read', async () => {
       const t = setupMany();
       await bothExpired(t);
@@ -132,6 +177,64 @@ describe('revocation cache', () => {
       t.failReads(false);
       t.stored.set('b', 1_234);
       expect(await t.cache.endedAt('b')).toBe(1_234);
+    });
+  });
+
+  describe('the riders of a miss (takeRiders)', () => {
+    /** Counts the entries every walk of the map looks at. */
+    class CountingMap extends Map<string, CacheEntry> {
+      steps = 0;
+      override *entries(): MapIterator<[string, CacheEntry]> {
+        for (const pair of super.entries()) {
+          this.steps++;
+          yield pair;
+        }
+      }
+      override [Symbol.iterator]() {
+        return this.entries();
+      }
+    }
+
+    it('a miss walks a bounded number of entries, and not again those whose reads are pending or that nobody asked about lately', () => {
+      const ttl = 2_000;
+      const at = 10_000;
+      const entries = new CountingMap();
+      // 3,000 users whose reads are in flight (slow database), then 3,000 idle ones not yet expired, all expiring soon.
+      for (let i = 0; i < 3_000; i++) entries.set(`p${i}`, { endedAt: undefined, until: at + 100, askedAt: at - 100 });
+      for (let i = 0; i < 3_000; i++) entries.set(`i${i}`, { endedAt: undefined, until: at + 200, askedAt: at - 3 * ttl });
+      const pending = (u: string) => u.startsWith('p');
+      for (let miss = 0; miss < 1_000; miss++) expect(takeRiders(entries, `m${miss}`, at, ttl, pending)).toEqual([]);
+      // Each entry is walked about once, not once per miss (6,000,000 steps before; 1,025,000 with only the walk bound).
+      expect(entries.steps).toBeLessThan(2 * 6_000 + 1_000 * 2);
+      // A quarter TTL later the walk looks at them again (pending reads may have landed, idle entries expired).
+      const before = entries.steps;
+      takeRiders(entries, 'later', at + ttl / 4 + 1, ttl, pending);
+      expect(entries.steps - before).toBeGreaterThan(100);
+      expect(entries.size).toBe(6_000); // nothing valid was dropped
+    });
+
+    it('takes recently asked users expiring soon, drops expired idle ones, and keeps every value it moves', () => {
+      const ttl = 2_000;
+      const at = 10_000;
+      const entries = new Map<string, CacheEntry>([
+        ['expiredIdle', { endedAt: 1, until: at - 1, askedAt: at - 3 * ttl }],
+        ['rider', { endedAt: 2, until: at + 500, askedAt: at - 1_000 }],
+        ['validIdle', { endedAt: 3, until: at + 600, askedAt: at - 3 * ttl }],
+        ['fresh', { endedAt: 4, until: at + 1_500, askedAt: at }],
+      ]);
+      expect(takeRiders(entries, 'missed', at, ttl, () => false)).toEqual(['rider']);
+      expect([...entries.keys()]).toEqual(['fresh', 'rider', 'validIdle']);
+      expect(entries.get('validIdle')).toMatchObject({ endedAt: 3, until: at + 600, askedAt: at - 3 * ttl });
+    });
+
+    it('keeps an idle entry past its own TTL while a sweep still vouches for it', () => {
+      const ttl = 2_000;
+      const at = 10_000;
+      const entries = new Map<string, CacheEntry>([['expiredIdle', { endedAt: 1, until: at - 1, askedAt: at - 3 * ttl }]]);
+      takeRiders(entries, 'missed', at, ttl, () => false, at - ttl + 1);
+      expect(entries.get('expiredIdle')).toMatchObject({ endedAt: 1 });
+      takeRiders(entries, 'missed', at + ttl, ttl, () => false, at - ttl + 1);
+      expect(entries.has('expiredIdle')).toBe(false);
     });
   });
 

@@ -152,18 +152,28 @@ export function createSessionRevocation(io: ChatServer, deps: SessionRevocationD
   let sweeping: Promise<void> | undefined;
   /** One pass: mark this instance alive, end and confirm what was revoked since the last pass. */
   async function sweepOnce(): Promise<void> {
+    // Taken before the heartbeat: what the pass reads covers every revocation written before this moment.
+    const covered = cache.sweepStarted();
     const serverNow = (await repository.heartbeat(instanceId)).getTime();
     const from = new Date(since === undefined ? serverNow - FIRST_LOOKBACK_MS : since - SWEEP_OVERLAP_MS);
-    for (let pages = 0; pages < 20; pages++) {
+    let drained = false;
+    for (let pages = 0; pages < 20 && !drained; pages++) {
       const page = await repository.unconfirmedSince(from, instanceId, SWEEP_PAGE);
       for (const r of page) {
         cache.learn(r.userId, r.sessionsEndedAt.getTime());
         endLocal(r.userId, r.sessionsEndedAt.getTime());
       }
       await Promise.all(page.map((r) => repository.confirm(r.userId, r.sessionsEndedAt, instanceId)));
-      if (page.length < SWEEP_PAGE) break;
+      drained = page.length < SWEEP_PAGE;
+    }
+    // A pass that left pages unread neither moves on (the next one reads them from the same start) nor
+    // vouches for anything: cached entries then expire by their own TTL.
+    if (!drained) {
+      since ??= serverNow - FIRST_LOOKBACK_MS + SWEEP_OVERLAP_MS;
+      return;
     }
     since = serverNow;
+    covered();
   }
   const sweep = (): Promise<void> => {
     sweeping ??= sweepOnce()
