@@ -47,6 +47,22 @@ describe('history page fields', () => {
   });
 });
 
+describe('the stored watermark follows the sends with no history read', () => {
+  it('an instance\'s own allocations stored in full raise `settledSeq` in the database (one bulk write per tick)', async () => {
+    const id = (await t.api('ann', 'POST', '/api/conversations', { type: 'group', name: 'raise', memberIds: ['ben'] })).body.id as string;
+    for (const n of [1, 2, 3]) expect((await t.api('ann', 'POST', `/api/conversations/${id}/messages`, { clientMsgId: `r${n}`, text: 'x' })).status).toBe(201);
+    let doc = await db().collection('conversations').findOne({ _id: new ObjectId(id) });
+    for (let i = 0; i < 50 && (doc?.settledSeq ?? 0) < 3; i++) {
+      await sleep(50);
+      doc = await db().collection('conversations').findOne({ _id: new ObjectId(id) });
+    }
+    expect(doc).toMatchObject({ lastSeq: 3, settledSeq: 3 });
+    // Counted like every other database call (the load reports' operations per message).
+    const metrics = await (await fetch(`${t.core.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/chat_mongodb_operation_duration_seconds_count\{[^}]*command="bulkWrite"[^}]*\} [1-9]/);
+  });
+});
+
 describe('reserved seqs nobody stores (an instance SIGKILLed after its $inc)', () => {
   it('are "not yet" at first (above settledSeq, not skipped), then burned by the settler and reported skipped', async () => {
     const before = (await page(0)).lastSeq;
@@ -233,6 +249,7 @@ describe('the settler moves the watermark over this instance\'s own stored range
         scan: async (_c: ObjectId, base: number, last: number) => { scans.push([base, last]); return { settled: last, gaps: [], scannedTo: last }; },
         burn: async () => [],
         raiseSettled: async (_c: ObjectId, seq: number) => { raised.push(seq); },
+        raiseSettledMany: async (raises: { seq: number }[]) => { raised.push(...raises.map((r) => r.seq)); },
       } as any,
       settleMs: 1_000,
       now: () => new Date(0),
@@ -254,5 +271,32 @@ describe('the settler moves the watermark over this instance\'s own stored range
     await settler.settleNow();
     expect(scans).toEqual([[0, 5], [8, 12]]);
     expect(raised).toEqual([5, 8, 12]);
+  });
+
+  it('learns the watermark the allocation read: a first allocation right above it needs no scan, one further up is scanned', async () => {
+    const scans: [string, number, number][] = [];
+    const raised: [string, number][] = [];
+    const bulks: number[] = [];
+    const settler = createSeqSettler({
+      conversations: { findById: async (id: ObjectId) => ({ _id: id, lastSeq: 20, settledSeq: 0 }) } as any,
+      seqs: {
+        scan: async (c: ObjectId, base: number, last: number) => { scans.push([c.toHexString(), base, last]); return { settled: last, gaps: [], scannedTo: last }; },
+        burn: async () => [],
+        raiseSettled: async (c: ObjectId, seq: number) => { raised.push([c.toHexString(), seq]); },
+        raiseSettledMany: async (raises: { conversationId: ObjectId; seq: number }[]) => { bulks.push(raises.length); raised.push(...raises.map((r): [string, number] => [r.conversationId.toHexString(), r.seq])); },
+      } as any,
+      settleMs: 1_000,
+      now: () => new Date(0),
+    });
+    const fresh = new ObjectId();
+    const busy = new ObjectId();
+    const other = new ObjectId();
+    settler.stored(fresh.toHexString() as never, 1, 3, 0); // a new conversation: nothing below seq 1
+    settler.stored(other.toHexString() as never, 5, 6, 4); // the watermark right below
+    settler.stored(busy.toHexString() as never, 11, 12, 7); // 8..10 may be unsettled: scanned
+    await settler.settleNow();
+    expect(scans).toEqual([[busy.toHexString(), 0, 20]]);
+    expect(raised.filter(([c]) => c !== busy.toHexString()).sort()).toEqual([[fresh.toHexString(), 3], [other.toHexString(), 6]].sort());
+    expect(bulks).toEqual([2]); // both raises in one write
   });
 });

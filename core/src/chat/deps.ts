@@ -28,7 +28,7 @@ export interface ChatDeps {
   /** Tombstones and watermark of burned seqs (README "Delivery contract"). */
   seqs: SeqsRepository;
   /** The background settler: told about conversations that may hold unsettled seqs. */
-  settler?: { track(id: ConversationId): void; stored(id: ConversationId, from: number, to: number): void };
+  settler?: { track(id: ConversationId): void; stored(id: ConversationId, from: number, to: number, settledSeq?: number): void };
   /** SEQ_SETTLE_MS. */
   seqSettleMs?: number;
   events: ChatEvents;

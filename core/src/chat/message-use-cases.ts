@@ -21,7 +21,7 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
     seqs: deps.seqs,
     settleMs: deps.seqSettleMs,
     onReserved: (conversationId) => deps.settler?.track(conversationIdOf(conversationId)),
-    onStored: (conversationId, from, to) => deps.settler?.stored(conversationIdOf(conversationId), from, to),
+    onStored: (conversationId, from, to, settledSeq) => deps.settler?.stored(conversationIdOf(conversationId), from, to, settledSeq),
     members: { present: (pairs) => deps.memberships.present(pairs) },
     // Runs inside the batch, in seq order, before any sender of the batch is answered.
     publish: (doc, acceptedAt) => {

@@ -18,6 +18,8 @@ interface Pending {
   reservedAt?: number;
   /** The conversation's membership epoch read with the seq allocation. */
   membershipEpoch?: number;
+  /** The conversation's settled watermark read with the seq allocation (a lower bound: it only rises). */
+  settledSeq?: number;
   resolve(outcome: BatchOutcome): void;
   reject(error: unknown): void;
 }
@@ -52,8 +54,11 @@ export interface SendBatcherDeps {
    * the outcome unknown): the settler scans it.
    */
   onReserved?(conversationId: ObjectId): void;
-  /** Every seq of one allocation `from..to` was stored by this batch (the settler may move the watermark without a scan). */
-  onStored?(conversationId: ObjectId, from: number, to: number): void;
+  /**
+   * Every seq of one allocation `from..to` was stored by this batch (the settler may move the
+   * watermark without a scan); `settledSeq`: the watermark the allocation read.
+   */
+  onStored?(conversationId: ObjectId, from: number, to: number, settledSeq?: number): void;
   /**
    * Membership re-check at write time (issue 21, join/remove race). Seq allocation returns the
    * conversation's membership epoch, which every departure raises before it answers. A sender this
@@ -137,11 +142,13 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     await Promise.all([...byConversation.values()].map(async (items) => {
       let last: number | undefined;
       let epoch = 0;
+      let settledSeq: number | undefined;
       const reservedAt = performance.now();
       try {
         const allocated = await deps.conversations.allocateSeqs(items[0]!.draft.conversationId, items.length, now);
         last = allocated?.lastSeq;
         epoch = allocated?.membershipEpoch ?? 0;
+        settledSeq = allocated?.settledSeq;
       } catch (error) {
         // Whether the $inc happened is unknown: the settler watches the conversation (a reserved
         // seq nobody stores is burned), and the senders retry. Nothing of these was stored; the
@@ -159,6 +166,7 @@ export function createSendBatcher(deps: SendBatcherDeps) {
         (item.draft as MessageDoc).seq = last - items.length + 1 + i;
         item.reservedAt = reservedAt;
         item.membershipEpoch = epoch;
+        item.settledSeq = settledSeq;
         ready.push(item);
       });
     }));
@@ -283,7 +291,7 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     for (const [, items] of groupByConversation(allocated)) {
       const conversationId = items[0]!.draft.conversationId;
       const seqs = items.map((item) => (item.draft as MessageDoc).seq);
-      if (deps.onStored && items.every((item) => storedItems.has(item))) deps.onStored(conversationId, Math.min(...seqs), Math.max(...seqs));
+      if (deps.onStored && items.every((item) => storedItems.has(item))) deps.onStored(conversationId, Math.min(...seqs), Math.max(...seqs), items[0]!.settledSeq);
       else deps.onReserved?.(conversationId);
     }
   }

@@ -176,6 +176,18 @@ export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | '
     async raiseSettled(conversationId: ObjectId, seq: number): Promise<void> {
       await store.conversations.updateOne({ _id: conversationId }, { $max: { settledSeq: seq } });
     },
+    /**
+     * `raiseSettled` for many conversations in one unordered bulk write: the settler's raises of a
+     * tick (at 1,000 conversations each sending about once a second, one update per conversation
+     * per tick was half an operation per message).
+     */
+    async raiseSettledMany(raises: { conversationId: ObjectId; seq: number }[]): Promise<void> {
+      if (!raises.length) return;
+      await store.conversations.bulkWrite(
+        raises.map(({ conversationId, seq }) => ({ updateOne: { filter: { _id: conversationId }, update: { $max: { settledSeq: seq } } } })),
+        { ordered: false },
+      );
+    },
   };
 }
 
