@@ -13,6 +13,9 @@ export interface SeqSettlerDeps {
   onError?(error: unknown): void;
 }
 
+/** Most watermark raises in one bulk write. */
+const RAISE_CHUNK = 1_000;
+
 /**
  * Burns reserved-but-unused seqs and raises each conversation's `settledSeq` watermark.
  *
@@ -25,9 +28,6 @@ export interface SeqSettlerDeps {
  * settleMs after it reserved the seq has stored it before any settler could decide to burn it, and
  * a slower writer checks the tombstones itself (chat/send-batcher.ts).
  */
-/** Most watermark raises in one bulk write. */
-const RAISE_CHUNK = 1_000;
-
 export function createSeqSettler(deps: SeqSettlerDeps) {
   const monotonic = deps.monotonic ?? (() => performance.now());
   const candidates = new Set<ConversationId>();
