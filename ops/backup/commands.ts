@@ -12,6 +12,7 @@ import { listBackups, resolveBackupId } from './catalog';
 import { parseCompression } from './codec';
 import { BackupError } from './errors';
 import { forwardOnlyCollections } from './forward-only';
+import { liveStateCollections } from './live-state';
 import { backupMetricNames, publishBackupMetric } from './metrics';
 import { connectMongo } from './mongo';
 import { openBackupStore } from './open-store';
@@ -255,7 +256,9 @@ export const handlers: Record<string, CommandHandler> = {
     const result = str(values.into) === liveDb(ctx, values)
       ? await withCommandLock({ values, env: ctx.env, out: ctx.out }, { env, state: openState(env, stateDirOf({ values, env: ctx.env }), ctx.env), action: 'restore', message: `restore ${backupId} into the live database ${liveDb(ctx, values)}` }, restore)
       : await restore();
-    const rows = result.collections.map((c) => `  ${c.name.padEnd(16)} ${String(c.restored).padStart(10)} / ${c.expected} restored${c.failed ? `, ${c.failed} FAILED (${c.firstError})` : ''}`);
+    const rows = result.collections.map((c) => (c.live !== undefined
+      ? `  ${c.name.padEnd(16)} kept the target's ${c.live} ${liveStateCollections[c.name] ?? 'documents'} (the running fleet's own state; the backup's ${c.expected} not restored)`
+      : `  ${c.name.padEnd(16)} ${String(c.restored).padStart(10)} / ${c.expected} restored${c.failed ? `, ${c.failed} FAILED (${c.firstError})` : ''}`));
     const kept = [
       ...result.collections.filter((c) => c.kept).map((c) => `  kept ${c.kept} ${forwardOnlyCollections[c.name]?.label ?? c.name} newer than the backup (what was ended stays ended)`),
       ...result.collections.filter((c) => c.departed).map((c) => `  deleted ${c.departed} restored memberships ended after the backup (removed members stay removed)`),

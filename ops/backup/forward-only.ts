@@ -24,9 +24,8 @@ import { sessionsRepository } from '../../core/src/store/sessions-repository';
  * each restored membership that a later departure ended is deleted again (`reapplyDepartures`), so
  * a removed member does not come back with the backup's memberships.
  *
- * Other collections were considered and left as data: `instances` is the live fleet (each instance
- * re-registers within a second; the backup's entries are stale and ignored), `job_leases`/`job_runs`
- * schedule and history, the rest chat data. Signing keys are not in the database (JWT_HS256_KEYS,
+ * Other collections: `instances` and `job_leases` are the running fleet's own state, kept as the
+ * target has them (live-state.ts); `job_runs` is history and the rest chat data, restored as data. Signing keys are not in the database (JWT_HS256_KEYS,
  * the IdP's JWKS, ops state jwt-rotation.json), so no restore can roll them back.
  */
 /** A forward-only collection: per key one date that only moves forward. */

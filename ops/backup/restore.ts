@@ -9,6 +9,7 @@ import { decompressor, HashingStream, LineSplitter } from './codec';
 import { BackupError, describeError } from './errors';
 import { collectionNames } from '../../core/src/store/mongo-store';
 import { forwardOnlyCollections, reapplyDepartures, startForwardOnlyMerge, type ForwardOnlyMerge } from './forward-only';
+import { liveStateCollections, liveStateKept } from './live-state';
 import type { CollectionEntry, Manifest } from './manifest';
 import { EJSON, listUserCollections } from './mongo';
 import { formatDuration, Progress, type ProgressSink } from './progress';
@@ -40,6 +41,8 @@ export interface CollectionRestoreResult {
   kept?: number;
   /** Memberships: restored ones deleted again because a departure recorded after them ended them (forward-only.ts). */
   departed?: number;
+  /** The running fleet's own state (live-state.ts): the target's documents, kept; the backup's were not written. */
+  live?: number;
 }
 
 export interface RestoreResult {
@@ -99,7 +102,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         `${message}; the live database ${database} is only partly restored, its previous data is in safety backup ${safetyBackupId}`,
         `ops restore ${safetyBackupId} --into ${database} --drop --yes (puts the previous data back)`, { cause: error });
     }
-    const ok = results.every((r) => r.failed === 0 && r.restored === r.expected);
+    const ok = results.every((r) => r.failed === 0 && (r.restored === r.expected || r.live !== undefined));
     const result: RestoreResult = { backupId: options.backupId, database, scratch, ...(safetyBackupId ? { safetyBackupId } : {}), ok, durationMs: Date.now() - started, collections: results };
     await writeAudit({ action, target, outcome: ok ? 'success' : 'failure', details: { safetyBackupId, durationMs: result.durationMs, collections: results } });
     return result;
@@ -153,6 +156,11 @@ async function precheckArchives(store: BackupStore, manifest: Manifest, entries:
 }
 
 async function restoreCollection(db: Db, store: BackupStore, manifest: Manifest, entry: CollectionEntry, options: RestoreOptions): Promise<CollectionRestoreResult> {
+  const live = options.drop ? await liveStateKept(db, entry.name) : undefined;
+  if (live !== undefined) {
+    options.progress?.write(`[restore ${entry.name}] the target's ${liveStateCollections[entry.name]} are kept (${live}): the running fleet's own state; the backup's ${entry.documents} not written`);
+    return { name: entry.name, expected: entry.documents, restored: 0, failed: 0, live };
+  }
   // Only --drop lets the target hold data; forward-only state held there is merged into, never dropped.
   const merge = options.drop ? await startForwardOnlyMerge(db, entry.name) : undefined;
   if (merge) options.progress?.write(`[restore ${entry.name}] the target holds ${forwardOnlyCollections[entry.name]!.label}: merging the backup's in, each only ever moved forward`);
