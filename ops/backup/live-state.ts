@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import { jobCollections } from '../../core/src/jobs/job-store';
 import { collectionNames } from '../../core/src/store/mongo-store';
+import { collectionExists } from './mongo';
 
 /**
  * The running fleet's own coordination state, as opposed to data: `instances` (each instance
@@ -26,6 +27,5 @@ export const liveStateCollections: Record<string, string> = {
 /** The target's document count when `name` is live fleet state the target already has; undefined: restore it as usual. */
 export async function liveStateKept(db: Db, name: string): Promise<number | undefined> {
   if (!liveStateCollections[name]) return undefined;
-  const exists = (await db.listCollections({ name }, { nameOnly: true }).toArray()).length > 0;
-  return exists ? db.collection(name).countDocuments() : undefined;
+  return (await collectionExists(db, name)) ? db.collection(name).countDocuments() : undefined;
 }

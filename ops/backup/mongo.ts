@@ -41,6 +41,10 @@ export async function listUserCollections(db: Db): Promise<CollectionInfo[]> {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+export async function collectionExists(db: Db, name: string): Promise<boolean> {
+  return (await db.listCollections({ name }, { nameOnly: true }).toArray()).length > 0;
+}
+
 /** Index definitions as createIndexes takes them, without `_id_` and server-specific fields. */
 export async function indexDefinitions(db: Db, collection: string): Promise<Document[]> {
   const indexes = await db.collection(collection).listIndexes().toArray();

@@ -11,7 +11,7 @@ import { collectionNames } from '../../core/src/store/mongo-store';
 import { forwardOnlyCollections, reapplyDepartures, startForwardOnlyMerge, type ForwardOnlyMerge } from './forward-only';
 import { liveStateCollections, liveStateKept } from './live-state';
 import type { CollectionEntry, Manifest } from './manifest';
-import { EJSON, listUserCollections } from './mongo';
+import { collectionExists, EJSON, listUserCollections } from './mongo';
 import { formatDuration, Progress, type ProgressSink } from './progress';
 import type { BackupStore } from './storage';
 
@@ -165,8 +165,7 @@ async function restoreCollection(db: Db, store: BackupStore, manifest: Manifest,
   const merge = options.drop ? await startForwardOnlyMerge(db, entry.name) : undefined;
   if (merge) options.progress?.write(`[restore ${entry.name}] the target holds ${forwardOnlyCollections[entry.name]!.label}: merging the backup's in, each only ever moved forward`);
   else if (options.drop) await db.collection(entry.name).drop().catch(() => undefined);
-  const exists = (await db.listCollections({ name: entry.name }, { nameOnly: true }).toArray()).length > 0;
-  if (!exists) await db.createCollection(entry.name, entry.options);
+  if (!(await collectionExists(db, entry.name))) await db.createCollection(entry.name, entry.options);
   const collection = db.collection(entry.name);
   const progress = new Progress(options.progress, `restore ${entry.name}`, entry.documents);
   const archive = new HashingStream();
