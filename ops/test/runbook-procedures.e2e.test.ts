@@ -251,6 +251,7 @@ test('restore-from-backup.md: every local step as written; data after the backup
   let kept = '';
   let safety = '';
   let scratch = '';
+  let fleet = '';
   const results = await walk({
     page: 'restore-from-backup.md',
     skip: { 'ops restore': 'names the command in prose (what step 5 does), no backup id: not a step' },
@@ -258,7 +259,10 @@ test('restore-from-backup.md: every local step as written; data after the backup
     if (argv[0] === 'restore') {
       safety = /safety backup of the previous data: (\S+)/.exec(stdout)?.[1] ?? safety;
       if (!argv.includes('--into')) scratch = /into scratch database (\S+)/.exec(stdout)?.[1] ?? '';
-      else kept = /kept \d+ session revocations newer than the backup/.exec(stdout)?.[0] ?? '';
+      else {
+        kept = /kept \d+ session revocations newer than the backup/.exec(stdout)?.[0] ?? '';
+        fleet = /kept the target's (\d+) running instances/.exec(stdout)?.[1] ?? '';
+      }
     }
   });
   report('restore-from-backup.md', results);
@@ -289,6 +293,9 @@ test('restore-from-backup.md: every local step as written; data after the backup
   expect((await api(mallory, '/conversations')).status).toBe(401);
   expect(await revocations.endedAt('mallory')).toEqual(malloryEndedAt);
   expect(kept).toBe('kept 1 session revocations newer than the backup');
+  // The running instances' own records stayed (the page's "The running instances' own records stay"):
+  // the live core's instances kept registering throughout, and the restore did not race them.
+  expect(Number(fleet)).toBeGreaterThan(0);
   if (scratch) await mongo.db(scratch).dropDatabase();
 });
 
