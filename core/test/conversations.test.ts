@@ -76,6 +76,17 @@ describe('GET /api/conversations and /:id', () => {
     expect(page2.body.nextCursor).toBeNull();
   });
 
+  it('lists each conversation with my own read marker: the unread count follows what I marked read, not another member\'s', async () => {
+    const { body: conv } = await t.api('reader', 'POST', '/api/conversations', { type: 'group', name: 'marked', memberIds: ['writer'] });
+    for (const n of [1, 2, 3]) await t.api('writer', 'POST', `/api/conversations/${conv.id}/messages`, { clientMsgId: `w${n}`, text: `message ${n}` });
+    expect((await t.api('reader', 'POST', `/api/conversations/${conv.id}/read`, { seq: 1 })).status).toBe(200);
+    expect((await t.api('writer', 'POST', `/api/conversations/${conv.id}/read`, { seq: 3 })).status).toBe(200);
+    const mine = (await t.api('reader', 'GET', '/api/conversations')).body.items.find((c: { id: string }) => c.id === conv.id);
+    expect(mine).toMatchObject({ lastSeq: 3, lastReadSeq: 1, unreadCount: 2 });
+    const theirs = (await t.api('writer', 'GET', '/api/conversations')).body.items.find((c: { id: string }) => c.id === conv.id);
+    expect(theirs).toMatchObject({ lastSeq: 3, lastReadSeq: 3, unreadCount: 0 });
+  });
+
   it('rejects a forged cursor with 400', async () => {
     const res = await t.api('lister', 'GET', '/api/conversations?cursor=not-a-cursor');
     expect(res.status).toBe(400);

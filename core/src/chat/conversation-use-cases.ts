@@ -109,13 +109,12 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
     async list(userId: string, query: unknown): Promise<{ items: ConversationView[]; nextCursor: string | null }> {
       const { cursor, limit } = parseInput(listQuerySchema, query);
       const after = cursor ? decodeCursor(cursor) : undefined;
-      // Served by indexes: the user's conversation ids (covered, capped by MEMBERSHIPS_PER_USER_MAX),
-      // then one sorted, limited page of conversations, then that page's memberships by _id.
-      const ids = await deps.memberships.conversationIdsForUser(userId, Number.isFinite(perUserMax) ? perUserMax * 2 : 100_000);
-      const docs = await deps.conversations.listPage(ids, after ? { t: new Date(after.t), id: parseObjectId(after.id)! } : undefined, limit);
+      // Two round trips, served by indexes: the user's memberships (conversation id and read marker,
+      // capped by MEMBERSHIPS_PER_USER_MAX), then one sorted, limited page of those conversations.
+      const positions = await deps.memberships.positionsForUser(userId, Number.isFinite(perUserMax) ? perUserMax * 2 : 100_000);
+      const docs = await deps.conversations.listPage(positions.map((p) => p.conversationId), after ? { t: new Date(after.t), id: parseObjectId(after.id)! } : undefined, limit);
       const page = docs.slice(0, limit);
-      const memberships = await deps.memberships.findManyForUser(page.map((d) => d._id), userId);
-      const byConversation = new Map(memberships.map((m) => [m.conversationId.toHexString(), m]));
+      const byConversation = new Map(positions.map((m) => [m.conversationId.toHexString(), m]));
       const burned = await deps.seqs.burnedCounts(page.flatMap((d) => {
         const m = byConversation.get(d._id.toHexString());
         return m ? [{ conversationId: d._id, after: m.lastReadSeq, upTo: d.lastSeq, settledSeq: d.settledSeq ?? 0 }] : [];

@@ -68,7 +68,7 @@ export function messageView(doc: MessageDoc): MessageView {
  * `burnedUnread`: burned seqs (tombstones, README "Delivery contract") above the member's lastReadSeq;
  * they were never messages, so the unread count leaves them out.
  */
-export function conversationView(doc: ConversationDoc, extra: { members?: MembershipDoc[]; membership?: MembershipDoc | null; burnedUnread?: number } = {}): ConversationView {
+export function conversationView(doc: ConversationDoc, extra: { members?: MembershipDoc[]; membership?: Pick<MembershipDoc, 'lastReadSeq'> | null; burnedUnread?: number } = {}): ConversationView {
   const view: ConversationView = {
     id: conversationIdOf(doc._id),
     type: doc.type,

@@ -19,11 +19,14 @@ export function membershipsRepository(store: Pick<Store, 'memberships' | 'member
       return new Set((await m.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
     },
     /**
-     * The ids of a user's conversations, at most `max` (MEMBERSHIPS_PER_USER_MAX caps them anyway):
-     * covered by the `user_conversations` index {userId, conversationId} on MongoDB, no documents read.
+     * Where a user stands in each of their conversations, at most `max` (MEMBERSHIPS_PER_USER_MAX caps
+     * them anyway): the conversation id and the read marker, the two fields the listing needs. Found
+     * by the `user_conversations` index {userId, conversationId}; the read marker makes MongoDB fetch
+     * each membership (~60 bytes projected), which costs less than the second round trip it replaces
+     * (reading the page's memberships by _id after the page is known).
      */
-    conversationIdsForUser: async (userId: string, max: number): Promise<ObjectId[]> =>
-      (await m.find({ userId }, { projection: { _id: 0, conversationId: 1 } }).limit(max).toArray()).map((d) => d.conversationId),
+    positionsForUser: async (userId: string, max: number): Promise<Pick<MembershipDoc, 'conversationId' | 'lastReadSeq'>[]> =>
+      m.find({ userId }, { projection: { _id: 0, conversationId: 1, lastReadSeq: 1 } }).limit(max).toArray(),
     /** Members of a conversation right now. */
     countForConversation: (conversationId: ObjectId): Promise<number> => m.countDocuments({ conversationId }),
     /** How many conversations each of these users belongs to (users with none are absent): one aggregation. */
