@@ -5,8 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import { createOutput } from '../../cli/output';
 import type { CommandContext } from '../../cli/types';
+import type { InstanceDoc, SessionRevocationDoc } from '../../../core/src/store/documents';
+import { collectionNames } from '../../../core/src/store/mongo-store';
+import { sessionsRepository } from '../../../core/src/store/sessions-repository';
 import { handlers } from '../commands';
 import { contentDigest, indexDefinitions, listUserCollections } from '../mongo';
+import { openBackupStore } from '../open-store';
+import type { BackupStore } from '../storage';
 
 export const uniqueDb = (label: string): string => `bk_${label}_${randomBytes(4).toString('hex')}`;
 
@@ -52,3 +57,36 @@ export async function runCommand(name: string, args: string[], env: NodeJS.Proce
 
 /** Silences progress in tests unless BACKUP_TEST_PROGRESS=1. */
 export const quiet = process.env.BACKUP_TEST_PROGRESS === '1' ? { write: (l: string) => process.stderr.write(`${l}\n`) } : undefined;
+
+/** The core's own sessions repository over a database (revocations and the instances' registrations), as the core writes them. */
+export const sessionsOf = (db: Db) => sessionsRepository({
+  sessionRevocations: db.collection<SessionRevocationDoc>(collectionNames.sessionRevocations),
+  instances: db.collection<InstanceDoc>(collectionNames.instances),
+});
+
+/**
+ * A test file's MongoDB client, backup directory and ops state directory (OPS_STATE_DIR, where audit
+ * records go): opened before its tests, closed and removed after them.
+ */
+export function backupTestBed(label: string): { readonly client: MongoClient; readonly backupDir: string; readonly stateDir: string; store(): BackupStore } {
+  let client: MongoClient;
+  let backupDir: string;
+  let stateDir: string;
+  beforeAll(async () => {
+    client = await connectTestMongo();
+    backupDir = tempDir(`${label}-backups`);
+    stateDir = tempDir(`${label}-state`);
+    process.env.OPS_STATE_DIR = stateDir;
+  }, 60_000);
+  afterAll(async () => {
+    await client.close();
+    fs.rmSync(backupDir, { recursive: true, force: true });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+  return {
+    get client() { return client; },
+    get backupDir() { return backupDir; },
+    get stateDir() { return stateDir; },
+    store: () => openBackupStore(`dir:${backupDir}`),
+  };
+}

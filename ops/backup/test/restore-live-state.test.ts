@@ -1,14 +1,10 @@
-import fs from 'node:fs';
-import type { MongoClient } from 'mongodb';
 import { jobCollections, jobStore } from '../../../core/src/jobs/job-store';
-import type { InstanceDoc, SessionRevocationDoc } from '../../../core/src/store/documents';
+import type { InstanceDoc } from '../../../core/src/store/documents';
 import { collectionNames } from '../../../core/src/store/mongo-store';
-import { sessionsRepository } from '../../../core/src/store/sessions-repository';
 import { runBackup } from '../backup';
-import { openBackupStore } from '../open-store';
 import { runRestore } from '../restore';
 import { seedChatDatabase } from '../seed';
-import { connectTestMongo, quiet, tempDir, uniqueDb } from './helpers';
+import { backupTestBed, quiet, sessionsOf, uniqueDb } from './helpers';
 
 /**
  * The runbook's step 5 restores into the live database while its instances run (in maintenance):
@@ -17,38 +13,20 @@ import { connectTestMongo, quiet, tempDir, uniqueDb } from './helpers';
  * re-registered between the drop and the insert: a duplicate key, the restore exited 1; seen in CI),
  * and would have given back stale leases. The running fleet's own state is kept (ops/backup/live-state.ts).
  */
-let client: MongoClient;
-let backupDir: string;
-let stateDir: string;
-
-beforeAll(async () => {
-  client = await connectTestMongo();
-  backupDir = tempDir('live-backups');
-  stateDir = tempDir('live-state');
-  process.env.OPS_STATE_DIR = stateDir;
-}, 60_000);
-
-afterAll(async () => {
-  await client.close();
-  fs.rmSync(backupDir, { recursive: true, force: true });
-  fs.rmSync(stateDir, { recursive: true, force: true });
-});
+const bed = backupTestBed('live');
 
 test('restore --drop into a database whose instances keep registering: the restore succeeds, the fleet\'s live entries and leases are kept, the data goes back to the backup', async () => {
   const live = uniqueDb('live_fleet');
-  const db = client.db(live);
-  const store = openBackupStore(`dir:${backupDir}`);
+  const db = bed.client.db(live);
+  const store = bed.store();
   await seedChatDatabase(db, { messages: 300, conversations: 4, largeDocs: 0 });
-  const fleet = sessionsRepository({
-    sessionRevocations: db.collection<SessionRevocationDoc>(collectionNames.sessionRevocations),
-    instances: db.collection<InstanceDoc>(collectionNames.instances),
-  });
+  const fleet = sessionsOf(db);
   await fleet.heartbeat('core-a');
   await fleet.heartbeat('core-gone'); // stopped since the backup
   const jobs = jobStore(db);
   const oldLease = await jobs.acquire('retention', '2026-03-01T00:00:00.000Z', 'core-a', 60_000);
   await oldLease!.complete();
-  const backup = await runBackup({ client, database: live, store, progress: quiet });
+  const backup = await runBackup({ client: bed.client, database: live, store, progress: quiet });
   expect(backup.collections.find((c) => c.name === collectionNames.instances)?.documents).toBe(2);
 
   // After the backup: core-gone left the fleet, core-b joined and holds a running job's lease.
@@ -69,7 +47,7 @@ test('restore --drop into a database whose instances keep registering: the resto
   })();
   let result;
   try {
-    result = await runRestore({ client, store, backupId: backup.id, into: live, liveDatabase: live, drop: true, yes: true, progress: quiet });
+    result = await runRestore({ client: bed.client, store, backupId: backup.id, into: live, liveDatabase: live, drop: true, yes: true, progress: quiet });
   } finally {
     restoring = false;
     await beating;
@@ -90,18 +68,15 @@ test('restore --drop into a database whose instances keep registering: the resto
 
 test('restore into a scratch database: the backup\'s fleet entries are restored as written (the archive\'s content, checked by ops backup verify)', async () => {
   const source = uniqueDb('live_src');
-  const db = client.db(source);
-  const store = openBackupStore(`dir:${backupDir}`);
+  const db = bed.client.db(source);
+  const store = bed.store();
   await seedChatDatabase(db, { messages: 20, conversations: 2, largeDocs: 0 });
-  await sessionsRepository({
-    sessionRevocations: db.collection<SessionRevocationDoc>(collectionNames.sessionRevocations),
-    instances: db.collection<InstanceDoc>(collectionNames.instances),
-  }).heartbeat('core-a');
-  const backup = await runBackup({ client, database: source, store, progress: quiet });
-  const result = await runRestore({ client, store, backupId: backup.id, liveDatabase: source, progress: quiet });
+  await sessionsOf(db).heartbeat('core-a');
+  const backup = await runBackup({ client: bed.client, database: source, store, progress: quiet });
+  const result = await runRestore({ client: bed.client, store, backupId: backup.id, liveDatabase: source, progress: quiet });
   expect(result.ok).toBe(true);
   expect(result.collections.find((c) => c.name === collectionNames.instances)).toMatchObject({ restored: 1, expected: 1 });
   expect(result.collections.find((c) => c.name === collectionNames.instances)?.live).toBeUndefined();
-  await client.db(result.database).dropDatabase();
+  await bed.client.db(result.database).dropDatabase();
   await db.dropDatabase();
 }, 120_000);

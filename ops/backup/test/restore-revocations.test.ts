@@ -1,59 +1,38 @@
-import fs from 'node:fs';
-import type { Db, MongoClient } from 'mongodb';
+import type { Db } from 'mongodb';
 import { createRevocationCache } from '../../../core/src/auth/session-revocations';
 import { ObjectId } from 'mongodb';
-import { membershipId, type InstanceDoc, type MembershipDoc, type MembershipRemovalDoc, type SessionRevocationDoc } from '../../../core/src/store/documents';
+import { membershipId, type MembershipDoc, type MembershipRemovalDoc, type SessionRevocationDoc } from '../../../core/src/store/documents';
 import { membershipsRepository } from '../../../core/src/store/memberships-repository';
 import { collectionNames } from '../../../core/src/store/mongo-store';
-import { sessionsRepository } from '../../../core/src/store/sessions-repository';
 import { readAudit } from '../../state/audit-log';
 import { runBackup } from '../backup';
-import { openBackupStore } from '../open-store';
 import { runRestore } from '../restore';
 import { seedChatDatabase } from '../seed';
 import { runVerify } from '../verify';
-import { connectTestMongo, quiet, runCommand, snapshot, tempDir, uniqueDb } from './helpers';
+import { backupTestBed, quiet, runCommand, sessionsOf, snapshot, uniqueDb } from './helpers';
 
 /**
  * Issue 21: a restore never gives back access that was ended. Session revocations only move forward
  * (ops/backup/forward-only.ts): restoring `--drop` into a database keeps the revocations it holds
  * that are newer than the backup's, and takes the backup's where it is the later one.
  */
-let client: MongoClient;
-let backupDir: string;
-let stateDir: string;
-const store = () => openBackupStore(`dir:${backupDir}`);
+const bed = backupTestBed('rev');
+const store = () => bed.store();
 // Fixed instants: what matters is their order, not today's date.
 const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 12, minute));
 
-const revocations = (db: Db) => sessionsRepository({
-  sessionRevocations: db.collection<SessionRevocationDoc>(collectionNames.sessionRevocations),
-  instances: db.collection<InstanceDoc>(collectionNames.instances),
-});
+const revocations = sessionsOf;
 const endedAt = async (db: Db) => Object.fromEntries([...(await revocations(db).allEndedAt())].map(([user, date]) => [user, date.toISOString()]));
-
-beforeAll(async () => {
-  client = await connectTestMongo();
-  backupDir = tempDir('rev-backups');
-  stateDir = tempDir('rev-state');
-  process.env.OPS_STATE_DIR = stateDir;
-}, 60_000);
-
-afterAll(async () => {
-  await client.close();
-  fs.rmSync(backupDir, { recursive: true, force: true });
-  fs.rmSync(stateDir, { recursive: true, force: true });
-});
 
 test('restore --drop into the live database: revocations written after the backup are kept, an earlier one in the target takes the backup\'s later value, the data goes back to the backup', async () => {
   const live = uniqueDb('rev_live');
-  const db = client.db(live);
+  const db = bed.client.db(live);
   await seedChatDatabase(db, { messages: 200, conversations: 6, largeDocs: 0 });
   const repo = revocations(db);
   await repo.record('user-same', at(0), 'core-a');
   await repo.record('user-raised', at(1), 'core-a');
   await repo.record('user-damaged', at(2), 'core-a');
-  const backup = await runBackup({ client, database: live, store: store(), progress: quiet });
+  const backup = await runBackup({ client: bed.client, database: live, store: store(), progress: quiet });
   expect(backup.collections.find((c) => c.name === 'session_revocations')?.documents).toBe(3);
 
   // After the backup: a laptop is stolen (a user ended for the first time), another user is ended
@@ -63,7 +42,7 @@ test('restore --drop into the live database: revocations written after the backu
   await db.collection<SessionRevocationDoc>('session_revocations').updateOne({ _id: 'user-damaged' }, { $set: { sessionsEndedAt: at(-30) } });
   await db.collection('messages').insertOne({ text: 'written after the backup' });
 
-  const env = { ...process.env, MONGODB_URI: process.env.TEST_MONGODB_URI, MONGODB_DB: live, BACKUP_LOCATION: `dir:${backupDir}` };
+  const env = { ...process.env, MONGODB_URI: process.env.TEST_MONGODB_URI, MONGODB_DB: live, BACKUP_LOCATION: `dir:${bed.backupDir}` };
   const done = await runCommand('restore', [backup.id, '--into', live, '--drop', '--yes'], env);
   expect(done.stderr).not.toMatch(/FAILED|error/);
   expect(done.code).toBe(0);
@@ -93,7 +72,7 @@ test('restore --drop into the live database: revocations written after the backu
   expect(done.stdout).toMatch(/session_revocations\s+3 \/ 3 restored/);
   expect(done.stdout).toContain('kept 2 session revocations newer than the backup');
   expect(done.stderr).toMatch(/\[restore session_revocations\] the target holds session revocations: merging/);
-  const audit = readAudit(stateDir).filter((e) => e.database === live && e.action === 'restore');
+  const audit = readAudit(bed.stateDir).filter((e) => e.database === live && e.action === 'restore');
   expect(audit.map((e) => e.outcome)).toEqual(['succeeded']);
   const audited = (audit[0]!.details as { collections: { name: string; kept?: number }[] }).collections;
   expect(audited.find((c) => c.name === 'session_revocations')).toMatchObject({ restored: 3, expected: 3, failed: 0, kept: 2 });
@@ -101,7 +80,7 @@ test('restore --drop into the live database: revocations written after the backu
 
   // Restoring the safety backup (the runbook's undo) keeps them too.
   const safetyId = /safety backup of the previous data: (\S+)/.exec(done.stdout)![1]!;
-  const undo = await runRestore({ client, store: store(), backupId: safetyId, into: live, liveDatabase: live, drop: true, yes: true, progress: quiet });
+  const undo = await runRestore({ client: bed.client, store: store(), backupId: safetyId, into: live, liveDatabase: live, drop: true, yes: true, progress: quiet });
   expect(undo.ok).toBe(true);
   expect(await endedAt(db)).toEqual({
     'user-same': at(0).toISOString(),
@@ -115,28 +94,28 @@ test('restore --drop into the live database: revocations written after the backu
 
 test('a scratch restore and verify of a backup with revocations still reproduce it document for document', async () => {
   const source = uniqueDb('rev_src');
-  const db = client.db(source);
+  const db = bed.client.db(source);
   await seedChatDatabase(db, { messages: 50, conversations: 3, largeDocs: 0 });
   await revocations(db).record('user-a', at(0), 'core-a');
   await revocations(db).record('user-b', at(5), 'core-b');
   const before = await snapshot(db);
-  const backup = await runBackup({ client, database: source, store: store(), progress: quiet });
-  const restored = await runRestore({ client, store: store(), backupId: backup.id, liveDatabase: source, progress: quiet });
+  const backup = await runBackup({ client: bed.client, database: source, store: store(), progress: quiet });
+  const restored = await runRestore({ client: bed.client, store: store(), backupId: backup.id, liveDatabase: source, progress: quiet });
   try {
     expect(restored.ok).toBe(true);
     expect(restored.collections.every((c) => c.kept === undefined)).toBe(true);
-    expect(await snapshot(client.db(restored.database))).toEqual(before);
+    expect(await snapshot(bed.client.db(restored.database))).toEqual(before);
   } finally {
-    await client.db(restored.database).dropDatabase();
+    await bed.client.db(restored.database).dropDatabase();
   }
-  const verified = await runVerify({ client, store: store(), backupId: backup.id, liveDatabase: source, progress: quiet });
+  const verified = await runVerify({ client: bed.client, store: store(), backupId: backup.id, liveDatabase: source, progress: quiet });
   expect(verified.ok).toBe(true);
   await db.dropDatabase();
 });
 
 test('restore --drop: a member removed (or who left) after the backup does not come back; one re-added before the backup stands; the output and audit say how many', async () => {
   const live = uniqueDb('dep_live');
-  const db = client.db(live);
+  const db = bed.client.db(live);
   await seedChatDatabase(db, { messages: 20, conversations: 2, largeDocs: 0 });
   const memberships = membershipsRepository({
     memberships: db.collection<MembershipDoc>(collectionNames.memberships),
@@ -148,21 +127,21 @@ test('restore --drop: a member removed (or who left) after the backup does not c
   // Before the backup: carol is removed and added back.
   await memberships.remove(group, 'carol', at(1));
   await join('carol', 2);
-  const backup = await runBackup({ client, database: live, store: store(), progress: quiet });
+  const backup = await runBackup({ client: bed.client, database: live, store: store(), progress: quiet });
   // After it: mallory is removed, bob leaves.
   await memberships.remove(group, 'mallory', at(10));
   await memberships.remove(group, 'bob', at(11));
   const members = async () => (await memberships.listForConversation(group)).map((m) => m.userId).sort();
   expect(await members()).toEqual(['carol', 'owner']);
 
-  const env = { ...process.env, MONGODB_URI: process.env.TEST_MONGODB_URI, MONGODB_DB: live, BACKUP_LOCATION: `dir:${backupDir}` };
+  const env = { ...process.env, MONGODB_URI: process.env.TEST_MONGODB_URI, MONGODB_DB: live, BACKUP_LOCATION: `dir:${bed.backupDir}` };
   const done = await runCommand('restore', [backup.id, '--into', live, '--drop', '--yes'], env);
   expect(done.stderr).not.toMatch(/FAILED|error/);
   expect(done.code).toBe(0);
   expect(await members()).toEqual(['carol', 'owner']);
   expect(done.stdout).toContain('deleted 2 restored memberships ended after the backup (removed members stay removed)');
   expect(done.stdout).toContain('kept 2 membership removals newer than the backup');
-  const audit = readAudit(stateDir).filter((e) => e.database === live && e.action === 'restore');
+  const audit = readAudit(bed.stateDir).filter((e) => e.database === live && e.action === 'restore');
   const audited = (audit[0]!.details as { collections: { name: string; departed?: number }[] }).collections;
   expect(audited.find((c) => c.name === collectionNames.memberships)).toMatchObject({ departed: 2 });
   await db.dropDatabase();
