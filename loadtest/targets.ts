@@ -63,6 +63,15 @@ const cpuLines = (limits: Record<string, number>, rt: number): Rule[] => [
   { scenario: 'rt.1k.core', metric: 'cpuPerHandledMessageRatioToBaseline', max: rt, robust: true, why: 'core CPU per message acked ÷ bare relay CPU per message acked, same run (∞ when nothing was acked)' },
 ];
 
+/**
+ * The highest same-run p95 ratio (core ÷ bare) the unmodified core measured per short-profile scenario in
+ * quiet windows (CPU pressure ≤ 30 %): the latency-ratio lines are 3× these. Measured 2026-12-05..07 (trees
+ * from the revocation cache on; table in loadtest/README.md "The latency-ratio lines").
+ */
+export const QUIET_P95_RATIO_MAX: Record<string, number> = { 'api.list': 7.0, 'api.history': 6.5, 'api.send': 2.6, 'api.mixed': 7.4, 'rt.1k.core': 4.3 };
+/** 3× the quiet maximum, to one decimal (rounded down: never looser than 3×). */
+const threeTimesQuiet = (scenario: string): number => Math.floor(3 * QUIET_P95_RATIO_MAX[scenario]! * 10 + 1e-9) / 10;
+
 const shortRules: Rule[] = [
   ...baselines,
   // Re-set after integrating issue 21 (seq settlement, membership epoch, unreadCount without burned seqs, …):
@@ -78,13 +87,16 @@ const shortRules: Rule[] = [
   // suite's load). Each line sits between the unmodified core's highest and the +2 ms core's lowest, quiet and
   // busy (loadtest/README.md "API lines re-set after the revocation cache").
   ...cpuLines({ 'api.list': 7, 'api.history': 8, 'api.send': 6.5, 'api.mixed': 7.5 }, 7),
-  ...api('api.list', 50, 300, 1_000, 40),
-  ...api('api.history', 50, 300, 1_000, 40),
-  ...api('api.send', 50, 300, 1_000, 40),
-  ...api('api.mixed', 50, 300, 1_000, 40),
+  // Latency ratios (judged when the machine's CPU pressure is ≤ 60 %): 3× the highest p95 ratio the unmodified
+  // core measured in quiet windows (PSI ≤ 30 %), per scenario (issue 23: "no looser than 3× the quiet-run
+  // ratios"; loadtest/README.md "The latency-ratio lines"). QUIET_P95_RATIO_MAX holds those maxima.
+  ...api('api.list', 50, 300, 1_000, threeTimesQuiet('api.list')),
+  ...api('api.history', 50, 300, 1_000, threeTimesQuiet('api.history')),
+  ...api('api.send', 50, 300, 1_000, threeTimesQuiet('api.send')),
+  ...api('api.mixed', 50, 300, 1_000, threeTimesQuiet('api.mixed')),
   { scenario: 'api.max.list', metric: 'errorRate', max: 0 },
   { scenario: 'api.max.list', metric: 'reqPerSRatioToBaseline', min: 0.02, why: 'closed-model max req/s vs the bare route (today 0.04-0.05; the issue wants 0.4)' },
-  ...realtime('rt.1k.core', { p50: 50, p95: 500, p99: 1_500, ackP95: 500, connectP95: 2_000, ratio: 60, heapRatio: 3 }),
+  ...realtime('rt.1k.core', { p50: 50, p95: 500, p99: 1_500, ackP95: 500, connectP95: 2_000, ratio: threeTimesQuiet('rt.1k.core'), heapRatio: 3 }),
 ];
 
 export interface Targets {

@@ -1,4 +1,4 @@
-import { targets } from '../targets';
+import { QUIET_P95_RATIO_MAX, targets } from '../targets';
 import { profiles } from '../profiles';
 
 const line = (profile: string, scenario: string, metric: string) => targets[profile]!.rules.find((r) => r.scenario === scenario && r.metric === metric);
@@ -18,6 +18,16 @@ describe('targets file', () => {
     const run = profiles.short!.realtime.runs.find((r) => r.id === '1k')!;
     expect(run.sockets).toBe(1_000);
     expect(run.rate).toBeGreaterThanOrEqual(100);
+  });
+
+  it('the short gate\'s latency-ratio lines are no looser than 3× the quiet-run ratios (issue 23)', () => {
+    for (const scenario of ['api.list', 'api.history', 'api.send', 'api.mixed', 'rt.1k.core']) {
+      const metric = scenario.startsWith('rt.') ? 'deliveryP95RatioToBaseline' : 'p95RatioToBaseline';
+      const quiet = QUIET_P95_RATIO_MAX[scenario];
+      expect({ scenario, quiet }).toEqual({ scenario, quiet: expect.any(Number) });
+      expect({ scenario, max: line('short', scenario, metric)!.max }).toEqual({ scenario, max: expect.any(Number) });
+      expect(line('short', scenario, metric)!.max!).toBeLessThanOrEqual(3 * quiet! + 1e-9);
+    }
   });
 
   it('every profile with targets exists and every rule names a metric', () => {
