@@ -65,7 +65,7 @@ const cpuLines = (limits: Record<string, number>, rt: number): Rule[] => [
 
 /**
  * The highest same-run p95 ratio (core ÷ bare) the unmodified core measured per short-profile scenario in
- * quiet windows (CPU pressure ≤ 30 %): the latency-ratio lines are 3× these. Measured 2026-12-05..07 (trees
+ * quiet windows (CPU pressure ≤ 30 %): the latency-ratio lines are 3× these. Measured 2026-12-06 22:25 to 12-07 02:03 (trees
  * from the revocation cache on; table in loadtest/README.md "The latency-ratio lines").
  */
 export const QUIET_P95_RATIO_MAX: Record<string, number> = { 'api.list': 7.0, 'api.history': 6.5, 'api.send': 2.6, 'api.mixed': 7.4, 'rt.1k.core': 4.3 };
