@@ -117,7 +117,7 @@ describe('presigned uploads against MinIO', () => {
   it('a message view never carries a stored object URL (messages stored before issue 21 had one)', () => {
     const id = new ObjectId();
     const view = messageView({
-      _id: id, conversationId: convId, seq: 1, senderId: 'alice', clientMsgId: 'legacy', text: '', createdAt: testNow(), terms: [],
+      _id: id, conversationId: convId, seq: 1, senderId: 'alice', clientMsgId: 'legacy', text: '', createdAt: testNow(),
       attachments: [{ id: 'A'.repeat(22), filename: 'old.png', contentType: 'image/png', size: 3, url: 'https://media.chat.example.com/conversations/x/old.png' }],
     });
     expect(view.attachments).toEqual([{ id: 'A'.repeat(22), filename: 'old.png', contentType: 'image/png', size: 3, downloadPath: `/api/conversations/${convId.toHexString()}/attachments/${'A'.repeat(22)}` }]);

@@ -55,9 +55,9 @@ describe('membership limits', () => {
 });
 
 /**
- * The listing is one sorted, limited query: the core receives a page of conversations, not every
- * conversation of the user sorted in memory, and one projected read of the user's memberships.
- * Counted from the documents the server sends back.
+ * The listing is one sorted, limited aggregation: the core receives a page of conversations with
+ * the user's read markers, not every conversation of the user sorted in memory, in one round trip.
+ * Counted from the commands and documents the server sends back.
  */
 describe('conversation listing by index', () => {
   let store: Store;
@@ -102,17 +102,68 @@ describe('conversation listing by index', () => {
       replies.length = 0;
       const page = await chat.conversations.list('lister', { limit: '25', ...(cursor ? { cursor } : {}) });
       seen.push(...page.items.map((c) => c.id));
-      // Conversation documents received for this page: the page and one more (to know there is a next).
-      const conversationDocs = replies.filter((r) => r.collection === 'conversations').reduce((n, r) => n + r.docs.length, 0);
-      expect(conversationDocs).toBeLessThanOrEqual(26);
-      // Memberships: one query, the user's conversation ids and read markers only (no full documents).
+      // One round trip for the page: an aggregation over the user's memberships that joins their
+      // conversations and returns the page and one more (to know there is a next), each with its
+      // read marker only. No second query for the conversations.
+      expect(replies.filter((r) => r.collection === 'conversations')).toHaveLength(0);
       const membershipReplies = replies.filter((r) => r.collection === 'memberships');
-      expect(membershipReplies.filter((r) => r.command === 'find')).toHaveLength(1);
-      expect(new Set(membershipReplies.flatMap((r) => r.docs.flatMap((d) => Object.keys(d))))).toEqual(new Set(['conversationId', 'lastReadSeq']));
+      expect(membershipReplies.map((r) => r.command)).toEqual(['aggregate']);
+      expect(membershipReplies[0]!.docs.length).toBeLessThanOrEqual(26);
+      expect(new Set(membershipReplies[0]!.docs.flatMap((d) => Object.keys(d)))).toEqual(new Set(['conversation', 'lastReadSeq']));
       cursor = page.nextCursor ?? undefined;
       pages += 1;
     } while (cursor && pages < 20);
     expect(pages).toBe(12);
     expect(seen).toEqual(expected);
+  });
+
+  it('drops the listing\'s old activity_id index at start, once: no query uses it and every send rewrote it', async () => {
+    const db = uniqueDbName();
+    const first = await openStore(testServicesEnv().MONGODB_URI, db, { poolSize: 2 });
+    try {
+      // A database from before the listing was an aggregation: the index is there.
+      await first.conversations.createIndex({ activityAt: -1, _id: -1 }, { name: 'activity_id' });
+      expect((await first.conversations.indexes()).map((i) => i.name)).toContain('activity_id');
+    } finally {
+      await first.close();
+    }
+    // Two instances starting: the first drops it, the second finds it gone and starts anyway.
+    const [a, b] = [await openStore(testServicesEnv().MONGODB_URI, db, { poolSize: 2 }), await openStore(testServicesEnv().MONGODB_URI, db, { poolSize: 2 })];
+    try {
+      const names = (await a.conversations.indexes()).map((i) => i.name);
+      expect(names).not.toContain('activity_id');
+      expect(names).toContain('activity');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('reads a member\'s history, read marker and position with the membership and its conversation in one round trip', async () => {
+    const now = testNow();
+    const conversation: ConversationDoc = { _id: newObjectId(), type: 'group', name: 'one trip', createdBy: 'reader', createdAt: now, lastSeq: 3, settledSeq: 3, lastMessageAt: now, activityAt: now, archivedAt: null };
+    await store.conversations.insertOne(conversation);
+    await store.memberships.insertOne({ _id: membershipId(conversation._id, 'reader'), conversationId: conversation._id, userId: 'reader', role: 'owner', joinedAt: now, lastReadSeq: 0 });
+    await store.messages.insertMany([1, 2, 3].map((seq) => ({ _id: newObjectId(), conversationId: conversation._id, seq, senderId: 'reader', clientMsgId: `m${seq}`, text: `message ${seq}`, createdAt: now, terms: ['message'] })));
+    const chat = createChatService({
+      conversations: conversationsRepository(store), memberships: membershipsRepository(store), messages: messagesRepository(store), seqs: seqsRepository(store),
+      events: { messageCreated() {}, readMoved() {}, membershipChanged() {}, endSessions() {} },
+      limitMessages: async () => undefined, maxMessageChars: 100, observePersist() {}, now: () => testNow(),
+    } satisfies ChatDeps);
+    const id = conversation._id.toHexString() as Parameters<typeof chat.messages.history>[1];
+    const roundTrips = async (run: () => Promise<unknown>) => {
+      replies.length = 0;
+      await run();
+      return replies.map((r) => `${r.command} ${r.collection}`);
+    };
+    // The membership and the conversation: one aggregation on memberships, no find on conversations.
+    const history = await roundTrips(async () => expect((await chat.messages.history('reader', id, {})).items.map((m) => m.seq)).toEqual([1, 2, 3]));
+    expect(history.filter((c) => c.endsWith(' conversations') || c.endsWith(' memberships'))).toEqual(['aggregate memberships']);
+    expect(history).toContain('find messages');
+    expect(await roundTrips(async () => expect(await chat.conversations.position('reader', id)).toEqual({ lastSeq: 3, lastReadSeq: 0 }))).toEqual(['aggregate memberships']);
+    const read = await roundTrips(async () => expect((await chat.messages.markRead('reader', id, { seq: 2 })).lastReadSeq).toBe(2));
+    expect(read.filter((c) => c.endsWith(' conversations'))).toEqual([]);
+    // The errors are as before: a stranger gets 403, an unknown conversation 404.
+    await expect(chat.messages.history('stranger', id, {})).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(chat.messages.history('reader', newObjectId().toHexString() as typeof id, {})).rejects.toMatchObject({ code: 'not_found' });
   });
 });

@@ -1,7 +1,7 @@
 import type { ObjectId } from 'mongodb';
 import { AppError } from '../errors';
 import { parseConversationId, parseObjectId, toObjectId, type ConversationId } from '../domain/ids';
-import type { MembershipDoc } from '../store/documents';
+import type { ConversationDoc, MembershipDoc } from '../store/documents';
 import type { ChatDeps } from './deps';
 
 /** Malformed and unknown ids both answer 404, so ids cannot be probed. */
@@ -30,5 +30,16 @@ export async function requireMembership(deps: Pick<ChatDeps, 'conversations' | '
   if (membership) return membership;
   const conversation = await deps.conversations.findById(objectId);
   if (!conversation) throw notFound();
+  throw new AppError('forbidden', 'You are not a member of this conversation.');
+}
+
+/**
+ * `requireMembership` and the conversation document, in one round trip when the user is a member
+ * (the same errors otherwise). `conversation` is null when the membership outlived its conversation.
+ */
+export async function requireMembershipWithConversation(deps: Pick<ChatDeps, 'conversations' | 'memberships'>, conversationId: ObjectId, userId: string): Promise<{ membership: MembershipDoc; conversation: ConversationDoc | null }> {
+  const found = await deps.memberships.findWithConversation(conversationId, userId);
+  if (found) return found;
+  if (!(await deps.conversations.findById(conversationId))) throw notFound();
   throw new AppError('forbidden', 'You are not a member of this conversation.');
 }

@@ -1,7 +1,7 @@
 import { AppError } from '../errors';
 import { directConversationId, newObjectId, parseObjectId, toObjectId, type ConversationId } from '../domain/ids';
 import { membershipId, type ConversationDoc, type MembershipDoc } from '../store/documents';
-import { notFound, requireMembership } from './access';
+import { notFound, requireMembership, requireMembershipWithConversation } from './access';
 import type { ChatDeps } from './deps';
 import type { MembershipCache } from './membership-cache';
 import { addMembersSchema, createConversationSchema, listQuerySchema, parseInput, userIdSchema } from './validation';
@@ -109,28 +109,26 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
     async list(userId: string, query: unknown): Promise<{ items: ConversationView[]; nextCursor: string | null }> {
       const { cursor, limit } = parseInput(listQuerySchema, query);
       const after = cursor ? decodeCursor(cursor) : undefined;
-      // Two round trips, served by indexes: the user's memberships (conversation id and read marker,
-      // capped by MEMBERSHIPS_PER_USER_MAX), then one sorted, limited page of those conversations.
-      const positions = await deps.memberships.positionsForUser(userId, Number.isFinite(perUserMax) ? perUserMax * 2 : 100_000);
-      const docs = await deps.conversations.listPage(positions.map((p) => p.conversationId), after ? { t: new Date(after.t), id: parseObjectId(after.id)! } : undefined, limit);
-      const page = docs.slice(0, limit);
-      const byConversation = new Map(positions.map((m) => [m.conversationId.toHexString(), m]));
-      const burned = await deps.seqs.burnedCounts(page.flatMap((d) => {
-        const m = byConversation.get(d._id.toHexString());
-        return m ? [{ conversationId: d._id, after: m.lastReadSeq, upTo: d.lastSeq, settledSeq: d.settledSeq ?? 0 }] : [];
-      }));
+      // One aggregation (the user's memberships joined to their conversations), served by indexes.
+      const rows = await deps.memberships.pageForUser(userId, {
+        max: Number.isFinite(perUserMax) ? perUserMax * 2 : 100_000,
+        ...(after ? { after: { t: new Date(after.t), id: parseObjectId(after.id)! } } : {}),
+        limit,
+      });
+      const page = rows.slice(0, limit);
+      const burned = await deps.seqs.burnedCounts(page.map(({ conversation: d, lastReadSeq }) => ({ conversationId: d._id, after: lastReadSeq, upTo: d.lastSeq, settledSeq: d.settledSeq ?? 0 })));
       const key = (d: ConversationDoc) => (d.activityAt ?? d.lastMessageAt ?? d.createdAt).getTime();
-      const last = page[page.length - 1];
+      const last = page[page.length - 1]?.conversation;
       return {
-        items: page.map((d) => conversationView(d, { membership: byConversation.get(d._id.toHexString()), burnedUnread: burned.get(d._id.toHexString()) })),
-        nextCursor: docs.length > limit && last ? encodeCursor({ t: key(last), id: last._id.toHexString() }) : null,
+        items: page.map(({ conversation: d, lastReadSeq }) => conversationView(d, { membership: { lastReadSeq }, burnedUnread: burned.get(d._id.toHexString()) })),
+        nextCursor: rows.length > limit && last ? encodeCursor({ t: key(last), id: last._id.toHexString() }) : null,
       };
     },
 
     async get(userId: string, id: ConversationId): Promise<ConversationView> {
       const conversationId = toObjectId(id);
-      const membership = await requireMembership(deps, conversationId, userId);
-      const [doc, members] = await Promise.all([deps.conversations.findById(conversationId), deps.memberships.listForConversation(conversationId)]);
+      const { membership, conversation: doc } = await requireMembershipWithConversation(deps, conversationId, userId);
+      const members = await deps.memberships.listForConversation(conversationId);
       if (!doc) throw notFound();
       const burned = await deps.seqs.burnedCounts([{ conversationId, after: membership.lastReadSeq, upTo: doc.lastSeq, settledSeq: doc.settledSeq ?? 0 }]);
       return conversationView(doc, { members, membership, burnedUnread: burned.get(doc._id.toHexString()) });
@@ -142,9 +140,8 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
      */
     async position(userId: string, id: ConversationId): Promise<{ lastSeq: number; lastReadSeq: number }> {
       const conversationId = toObjectId(id);
-      const membership = await requireMembership(deps, conversationId, userId);
+      const { membership, conversation: doc } = await requireMembershipWithConversation(deps, conversationId, userId);
       membershipCache.remember(id, userId);
-      const doc = await deps.conversations.findById(conversationId);
       if (!doc) throw notFound();
       return { lastSeq: doc.lastSeq, lastReadSeq: membership.lastReadSeq };
     },

@@ -2,7 +2,7 @@ import { AppError } from '../errors';
 import type { AttachmentRef } from '../store/documents';
 import type { MessageDoc } from '../store/documents';
 import { conversationIdOf, newObjectId, toObjectId, type ConversationId } from '../domain/ids';
-import { requireMembership } from './access';
+import { requireMembership, requireMembershipWithConversation } from './access';
 import type { ChatDeps } from './deps';
 import type { MembershipCache } from './membership-cache';
 import { createSendBatcher } from './send-batcher';
@@ -95,8 +95,7 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
     async history(userId: string, id: ConversationId, query: unknown): Promise<{ items: MessageView[]; nextCursor: number | null; skipped: number[]; settledSeq: number; lastSeq: number }> {
       const conversationId = toObjectId(id);
       const q = parseInput(historyQuerySchema, query);
-      await requireMembership(deps, conversationId, userId);
-      const conversation = await deps.conversations.findById(conversationId);
+      const { conversation } = await requireMembershipWithConversation(deps, conversationId, userId);
       const lastSeq = conversation?.lastSeq ?? 0;
       const base = conversation?.settledSeq ?? 0;
       const scan = await deps.seqs.scan(conversationId, base, lastSeq);
@@ -129,8 +128,7 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
     async markRead(userId: string, id: ConversationId, input: unknown): Promise<{ conversationId: ConversationId; lastReadSeq: number }> {
       const conversationId = toObjectId(id);
       const { seq } = parseInput(markReadSchema, input);
-      const membership = await requireMembership(deps, conversationId, userId);
-      const conversation = await deps.conversations.findById(conversationId);
+      const { membership, conversation } = await requireMembershipWithConversation(deps, conversationId, userId);
       const bounded = Math.min(seq, conversation?.lastSeq ?? 0);
       // A read that moves nothing writes and broadcasts nothing (a replayed or stale mark_read is free).
       if (bounded <= membership.lastReadSeq) return { conversationId: id, lastReadSeq: membership.lastReadSeq };

@@ -46,7 +46,10 @@ export interface ConversationView {
   lastReadSeq?: number;
 }
 
-export function messageView(doc: MessageDoc): MessageView {
+/** What a message view reads: the stored document less its search terms (history pages leave them on the server). */
+export type ShownMessageDoc = Omit<MessageDoc, 'terms'>;
+
+export function messageView(doc: ShownMessageDoc): MessageView {
   const view: MessageView = {
     id: messageIdOf(doc._id),
     conversationId: conversationIdOf(doc.conversationId),

@@ -7,22 +7,6 @@ export function conversationsRepository(store: Pick<Store, 'conversations'>) {
   return {
     findById: (id: ObjectId) => c.findOne({ _id: id }),
     findMany: (ids: ObjectId[]) => (ids.length ? c.find({ _id: { $in: ids } }).toArray() : Promise.resolve([])),
-    /**
-     * One page of the listing among `ids` (a user's conversations), most recent activity first,
-     * strictly after the cursor: the server sorts and limits (top-k over the `activity_id` index on
-     * MongoDB), so the core holds `limit + 1` documents, never the whole set.
-     */
-    listPage: (ids: ObjectId[], after: { t: Date; id: ObjectId } | undefined, limit: number) =>
-      (ids.length
-        ? c
-          .find({
-            _id: { $in: ids },
-            ...(after ? { $or: [{ activityAt: { $lt: after.t } }, { activityAt: after.t, _id: { $lt: after.id } }] } : {}),
-          })
-          .sort({ activityAt: -1, _id: -1 })
-          .limit(limit + 1)
-          .toArray()
-        : Promise.resolve([])),
     /** Inserts; false when a conversation with that _id already exists. */
     async insert(doc: ConversationDoc): Promise<boolean> {
       try {

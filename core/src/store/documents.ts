@@ -29,8 +29,8 @@ export interface ConversationDoc {
   lastMessageAt: Date | null;
   /**
    * What the conversation listing orders by: `lastMessageAt`, or `createdAt` before the first message.
-   * Stored (not computed) so the listing is an index scan with a limit (`activity_id` index); written
-   * by create and by every seq allocation, backfilled at start for documents older than the field.
+   * Stored (not computed) so the listing sorts on one field (a top-k sort on the server); written by
+   * create and by every seq allocation, backfilled at start for documents older than the field.
    */
   activityAt?: Date;
   archivedAt?: Date | null;

@@ -71,13 +71,15 @@ export function messagesRepository(store: Store) {
       await m.deleteOne({ _id: id });
     },
     /** Keyset page in seq order: after a seq (ascending) or before a seq (the newest first, returned ascending). */
-    async page(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<MessageDoc[]> {
+    async page(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<Omit<MessageDoc, 'terms'>[]> {
       // Majority read concern: history never shows a message a failover could take back (ignored by mongo-java-server).
+      // Without the search terms: no view shows them, and they were a third of each document to decode.
+      const options = { readConcern: majority, projection: { terms: 0 } } as const;
       if (range.afterSeq !== undefined) {
-        return m.find({ conversationId, seq: { $gt: range.afterSeq } }, { readConcern: majority }).sort({ seq: 1 }).limit(limit).toArray();
+        return m.find({ conversationId, seq: { $gt: range.afterSeq } }, options).sort({ seq: 1 }).limit(limit).toArray();
       }
       const filter = range.beforeSeq !== undefined ? { conversationId, seq: { $lt: range.beforeSeq } } : { conversationId };
-      const newestFirst = await m.find(filter, { readConcern: majority }).sort({ seq: -1 }).limit(limit).toArray();
+      const newestFirst = await m.find(filter, options).sort({ seq: -1 }).limit(limit).toArray();
       return newestFirst.reverse();
     },
     search: (conversationId: ObjectId, terms: string[], limit: number) =>

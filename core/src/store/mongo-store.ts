@@ -44,7 +44,6 @@ export const indexNames = {
   membershipUser: 'user_conversations',
   membershipConversation: 'conversation_members',
   conversationActivity: 'activity',
-  conversationListing: 'activity_id',
   skippedSeq: 'conversation_skipped_seq_unique',
   revocationUpdated: 'updated',
 } as const;
@@ -135,7 +134,6 @@ export const storeIndexes: IndexDeclaration[] = [
     collection: 'conversations',
     indexes: [
       { key: { lastMessageAt: -1 }, name: indexNames.conversationActivity },
-      { key: { activityAt: -1, _id: -1 }, name: indexNames.conversationListing },
     ],
   },
 ];
@@ -144,8 +142,32 @@ export async function createDeclaredIndexes(db: Db, declarations: IndexDeclarati
   for (const { collection, indexes } of declarations) await db.collection(collection).createIndexes(indexes);
 }
 
+/**
+ * Indexes no query uses any more, dropped at start: each one is written on every change of its
+ * fields. `activity_id` {activityAt, _id} ordered the conversation listing while it was a find over
+ * the conversations; the listing is now an aggregation from the memberships (memberships-repository
+ * `pageForUser`), which cannot use it, and every seq allocation rewrites `activityAt`.
+ */
+export const retiredIndexes: { collection: string; name: string }[] = [{ collection: collectionNames.conversations, name: 'activity_id' }];
+
+/** MongoDB's codes for "no such index" and "no such collection": a retired index already gone. */
+const INDEX_NOT_FOUND = 27;
+const NAMESPACE_NOT_FOUND = 26;
+
+async function dropRetiredIndexes(db: Db): Promise<void> {
+  for (const { collection, name } of retiredIndexes) {
+    try {
+      await db.collection(collection).dropIndex(name);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== INDEX_NOT_FOUND && code !== NAMESPACE_NOT_FOUND) throw error;
+    }
+  }
+}
+
 export async function ensureIndexes(store: Store): Promise<void> {
   await createDeclaredIndexes(store.db, storeIndexes);
+  await dropRetiredIndexes(store.db);
   await backfillActivity(store);
 }
 
