@@ -8,9 +8,14 @@
  * counts: every operation the core sends, background ones such as the seq settler included).
  *
  *   npx tsx loadtest/compare-trees.ts --tree base=/tmp/base --tree new=. [--rounds 3] [--rate 150] [--duration 8]
+ *     [--endpoints list,history,send,mixed] [--floor] [--drive new,floor]
  *
  * A tree is a checkout of this repository (e.g. `git archive <rev> | tar -x -C /tmp/base` with a
  * node_modules symlink); its core runs as `node --import tsx <tree>/core/src/main.ts`.
+ *
+ * `--floor` adds the driver floor (servers/driver-floor.ts): the first tree's database, served for
+ * list and history by this checkout's store functions alone — what the same round trips cost with
+ * none of the core's work around them (reported as `floor`; no DB op counts: it exports no metrics).
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -41,6 +46,11 @@ const durationS = Number(opt('duration', '8'));
 const warmupS = Number(opt('warmup', '2'));
 const endpointsWanted = opt('endpoints', 'list,history,send,mixed').split(',');
 const cpuProf = args.includes('--cpu-prof');
+const withFloor = args.includes('--floor');
+/** Which of the trees (and `floor`) are driven; default all. `--drive floor` measures the floor alone next to the bare route. */
+const drive = opt('drive', '').split(',').filter(Boolean);
+/** What the driver floor serves: the reads (a send's round trips are the batcher's). */
+const FLOOR_ENDPOINTS = new Set(['list', 'history']);
 const limits = { eventLoopDelayP99MaxMs: 1e9, cpuShareMax: 1 };
 
 async function main(): Promise<void> {
@@ -60,20 +70,27 @@ async function main(): Promise<void> {
     const token = (u: string) => { let t = tokens.get(u); if (!t) { t = signLocalToken(settings, u, 6 * 3600); tokens.set(u, t); } return t; };
     const bare = await spawnServer({ name: 'bare-express', entry: 'loadtest/servers/bare-express.ts', logDir, env: { LOADTEST_INJECT_DELAY_MS: '', LOADTEST_INJECT_CPU_MS: '' } });
     stops.push(() => bare.stop());
-    const cores: { name: string; proc: ServerProcess; metricsUrl: string; seeded?: Seeded }[] = [];
+    const cores: { name: string; proc: ServerProcess; metricsUrl?: string; db: string; seeded?: Seeded; serves?: Set<string> }[] = [];
     for (const tree of trees) {
       const metricsPort = await freePort();
+      const db = `cmp_${tree.name}_${randomBytes(3).toString('hex')}`;
       const proc = await spawnServer({
         name: `core-${tree.name}`, entry: path.join(tree.dir, 'core', 'src', 'main.ts'), logDir,
-        env: { ...baseEnv, METRICS_PORT: String(metricsPort), MONGODB_DB: `cmp_${tree.name}_${randomBytes(3).toString('hex')}` },
+        env: { ...baseEnv, METRICS_PORT: String(metricsPort), MONGODB_DB: db },
       });
       stops.push(() => proc.stop());
-      cores.push({ name: tree.name, proc, metricsUrl: `http://127.0.0.1:${metricsPort}` });
+      cores.push({ name: tree.name, proc, metricsUrl: `http://127.0.0.1:${metricsPort}`, db });
     }
     const seedShape = profiles.short!.api.seed;
     for (const core of cores) {
       const sut = { core: { url: core.proc.url }, token } as unknown as SystemUnderTest;
       core.seeded = await seedApi(sut, core.name, seedShape);
+    }
+    if (withFloor) {
+      const first = cores[0]!;
+      const proc = await spawnServer({ name: 'driver-floor', entry: 'loadtest/servers/driver-floor.ts', logDir, env: { MONGODB_URI: stack.env.MONGODB_URI, MONGODB_DB: first.db } });
+      stops.push(() => proc.stop());
+      cores.push({ name: 'floor', proc, db: first.db, seeded: first.seeded, serves: FLOOR_ENDPOINTS });
     }
     const endpointsOf = (s: Seeded, tag: string) => {
       const pick = <T>(xs: T[], i: number) => xs[i % xs.length]!;
@@ -100,17 +117,19 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       for (const endpoint of endpointsWanted) {
         await new Promise((r) => setTimeout(r, 1500));
-        const beforeStats = await Promise.all([bare, ...cores.map((c) => c.proc)].map((p) => p.stats()));
-        const beforeOps = await Promise.all(cores.map(async (c) => (await readDbOps(c.metricsUrl)) ?? (new Map() as DbOps)));
+        const running = cores.filter((c) => (!c.serves || c.serves.has(endpoint)) && (!drive.length || drive.includes(c.name)));
+        const opsOf = async (c: (typeof cores)[number]) => (c.metricsUrl ? await readDbOps(c.metricsUrl) : undefined) ?? (new Map() as DbOps);
+        const beforeStats = await Promise.all([bare, ...running.map((c) => c.proc)].map((p) => p.stats()));
+        const beforeOps = await Promise.all(running.map(opsOf));
         const open = { rate, durationS, warmupS, limits };
         const profiling = cpuProf && round === 1;
-        if (profiling) await Promise.all(cores.map((c) => c.proc.profileStart()));
+        if (profiling) await Promise.all(running.map((c) => c.proc.profileStart()));
         const [bareRun, ...coreRuns] = await Promise.all([
           runOpenModel({ ...open, baseUrl: bare.url, next: () => ({ method: 'GET', path: '/bare', ok: [200] }) }),
-          ...cores.map((c, k) => runOpenModel({ ...open, baseUrl: c.proc.url, next: eps[k]![endpoint]! })),
+          ...running.map((c) => runOpenModel({ ...open, baseUrl: c.proc.url, next: eps[cores.indexOf(c)]![endpoint]! })),
         ]);
         if (profiling) {
-          for (const c of cores) {
+          for (const c of running) {
             const file = path.join(logDir, `${c.name}-${endpoint}.cpuprofile`);
             await c.proc.profileStop(file);
             const p = summarizeProfile(file, 12);
@@ -118,27 +137,27 @@ async function main(): Promise<void> {
             console.log(`    top ${p.topFunctions.map((f) => `${f.name} (${f.where}) ${f.share}%`).join('; ')}`);
           }
         }
-        const afterStats = await Promise.all([bare, ...cores.map((c) => c.proc)].map((p) => p.stats()));
-        const afterOps = await Promise.all(cores.map(async (c) => (await readDbOps(c.metricsUrl)) ?? (new Map() as DbOps)));
+        const afterStats = await Promise.all([bare, ...running.map((c) => c.proc)].map((p) => p.stats()));
+        const afterOps = await Promise.all(running.map(opsOf));
         const bareCpu = cpuMsBetween(beforeStats[0]!, afterStats[0]!) / bareRun.sentTotal;
         bareRows.push({ round, endpoint, cpuMsPerReq: bareCpu });
-        cores.forEach((c, k) => {
+        running.forEach((c, k) => {
           const run = coreRuns[k]!;
           const cpu = cpuMsBetween(beforeStats[k + 1]!, afterStats[k + 1]!) / run.sentTotal;
           const { total, byCommand } = dbOpsPer(beforeOps[k]!, afterOps[k]!, run.sentTotal);
-          rows.push({ round, endpoint, core: c.name, cpuMsPerReq: cpu, ratio: cpu / Math.max(bareCpu, 0.01), opsPerReq: total, byCommand, errors: run.errors, p95: run.latency.pMs(95) });
+          rows.push({ round, endpoint, core: c.name, cpuMsPerReq: cpu, ratio: cpu / Math.max(bareCpu, 0.01), opsPerReq: c.metricsUrl ? total : Number.NaN, byCommand, errors: run.errors, p95: run.latency.pMs(95) });
         });
-        const line = rows.slice(-cores.length).map((r) => `${r.core} ${r.cpuMsPerReq.toFixed(2)} ms (${r.ratio.toFixed(1)}×) ${r.opsPerReq.toFixed(2)} ops ${JSON.stringify(r.byCommand)}${r.errors ? ` ERR ${r.errors}` : ''}`).join(' | ');
-        console.log(`r${round} ${endpoint.padEnd(7)} bare ${bareCpu.toFixed(3)} ms | ${line}`);
+        const line = rows.slice(-running.length).map((r) => `${r.core} ${r.cpuMsPerReq.toFixed(2)} ms (${r.ratio.toFixed(1)}×) p95 ${r.p95.toFixed(1)} ms ${Number.isNaN(r.opsPerReq) ? '(no op counts)' : `${r.opsPerReq.toFixed(2)} ops ${JSON.stringify(r.byCommand)}`}${r.errors ? ` ERR ${r.errors}` : ''}`).join(' | ');
+        console.log(`r${round} ${endpoint.padEnd(7)} bare ${bareCpu.toFixed(3)} ms p95 ${bareRun.latency.pMs(95).toFixed(1)} ms | ${line}`);
       }
     }
     const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = Math.floor(s.length / 2); return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
     console.log('\nmedian over rounds: CPU ms/request (ratio to the bare route, same windows) [min-max] · DB ops/request');
     for (const endpoint of endpointsWanted) {
-      const parts = cores.map((c) => {
+      const parts = cores.filter((c) => rows.some((r) => r.endpoint === endpoint && r.core === c.name)).map((c) => {
         const rs = rows.filter((r) => r.endpoint === endpoint && r.core === c.name);
         const cpus = rs.map((r) => r.cpuMsPerReq);
-        return `${c.name} ${median(cpus).toFixed(2)} (${median(rs.map((r) => r.ratio)).toFixed(1)}×) [${Math.min(...cpus).toFixed(2)}-${Math.max(...cpus).toFixed(2)}] · ${median(rs.map((r) => r.opsPerReq)).toFixed(2)} ops`;
+        return `${c.name} ${median(cpus).toFixed(2)} (${median(rs.map((r) => r.ratio)).toFixed(1)}×) [${Math.min(...cpus).toFixed(2)}-${Math.max(...cpus).toFixed(2)}] · ${Number.isNaN(rs[0]?.opsPerReq) ? 'no op counts' : `${median(rs.map((r) => r.opsPerReq)).toFixed(2)} ops`}`;
       });
       console.log(`${endpoint.padEnd(7)} bare ${median(bareRows.filter((r) => r.endpoint === endpoint).map((r) => r.cpuMsPerReq)).toFixed(3)} | ${parts.join(' | ')}`);
     }

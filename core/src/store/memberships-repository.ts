@@ -38,8 +38,8 @@ export function membershipsRepository(store: Pick<Store, 'memberships' | 'member
      * anyway), found by the `user_conversations` index {userId, conversationId}, joined to their
      * conversations by `_id` ($lookup), sorted and limited by the server (top-k: the core holds
      * `limit + 1` documents, never the whole set). One aggregation instead of two finds (the
-     * memberships, then the conversations among them): the issue 23 profile put the second round
-     * trip at ~0.4 ms of the core's CPU per listing (driver, BSON, a socket write), a third of it.
+     * memberships, then the conversations among them): the second round trip (driver, BSON, a socket
+     * write) was a fifth of the core's CPU per listing (loadtest/README, issue 23).
      */
     async pageForUser(userId: string, options: { max: number; after?: { t: Date; id: ObjectId }; limit: number }): Promise<{ conversation: ConversationDoc; lastReadSeq: number }[]> {
       const { max, after, limit } = options;
