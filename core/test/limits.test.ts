@@ -138,7 +138,7 @@ describe('conversation listing by index', () => {
     }
   });
 
-  it('reads a member\'s history, read marker and position with the membership and its conversation in one round trip', async () => {
+  it('reads a member\'s history, read marker and position by `_id` lookups only (no aggregation: the local server scans for those)', async () => {
     const now = testNow();
     const conversation: ConversationDoc = { _id: newObjectId(), type: 'group', name: 'one trip', createdBy: 'reader', createdAt: now, lastSeq: 3, settledSeq: 3, lastMessageAt: now, activityAt: now, archivedAt: null };
     await store.conversations.insertOne(conversation);
@@ -155,13 +155,15 @@ describe('conversation listing by index', () => {
       await run();
       return replies.map((r) => `${r.command} ${r.collection}`);
     };
-    // The membership and the conversation: one aggregation on memberships, no find on conversations.
+    // The membership and the conversation: one `_id` find each (served by the `_id` index on every
+    // server), never an aggregation, whose `$match` mongo-java-server answers with a collection scan.
+    const sorted = (xs: string[]) => [...xs].sort();
     const history = await roundTrips(async () => expect((await chat.messages.history('reader', id, {})).items.map((m) => m.seq)).toEqual([1, 2, 3]));
-    expect(history.filter((c) => c.endsWith(' conversations') || c.endsWith(' memberships'))).toEqual(['aggregate memberships']);
+    expect(sorted(history.filter((c) => c.endsWith(' conversations') || c.endsWith(' memberships')))).toEqual(['find conversations', 'find memberships']);
     expect(history).toContain('find messages');
-    expect(await roundTrips(async () => expect(await chat.conversations.position('reader', id)).toEqual({ lastSeq: 3, lastReadSeq: 0 }))).toEqual(['aggregate memberships']);
+    expect(sorted(await roundTrips(async () => expect(await chat.conversations.position('reader', id)).toEqual({ lastSeq: 3, lastReadSeq: 0 })))).toEqual(['find conversations', 'find memberships']);
     const read = await roundTrips(async () => expect((await chat.messages.markRead('reader', id, { seq: 2 })).lastReadSeq).toBe(2));
-    expect(read.filter((c) => c.endsWith(' conversations'))).toEqual([]);
+    expect(sorted(read.filter((c) => c.endsWith(' conversations') || c.endsWith(' memberships')))).toEqual(['find conversations', 'find memberships']);
     // The errors are as before: a stranger gets 403, an unknown conversation 404.
     await expect(chat.messages.history('stranger', id, {})).rejects.toMatchObject({ code: 'forbidden' });
     await expect(chat.messages.history('reader', newObjectId().toHexString() as typeof id, {})).rejects.toMatchObject({ code: 'not_found' });

@@ -1,6 +1,6 @@
 /**
  * Baseline: the core's database round trips and nothing else. A bare Express app that answers the
- * listing and a history page by calling the core's own store functions (the same queries, on the
+ * listing and a history page by calling the core's own store and access functions (the same queries, on the
  * same seeded database as a core under test) — no token verification (the user is read from the
  * token unverified), no rate limits, validation, metrics, security headers or views.
  *
@@ -12,7 +12,9 @@
  */
 import express from 'express';
 import { decodeJwt } from 'jose';
+import { requireMembershipWithConversation } from '../../core/src/chat/access';
 import { parseObjectId } from '../../core/src/domain/ids';
+import { conversationsRepository } from '../../core/src/store/conversations-repository';
 import { membershipsRepository } from '../../core/src/store/memberships-repository';
 import { messagesRepository } from '../../core/src/store/messages-repository';
 import { openStore } from '../../core/src/store/mongo-store';
@@ -20,6 +22,7 @@ import { openStore } from '../../core/src/store/mongo-store';
 async function main(): Promise<void> {
   const store = await openStore(process.env.MONGODB_URI!, process.env.MONGODB_DB!, { poolSize: 20 });
   const memberships = membershipsRepository(store);
+  const conversations = conversationsRepository(store);
   const messages = messagesRepository(store);
   const userOf = (req: express.Request) => String(decodeJwt(req.header('authorization')!.slice(7)).sub);
 
@@ -31,8 +34,7 @@ async function main(): Promise<void> {
   });
   app.get('/api/conversations/:id/messages', async (req, res) => {
     const id = parseObjectId(req.params.id)!;
-    const found = await memberships.findWithConversation(id, userOf(req));
-    if (!found) return void res.status(403).json({ code: 'forbidden' });
+    const found = await requireMembershipWithConversation({ conversations, memberships }, id, userOf(req));
     const docs = await messages.page(id, { beforeSeq: Number(req.query.beforeSeq) }, Number(req.query.limit ?? 50));
     res.json({ items: docs.map((d) => ({ id: d._id.toHexString(), seq: d.seq, senderId: d.senderId, text: d.text, createdAt: d.createdAt.toISOString() })), lastSeq: found.conversation?.lastSeq ?? 0 });
   });

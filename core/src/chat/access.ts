@@ -34,12 +34,16 @@ export async function requireMembership(deps: Pick<ChatDeps, 'conversations' | '
 }
 
 /**
- * `requireMembership` and the conversation document, in one round trip when the user is a member
- * (the same errors otherwise). `conversation` is null when the membership outlived its conversation.
+ * `requireMembership` and the conversation document, with the same errors: the two `_id` lookups
+ * sent together (one round trip's wait instead of two in a row). Not one aggregation joining them:
+ * mongo-java-server, the local and test server, scans the collection for an aggregation's `$match`
+ * even on `_id` (4.5 ms against 0.4 ms per lookup over 20,000 memberships), which at 10,000 sockets
+ * joining their rooms tripled its CPU. `conversation` is null when the membership outlived its
+ * conversation; a stranger's read of the conversation is never returned.
  */
 export async function requireMembershipWithConversation(deps: Pick<ChatDeps, 'conversations' | 'memberships'>, conversationId: ObjectId, userId: string): Promise<{ membership: MembershipDoc; conversation: ConversationDoc | null }> {
-  const found = await deps.memberships.findWithConversation(conversationId, userId);
-  if (found) return found;
-  if (!(await deps.conversations.findById(conversationId))) throw notFound();
+  const [membership, conversation] = await Promise.all([deps.memberships.find(conversationId, userId), deps.conversations.findById(conversationId)]);
+  if (membership) return { membership, conversation };
+  if (!conversation) throw notFound();
   throw new AppError('forbidden', 'You are not a member of this conversation.');
 }

@@ -8,20 +8,6 @@ export function membershipsRepository(store: Pick<Store, 'memberships' | 'member
   const removals = membershipRemovalsRepository(store);
   return {
     find: (conversationId: ObjectId, userId: string) => m.findOne({ _id: membershipId(conversationId, userId) }),
-    /**
-     * A user's membership and its conversation in one round trip (an `_id` match joined by `_id`):
-     * the reads that need both (history, read markers, a socket joining its room) sent two finds.
-     * `conversation` is null when the membership outlived its conversation.
-     */
-    async findWithConversation(conversationId: ObjectId, userId: string): Promise<{ membership: MembershipDoc; conversation: ConversationDoc | null } | null> {
-      const [row] = await m.aggregate<MembershipDoc & { conversation: ConversationDoc[] }>([
-        { $match: { _id: membershipId(conversationId, userId) } },
-        { $lookup: { from: collectionNames.conversations, localField: 'conversationId', foreignField: '_id', as: 'conversation' } },
-      ]).toArray();
-      if (!row) return null;
-      const { conversation, ...membership } = row;
-      return { membership, conversation: conversation[0] ?? null };
-    },
     /** One user's memberships in these conversations: _id lookups. */
     findManyForUser: (conversationIds: ObjectId[], userId: string) =>
       (conversationIds.length ? m.find({ _id: { $in: conversationIds.map((c) => membershipId(c, userId)) } }).toArray() : Promise.resolve([])),
