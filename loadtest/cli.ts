@@ -1,13 +1,5 @@
 /**
- * Load tests and the release gate.
- *   npm run loadtest:gate                      short profile, the CI gate (last step of npm test)
- *   npm run loadtest -- --profile full         release candidates: the issue's full table
- * Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-cpu-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
- *          --record-history (append this passing run's CPU ratios to loadtest/history/<profile>.json)  --history <file>
- *          --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
- *          --confirm 0 (do not re-measure breached scenarios before failing)
- * Exit codes: 0 pass, 3 a target breached, 4 invalid (the load generator was the bottleneck),
- *             2 harness fault (could not start, preflight impossible, crash).
+ * Load tests and the release gate: `npx tsx loadtest/cli.ts --help` prints the usage below (USAGE).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,13 +14,53 @@ import { toReport, writeReport } from './lib/report';
 import { startSystem, type SystemUnderTest } from './lib/stack';
 import { outcomesOf, runSuite, type ScenarioRecord } from './lib/suite';
 
+/** What `--help` prints, and an unknown option's answer. */
+export const USAGE = `Load tests and the release gate.
+  npm run loadtest:gate                      short profile, the CI gate (last step of npm test)
+  npm run loadtest -- --profile full         release candidates: the issue's full table
+Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-cpu-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
+         --record-history (append this passing run's CPU ratios to loadtest/history/<profile>.json)  --history <file>
+         --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
+         --confirm 0 (do not re-measure breached scenarios before failing)  --core-env NAME=value (repeatable)
+Exit codes: 0 pass, 3 a target breached, 4 invalid (the load generator was the bottleneck),
+            2 harness fault (could not start, preflight impossible, crash, unknown option).`;
+
 const here = __dirname;
 const log = (line: string) => console.error(line);
 
 export interface CliResult { exitCode: number; gate?: GateVerdict; files?: { json: string; md: string; svg: string } }
 
 export async function main(argv: string[]): Promise<CliResult> {
-  const { values } = parseArgs({
+  if (argv.includes('--help') || argv.includes('-h')) {
+    log(USAGE);
+    return { exitCode: EXIT.pass };
+  }
+  let parsed;
+  try {
+    parsed = parseOptions(argv);
+  } catch (error) {
+    log(`${(error as Error).message}\n\n${USAGE}`);
+    return { exitCode: EXIT.fault };
+  }
+  const { values } = parsed;
+  const profile = profiles[values.profile!];
+  const target = targets[values.profile!];
+  if (!profile || !target) {
+    log(`unknown profile ${values.profile}; known: ${Object.keys(profiles).join(', ')}`);
+    return { exitCode: EXIT.fault };
+  }
+  const retries = Number(values.retries ?? (values.gate ? 1 : 0));
+  let result: CliResult = { exitCode: EXIT.fault };
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    if (attempt > 0) log(`run was INVALID (the generator was the bottleneck): retrying (${attempt}/${retries})`);
+    result = await runOnce(values as Required<typeof values>, profile, target);
+    if (result.exitCode !== EXIT.invalid) break;
+  }
+  return result;
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
     options: {
       profile: { type: 'string', default: 'short' },
@@ -51,20 +83,6 @@ export async function main(argv: string[]): Promise<CliResult> {
     },
     allowPositionals: false,
   });
-  const profile = profiles[values.profile!];
-  const target = targets[values.profile!];
-  if (!profile || !target) {
-    log(`unknown profile ${values.profile}; known: ${Object.keys(profiles).join(', ')}`);
-    return { exitCode: EXIT.fault };
-  }
-  const retries = Number(values.retries ?? (values.gate ? 1 : 0));
-  let result: CliResult = { exitCode: EXIT.fault };
-  for (let attempt = 0; attempt <= retries; attempt++) {
-    if (attempt > 0) log(`run was INVALID (the generator was the bottleneck): retrying (${attempt}/${retries})`);
-    result = await runOnce(values as Required<typeof values>, profile, target);
-    if (result.exitCode !== EXIT.invalid) break;
-  }
-  return result;
 }
 
 async function runOnce(values: Record<string, unknown>, profile: (typeof profiles)[string], target: (typeof targets)[string]): Promise<CliResult> {
