@@ -40,6 +40,9 @@ const transientCodes = new Set([
 ]);
 
 export const DUPLICATE_KEY = 11000;
+/** "No such collection" and "no such index" (dropping what is already gone). */
+export const NAMESPACE_NOT_FOUND = 26;
+export const INDEX_NOT_FOUND = 27;
 
 /** A bulk error's per-document write errors as a list (the driver types it as one or many). */
 export const writeErrorsOf = (error: MongoBulkWriteError): readonly WriteError[] =>

@@ -1,5 +1,6 @@
 import { MongoClient, type Collection, type Db, type IndexDescription } from 'mongodb';
 import { timeDb } from './command-timing';
+import { INDEX_NOT_FOUND, NAMESPACE_NOT_FOUND } from './mongo-errors';
 import type { ConversationDoc, InstanceDoc, MembershipDoc, MembershipRemovalDoc, MessageDoc, SessionRevocationDoc, SkippedSeqDoc } from './documents';
 
 export interface StoreHooks {
@@ -150,16 +151,13 @@ export async function createDeclaredIndexes(db: Db, declarations: IndexDeclarati
  */
 export const retiredIndexes: { collection: string; name: string }[] = [{ collection: collectionNames.conversations, name: 'activity_id' }];
 
-/** MongoDB's codes for "no such index" and "no such collection": a retired index already gone. */
-const INDEX_NOT_FOUND = 27;
-const NAMESPACE_NOT_FOUND = 26;
-
 async function dropRetiredIndexes(db: Db): Promise<void> {
   for (const { collection, name } of retiredIndexes) {
     try {
       await db.collection(collection).dropIndex(name);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
+      // Already gone (another instance dropped it, or a fresh database): nothing to do.
       if (code !== INDEX_NOT_FOUND && code !== NAMESPACE_NOT_FOUND) throw error;
     }
   }
