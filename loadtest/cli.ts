@@ -22,6 +22,7 @@ Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-
          --record-history (append this passing run's CPU ratios to loadtest/history/<profile>.json)  --history <file>
          --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
          --confirm 0 (do not re-measure breached scenarios before failing)  --core-env NAME=value (repeatable)
+         --core-node-flag=<flag> (repeatable: a V8/Node flag for the core, e.g. --core-node-flag=--trace-gc; noted in the report)
 Exit codes: 0 pass, 3 a target breached, 4 invalid (the load generator was the bottleneck),
             2 harness fault (could not start, preflight impossible, crash, unknown option).`;
 
@@ -79,6 +80,7 @@ function parseOptions(argv: string[]) {
       retries: { type: 'string' },
       confirm: { type: 'string', default: '1' },
       'core-env': { type: 'string', multiple: true },
+      'core-node-flag': { type: 'string', multiple: true },
       'core-runtime': { type: 'string', default: 'tsx' },
     },
     allowPositionals: false,
@@ -113,8 +115,10 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
   try {
     log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''}${injectCpuMs ? ` (core burns ${injectCpuMs} ms of CPU per request/message)` : ''} ...`);
     const coreRuntime = values['core-runtime'] === 'compiled' ? 'compiled' : 'tsx';
-    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, injectCpuMs, coreEnv, coreRuntime });
+    const coreNodeFlags = (values['core-node-flag'] as string[] | undefined) ?? [];
+    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, injectCpuMs, coreEnv, coreRuntime, coreNodeFlags });
     notes.push(`Core runtime: ${sut.describe.core ?? coreRuntime}.`);
+    if (coreNodeFlags.length) notes.push(`The core ran with node flags that production does not use: ${coreNodeFlags.join(' ')}.`);
     if (injectCpuMs) notes.push(`The core was deliberately made to cost more CPU: LOADTEST_INJECT_CPU_MS=${injectCpuMs} (loadtest/servers/probe.ts preload).`);
     if (injectDelayMs) notes.push(`The core was deliberately slowed: LOADTEST_INJECT_DELAY_MS=${injectDelayMs} (loadtest/servers/probe.ts preload).`);
     records = await runSuite(sut, profile, { log, cpuProfile, only: values.only ? new Set(String(values.only).split(',')) : undefined });

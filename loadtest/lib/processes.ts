@@ -4,6 +4,7 @@ import path from 'node:path';
 import { freePort, waitForPort } from '../../ops/services/ports';
 import { terminate } from '../../ops/services/service-process';
 import { compileTree } from '../../ops/build/compile';
+import type { GcTotals } from '../servers/gc-accounting';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 const probePath = path.join(repoRoot, 'loadtest', 'servers', 'probe.ts');
@@ -13,6 +14,8 @@ export interface ServerStats {
   cpu: NodeJS.CpuUsage;
   elu: { idle: number; active: number; utilization: number };
   eld: { p50: number; p99: number; max: number };
+  /** Garbage collection since the probe started (loadtest/servers/gc-accounting.ts). */
+  gc: GcTotals;
   uptimeMs: number;
 }
 
@@ -44,7 +47,7 @@ export interface SpawnServerOptions {
 /** The probe as JavaScript, for processes that run without the TypeScript loader (compiled once per run). */
 function compiledProbe(): string {
   const outDir = path.join(repoRoot, 'var', 'loadtest', 'compiled');
-  compileTree(repoRoot, outDir, ['loadtest/servers/probe.ts']);
+  compileTree(repoRoot, outDir, ['loadtest/servers/probe.ts', 'loadtest/servers/gc-accounting.ts']);
   return path.join(outDir, 'loadtest', 'servers', 'probe.js');
 }
 

@@ -52,6 +52,16 @@ export function markdown(report: RunReport, records: ScenarioRecord[]): string {
     }
     out.push('');
   }
+  // Why the tail is what it is: how much each message or request allocates decides how often the collector stops the process.
+  const gcRows = records.filter((r) => r.metrics.gcMsPerS !== undefined);
+  if (gcRows.length) {
+    out.push('## Garbage collection (the server\'s own V8 records over each measured window)', '', '| scenario | target | allocated KB per msg acked / per request | × baseline (relay / bare route) | GC pause ms per s | longest pause ms | scavenges | full collections |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of gcRows) {
+      const m = r.metrics;
+      out.push(`| ${r.id} | ${r.target} | ${cell(m.allocKBPerMessage ?? m.allocKBPerRequest)} | ${cell(m.allocPerMessageRatioToBaseline ?? m.allocPerRequestRatioToBaseline)} | ${cell(m.gcMsPerS)} | ${cell(m.gcMaxPauseMs)} | ${cell(m.gcMinor)} | ${cell(m.gcMajor)} |`);
+    }
+    out.push('');
+  }
   const summaries = records.filter((r) => r.kind === 'saturation' || r.kind === 'api-ramp');
   if (summaries.length) {
     out.push('## Saturation and ramps', '');

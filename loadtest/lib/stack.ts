@@ -37,6 +37,8 @@ export interface StackOptions {
   coreEnv?: Record<string, string>;
   /** `tsx`: core/src/main.ts through the loader (default); `compiled`: the production build (ops/build/compile.ts) with plain node. */
   coreRuntime?: 'tsx' | 'compiled';
+  /** Extra node/V8 flags for the core (experiments: --trace-gc, heap sizing); none in production. */
+  coreNodeFlags?: string[];
 }
 
 /**
@@ -92,7 +94,7 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
     stops.push(() => stack.stop());
     const compiled = options.coreRuntime === 'compiled';
     const entry = compiled ? compiledCore() : 'core/src/main.ts';
-    const core = await spawnServer({ name: 'core', entry, loader: compiled ? 'none' : 'tsx', logDir: options.logDir, env: { ...coreEnv, MONGODB_URI: stack.env.MONGODB_URI } });
+    const core = await spawnServer({ name: 'core', entry, loader: compiled ? 'none' : 'tsx', nodeFlags: options.coreNodeFlags, logDir: options.logDir, env: { ...coreEnv, MONGODB_URI: stack.env.MONGODB_URI } });
     stops.push(() => core.stop());
     return {
       core: { url: core.url, process: core, metricsUrl: `http://127.0.0.1:${metricsPort}` },

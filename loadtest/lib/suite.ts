@@ -11,6 +11,7 @@ import { createConversation, pool, seedApi, type Seeded } from './seed';
 import { dbOpsPer, readDbOps, type DbOps } from './db-ops';
 import { cpuMsBetween, eluBetween, watchCpu, type ServerProcess, type ServerStats } from './processes';
 import type { SystemUnderTest } from './stack';
+import { gcBetween } from '../servers/gc-accounting';
 
 /** One measured scenario as it goes into the report: metrics for the gate, histograms kept encoded. */
 export interface ScenarioRecord {
@@ -54,10 +55,18 @@ function apiRecord(id: string, target: ScenarioRecord['target'], r: HttpRunResul
     metrics.serverCpuMs = round(cpuMs, 1);
     if (r.sentTotal) metrics.cpuMsPerRequest = round(cpuMs / r.sentTotal, 4);
     metrics.serverElu = round(eluBetween(server.before, server.after));
+    if (server.before.gc && server.after.gc && r.sentTotal) {
+      Object.assign(metrics, gcMetrics(gcBetween(server.before.gc, server.after.gc, server.after.uptimeMs - server.before.uptimeMs, r.sentTotal), 'allocKBPerRequest'));
+    }
   }
   const ops = server?.opsBefore && server.opsAfter && r.sentTotal ? dbOpsPer(server.opsBefore, server.opsAfter, r.sentTotal) : undefined;
   if (ops) metrics.dbOpsPerRequest = ops.total;
   return { id, kind: r.model === 'open' ? 'api-open' : 'api-closed', target, params, metrics, histograms: { latency: r.latency }, generator: r.generator, details: { errorKinds: r.errorKinds, ...(ops ? { dbOpsPerRequestByCommand: ops.byCommand } : {}) }, valid: r.generator.valid, invalidReason: r.generator.reason };
+}
+
+/** The collector's cost over a window (loadtest/servers/gc-accounting.ts), as report metrics. */
+function gcMetrics(g: ReturnType<typeof gcBetween>, allocName: 'allocKBPerMessage' | 'allocKBPerRequest'): Record<string, number> {
+  return { [allocName]: round(g.allocatedKBPerUnit, 1), gcMsPerS: round(g.gcMsPerS, 1), gcMaxPauseMs: round(g.maxPauseMs, 1), gcMinor: g.minorCount, gcMajor: g.majorCount };
 }
 
 function realtimeRecord(id: string, target: ScenarioRecord['target'], r: RealtimeResult): ScenarioRecord {
@@ -92,6 +101,7 @@ function realtimeRecord(id: string, target: ScenarioRecord['target'], r: Realtim
     metrics.cpuMsPerHandledMessage = r.measuredAcked ? round(r.serverCpuMs / r.measuredAcked, 4) : Number.POSITIVE_INFINITY;
   }
   if (r.serverElu !== null) metrics.serverElu = round(r.serverElu);
+  if (r.serverGc) Object.assign(metrics, gcMetrics(r.serverGc, 'allocKBPerMessage'));
   return {
     id, kind: 'realtime', target, params: { ...r.params }, metrics,
     histograms: { delivery: r.delivery, ack: r.ack, connect: r.connect },
@@ -267,7 +277,7 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
       }
       const rec = apiRecord(id, 'core', coreRun, { ...openParams, endpoint: name, ...(a.paired ? { pairedWith: pairBare!.id } : {}) }, coreWindow);
       // CPU per request: the core's own cost, judged against the bare route's in the same seconds.
-      withBaseline(rec, pairBare, [['p95RatioToBaseline', 'p95'], ['p99RatioToBaseline', 'p99']]);
+      withBaseline(rec, pairBare, [['p95RatioToBaseline', 'p95'], ['p99RatioToBaseline', 'p99'], ['allocPerRequestRatioToBaseline', 'allocKBPerRequest', 0.1]]);
       add(rec);
     }
     // CPU per request against the bare route's: the median of this run's bare measurements (each a few
@@ -381,7 +391,7 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
     }
     if (paired || !core) add(relay);
     if (core) {
-      withBaseline(core, relay, [['cpuPerMessageRatioToBaseline', 'cpuMsPerMessage', 0.001], ['cpuPerHandledMessageRatioToBaseline', 'cpuMsPerHandledMessage', 0.001], ['deliveryP95RatioToBaseline', 'deliveryP95'], ['deliveryP99RatioToBaseline', 'deliveryP99'], ['ackP95RatioToBaseline', 'ackP95'], ['heapPerSocketRatio', 'heapPerSocketKB', 0.01]]);
+      withBaseline(core, relay, [['cpuPerMessageRatioToBaseline', 'cpuMsPerMessage', 0.001], ['cpuPerHandledMessageRatioToBaseline', 'cpuMsPerHandledMessage', 0.001], ['deliveryP95RatioToBaseline', 'deliveryP95'], ['deliveryP99RatioToBaseline', 'deliveryP99'], ['ackP95RatioToBaseline', 'ackP95'], ['heapPerSocketRatio', 'heapPerSocketKB', 0.01], ['allocPerMessageRatioToBaseline', 'allocKBPerMessage', 0.1]]);
       add(core);
     }
   };

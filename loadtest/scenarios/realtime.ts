@@ -7,6 +7,7 @@ import { LatencyHistogram } from '../lib/histogram';
 import { watchGenerator, type GeneratorHealth, type GeneratorLimits } from '../lib/health';
 import type { ServerProcess, ServerStats } from '../lib/processes';
 import { cpuMsBetween, cpuShare, eluBetween } from '../lib/processes';
+import { gcBetween } from '../servers/gc-accounting';
 
 export interface RealtimeParams {
   sockets: number;
@@ -64,6 +65,8 @@ export interface RealtimeResult {
   serverCpuMs: number | null;
   serverElu: number | null;
   serverEventLoopDelayP99Ms: number | null;
+  /** Garbage collection over the measured send window, per message the server finished (acked) in it. */
+  serverGc: ReturnType<typeof gcBetween> | null;
   generator: GeneratorHealth;
 }
 
@@ -267,6 +270,7 @@ export async function runRealtime(target: RealtimeTarget, p: RealtimeParams, lim
     serverCpuMs: statsStart && statsEnd ? cpuMsBetween(statsStart, statsEnd) : null,
     serverElu: statsStart && statsEnd ? eluBetween(statsStart, statsEnd) : null,
     serverEventLoopDelayP99Ms: statsEnd ? statsEnd.eld.p99 : null,
+    serverGc: statsStart?.gc && statsEnd?.gc ? gcBetween(statsStart.gc, statsEnd.gc, statsEnd.uptimeMs - statsStart.uptimeMs, ackedInWindow) : null,
     generator,
   };
 }

@@ -3,6 +3,7 @@
  * test - the core and both bare baselines - so they are measured the same way without touching core/:
  *  - answers IPC requests for memory (after a forced GC when --expose-gc), CPU time, event-loop
  *    utilisation and delay;
+ *  - counts what garbage collection cost (bytes allocated, pauses: gc-accounting.ts);
  *  - starts/stops a V8 CPU profile on request (where the time goes);
  *  - LOADTEST_INJECT_DELAY_MS > 0 slows the process on purpose: every HTTP request and every inbound
  *    WebSocket message is handled that many ms late (the "deliberately slowed core" of the gate test).
@@ -11,6 +12,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { GcAccount, type GcRecord } from './gc-accounting';
 
 const delayMs = Number(process.env.LOADTEST_INJECT_DELAY_MS ?? 0);
 if (delayMs > 0) {
@@ -80,6 +83,15 @@ if (process.send) {
   const post = <T>(method: string, params?: object) =>
     new Promise<T>((resolve, reject) => session!.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as T))));
   const gc = (globalThis as { gc?: () => void }).gc;
+  // One record per collection, read (and restarted) at every stats request.
+  const gcProfiler = new v8.GCProfiler();
+  const gcAccount = new GcAccount(process.memoryUsage().heapUsed);
+  gcProfiler.start();
+  const readGc = () => {
+    gcAccount.add((gcProfiler.stop()?.statistics ?? []) as GcRecord[]);
+    gcProfiler.start();
+    return gcAccount.read(process.memoryUsage().heapUsed);
+  };
 
   process.on('message', (raw: unknown) => {
     const req = raw as ProbeRequest;
@@ -90,6 +102,7 @@ if (process.send) {
         if (req.type === 'stats') {
           if (req.gc && gc) { gc(); gc(); }
           const body = {
+            gc: readGc(),
             memory: process.memoryUsage(),
             cpu: process.cpuUsage(),
             elu: performance.eventLoopUtilization(),
