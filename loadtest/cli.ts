@@ -8,17 +8,19 @@ import { parseArgs } from 'node:util';
 import { profiles } from './profiles';
 import { targets } from './targets';
 import { summarizeProfile } from './lib/cpuprofile';
+import { heapProfileFile, summarizeHeapProfile } from './lib/heapprofile';
 import { EXIT, decide, historyEntryOf, type Baseline, type GateVerdict, type HistoryEntry } from './lib/gate';
 import { preflight } from './lib/preflight';
 import { toReport, writeReport } from './lib/report';
 import { startSystem, type SystemUnderTest } from './lib/stack';
-import { outcomesOf, runSuite, type ScenarioRecord } from './lib/suite';
+import { outcomesOf, runSuite, type ScenarioRecord, type SuiteOptions } from './lib/suite';
 
 /** What `--help` prints, and an unknown option's answer. */
 export const USAGE = `Load tests and the release gate.
   npm run loadtest:gate                      short profile, the CI gate (last step of npm test)
   npm run loadtest -- --profile full         release candidates: the issue's full table
 Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-cpu-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
+         --heap-prof survivors|all (with the CPU profile, a sampling heap profile of that scenario's server: allocations that outlived a scavenge, or all)
          --record-history (append this passing run's CPU ratios to loadtest/history/<profile>.json)  --history <file>
          --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
          --confirm 0 (do not re-measure breached scenarios before failing)  --core-env NAME=value (repeatable)
@@ -50,6 +52,10 @@ export async function main(argv: string[]): Promise<CliResult> {
     log(`unknown profile ${values.profile}; known: ${Object.keys(profiles).join(', ')}`);
     return { exitCode: EXIT.fault };
   }
+  if (values['heap-prof'] !== undefined && !['survivors', 'all'].includes(values['heap-prof'])) {
+    log(`--heap-prof takes survivors or all, not ${values['heap-prof']}\n\n${USAGE}`);
+    return { exitCode: EXIT.fault };
+  }
   const retries = Number(values.retries ?? (values.gate ? 1 : 0));
   let result: CliResult = { exitCode: EXIT.fault };
   for (let attempt = 0; attempt <= retries; attempt++) {
@@ -72,6 +78,7 @@ function parseOptions(argv: string[]) {
       'inject-cpu-ms': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'cpu-prof-scenario': { type: 'string' },
+      'heap-prof': { type: 'string' },
       'save-baseline': { type: 'boolean', default: false },
       'record-history': { type: 'boolean', default: false },
       history: { type: 'string' },
@@ -107,10 +114,11 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
   const injectDelayMs = values['inject-delay-ms'] ? Number(values['inject-delay-ms']) : undefined;
   const injectCpuMs = values['inject-cpu-ms'] ? Number(values['inject-cpu-ms']) : undefined;
   const coreEnv = Object.fromEntries(((values['core-env'] as string[] | undefined) ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  let cpuProfile: { scenario: string; file: string } | undefined;
-  if (values['cpu-prof'] || values['cpu-prof-scenario']) {
+  let cpuProfile: SuiteOptions['cpuProfile'];
+  const heapProf = values['heap-prof'] as string | undefined;
+  if (values['cpu-prof'] || values['cpu-prof-scenario'] || heapProf) {
     const scenario = String(values['cpu-prof-scenario'] ?? `rt.${profile.realtime.runs[0]!.id}.core`);
-    cpuProfile = { scenario, file: path.join(outDir, `${startedAt.replace(/[:.]/g, '-')}-${profile.name}-${scenario}.cpuprofile`) };
+    cpuProfile = { heap: heapProf as 'survivors' | 'all' | undefined, scenario, file: path.join(outDir, `${startedAt.replace(/[:.]/g, '-')}-${profile.name}-${scenario}.cpuprofile`) };
   }
   try {
     log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''}${injectCpuMs ? ` (core burns ${injectCpuMs} ms of CPU per request/message)` : ''} ...`);
@@ -124,9 +132,16 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     records = await runSuite(sut, profile, { log, cpuProfile, only: values.only ? new Set(String(values.only).split(',')) : undefined });
     if (cpuProfile && fs.existsSync(cpuProfile.file)) {
       const summary = summarizeProfile(cpuProfile.file);
-      notes.push(`CPU profile of the core during ${cpuProfile.scenario}${cpuProfile.scenario.startsWith('rt.') ? ' (measured send window only)' : ''}: ${cpuProfile.file} (${summary.totalMs} ms, idle ${summary.idleMs} ms).`);
+      notes.push(`CPU profile of the ${cpuProfile.scenario.endsWith('.relay') ? 'relay' : 'core'} during ${cpuProfile.scenario}${cpuProfile.scenario.startsWith('rt.') ? ' (measured send window only)' : ''}: ${cpuProfile.file} (${summary.totalMs} ms, idle ${summary.idleMs} ms).`);
       notes.push(`Core self time by area: ${summary.byArea.slice(0, 12).map((a) => `${a.area} ${a.share} %`).join(', ')}.`);
       notes.push(`Top functions: ${summary.topFunctions.slice(0, 12).map((f) => `${f.name} (${f.where}) ${f.share} %`).join('; ')}.`);
+    }
+    if (cpuProfile && heapProf && fs.existsSync(heapProfileFile(cpuProfile.file))) {
+      const heap = summarizeHeapProfile(heapProfileFile(cpuProfile.file));
+      const what = heapProf === 'survivors' ? 'allocations that outlived a scavenge (promoted: what full collections mark)' : 'every allocation';
+      notes.push(`Sampling heap profile of the ${cpuProfile.scenario.endsWith('.relay') ? 'relay' : 'core'} during ${cpuProfile.scenario}, ${what}: ${heapProfileFile(cpuProfile.file)} (${heap.totalMB} MB).`);
+      notes.push(`Allocated by area: ${heap.byArea.slice(0, 12).map((a) => `${a.area} ${a.share} %`).join(', ')}.`);
+      notes.push(`Top allocating functions: ${heap.topFunctions.slice(0, 15).map((f) => `${f.name} (${f.where}) ${f.MB} MB, ${f.share} %`).join('; ')}.`);
     }
   } catch (error) {
     log(`HARNESS FAULT: ${(error as Error).stack ?? error}`);

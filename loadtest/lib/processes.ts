@@ -26,7 +26,8 @@ export interface ServerProcess {
   pid: number;
   logFile: string;
   stats(gc?: boolean): Promise<ServerStats>;
-  profileStart(): Promise<void>;
+  /** `heap`: a sampling heap profile too, written next to the CPU profile (see probe.ts). */
+  profileStart(heap?: 'survivors' | 'all'): Promise<void>;
   profileStop(file: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -102,7 +103,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
     pid: child.pid ?? -1,
     logFile,
     stats: (gc = false) => ask<ServerStats>({ type: 'stats', gc }),
-    profileStart: async () => { await ask({ type: 'profile-start' }); },
+    profileStart: async (heap) => { await ask({ type: 'profile-start', heap }); },
     profileStop: async (file) => { await ask({ type: 'profile-stop', file }, 60_000); },
     async stop() {
       if (!exited) await terminate(child, exitPromise, 8_000);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { signLocalToken, tokenSettingsFrom } from '../../core/src/auth/tokens';
 import { loadConfig } from '../../core/src/config';
+import { coreNodeFlags } from '../../core/src/runtime-flags';
 import { startLocalStack, type LocalStack } from '../../ops/services/local-stack';
 import path from 'node:path';
 import { compileTree } from '../../ops/build/compile';
@@ -94,7 +95,8 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
     stops.push(() => stack.stop());
     const compiled = options.coreRuntime === 'compiled';
     const entry = compiled ? compiledCore() : 'core/src/main.ts';
-    const core = await spawnServer({ name: 'core', entry, loader: compiled ? 'none' : 'tsx', nodeFlags: options.coreNodeFlags, logDir: options.logDir, env: { ...coreEnv, MONGODB_URI: stack.env.MONGODB_URI } });
+    // The production node flags first (core/src/runtime-flags.ts); --core-node-flag adds to or overrides them.
+    const core = await spawnServer({ name: 'core', entry, loader: compiled ? 'none' : 'tsx', nodeFlags: [...coreNodeFlags, ...(options.coreNodeFlags ?? [])], logDir: options.logDir, env: { ...coreEnv, MONGODB_URI: stack.env.MONGODB_URI } });
     stops.push(() => core.stop());
     return {
       core: { url: core.url, process: core, metricsUrl: `http://127.0.0.1:${metricsPort}` },
@@ -102,7 +104,7 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
       bareExpress,
       bareRelay,
       token,
-      describe: { mongo: stack.services.map((s) => s.name).join(', '), core: `${compiled ? `node ${path.relative(repoRoot, entry)} (compiled)` : 'node --import tsx core/src/main.ts'} (pid ${core.pid})`, coreDb: coreEnv.MONGODB_DB! },
+      describe: { mongo: stack.services.map((s) => s.name).join(', '), core: `${compiled ? `node ${coreNodeFlags.join(' ')} ${path.relative(repoRoot, entry)} (compiled)` : `node ${coreNodeFlags.join(' ')} --import tsx core/src/main.ts`} (pid ${core.pid})`, coreDb: coreEnv.MONGODB_DB! },
       stop,
     };
   } catch (error) {

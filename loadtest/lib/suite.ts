@@ -29,8 +29,11 @@ export interface ScenarioRecord {
 
 export interface SuiteOptions {
   log: (line: string) => void;
-  /** Profile the core (V8 CPU profile) during this realtime scenario, e.g. `rt.1k.core`. */
-  cpuProfile?: { scenario: string; file: string };
+  /**
+   * Profile the server of this scenario (V8 CPU profile; `heap`: a sampling heap profile too), e.g.
+   * `rt.1k.core`, `api.list` or, for the baseline, `rt.10k.relay`.
+   */
+  cpuProfile?: { scenario: string; file: string; heap?: 'survivors' | 'all' };
   only?: Set<string>;
 }
 
@@ -154,7 +157,7 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
   const profiled = async <T>(id: string, fn: () => Promise<T>): Promise<T> => {
     const on = opts.cpuProfile?.scenario === id && sut.core.process;
     if (!on) return withCpu(id, fn);
-    await sut.core.process!.profileStart();
+    await sut.core.process!.profileStart(opts.cpuProfile!.heap);
     try {
       return await withCpu(id, fn);
     } finally {
@@ -351,7 +354,15 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
     if (!want(relayId) && !want(coreId)) return;
     const paired = rt.paired && want(coreId);
     opts.log(`real-time ${run.sockets} sockets in conversations of ${run.members}, ${run.rate} msg/s, ${run.durationS} s (+${run.warmupS} s warm-up): ${paired ? 'bare relay and core side by side (paired)' : 'bare relay, then core'}`);
-    const relayRun = async () => realtimeRecord(relayId, 'bare-relay', await runRealtime(await targetOf('relay', run.sockets, run.members), params, limits, `${tag}r${run.id}`));
+    const relayRun = async () => {
+      // The relay can be profiled too (--cpu-prof-scenario rt.<id>.relay): what the baseline allocates and keeps.
+      const profiling = opts.cpuProfile?.scenario === relayId;
+      const window = profiling ? {
+        onMeasureStart: () => sut.bareRelay.profileStart(opts.cpuProfile!.heap),
+        onMeasureEnd: () => sut.bareRelay.profileStop(opts.cpuProfile!.file),
+      } : undefined;
+      return realtimeRecord(relayId, 'bare-relay', await runRealtime(await targetOf('relay', run.sockets, run.members), params, limits, `${tag}r${run.id}`, window));
+    };
     const coreRun = async () => {
       const target = await targetOf('core', run.sockets, run.members);
       // The CPU profile covers the measured send window only (not connects, joins or warm-up).
@@ -363,7 +374,7 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
       const window = {
         onMeasureStart: async () => {
           if (metricsUrl) opsBefore = await readDbOps(metricsUrl);
-          if (profiling) await sut.core.process!.profileStart();
+          if (profiling) await sut.core.process!.profileStart(opts.cpuProfile!.heap);
         },
         onMeasureEnd: async () => {
           if (metricsUrl) opsAfter = await readDbOps(metricsUrl);

@@ -4,7 +4,8 @@
  *  - answers IPC requests for memory (after a forced GC when --expose-gc), CPU time, event-loop
  *    utilisation and delay;
  *  - counts what garbage collection cost (bytes allocated, pauses: gc-accounting.ts);
- *  - starts/stops a V8 CPU profile on request (where the time goes);
+ *  - starts/stops a V8 CPU profile on request (where the time goes), and when asked a sampling heap
+ *    profile over the same window (what allocates: lib/heapprofile.ts);
  *  - LOADTEST_INJECT_DELAY_MS > 0 slows the process on purpose: every HTTP request and every inbound
  *    WebSocket message is handled that many ms late (the "deliberately slowed core" of the gate test).
  */
@@ -74,12 +75,19 @@ interface ProbeRequest {
   type: 'stats' | 'profile-start' | 'profile-stop';
   gc?: boolean;
   file?: string;
+  /**
+   * profile-start: also sample the heap. `survivors`: only allocations that outlived a scavenge
+   * (what the young generation promotes and full collections then mark: the 10,000-socket tail);
+   * `all`: every allocation (what makes the scavenges).
+   */
+  heap?: 'survivors' | 'all';
 }
 
 if (process.send) {
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   let session: Session | undefined;
+  let heapSampling = false;
   const post = <T>(method: string, params?: object) =>
     new Promise<T>((resolve, reject) => session!.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as T))));
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -118,10 +126,20 @@ if (process.send) {
           await post('Profiler.enable');
           await post('Profiler.setSamplingInterval', { interval: 500 });
           await post('Profiler.start');
+          heapSampling = req.heap === 'survivors' || req.heap === 'all';
+          if (heapSampling) {
+            await post('HeapProfiler.enable');
+            await post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: req.heap === 'all' });
+          }
           reply({ ok: true });
         } else if (req.type === 'profile-stop' && session && req.file) {
           const { profile } = await post<{ profile: object }>('Profiler.stop');
           fs.writeFileSync(req.file, JSON.stringify(profile));
+          if (heapSampling) {
+            const { profile: heap } = await post<{ profile: object }>('HeapProfiler.stopSampling');
+            // Next to the CPU profile (lib/heapprofile.ts heapProfileFile; the probe imports nothing of lib/).
+            fs.writeFileSync(`${req.file.replace(/\.cpuprofile$/, '')}.heapprofile`, JSON.stringify(heap));
+          }
           session.disconnect();
           session = undefined;
           reply({ ok: true, file: req.file });

@@ -25,4 +25,12 @@ describe('loadtest CLI usage', () => {
     expect(out).toContain(USAGE);
     expect(out).not.toMatch(/HARNESS FAULT|at parseArgs/);
   });
+
+  it('refuses a --heap-prof mode it does not know, before starting anything', async () => {
+    expect((await main(['--heap-prof', 'everything'])).exitCode).toBe(EXIT.fault);
+    const out = logged.join('\n');
+    expect(out).toMatch(/--heap-prof takes survivors or all, not everything/);
+    expect(out).toContain(USAGE);
+    expect(out).not.toMatch(/preflight: node|HARNESS FAULT/);
+  });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { coreNodeFlags } from '../../../core/src/runtime-flags';
 import type * as pulumi from '@pulumi/pulumi';
 import type { LinkSettings } from '../../../alerts/links';
 import { alertingManifests, relinkRuleGroups, type AlertReceiverSecrets } from './alerting';
@@ -11,8 +12,8 @@ import { labels, type Manifest, type SecretValues } from './types';
 export const containerPort = 3000;
 /** The core's internal listener (METRICS_PORT): /metrics for Prometheus, on the pod network only, never behind the ingress. */
 export const metricsPort = 9464;
-/** The core's process in the image (ops/build/Dockerfile): compiled JavaScript, plain node as PID 1. */
-export const coreCommand = ['node', 'core/src/main.js'];
+/** The core's process in the image (ops/build/Dockerfile): compiled JavaScript, plain node as PID 1, with the production node flags. */
+export const coreCommand = ['node', ...coreNodeFlags, 'core/src/main.js'];
 /** Namespaces allowed to reach the pods: the ingress controller and Prometheus. */
 export const ingressControllerNamespace = 'nginx-ingress';
 export const monitoringNamespace = 'monitoring';

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { configSpec } from '../../../core/src/config';
+import { coreNodeFlags } from '../../../core/src/runtime-flags';
 import type { ReleaseRecord } from '../../state/releases';
 import type { InstanceStatus } from '../target';
 import { hasExited, isOurs, spawnDaemon, stopDaemon, tail, type DaemonInfo } from './processes';
@@ -38,7 +39,7 @@ export function instanceEnv(settings: Record<string, string>, release: ReleaseRe
 
 /** Starts a core instance from a release build with plain node (detached: it outlives the ops command). */
 export function startInstance(build: string, env: Record<string, string>, logDir: string, release: string): InstanceInfo {
-  const daemon = spawnDaemon(process.execPath, [entryPoint(build)], { cwd: build, env, log: path.join(logDir, `${env.INSTANCE_ID}.log`), marker: entryPoint(build) });
+  const daemon = spawnDaemon(process.execPath, [...coreNodeFlags, entryPoint(build)], { cwd: build, env, log: path.join(logDir, `${env.INSTANCE_ID}.log`), marker: entryPoint(build) });
   return { ...daemon, id: env.INSTANCE_ID!, release, version: env.RELEASE_VERSION!, port: Number(env.PORT), metricsPort: Number(env.METRICS_PORT), startedAt: new Date().toISOString() };
 }
 
