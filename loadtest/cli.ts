@@ -19,7 +19,7 @@ import { outcomesOf, runSuite, type ScenarioRecord, type SuiteOptions } from './
 export const USAGE = `Load tests and the release gate.
   npm run loadtest:gate                      short profile, the CI gate (last step of npm test)
   npm run loadtest -- --profile full         release candidates: the issue's full table
-Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-cpu-ms <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
+Options: --url <core url>  --only <prefix,...>  --inject-delay-ms <n>  --inject-cpu-ms <n>  --inject-alloc-kb <n>  --cpu-prof [--cpu-prof-scenario <id>]  --core-runtime tsx|compiled
          --heap-prof survivors|all (with the CPU profile, a sampling heap profile of that scenario's server: allocations that outlived a scavenge, or all)
          --record-history (append this passing run's CPU ratios to loadtest/history/<profile>.json)  --history <file>
          --save-baseline  --baseline <file>  --out <dir>  --retries <n> (re-run an invalid run)
@@ -76,6 +76,7 @@ function parseOptions(argv: string[]) {
       only: { type: 'string' },
       'inject-delay-ms': { type: 'string' },
       'inject-cpu-ms': { type: 'string' },
+      'inject-alloc-kb': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'cpu-prof-scenario': { type: 'string' },
       'heap-prof': { type: 'string' },
@@ -113,6 +114,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
   process.once('SIGTERM', onSignal);
   const injectDelayMs = values['inject-delay-ms'] ? Number(values['inject-delay-ms']) : undefined;
   const injectCpuMs = values['inject-cpu-ms'] ? Number(values['inject-cpu-ms']) : undefined;
+  const injectAllocKb = values['inject-alloc-kb'] ? Number(values['inject-alloc-kb']) : undefined;
   const coreEnv = Object.fromEntries(((values['core-env'] as string[] | undefined) ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   let cpuProfile: SuiteOptions['cpuProfile'];
   const heapProf = values['heap-prof'] as string | undefined;
@@ -121,12 +123,13 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     cpuProfile = { heap: heapProf as 'survivors' | 'all' | undefined, scenario, file: path.join(outDir, `${startedAt.replace(/[:.]/g, '-')}-${profile.name}-${scenario}.cpuprofile`) };
   }
   try {
-    log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''}${injectCpuMs ? ` (core burns ${injectCpuMs} ms of CPU per request/message)` : ''} ...`);
+    log(values.url ? `targeting the core at ${values.url}; starting the bare Express route and bare Socket.IO relay ...` : `starting MongoDB-compatible server, core, bare Express route and bare Socket.IO relay${injectDelayMs ? ` (core slowed by ${injectDelayMs} ms)` : ''}${injectCpuMs ? ` (core burns ${injectCpuMs} ms of CPU per request/message)` : ''}${injectAllocKb ? ` (core allocates ${injectAllocKb} KB more per request/message)` : ''} ...`);
     const coreRuntime = values['core-runtime'] === 'compiled' ? 'compiled' : 'tsx';
     const coreNodeFlags = (values['core-node-flag'] as string[] | undefined) ?? [];
-    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, injectCpuMs, coreEnv, coreRuntime, coreNodeFlags });
+    sut = await startSystem({ url: values.url as string | undefined, logDir, injectDelayMs, injectCpuMs, injectAllocKb, coreEnv, coreRuntime, coreNodeFlags });
     notes.push(`Core runtime: ${sut.describe.core ?? coreRuntime}.`);
     if (coreNodeFlags.length) notes.push(`The core ran with node flags that production does not use: ${coreNodeFlags.join(' ')}.`);
+    if (injectAllocKb) notes.push(`The core was deliberately made to allocate more: LOADTEST_INJECT_ALLOC_KB=${injectAllocKb} (loadtest/servers/probe.ts preload).`);
     if (injectCpuMs) notes.push(`The core was deliberately made to cost more CPU: LOADTEST_INJECT_CPU_MS=${injectCpuMs} (loadtest/servers/probe.ts preload).`);
     if (injectDelayMs) notes.push(`The core was deliberately slowed: LOADTEST_INJECT_DELAY_MS=${injectDelayMs} (loadtest/servers/probe.ts preload).`);
     records = await runSuite(sut, profile, { log, cpuProfile, only: values.only ? new Set(String(values.only).split(',')) : undefined });
@@ -161,7 +164,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     rules = rules.filter((r) => r.metric !== 'heapPerSocketRatio');
     notes.push(`Core given with --url ${values.url}: heap-per-socket lines skipped; tokens signed with this process's JWT_* settings.`);
   }
-  const baseline = values['inject-delay-ms'] || values['inject-cpu-ms'] || values.url ? undefined : baselineAll[profile.name];
+  const baseline = values['inject-delay-ms'] || values['inject-cpu-ms'] || values['inject-alloc-kb'] || values.url ? undefined : baselineAll[profile.name];
   // The recent runs of main (committed): a ratio beyond their median + k × MAD fails (after one re-measure).
   const historyFile = String(values.history ?? path.join(here, 'history', `${profile.name}.json`));
   const historyEntries = fs.existsSync(historyFile) ? JSON.parse(fs.readFileSync(historyFile, 'utf8')) as HistoryEntry[] : [];
@@ -202,7 +205,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     log(`baseline for profile ${profile.name} saved to ${values.baseline}`);
   }
   if (values['record-history'] && target.history) {
-    if (gate.verdict !== 'pass' || values['inject-delay-ms'] || values['inject-cpu-ms'] || values.url) {
+    if (gate.verdict !== 'pass' || values['inject-delay-ms'] || values['inject-cpu-ms'] || values['inject-alloc-kb'] || values.url) {
       log(`history not recorded: only a passing run of the unmodified local core is (verdict ${gate.verdict})`);
     } else {
       const entry = historyEntryOf(target.history, outcomesOf(records), startedAt, process.env.GITHUB_SHA ?? gitHead());

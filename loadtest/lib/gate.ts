@@ -127,6 +127,8 @@ export interface HistoryRule {
   metrics: string[];
   k: number;
   minMadShare: number;
+  /** A metric's own MAD floor where it is steadier than the rest (allocation ratios: ±2 % run to run). */
+  minMadShareByMetric?: Record<string, number>;
   window: number;
   minRuns: number;
 }
@@ -144,9 +146,10 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-export function historyLimit(values: number[], rule: Pick<HistoryRule, 'k' | 'minMadShare'>): { median: number; mad: number; limit: number } {
+export function historyLimit(values: number[], rule: Pick<HistoryRule, 'k' | 'minMadShare' | 'minMadShareByMetric'>, metric?: string): { median: number; mad: number; limit: number } {
   const m = median(values);
-  const mad = Math.max(median(values.map((v) => Math.abs(v - m))), m * rule.minMadShare);
+  const floor = (metric !== undefined ? rule.minMadShareByMetric?.[metric] : undefined) ?? rule.minMadShare;
+  const mad = Math.max(median(values.map((v) => Math.abs(v - m))), m * floor);
   return { median: m, mad, limit: m + rule.k * mad };
 }
 
@@ -160,7 +163,7 @@ export function evaluateHistory(rule: HistoryRule | undefined, history: HistoryE
       if (value === undefined) continue;
       const past = recent.map((h) => h.values[`${scenario} ${metric}`]).filter((v): v is number => v !== undefined && Number.isFinite(v));
       if (past.length < rule.minRuns) continue;
-      const { median: m, mad, limit } = historyLimit(past, rule);
+      const { median: m, mad, limit } = historyLimit(past, rule, metric);
       const line = `history ${scenario} ${metric} ≤ ${fmt(limit)} (median ${fmt(m)} + ${rule.k} × MAD ${fmt(mad)} of ${past.length} runs)`;
       const common = { line, scenario, metric, limit: `≤ ${fmt(limit)}` };
       if (!Number.isFinite(value)) lines.push({ ...common, actual: null, status: 'breach', note: 'no value' });

@@ -34,6 +34,8 @@ export interface StackOptions {
   injectDelayMs?: number;
   /** LOADTEST_INJECT_CPU_MS for the core: busy CPU per request / inbound message (the gate's regression test). */
   injectCpuMs?: number;
+  /** LOADTEST_INJECT_ALLOC_KB for the core: short-lived garbage per request / inbound message (the allocation lines' test). */
+  injectAllocKb?: number;
   /** Extra environment for the core (e.g. a pool size to try). */
   coreEnv?: Record<string, string>;
   /** `tsx`: core/src/main.ts through the loader (default); `compiled`: the production build (ops/build/compile.ts) with plain node. */
@@ -64,6 +66,7 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
       SHUTDOWN_DRAIN_MS: '2000',
       ...(options.injectDelayMs ? { LOADTEST_INJECT_DELAY_MS: String(options.injectDelayMs) } : {}),
       ...(options.injectCpuMs ? { LOADTEST_INJECT_CPU_MS: String(options.injectCpuMs) } : {}),
+      ...(options.injectAllocKb ? { LOADTEST_INJECT_ALLOC_KB: String(options.injectAllocKb) } : {}),
       ...options.coreEnv,
     };
     const config = loadConfig({ ...process.env, ...coreEnv, MONGODB_URI: 'mongodb://unused' });
@@ -74,7 +77,7 @@ export async function startSystem(options: StackOptions): Promise<SystemUnderTes
       if (!t) { t = signLocalToken(settings, userId, 6 * 3600); tokens.set(userId, t); }
       return t;
     };
-    const baselineEnv = { LOADTEST_INJECT_DELAY_MS: '', LOADTEST_INJECT_CPU_MS: '' };
+    const baselineEnv = { LOADTEST_INJECT_DELAY_MS: '', LOADTEST_INJECT_CPU_MS: '', LOADTEST_INJECT_ALLOC_KB: '' };
     const [bareExpress, bareRelay] = await Promise.all([
       spawnServer({ name: 'bare-express', entry: 'loadtest/servers/bare-express.ts', logDir: options.logDir, env: baselineEnv }),
       spawnServer({ name: 'bare-relay', entry: 'loadtest/servers/bare-relay.ts', logDir: options.logDir, env: baselineEnv }),

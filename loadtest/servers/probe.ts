@@ -6,6 +6,7 @@
  *  - counts what garbage collection cost (bytes allocated, pauses: gc-accounting.ts);
  *  - starts/stops a V8 CPU profile on request (where the time goes), and when asked a sampling heap
  *    profile over the same window (what allocates: lib/heapprofile.ts);
+ *  - LOADTEST_INJECT_CPU_MS / LOADTEST_INJECT_ALLOC_KB make it costlier per request on purpose (below);
  *  - LOADTEST_INJECT_DELAY_MS > 0 slows the process on purpose: every HTTP request and every inbound
  *    WebSocket message is handled that many ms late (the "deliberately slowed core" of the gate test).
  */
@@ -40,6 +41,25 @@ if (delayMs > 0) {
 }
 
 /**
+ * Runs `hook` synchronously before every HTTP `request` event and every inbound WebSocket `message`
+ * (engine.io's WebSocket transport reads frames from `ws`, one copy in node_modules): where the
+ * injected costs below land, without touching core/.
+ */
+function beforeEveryRequestAndMessage(hook: () => void): void {
+  const emitRequest = http.Server.prototype.emit;
+  http.Server.prototype.emit = function costlier(this: http.Server, event: string, ...args: unknown[]) {
+    if (event === 'request') hook();
+    return emitRequest.apply(this, [event, ...args] as unknown as Parameters<typeof emitRequest>);
+  } as typeof emitRequest;
+  const { WebSocket } = require('ws') as typeof import('ws');
+  const emitWs = WebSocket.prototype.emit;
+  WebSocket.prototype.emit = function costlier(this: InstanceType<typeof WebSocket>, event: string, ...args: unknown[]) {
+    if (event === 'message') hook();
+    return emitWs.apply(this, [event, ...args] as unknown as Parameters<typeof emitWs>);
+  } as typeof emitWs;
+}
+
+/**
  * LOADTEST_INJECT_CPU_MS > 0: every HTTP request and every inbound WebSocket message first burns that
  * many ms of CPU on the event loop (a busy loop: a real regression costs CPU, not just wall time). With
  * the core's ~1 ms of CPU per request, 2 ms is the "~3× slower core" the gate must notice.
@@ -56,18 +76,29 @@ if (cpuMs > 0) {
     const until = threadCpuUs() + cpuMs * 1000;
     while (threadCpuUs() < until) { /* spin */ }
   };
-  const emitRequest = http.Server.prototype.emit;
-  http.Server.prototype.emit = function burning(this: http.Server, event: string, ...args: unknown[]) {
-    if (event === 'request') burn();
-    return emitRequest.apply(this, [event, ...args] as unknown as Parameters<typeof emitRequest>);
-  } as typeof emitRequest;
-  const { WebSocket } = require('ws') as typeof import('ws');
-  const emitWs = WebSocket.prototype.emit;
-  WebSocket.prototype.emit = function burning(this: InstanceType<typeof WebSocket>, event: string, ...args: unknown[]) {
-    if (event === 'message') burn();
-    return emitWs.apply(this, [event, ...args] as unknown as Parameters<typeof emitWs>);
-  } as typeof emitWs;
+  beforeEveryRequestAndMessage(burn);
   console.error(`[probe] injected CPU: ${cpuMs} ms busy on every HTTP request and inbound WebSocket message`);
+}
+
+/**
+ * LOADTEST_INJECT_ALLOC_KB > 0: every HTTP request and every inbound WebSocket message first allocates
+ * that many KB of short-lived objects (small objects in arrays, dropped at once: the shape of a parser or
+ * a driver that got wasteful). It costs little CPU but more scavenges; the gate's allocation lines must
+ * notice it (loadtest/test/slowed-core.test.ts).
+ */
+const allocKb = Number(process.env.LOADTEST_INJECT_ALLOC_KB ?? 0);
+if (allocKb > 0) {
+  let sink: unknown;
+  const waste = () => {
+    // ~64 bytes per row as V8 counts it (the object, its array slot, the array's doubling copies):
+    // measured, 60 KB asked gave +60 KB per listing request and +83 KB per message acked in the GC table.
+    const rows: { n: number; s: string }[] = [];
+    for (let i = 0; i < allocKb * 16; i++) rows.push({ n: i, s: 'x' });
+    sink = rows;
+  };
+  beforeEveryRequestAndMessage(waste);
+  void sink;
+  console.error(`[probe] injected allocation: ~${allocKb} KB of short-lived objects on every HTTP request and inbound WebSocket message`);
 }
 
 interface ProbeRequest {

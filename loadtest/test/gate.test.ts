@@ -174,6 +174,16 @@ describe('history: median + k × MAD of the recent runs of main', () => {
     expect(limit).toBeCloseTo(5.6 + 5 * 0.56, 5);
   });
 
+  it('floors a metric by its own share where one is given (allocation ratios are steadier than CPU)', () => {
+    const both: HistoryRule = { ...rule, metrics: ['cpuPerRequestRatioToBaseline', 'allocPerRequestRatioToBaseline'], minMadShareByMetric: { allocPerRequestRatioToBaseline: 0.05 } };
+    expect(historyLimit([8, 8, 8], both, 'allocPerRequestRatioToBaseline')).toEqual({ median: 8, mad: 0.4, limit: 10 });
+    expect(historyLimit([8, 8, 8], both, 'cpuPerRequestRatioToBaseline').limit).toBeCloseTo(12, 5);
+    const history = [8.47, 8.47, 8.7].map((v, i) => ({ at: `t${i}`, values: { 'api.list allocPerRequestRatioToBaseline': v, 'api.list cpuPerRequestRatioToBaseline': 4 } }));
+    // +25 % allocation with the CPU unchanged: only the allocation line fails.
+    const lines = evaluateHistory(both, history, { 'api.list': ok({ allocPerRequestRatioToBaseline: 10.8, cpuPerRequestRatioToBaseline: 4.1 }) });
+    expect(lines.map((l) => [l.metric, l.status])).toEqual([['cpuPerRequestRatioToBaseline', 'pass'], ['allocPerRequestRatioToBaseline', 'breach']]);
+  });
+
   it('passes a run like the recent ones and fails one whose ratio grew (a ~3× slower core)', () => {
     expect(evaluateHistory(rule, entries, run(6.4))[0]!.status).toBe('pass');
     const verdict = decide([], run(14), undefined, undefined, { history: { rule, entries } });

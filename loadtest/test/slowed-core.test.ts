@@ -46,17 +46,8 @@ describe('gate against a deliberately slowed core', () => {
 describe('gate against a core that costs ~3× the CPU per request', () => {
   const mongo = process.env.TEST_MONGODB_URI;
   (mongo ? it : it.skip)('fails on the CPU-per-request and CPU-per-acked-message ratio lines', () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'loadtest-cpu-'));
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'loadtest/cli.ts', '--profile', 'short', '--only', 'api.list,rt', '--inject-cpu-ms', '2', '--out', out], {
-      cwd: path.resolve(__dirname, '..', '..'),
-      env: { ...process.env, MONGODB_URI: mongo },
-      encoding: 'utf8',
-      timeout: 280_000,
-    });
-    const stderr = run.stderr ?? '';
-    expect({ status: run.status, tail: stderr.split('\n').slice(-15).join('\n') }).toMatchObject({ status: EXIT.breach });
-    const json = fs.readdirSync(out).find((f) => f.endsWith('-short.json'))!;
-    const report = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8'));
+    const { status, tail, report, out } = shortGate(mongo!, 'loadtest-cpu-', ['--inject-cpu-ms', '2']);
+    expect({ status, tail }).toMatchObject({ status: EXIT.breach });
     const breached: string[] = report.gate.breached.map((l: { scenario: string; metric: string }) => `${l.scenario} ${l.metric}`);
     // The list endpoint: its CPU ratio, or, when the rest of the suite starves the machine and the bare
     // route's own CPU per request inflates, the throughput it could not serve.
@@ -65,6 +56,43 @@ describe('gate against a core that costs ~3× the CPU per request', () => {
     fs.rmSync(out, { recursive: true, force: true });
   }, 300_000);
 });
+
+/**
+ * The gate's allocation lines against a core that allocates ~60 KB more per HTTP request and inbound
+ * WebSocket message (the probe's LOADTEST_INJECT_ALLOC_KB: short-lived garbage, little CPU). Against
+ * the recorded runs of main (loadtest/history/short.json) the listing allocates ~8.5× the bare route and
+ * a message ~4.1× the relay's, steady to ±3 %; the lines sit at 1.25× the median. Measured 16:20 on
+ * 12-07: 14.0× and 5.9×, while the CPU lines passed: only the allocation lines notice this core.
+ */
+describe('gate against a core that allocates ~60 KB more per request and message', () => {
+  const mongo = process.env.TEST_MONGODB_URI;
+  (mongo ? it : it.skip)('fails on the history lines of allocation per request and per acked message', () => {
+    const { status, tail, report, out } = shortGate(mongo!, 'loadtest-alloc-', ['--inject-alloc-kb', '60', '--confirm', '0']);
+    expect({ status, tail }).toMatchObject({ status: EXIT.breach });
+    const breached: string[] = report.gate.breached.map((l: { line: string }) => l.line);
+    expect(breached).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^history api\.list allocPerRequestRatioToBaseline/),
+      expect.stringMatching(/^history rt\.1k\.core allocPerMessageRatioToBaseline/),
+    ]));
+    expect(report.notes.join('\n')).toMatch(/LOADTEST_INJECT_ALLOC_KB=60/);
+    fs.rmSync(out, { recursive: true, force: true });
+  }, 300_000);
+});
+
+/** The short profile's gate (`--only api.list,rt`) against a core made costlier by `extra`; the report, when there is one. */
+function shortGate(mongo: string, prefix: string, extra: string[]) {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'loadtest/cli.ts', '--profile', 'short', '--only', 'api.list,rt', ...extra, '--out', out], {
+    cwd: path.resolve(__dirname, '..', '..'),
+    env: { ...process.env, MONGODB_URI: mongo },
+    encoding: 'utf8',
+    timeout: 280_000,
+  });
+  const stderr = run.stderr ?? '';
+  const json = fs.readdirSync(out).find((f) => f.endsWith('-short.json'));
+  const report = json ? JSON.parse(fs.readFileSync(path.join(out, json), 'utf8')) : undefined;
+  return { status: run.status, tail: stderr.split('\n').slice(-15).join('\n'), report, out };
+}
 
 function lineMax(report: any, scenario: string, metric: string): string {
   const line = report.gate.lines.find((l: any) => l.scenario === scenario && l.metric === metric);
