@@ -164,7 +164,9 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     rules = rules.filter((r) => r.metric !== 'heapPerSocketRatio');
     notes.push(`Core given with --url ${values.url}: heap-per-socket lines skipped; tokens signed with this process's JWT_* settings.`);
   }
-  const baseline = values['inject-delay-ms'] || values['inject-cpu-ms'] || values['inject-alloc-kb'] || values.url ? undefined : baselineAll[profile.name];
+  // A slowed or foreign core is measured against nothing recorded, and never recorded.
+  const modifiedCore = Boolean(values['inject-delay-ms'] || values['inject-cpu-ms'] || values['inject-alloc-kb'] || values.url);
+  const baseline = modifiedCore ? undefined : baselineAll[profile.name];
   // The recent runs of main (committed): a ratio beyond their median + k × MAD fails (after one re-measure).
   const historyFile = String(values.history ?? path.join(here, 'history', `${profile.name}.json`));
   const historyEntries = fs.existsSync(historyFile) ? JSON.parse(fs.readFileSync(historyFile, 'utf8')) as HistoryEntry[] : [];
@@ -205,7 +207,7 @@ async function runOnce(values: Record<string, unknown>, profile: (typeof profile
     log(`baseline for profile ${profile.name} saved to ${values.baseline}`);
   }
   if (values['record-history'] && target.history) {
-    if (gate.verdict !== 'pass' || values['inject-delay-ms'] || values['inject-cpu-ms'] || values['inject-alloc-kb'] || values.url) {
+    if (gate.verdict !== 'pass' || modifiedCore) {
       log(`history not recorded: only a passing run of the unmodified local core is (verdict ${gate.verdict})`);
     } else {
       const entry = historyEntryOf(target.history, outcomesOf(records), startedAt, process.env.GITHUB_SHA ?? gitHead());

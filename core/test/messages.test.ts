@@ -1,3 +1,5 @@
+import { MongoClient } from 'mongodb';
+import { toObjectId, type MessageId } from '../src/domain/ids';
 import { startTestCore, type TestCore } from './harness';
 
 let t: TestCore;
@@ -130,4 +132,23 @@ describe('search and read state', () => {
     expect((await t.api('ben', 'POST', `/api/conversations/${id}/read`, { seq: -1 })).status).toBe(400);
     expect((await t.api('mallory', 'POST', `/api/conversations/${id}/read`, { seq: 1 })).status).toBe(403);
   });
+
+  it('a history page shows what the database holds, also for messages this instance has cached (removed by retention: gone)', async () => {
+    const conv = (await t.api('ann', 'POST', '/api/conversations', { type: 'group', name: 'cached', memberIds: ['ben'] })).body.id;
+    const sent = [];
+    for (const n of [1, 2, 3]) sent.push((await send('ann', conv, `cached-${n}`, `cached ${n}`)).body);
+    const page = () => t.api('ben', 'GET', `/api/conversations/${conv}/messages?limit=10`);
+    expect((await page()).body.items.map((m: { text: string }) => m.text)).toEqual(['cached 1', 'cached 2', 'cached 3']);
+    // What the retention job does: delete by _id, behind the core's back.
+    const client = await MongoClient.connect(t.config.MONGODB_URI!);
+    try {
+      await client.db(t.config.MONGODB_DB).collection('messages').deleteOne({ _id: toObjectId(sent[1].id as MessageId) });
+    } finally {
+      await client.close();
+    }
+    const after = (await page()).body;
+    expect(after.items.map((m: { text: string }) => m.text)).toEqual(['cached 1', 'cached 3']);
+    expect(after.items[1]).toEqual(sent[2]);
+  });
 });
+

@@ -24,6 +24,9 @@ export function areaOf(url: string): string {
   return url.replace(/^file:\/\//, '').split('/').slice(-2).join('/');
 }
 
+/** A profile frame's place, short: from node_modules/, core/ or loadtest/ on, 1-based line. */
+export const whereOf = (url: string, lineNumber: number) => `${url.replace(/^file:\/\//, '').replace(/^.*?\/(node_modules|core|loadtest)\//, '$1/')}:${lineNumber + 1}`;
+
 /** Self time per function and per area from a V8 .cpuprofile (sample counts × sampling interval). */
 export function summarizeProfile(file: string, top = 20): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
@@ -41,7 +44,7 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
     if (!node) continue;
     const { functionName, url, lineNumber } = node.callFrame;
     if (functionName === '(idle)') { idleUs += us; continue; }
-    const where = `${url.replace(/^file:\/\//, '').replace(/^.*?\/(node_modules|core|loadtest)\//, '$1/')}:${lineNumber + 1}`;
+    const where = whereOf(url, lineNumber);
     const key = `${functionName}@${where}`;
     const f = fn.get(key) ?? { name: functionName || '(anonymous)', where, us: 0 };
     f.us += us;

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { areaOf } from './cpuprofile';
+import { areaOf, whereOf } from './cpuprofile';
 
 /** The inspector's SamplingHeapProfile (HeapProfiler.stopSampling): sizes are V8's estimates in bytes. */
 interface HeapNode { id: number; selfSize: number; callFrame: { functionName: string; url: string; lineNumber: number }; children: HeapNode[] }
@@ -27,7 +27,7 @@ export function summarizeHeapProfile(file: string, top = 20): HeapProfileSummary
     if (!node.selfSize) continue;
     total += node.selfSize;
     const { functionName, url, lineNumber } = node.callFrame;
-    const where = `${url.replace(/^file:\/\//, '').replace(/^.*?\/(node_modules|core|loadtest)\//, '$1/')}:${lineNumber + 1}`;
+    const where = whereOf(url, lineNumber);
     const key = `${functionName}@${where}`;
     const f = fn.get(key) ?? { name: functionName || '(anonymous)', where, bytes: 0 };
     f.bytes += node.selfSize;

@@ -2,7 +2,8 @@
  * Baseline: the core's database round trips and nothing else. A bare Express app that answers the
  * listing and a history page by calling the core's own store and access functions (the same queries, on the
  * same seeded database as a core under test) — no token verification (the user is read from the
- * token unverified), no rate limits, validation, metrics, security headers or views.
+ * token unverified), no rate limits, validation, metrics or security headers; history pages through
+ * the core's message view cache, as the core reads them.
  *
  * Its CPU per request is the floor the core's cannot go below without fewer or cheaper database
  * calls: `compare-trees.ts --floor` reports it next to the bare route and the cores (issue 23's
@@ -13,6 +14,7 @@
 import express from 'express';
 import { decodeJwt } from 'jose';
 import { requireMembershipWithConversation } from '../../core/src/chat/access';
+import { messageViewCache } from '../../core/src/chat/message-view-cache';
 import { parseObjectId } from '../../core/src/domain/ids';
 import { conversationsRepository } from '../../core/src/store/conversations-repository';
 import { membershipsRepository } from '../../core/src/store/memberships-repository';
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
   const memberships = membershipsRepository(store);
   const conversations = conversationsRepository(store);
   const messages = messagesRepository(store);
+  const views = messageViewCache();
   const userOf = (req: express.Request) => String(decodeJwt(req.header('authorization')!.slice(7)).sub);
 
   const app = express();
@@ -35,8 +38,10 @@ async function main(): Promise<void> {
   app.get('/api/conversations/:id/messages', async (req, res) => {
     const id = parseObjectId(req.params.id)!;
     const found = await requireMembershipWithConversation({ conversations, memberships }, id, userOf(req));
-    const docs = await messages.page(id, { beforeSeq: Number(req.query.beforeSeq) }, Number(req.query.limit ?? 50));
-    res.json({ items: docs.map((d) => ({ id: d._id.toHexString(), seq: d.seq, senderId: d.senderId, text: d.text, createdAt: d.createdAt.toISOString() })), lastSeq: found.conversation?.lastSeq ?? 0 });
+    // The core's round trips as the core sends them: the page's ids and seqs, then the documents of those not in the view cache.
+    const keys = await messages.pageKeys(id, { beforeSeq: Number(req.query.beforeSeq) }, Number(req.query.limit ?? 50));
+    const items = await views.viewsOf(keys, messages.byIds);
+    res.json({ items, lastSeq: found.conversation?.lastSeq ?? 0 });
   });
 
   const server = app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {

@@ -8,10 +8,12 @@ import type { MembershipCache } from './membership-cache';
 import { createSendBatcher } from './send-batcher';
 import { highlight, searchTerms, type Fragment } from './search-terms';
 import { historyQuerySchema, markReadSchema, parseInput, searchQuerySchema, sendMessageSchema } from './validation';
+import { messageViewCache } from './message-view-cache';
 import { messageView, type MessageView } from './views';
 
 export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache) {
   const sendSchema = sendMessageSchema(deps.maxMessageChars);
+  const views = messageViewCache();
   const batcher = createSendBatcher({
     conversations: deps.conversations,
     messages: deps.messages,
@@ -26,7 +28,10 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
     // Runs inside the batch, in seq order, before any sender of the batch is answered.
     publish: (doc, acceptedAt) => {
       deps.observePersist((performance.now() - acceptedAt) / 1000);
-      deps.events.messageCreated(messageView(doc), acceptedAt);
+      const view = messageView(doc);
+      // Stored: the next history page that shows it needs no decoding (a copy later removed is never asked for).
+      views.put(view);
+      deps.events.messageCreated(view, acceptedAt);
     },
   });
 
@@ -101,14 +106,17 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
       const scan = await deps.seqs.scan(conversationId, base, lastSeq);
       // A gap (or a watermark worth storing) is the settler's business, on whichever instance is asked.
       if (scan.gaps.length || scan.settled > base) deps.settler?.track(id);
-      const docs = await deps.messages.page(conversationId, { afterSeq: q.afterSeq, beforeSeq: q.beforeSeq }, q.limit);
-      const items = docs.map(messageView);
-      const full = items.length === q.limit;
+      const keys = await deps.messages.pageKeys(conversationId, { afterSeq: q.afterSeq, beforeSeq: q.beforeSeq }, q.limit);
+      const items = await views.viewsOf(keys, deps.messages.byIds);
+      // Fullness, cursor and range by what the database listed (a message removed between the two
+      // reads is left out of the items, and the page still covers its seq).
+      const full = keys.length === q.limit;
+      const oldest = keys.length ? keys[0]!.seq : 0;
+      const newest = keys.length ? keys[keys.length - 1]!.seq : 0;
       // Going forward (afterSeq) the cursor is the last seq; going back it is the first.
-      const nextCursor = !full ? null : q.afterSeq !== undefined ? items[items.length - 1]!.seq : items[0]!.seq;
-      const newest = items.length ? items[items.length - 1]!.seq : 0;
+      const nextCursor = !full ? null : q.afterSeq !== undefined ? newest : oldest;
       // The range this page covers: (from, to].
-      const from = q.afterSeq !== undefined ? q.afterSeq : full ? items[0]!.seq - 1 : 0;
+      const from = q.afterSeq !== undefined ? q.afterSeq : full ? oldest - 1 : 0;
       const to = q.afterSeq !== undefined ? (full ? newest : Math.max(lastSeq, newest)) : q.beforeSeq !== undefined ? q.beforeSeq - 1 : Math.max(lastSeq, newest);
       const skipped = await deps.seqs.burnedIn(conversationId, from, to, base);
       return { items, nextCursor, skipped, settledSeq: Math.min(scan.settled, to), lastSeq: Math.max(lastSeq, newest) };

@@ -70,18 +70,25 @@ export function messagesRepository(store: Store) {
     deleteOwn: async (id: ObjectId): Promise<void> => {
       await m.deleteOne({ _id: id });
     },
-    /** Keyset page in seq order: after a seq (ascending) or before a seq (the newest first, returned ascending). */
-    async page(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<Omit<MessageDoc, 'terms'>[]> {
+    /**
+     * Keyset page in seq order, ids only: after a seq (ascending) or before a seq (the newest first,
+     * returned ascending). A stored message never changes, so its id says everything a view cache
+     * needs to know; the server decides which messages exist (retention, a restore, a copy removed
+     * after its seq was burned), and `byIds` reads the content of those not cached.
+     */
+    async pageKeys(conversationId: ObjectId, range: { afterSeq?: number; beforeSeq?: number }, limit: number): Promise<{ _id: ObjectId; seq: number }[]> {
       // Majority read concern: history never shows a message a failover could take back (ignored by mongo-java-server).
-      // Without the search terms: no view shows them, and they were a third of each document to decode.
-      const options = { readConcern: majority, projection: { terms: 0 } } as const;
+      const options = { readConcern: majority, projection: { _id: 1, seq: 1 } } as const;
       if (range.afterSeq !== undefined) {
-        return m.find({ conversationId, seq: { $gt: range.afterSeq } }, options).sort({ seq: 1 }).limit(limit).toArray();
+        return m.find<{ _id: ObjectId; seq: number }>({ conversationId, seq: { $gt: range.afterSeq } }, options).sort({ seq: 1 }).limit(limit).toArray();
       }
       const filter = range.beforeSeq !== undefined ? { conversationId, seq: { $lt: range.beforeSeq } } : { conversationId };
-      const newestFirst = await m.find(filter, options).sort({ seq: -1 }).limit(limit).toArray();
+      const newestFirst = await m.find<{ _id: ObjectId; seq: number }>(filter, options).sort({ seq: -1 }).limit(limit).toArray();
       return newestFirst.reverse();
     },
+    /** These messages (any order), without their search terms: no view shows them. An _id equality lookup on every server. */
+    byIds: (ids: ObjectId[]): Promise<Omit<MessageDoc, 'terms'>[]> =>
+      (ids.length ? m.find({ _id: { $in: ids } }, { readConcern: majority, projection: { terms: 0 } }).toArray() : Promise.resolve([])),
     search: (conversationId: ObjectId, terms: string[], limit: number) =>
       m.find({ conversationId, terms: { $all: terms }, deletedAt: null }).sort({ seq: -1 }).limit(limit).toArray(),
   };
