@@ -102,7 +102,6 @@ export function createSendBatcher(deps: SendBatcherDeps) {
   const maxQueue = deps.maxQueue ?? 5_000;
   const queue: Pending[] = [];
   let scheduled = false;
-  let flushing = false;
   /** Set when the last batch failed because the database is unavailable; cleared by the next definite answer. */
   let failing = false;
   /** Ids this instance broadcast lately (bounded), so a retry of a delivered message is not broadcast twice. */
@@ -117,19 +116,40 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     }
   };
 
-  // One batch in flight at a time: what arrives meanwhile forms the next batch, and seqs are
-  // stored and acknowledged (and so broadcast) in the order they were allocated.
+  /**
+   * Two stages per batch: allocate (seqs, then the membership check) and store (insert, answer,
+   * broadcast). The next batch allocates while this one stores (issue 21/23: the send path's two
+   * serial round trips per batch were most of a message's latency), but never while another
+   * batch allocates, and stores only after the previous batch is answered: per conversation, seqs
+   * are allocated, stored, broadcast and acknowledged in one order. At most two batches in flight.
+   */
+  let allocating = false;
+  let inFlight = 0;
+  /** Settles once the latest started batch has answered every sender. */
+  let previousAnswered: Promise<void> = Promise.resolve();
   function schedule(): void {
-    if (scheduled || flushing) return;
+    if (scheduled || allocating || inFlight >= 2) return;
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
-      if (!queue.length) return;
-      flushing = true;
+      if (!queue.length || allocating || inFlight >= 2) return;
+      allocating = true;
+      inFlight += 1;
       const batch = queue.splice(0, maxBatch);
+      let done = false;
+      // Once per batch (its allocation's end, or its end if that threw): the next batch may allocate.
+      const allocated = () => {
+        if (done) return;
+        done = true;
+        allocating = false;
+        if (queue.length) schedule();
+      };
       // flush answers every item itself; this only guards against a bug leaving senders waiting.
-      void flush(batch).catch((error: unknown) => { for (const item of batch) item.reject(error); }).finally(() => {
-        flushing = false;
+      const run = flush(batch, previousAnswered, allocated).catch((error: unknown) => { for (const item of batch) item.reject(error); });
+      previousAnswered = run;
+      void run.finally(() => {
+        allocated();
+        inFlight -= 1;
         if (queue.length) schedule();
       });
     });
@@ -296,9 +316,17 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     }
   }
 
-  async function flush(batch: Pending[]): Promise<void> {
-    const allocated = await allocate(batch);
-    const ready = await admit(allocated);
+  /** `previous`: the batch before this one has answered; `allocatedDone`: lets the next batch allocate. */
+  async function flush(batch: Pending[], previous: Promise<void>, allocatedDone: () => void): Promise<void> {
+    let allocated: Pending[];
+    let ready: Pending[];
+    try {
+      allocated = await allocate(batch);
+      ready = await admit(allocated);
+    } finally {
+      allocatedDone();
+    }
+    await previous;
     if (!ready.length) {
       reportSettlement(allocated, ready, []);
       return;
@@ -358,7 +386,7 @@ export function createSendBatcher(deps: SendBatcherDeps) {
      */
     submit(draft: Draft, acceptedAt: number = performance.now()): Promise<BatchOutcome> {
       if (queue.length >= maxQueue) return Promise.reject(new AppError('unavailable', 'Too many messages are waiting to be stored on this instance; retry shortly.', { retryAfter: 1 }));
-      if (failing && flushing) return Promise.reject(new AppError('unavailable', 'The database is not answering; retry with the same clientMsgId.', { retryAfter: 2 }));
+      if (failing && inFlight > 0) return Promise.reject(new AppError('unavailable', 'The database is not answering; retry with the same clientMsgId.', { retryAfter: 2 }));
       return new Promise((resolve, reject) => {
         const timer = deps.deadlineMs ? setTimeout(() => reject(notStored(2)), deps.deadlineMs) : undefined;
         const settle = <T>(fn: (value: T) => void) => (value: T) => { clearTimeout(timer); fn(value); };
