@@ -156,6 +156,23 @@ describe('tombstones below the watermark are remembered (issue 23: no tombstone 
     expect((await repo.burnedCounts([{ conversationId, after: 0, upTo: 9, settledSeq: 9 }])).get(key)).toBe(3);
     expect(finds).toBe(3);
   });
+
+  it('forgets what it remembered once a restore rewound the conversation (a new restoreGeneration): a seq burned before the restore and stored after it is not reported burned', async () => {
+    const conversationId = new ObjectId();
+    const key = conversationId.toHexString();
+    const skippedSeqs = db().collection('skipped_seqs');
+    const repo = seqsRepository({ messages: db().collection('messages'), skippedSeqs, conversations: db().collection('conversations') } as any);
+    await skippedSeqs.insertMany([3, 7].map((seq) => ({ conversationId, seq, burnedAt: new Date(0) })));
+    expect(await repo.burnedIn(conversationId, 0, 10, 8)).toEqual([3, 7]);
+    // `ops restore --into <live> --drop`: the backup was taken before 7 was burned; after the restore, 7 is a message.
+    await skippedSeqs.deleteOne({ conversationId, seq: 7 });
+    expect(await repo.burnedIn(conversationId, 0, 8, 8)).toEqual([3, 7]); // same generation: from memory (what a restore must invalidate)
+    expect(await repo.burnedIn(conversationId, 0, 8, 8, 'backup-1:aa')).toEqual([3]);
+    expect((await repo.burnedCounts([{ conversationId, after: 0, upTo: 8, settledSeq: 8, generation: 'backup-1:aa' }])).get(key)).toBe(1);
+    // Learnt again under the new generation: answered from memory from here on.
+    await skippedSeqs.insertOne({ conversationId, seq: 5, burnedAt: new Date(0) });
+    expect(await repo.burnedIn(conversationId, 0, 8, 8, 'backup-1:aa')).toEqual([3]);
+  });
 });
 
 describe('the send batcher and burned seqs', () => {

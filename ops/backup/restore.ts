@@ -8,6 +8,7 @@ import { readManifest } from './catalog';
 import { decompressor, HashingStream, LineSplitter } from './codec';
 import { BackupError, describeError } from './errors';
 import { collectionNames } from '../../core/src/store/mongo-store';
+import type { ConversationDoc } from '../../core/src/store/documents';
 import { forwardOnlyCollections, reapplyDepartures, startForwardOnlyMerge, type ForwardOnlyMerge } from './forward-only';
 import { liveStateCollections, liveStateKept } from './live-state';
 import type { CollectionEntry, Manifest } from './manifest';
@@ -94,6 +95,14 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
           options.progress?.write(`[restore ${collectionNames.memberships}] deleted ${departed.length} restored memberships ended after the backup (removed members stay removed)`);
         }
       }
+      // Into the database the core serves: seqs go back to the backup's point, so each restored
+      // conversation gets a new restore generation, and no running instance keeps using what it
+      // remembered about the conversation's burned seqs (core/src/store/seqs-repository.ts).
+      if (database === options.liveDatabase && results.some((r) => r.name === collectionNames.conversations)) {
+        const generation = `${options.backupId}:${randomBytes(6).toString('hex')}`;
+        const marked = await markRestored(db, generation);
+        options.progress?.write(`[restore ${collectionNames.conversations}] marked ${marked} conversations with restore generation ${generation} (running instances forget what they remembered about their seqs)`);
+      }
     } catch (error) {
       if (scratch) await db.dropDatabase().catch(() => undefined);
       if (!safetyBackupId) throw error;
@@ -111,6 +120,12 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     await writeAudit({ action, target, outcome: refused ? 'refused' : 'failure', details: { safetyBackupId, error: describeError(error) } });
     throw error;
   }
+}
+
+/** Gives every conversation of the database this restore generation (ConversationDoc.restoreGeneration); returns how many. */
+async function markRestored(db: Db, generation: string): Promise<number> {
+  const result = await db.collection<ConversationDoc>(collectionNames.conversations).updateMany({}, { $set: { restoreGeneration: generation } });
+  return result.modifiedCount;
 }
 
 function selectEntries(manifest: Manifest, names: string[] | undefined): CollectionEntry[] {

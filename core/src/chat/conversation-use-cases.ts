@@ -116,7 +116,7 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
         limit,
       });
       const page = rows.slice(0, limit);
-      const burned = await deps.seqs.burnedCounts(page.map(({ conversation: d, lastReadSeq }) => ({ conversationId: d._id, after: lastReadSeq, upTo: d.lastSeq, settledSeq: d.settledSeq ?? 0 })));
+      const burned = await deps.seqs.burnedCounts(page.map(({ conversation: d, lastReadSeq }) => ({ conversationId: d._id, after: lastReadSeq, upTo: d.lastSeq, settledSeq: d.settledSeq ?? 0, generation: d.restoreGeneration })));
       const key = (d: ConversationDoc) => (d.activityAt ?? d.lastMessageAt ?? d.createdAt).getTime();
       const last = page[page.length - 1]?.conversation;
       return {
@@ -130,7 +130,7 @@ export function conversationUseCases(deps: ChatDeps, membershipCache: Membership
       const { membership, conversation: doc } = await requireMembershipWithConversation(deps, conversationId, userId);
       const members = await deps.memberships.listForConversation(conversationId);
       if (!doc) throw notFound();
-      const burned = await deps.seqs.burnedCounts([{ conversationId, after: membership.lastReadSeq, upTo: doc.lastSeq, settledSeq: doc.settledSeq ?? 0 }]);
+      const burned = await deps.seqs.burnedCounts([{ conversationId, after: membership.lastReadSeq, upTo: doc.lastSeq, settledSeq: doc.settledSeq ?? 0, generation: doc.restoreGeneration }]);
       return conversationView(doc, { members, membership, burnedUnread: burned.get(doc._id.toHexString()) });
     },
 

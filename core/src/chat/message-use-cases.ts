@@ -118,7 +118,7 @@ export function messageUseCases(deps: ChatDeps, membershipCache: MembershipCache
       // The range this page covers: (from, to].
       const from = q.afterSeq !== undefined ? q.afterSeq : full ? oldest - 1 : 0;
       const to = q.afterSeq !== undefined ? (full ? newest : Math.max(lastSeq, newest)) : q.beforeSeq !== undefined ? q.beforeSeq - 1 : Math.max(lastSeq, newest);
-      const skipped = await deps.seqs.burnedIn(conversationId, from, to, base);
+      const skipped = await deps.seqs.burnedIn(conversationId, from, to, base, conversation?.restoreGeneration);
       return { items, nextCursor, skipped, settledSeq: Math.min(scan.settled, to), lastSeq: Math.max(lastSeq, newest) };
     },
 

@@ -45,6 +45,12 @@ export interface ConversationDoc {
    * re-reads them (chat/send-batcher.ts); missing means 0.
    */
   membershipEpoch?: number;
+  /**
+   * Written by `ops restore --into <live database>` on every conversation it restores (a new value
+   * per restore): a restore rewinds seqs, so what a running instance remembered about this
+   * conversation's burned seqs (store/seqs-repository.ts) no longer holds; missing means never restored.
+   */
+  restoreGeneration?: string;
 }
 
 /** A burned seq: reserved by a writer that will never store it (see store/seqs-repository.ts). */

@@ -28,15 +28,25 @@ export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | '
    * tombstone), so it holds on every instance and never needs invalidating; above it the database
    * is asked. Saves the tombstone read of most history pages and listing pages (issue 23). Bounded:
    * the least recently learned conversations are dropped, and so is one with too many tombstones.
+   * Only a restore rewinds seqs (`ops restore --into <live database>`): it gives each restored
+   * conversation a new `restoreGeneration`, and what was learned under another one is forgotten.
    */
-  const settledBurned = new Map<string, { upTo: number; seqs: number[] }>();
+  const settledBurned = new Map<string, { upTo: number; seqs: number[]; generation: string }>();
   /** Conversations with more tombstones than are worth holding: always asked exactly. */
   const tooMany = new Set<string>();
   const maxConversations = options.cachedConversations ?? 20_000;
   const MAX_SEQS_PER_CONVERSATION = 2_000;
-  /** `seqs`: every tombstone in (from, ...] read from the database, ascending; what is ≤ settledTo extends the cache. */
-  function learn(key: string, from: number, settledTo: number, seqs: number[]): void {
+  /** What is known of a conversation at this restore generation (read with its watermark); another generation's is dropped. */
+  function knownAt(key: string, generation: string): { upTo: number; seqs: number[] } | undefined {
     const known = settledBurned.get(key);
+    if (!known || known.generation === generation) return known;
+    settledBurned.delete(key);
+    tooMany.delete(key);
+    return undefined;
+  }
+  /** `seqs`: every tombstone in (from, ...] read from the database, ascending; what is ≤ settledTo extends the cache. */
+  function learn(key: string, from: number, settledTo: number, seqs: number[], generation: string): void {
+    const known = knownAt(key, generation);
     const knownTo = known?.upTo ?? 0;
     // Only a contiguous extension from what is known (or from 0) keeps the set complete.
     if (from > knownTo || settledTo <= knownTo) return;
@@ -47,7 +57,7 @@ export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | '
       if (tooMany.size > maxConversations) tooMany.delete(tooMany.values().next().value!);
       return;
     }
-    settledBurned.set(key, { upTo: settledTo, seqs: all });
+    settledBurned.set(key, { upTo: settledTo, seqs: all, generation });
     if (settledBurned.size > maxConversations) settledBurned.delete(settledBurned.keys().next().value!);
   }
   /**
@@ -98,18 +108,20 @@ export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | '
      * the part of a range at or below what this instance already holds as final (see `settledBurned`)
      * is answered from memory, and one query for the whole listing page covers the rest (served by
      * the unique {conversationId, seq} index); conversations with none are absent from the map.
+     * `generation`: the conversation's `restoreGeneration` read with it (see `settledBurned`).
      */
-    async burnedCounts(ranges: { conversationId: ObjectId; after: number; upTo: number; settledSeq?: number }[]): Promise<Map<string, number>> {
+    async burnedCounts(ranges: { conversationId: ObjectId; after: number; upTo: number; settledSeq?: number; generation?: string }[]): Promise<Map<string, number>> {
       const counts = new Map<string, number>();
       const add = (key: string, n: number) => { if (n > 0) counts.set(key, (counts.get(key) ?? 0) + n); };
-      const rest: { conversationId: ObjectId; key: string; after: number; from: number; upTo: number; settledSeq: number }[] = [];
+      const rest: { conversationId: ObjectId; key: string; after: number; from: number; upTo: number; settledSeq: number; generation: string }[] = [];
       for (const r of ranges) {
         if (r.upTo <= r.after) continue;
         const key = r.conversationId.toHexString();
-        const known = settledBurned.get(key);
+        const generation = r.generation ?? '';
+        const known = knownAt(key, generation);
         const knownTo = known?.upTo ?? 0;
         if (known) add(key, countIn(known.seqs, r.after, Math.min(r.upTo, knownTo)));
-        if (r.upTo > knownTo) rest.push({ conversationId: r.conversationId, key, after: Math.max(r.after, knownTo), from: queryFrom(key, Math.max(r.after, knownTo), knownTo), upTo: r.upTo, settledSeq: r.settledSeq ?? 0 });
+        if (r.upTo > knownTo) rest.push({ conversationId: r.conversationId, key, after: Math.max(r.after, knownTo), from: queryFrom(key, Math.max(r.after, knownTo), knownTo), upTo: r.upTo, settledSeq: r.settledSeq ?? 0, generation });
       }
       if (!rest.length) return counts;
       const docs = await skipped.find(
@@ -126,19 +138,20 @@ export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | '
       for (const r of rest) {
         const seqs = (byKey.get(r.key) ?? []).sort((a, b) => a - b);
         add(r.key, countIn(seqs, r.after, r.upTo));
-        learn(r.key, r.from, Math.min(r.upTo, r.settledSeq), seqs);
+        learn(r.key, r.from, Math.min(r.upTo, r.settledSeq), seqs, r.generation);
       }
       return counts;
     },
     /**
      * Burned seqs in (after, upTo], ascending. `settledSeq`: the conversation's watermark, read before
      * this call (history reads it first); the range at or below what this instance already holds as
-     * final is answered from memory, only the rest is queried.
+     * final is answered from memory, only the rest is queried. `generation`: the conversation's
+     * `restoreGeneration` read with the watermark.
      */
-    async burnedIn(conversationId: ObjectId, after: number, upTo: number, settledSeq = 0): Promise<number[]> {
+    async burnedIn(conversationId: ObjectId, after: number, upTo: number, settledSeq = 0, generation = ''): Promise<number[]> {
       if (upTo <= after) return [];
       const key = conversationId.toHexString();
-      const known = settledBurned.get(key);
+      const known = knownAt(key, generation);
       const knownTo = known?.upTo ?? 0;
       const fromMemory = known ? known.seqs.filter((seq) => seq > after && seq <= Math.min(upTo, knownTo)) : [];
       if (upTo <= knownTo) return fromMemory;
@@ -146,7 +159,7 @@ export function seqsRepository(store: Pick<Store, 'messages' | 'skippedSeqs' | '
       const from = queryFrom(key, above, knownTo);
       const docs = await skipped.find({ conversationId, seq: { $gt: from, $lte: upTo } }, { projection: { _id: 0, seq: 1 }, readConcern: majority }).sort({ seq: 1 }).toArray();
       const queried = docs.map((d) => d.seq);
-      learn(key, from, Math.min(upTo, settledSeq), queried);
+      learn(key, from, Math.min(upTo, settledSeq), queried, generation);
       return [...fromMemory, ...queried.filter((seq) => seq > above)];
     },
     /**

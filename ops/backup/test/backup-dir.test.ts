@@ -187,6 +187,13 @@ test('restore into the live database is refused without --drop --yes; with them 
   expect(done.json.restore).toMatchObject({ ok: true, database: live, scratch: false });
   const safetyId: string = done.json.restore.safetyBackupId;
   expect(safetyId).toBeDefined();
+  // Every restored conversation carries this restore's generation (running cores forget what they
+  // remembered about its seqs: core/src/store/seqs-repository.ts); less that, the data is the backup's.
+  const conversations = client.db(live).collection('conversations');
+  const generations = new Set((await conversations.find().toArray()).map((c) => c.restoreGeneration));
+  expect([...generations]).toEqual([expect.stringMatching(new RegExp(`^${manifest.id}:[0-9a-f]{12}$`))]);
+  expect(await conversations.countDocuments()).toBeGreaterThan(0);
+  await conversations.updateMany({}, { $unset: { restoreGeneration: '' } });
   expect(await snapshot(client.db(live))).toEqual(before);
 
   const safety = await readManifest(store(), safetyId);
