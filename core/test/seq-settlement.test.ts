@@ -252,6 +252,30 @@ describe('the send batcher re-reads memberships when someone left (membership ep
     expect(await batcher.submit(draft('again'))).toEqual({ notMember: true });
     expect(lookups).toEqual([1, 1, 1]);
   });
+
+  it('after a restore (a new restore generation, the epoch set back), a sender confirmed before it is read again', async () => {
+    let lastSeq = 0;
+    let epoch = 3;
+    let generation = '';
+    let member = true;
+    const lookups: number[] = [];
+    const batcher = createSendBatcher({
+      conversations: { allocateSeqs: async (_id: ObjectId, n: number) => ({ lastSeq: (lastSeq += n), membershipEpoch: epoch, restoreGeneration: generation }) } as any,
+      messages: { insertMany: async (docs: MessageDoc[]): Promise<InsertOutcome[]> => docs.map(() => ({ status: 'stored' })), findByClientMsgIds: async () => [], deleteOwn: async () => undefined } as any,
+      seqs: { burn: async (_c: ObjectId, seqs: number[]) => seqs, burnedAmong: async () => new Set<number>() },
+      members: { present: async (pairs) => { lookups.push(pairs.length); return new Set(member ? pairs.map((p) => `${p.conversationId.toHexString()}:${p.userId}`) : []); } },
+      now: () => new Date(0),
+      publish: () => undefined,
+    });
+    expect('stored' in await batcher.submit(draft('before-restore'))).toBe(true);
+    expect(lookups).toEqual([1]);
+    // The backup predates ann's membership: restored, the conversation is at epoch 1 and ann is not a member.
+    epoch = 1;
+    generation = 'backup-1:aa';
+    member = false;
+    expect(await batcher.submit(draft('after-restore'))).toEqual({ notMember: true });
+    expect(lookups).toEqual([1, 1]);
+  });
 });
 
 describe('the settler moves the watermark over this instance\'s own stored ranges without scanning (issue 23)', () => {

@@ -18,6 +18,8 @@ interface Pending {
   reservedAt?: number;
   /** The conversation's membership epoch read with the seq allocation. */
   membershipEpoch?: number;
+  /** The conversation's restore generation read with the seq allocation (ConversationDoc.restoreGeneration). */
+  restoreGeneration?: string;
   /** The conversation's settled watermark read with the seq allocation (a lower bound: it only rises). */
   settledSeq?: number;
   resolve(outcome: BatchOutcome): void;
@@ -162,12 +164,14 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     await Promise.all([...byConversation.values()].map(async (items) => {
       let last: number | undefined;
       let epoch = 0;
+      let generation = '';
       let settledSeq: number | undefined;
       const reservedAt = performance.now();
       try {
         const allocated = await deps.conversations.allocateSeqs(items[0]!.draft.conversationId, items.length, now);
         last = allocated?.lastSeq;
         epoch = allocated?.membershipEpoch ?? 0;
+        generation = allocated?.restoreGeneration ?? '';
         settledSeq = allocated?.settledSeq;
       } catch (error) {
         // Whether the $inc happened is unknown: the settler watches the conversation (a reserved
@@ -186,6 +190,7 @@ export function createSendBatcher(deps: SendBatcherDeps) {
         (item.draft as MessageDoc).seq = last - items.length + 1 + i;
         item.reservedAt = reservedAt;
         item.membershipEpoch = epoch;
+        item.restoreGeneration = generation;
         item.settledSeq = settledSeq;
         ready.push(item);
       });
@@ -254,13 +259,14 @@ export function createSendBatcher(deps: SendBatcherDeps) {
    * Membership id → the epoch at which this batcher last read that membership, and when (bounded,
    * oldest dropped). An entry older than CONFIRMED_TTL_MS is read again: that bounds what a
    * departure whose epoch write never happened (its instance died between the two writes) could let through.
+   * A restore sets epochs back: a confirmation counts only under the restore generation it was read in.
    */
-  const confirmed = new Map<string, { epoch: number; at: number }>();
+  const confirmed = new Map<string, { epoch: number; at: number; generation: string }>();
   const MAX_CONFIRMED = 50_000;
   const CONFIRMED_TTL_MS = 30_000;
-  const confirmedEpoch = (k: string, at: number) => {
+  const isConfirmed = (k: string, item: Pending, at: number) => {
     const entry = confirmed.get(k);
-    return entry && at - entry.at < CONFIRMED_TTL_MS ? entry.epoch : -1;
+    return entry !== undefined && at - entry.at < CONFIRMED_TTL_MS && entry.generation === (item.restoreGeneration ?? '') && entry.epoch >= (item.membershipEpoch ?? 0);
   };
 
   /**
@@ -272,7 +278,7 @@ export function createSendBatcher(deps: SendBatcherDeps) {
     if (!deps.members) return ready;
     const key = (item: Pending) => membershipId(item.draft.conversationId, item.draft.senderId);
     const now = performance.now();
-    const unconfirmed = ready.filter((item) => confirmedEpoch(key(item), now) < (item.membershipEpoch ?? 0));
+    const unconfirmed = ready.filter((item) => !isConfirmed(key(item), item, now));
     if (!unconfirmed.length) return ready;
     let present: Set<string>;
     try {
@@ -289,7 +295,7 @@ export function createSendBatcher(deps: SendBatcherDeps) {
       if (present.has(k)) {
         confirmed.delete(k);
         // Read after the allocation that returned this epoch: the membership held at this epoch.
-        confirmed.set(k, { epoch: item.membershipEpoch ?? 0, at: now });
+        confirmed.set(k, { epoch: item.membershipEpoch ?? 0, at: now, generation: item.restoreGeneration ?? '' });
         if (confirmed.size > MAX_CONFIRMED) confirmed.delete(confirmed.keys().next().value!);
       } else {
         confirmed.delete(k);

@@ -19,17 +19,17 @@ export function conversationsRepository(store: Pick<Store, 'conversations'>) {
     },
     /**
      * Reserves `count` consecutive seqs atomically and returns the last one (with the membership
-     * epoch and the settled watermark, read in the same atomic step). The local server may
+     * epoch, the settled watermark and the restore generation, read in the same atomic step). The local server may
      * return a newer document under concurrency, so callers treat the value as a hint and let the
      * unique {conversationId, seq} index decide. Undefined when the conversation is missing or archived.
      */
-    async allocateSeqs(id: ObjectId, count: number, at: Date): Promise<{ lastSeq: number; membershipEpoch: number; settledSeq: number } | undefined> {
+    async allocateSeqs(id: ObjectId, count: number, at: Date): Promise<{ lastSeq: number; membershipEpoch: number; settledSeq: number; restoreGeneration: string } | undefined> {
       const updated = await c.findOneAndUpdate(
         { _id: id, archivedAt: null },
         { $inc: { lastSeq: count }, $set: { lastMessageAt: at, activityAt: at } },
-        { returnDocument: 'after', projection: { lastSeq: 1, membershipEpoch: 1, settledSeq: 1 } },
+        { returnDocument: 'after', projection: { lastSeq: 1, membershipEpoch: 1, settledSeq: 1, restoreGeneration: 1 } },
       );
-      return updated ? { lastSeq: updated.lastSeq, membershipEpoch: updated.membershipEpoch ?? 0, settledSeq: updated.settledSeq ?? 0 } : undefined;
+      return updated ? { lastSeq: updated.lastSeq, membershipEpoch: updated.membershipEpoch ?? 0, settledSeq: updated.settledSeq ?? 0, restoreGeneration: updated.restoreGeneration ?? '' } : undefined;
     },
     /** A member left or was removed: see ConversationDoc.membershipEpoch. */
     async bumpMembershipEpoch(id: ObjectId): Promise<void> {
