@@ -67,4 +67,16 @@ describe('message view cache', () => {
     await cache.viewsOf(docs.slice(0, 1), db.load);
     expect(db.asked).toEqual([[docs[0]!._id.toHexString()]]);
   });
+
+  it('keeps every listed message on a page when storing the ones it read pushes its cached views out of a full cache', async () => {
+    const docs = [1, 2, 3, 4, 5].map(doc);
+    const db = database(docs);
+    const cache = messageViewCache(3);
+    // Full, with the page's first three messages the oldest entries: storing the two it lacks evicts two of them.
+    for (const d of docs.slice(0, 3)) cache.put(messageView(d));
+    const page = await cache.viewsOf(docs, db.load);
+    expect(page.map((v) => v.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(db.asked).toEqual([[docs[3]!._id.toHexString(), docs[4]!._id.toHexString()]]);
+    expect(cache.size()).toBe(3);
+  });
 });

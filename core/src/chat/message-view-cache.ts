@@ -30,20 +30,29 @@ export function messageViewCache(max = DEFAULT_CACHED_MESSAGE_VIEWS) {
      * and remembered. A message `load` no longer finds (removed meanwhile) is left out.
      */
     async viewsOf(keys: { _id: ObjectId; seq: number }[], load: (ids: ObjectId[]) => Promise<ShownMessageDoc[]>): Promise<MessageView[]> {
-      const ids = keys.map((k) => messageIdOf(k._id));
-      const missing: ObjectId[] = [];
-      ids.forEach((id, i) => { if (views.get(id)?.seq !== keys[i]!.seq) missing.push(keys[i]!._id); });
-      if (missing.length) for (const doc of await load(missing)) put(messageView(doc));
-      const page: MessageView[] = [];
-      ids.forEach((id, i) => {
-        const view = views.get(id);
-        // Read after the listing, a message may have moved on again (or gone): left out, as if read later.
-        if (view?.seq === keys[i]!.seq) page.push(view);
+      // Hits are taken in this first pass: storing the misses below may evict them from a full cache.
+      const page = keys.map((key): MessageView | undefined => {
+        const view = views.get(messageIdOf(key._id));
+        return view?.seq === key.seq ? view : undefined;
       });
-      return page;
+      const missing = keys.filter((_, i) => page[i] === undefined).map((key) => key._id);
+      if (missing.length) {
+        const loaded = new Map<string, MessageView>();
+        for (const doc of await load(missing)) {
+          const view = messageView(doc);
+          put(view);
+          loaded.set(view.id, view);
+        }
+        keys.forEach((key, i) => {
+          if (page[i]) return;
+          const view = loaded.get(messageIdOf(key._id));
+          // Read after the listing, a message may have moved on again (or gone): left out, as if read later.
+          if (view?.seq === key.seq) page[i] = view;
+        });
+      }
+      return page.filter((view): view is MessageView => view !== undefined);
     },
     size: () => views.size,
   };
 }
 
-export type MessageViewCache = ReturnType<typeof messageViewCache>;
