@@ -11,6 +11,7 @@ import { createConversation, pool, seedApi, type Seeded } from './seed';
 import { dbOpsPer, readDbOps, type DbOps } from './db-ops';
 import { cpuMsBetween, eluBetween, watchCpu, type ServerProcess, type ServerStats } from './processes';
 import type { SystemUnderTest } from './stack';
+import { API_P95_TARGET_MS } from '../targets';
 import { gcBetween } from '../servers/gc-accounting';
 
 /** One measured scenario as it goes into the report: metrics for the gate, histograms kept encoded. */
@@ -261,6 +262,8 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
       opts.log(`API ramp (mixed, open model): ${rates.join(', ')} req/s`);
       let best = 0;
       let bestP95 = Number.NaN;
+      /** The highest steady rate whose p95 is also within the issue's API line. */
+      let withinP95 = 0;
       const steps: Record<string, number>[] = [];
       for (const rate of rates) {
         const r = await profiled(`api.ramp.${rate}`, () => runOpenModel({ rate, durationS: 8, warmupS: 2, limits, baseUrl: sut.core.url, next: endpoints.mixed! }));
@@ -269,10 +272,11 @@ export async function runSuite(sut: SystemUnderTest, profile: Profile, opts: Sui
         steps.push({ rate, ...rec.metrics });
         const steady = rec.metrics.throughputRatio! >= 0.95 && rec.metrics.errorRate === 0 && rec.metrics.p99! < 1000;
         if (steady) { best = rate; bestP95 = rec.metrics.p95!; }
+        if (steady && rec.metrics.p95! <= API_P95_TARGET_MS) withinP95 = rate;
         if (!steady) break;
       }
-      records.push({ id: 'api.ramp', kind: 'api-ramp', target: 'core', params: { rates }, metrics: { highestSteadyRate: best, p95AtHighestSteadyRate: bestP95 }, histograms: {}, details: { steps }, valid: true });
-      opts.log(`  api.ramp           highest steady rate ${best} req/s (p95 ${bestP95} ms)`);
+      records.push({ id: 'api.ramp', kind: 'api-ramp', target: 'core', params: { rates }, metrics: { highestSteadyRate: best, p95AtHighestSteadyRate: bestP95, highestRateWithinP95Target: withinP95, p95TargetMs: API_P95_TARGET_MS }, histograms: {}, details: { steps }, valid: true });
+      opts.log(`  api.ramp           highest steady rate ${best} req/s (p95 ${bestP95} ms); with p95 ≤ ${API_P95_TARGET_MS} ms: ${withinP95 || 'none'}`);
     };
     // Sends last: every message they store enlarges the collection the local server scans for each
     // history page (a range query scans it whole), so mixed and its ramp, measured after them, met
