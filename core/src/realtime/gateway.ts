@@ -181,18 +181,21 @@ export function attachGateway(io: ChatServer, deps: GatewayDeps): ChatEvents & {
     socket.on('join_conversation', handle('join_conversation', async (payload) => {
       const conversationId = conversationOf(payload);
       const readStarted = performance.now();
-      const position = await deps.chat.conversations.position(userId, conversationId);
+      await deps.chat.conversations.position(userId, conversationId);
       // The session may have ended while the membership was read: it must not rejoin a room.
       if (socket.data.endedBy) throw new AppError('unauthorized', sessionEndMessages[socket.data.endedBy], { reason: socket.data.endedBy });
       // A departure applied here while the membership was read: the read may predate it. Checked
       // and joined in one synchronous step, so a departure applied later finds the socket in the room.
       if (departedSince(conversationId, userId, readStarted)) throw new AppError('forbidden', 'You are not a member of this conversation.');
       void socket.join(conversationRoom(conversationId));
-      // Join/remove race: a removal that landed between the read above and the join found no
-      // socket to take out of the room. Read again now that it is in: a removal from here on
-      // takes it out (socketsLeave), one before it is seen here.
+      // Read again now that the socket is in the room. Join/remove race: a removal that landed
+      // between the read above and the join found no socket to take out; from here on it takes it
+      // out (socketsLeave), and one before is seen here. And the ack's lastSeq comes from this read:
+      // a message stored while the first read was on its way (on any instance) was broadcast to a
+      // room without this socket, so only a lastSeq read after the join is sure to count it.
+      let position: Awaited<ReturnType<typeof deps.chat.conversations.position>>;
       try {
-        await deps.chat.conversations.position(userId, conversationId);
+        position = await deps.chat.conversations.position(userId, conversationId);
       } catch (error) {
         await socket.leave(conversationRoom(conversationId));
         throw error;
