@@ -7,7 +7,10 @@ import type { ConversationId } from '../domain/ids';
 export type Ack<T> = (response: T | { error: Problem }) => void;
 
 export interface ClientToServerEvents {
-  /** The ack says where the conversation stands and who is typing in it right now. */
+  /**
+   * The ack says where the conversation stands and who is typing in it right now. Its `lastSeq` is
+   * read after the socket joined the room: every message not received live is at or below it.
+   */
   join_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: ConversationId; lastSeq: number; lastReadSeq: number; typing: string[] }>): void;
   leave_conversation(payload: { conversationId: string }, ack?: Ack<{ conversationId: ConversationId }>): void;
   send_message(payload: { conversationId: string; clientMsgId: string; text: string }, ack?: Ack<MessageView & { duplicate: boolean }>): void;
